@@ -1,0 +1,63 @@
+# Palisade. `make demo` runs it on a local control plane; `make test` proves it. See README.md.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# Node >= 22.19 first on PATH: the machine's, or Node 24 fetched once from the npm registry.
+NODE_BIN := $(shell hack/node.sh)
+export PATH := $(NODE_BIN):$(PATH)
+STATE ?= $(CURDIR)/.palisade
+N ?= 1000
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+.PHONY: deps
+deps: node_modules/.installed ## install the npm dependencies (from the lockfile)
+
+.PHONY: tools
+tools: ## build the local control plane's binaries (cached in ~/.cache/palisade)
+	hack/build-tools.sh
+
+.PHONY: generate
+generate: deps ## regenerate the CRD YAML and the API reference from crds/v1alpha1
+	node hack/gen-crds.ts
+
+.PHONY: verify
+verify: deps ## typecheck, lint, formatting, generated files current
+	node hack/gen-crds.ts --check
+	npm run --silent typecheck
+	npm run --silent lint
+	npm run --silent format:check
+
+.PHONY: test-unit
+test-unit: deps ## unit tests (need nothing running)
+	npm run --silent test:unit
+
+.PHONY: test-int
+test-int: deps tools ## integration tests against a real local control plane and nats-server
+	npm run --silent test:int
+
+.PHONY: test
+test: verify test-unit test-int ## everything CI runs
+
+.PHONY: demo
+demo: deps tools ## start a local control plane, NATS and the operator in the background; apply examples/
+	hack/demo.sh up "$(STATE)"
+
+.PHONY: down
+down: ## stop what `make demo` started
+	hack/demo.sh down "$(STATE)"
+
+.PHONY: bench
+bench: deps tools ## create N Tenants (default 1000) and print time, API writes and memory against a bare client
+	node hack/bench/tenants.ts --tenants $(N)
+
+.PHONY: build
+build: deps ## compile to dist/ (for the container image)
+	npm run --silent build

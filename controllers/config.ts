@@ -1,0 +1,58 @@
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+
+export interface OperatorConfig {
+  kubeconfig?: string;
+  namespace: string;
+  leaderElection: boolean;
+  probeAddress: string;
+  logLevel: string;
+  auditFile?: string;
+  identity: string;
+}
+
+const USAGE = `palisade operator
+
+  --kubeconfig <path>        kubeconfig (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)
+  --namespace <ns>           the operator's namespace: installation keys, leader lease (default $POD_NAMESPACE or palisade-system)
+  --leader-elect <bool>      campaign for a Lease before reconciling (default true)
+  --probe-address <h:p>      /healthz, /readyz, /metrics (default 127.0.0.1:8080; the chart uses 0.0.0.0:8080)
+  --log-level <level>        error|warn|info|debug (default info)
+  --audit-log <path>         audit log file (default: stderr)
+  --identity <id>            leader election identity (default $POD_NAME or hostname-pid)
+`;
+
+/** Flags first, then environment, then defaults. Throws with the usage text on a bad flag. */
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): OperatorConfig {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        kubeconfig: { type: 'string' },
+        namespace: { type: 'string' },
+        'leader-elect': { type: 'string' },
+        'probe-address': { type: 'string' },
+        'log-level': { type: 'string' },
+        'audit-log': { type: 'string' },
+        identity: { type: 'string' },
+        help: { type: 'boolean' },
+      },
+      strict: true,
+    }));
+  } catch (e) {
+    throw new Error(`${e instanceof Error ? e.message : String(e)}\n\n${USAGE}`);
+  }
+  if (values.help) throw new Error(USAGE);
+  const leader = values['leader-elect'] ?? 'true';
+  if (leader !== 'true' && leader !== 'false') throw new Error(`--leader-elect must be true or false\n\n${USAGE}`);
+  return {
+    kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
+    namespace: values.namespace ?? env.POD_NAMESPACE ?? 'palisade-system',
+    leaderElection: leader === 'true',
+    probeAddress: values['probe-address'] ?? '127.0.0.1:8080',
+    logLevel: values['log-level'] ?? 'info',
+    auditFile: values['audit-log'],
+    identity: values.identity ?? env.POD_NAME ?? `${os.hostname()}-${process.pid}`,
+  };
+}

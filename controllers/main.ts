@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+/** The operator process: configuration → manager → controllers → start; stops gracefully on SIGTERM. */
+import { randomBytes } from 'node:crypto';
+import { parseConfig } from './config.ts';
+import { ensureInstallationKeys } from './installation/keys.ts';
+import { Manager } from './runtime/manager.ts';
+import { setupTenantController } from './tenant/controller.ts';
+
+const rand = (n: number) => new Uint8Array(randomBytes(n));
+
+async function main(): Promise<void> {
+  const config = parseConfig(process.argv.slice(2));
+  const mgr = new Manager({
+    ...config,
+    onFatal: (reason) => {
+      mgr.log.error('exiting', { reason });
+      process.exit(1);
+    },
+  });
+  mgr.addStartupTask('installation-keys', async () => {
+    await ensureInstallationKeys({ client: mgr.client, namespace: config.namespace, rand, log: mgr.log, audit: mgr.audit });
+  });
+  setupTenantController(mgr, { now: () => new Date(mgr.clock.now()), rand });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    mgr.log.info('shutting down', { signal });
+    mgr.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  await mgr.start();
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,156 @@
+import type { Clock } from './clock.ts';
+import { describeError, TerminalError } from './errors.ts';
+import type { Informer } from './informer.ts';
+import { objectKey } from './kube/types.ts';
+import type { KubeObject } from './kube/types.ts';
+import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
+import { WorkQueue } from './queue.ts';
+
+export interface ReconcileResult {
+  /** Time-driven work only (rotation, expiry, deadlines): reconcile again after this long. */
+  requeueAfterMs?: number;
+}
+
+export type Reconcile = (key: string) => Promise<ReconcileResult | void>;
+
+/** A secondary source of keys: registers itself to call `enqueue` with primary keys. */
+export interface Watch {
+  register(enqueue: (key: string) => void): void;
+}
+
+/** Changes to objects of `informer` enqueue the primary keys `map` returns (use indexes, not scans). */
+export function watchMapped<T extends KubeObject>(informer: Informer<T>, map: (obj: T) => string[]): Watch {
+  return {
+    register(enqueue) {
+      const fire = (o: T) => map(o).forEach(enqueue);
+      informer.on('add', fire);
+      informer.on('update', fire);
+      informer.on('delete', fire);
+    },
+  };
+}
+
+export interface ControllerOptions<T extends KubeObject = KubeObject> {
+  name: string;
+  primary: Informer<T>;
+  watches?: Watch[];
+  reconcile: Reconcile;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+  concurrency?: number;
+  resyncMs?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+/** True when an update changed something a reconcile reads: spec (generation) or metadata, not status. */
+function meaningfulUpdate(prev: KubeObject | undefined, next: KubeObject): boolean {
+  if (!prev) return true;
+  const a = prev.metadata;
+  const b = next.metadata;
+  return (
+    a.generation !== b.generation ||
+    a.deletionTimestamp !== b.deletionTimestamp ||
+    JSON.stringify([a.labels, a.annotations, a.finalizers, a.ownerReferences]) !==
+      JSON.stringify([b.labels, b.annotations, b.finalizers, b.ownerReferences]) ||
+    // Objects without generation (Secrets, Namespaces) change by content.
+    b.generation === undefined
+  );
+}
+
+/**
+ * The reconcile driver: informer events become keys in a de-duplicating queue; each key is reconciled
+ * by reading the latest state (never an event snapshot). A thrown error backs the key off exponentially,
+ * a {@link TerminalError} waits for the next spec change, and every key is re-checked every `resyncMs`.
+ */
+export class Controller<T extends KubeObject = KubeObject> {
+  readonly name: string;
+  private readonly o: ControllerOptions<T>;
+  private readonly queue: WorkQueue;
+  private readonly lastSeen = new Map<string, KubeObject>();
+  private resyncTimer: { cancel(): void } | undefined;
+
+  constructor(opts: ControllerOptions<T>) {
+    this.o = opts;
+    this.name = opts.name;
+    this.queue = new WorkQueue({
+      clock: opts.clock,
+      concurrency: opts.concurrency ?? 4,
+      baseDelayMs: opts.baseDelayMs ?? 500,
+      maxDelayMs: opts.maxDelayMs ?? 5 * 60_000,
+    });
+    opts.primary.on('add', (o) => this.enqueue(objectKey(o.metadata)));
+    opts.primary.on('update', (o) => {
+      const key = objectKey(o.metadata);
+      if (meaningfulUpdate(this.lastSeen.get(key), o)) this.enqueue(key);
+      this.lastSeen.set(key, o);
+    });
+    opts.primary.on('delete', (o) => {
+      this.lastSeen.delete(objectKey(o.metadata));
+      this.enqueue(objectKey(o.metadata));
+    });
+    for (const w of opts.watches ?? []) w.register((k) => this.enqueue(k));
+  }
+
+  enqueue(key: string): void {
+    this.queue.add(key);
+    this.o.metrics.queueDepth.set({ controller: this.name }, this.queue.depth);
+  }
+
+  start(): void {
+    for (const o of this.o.primary.list()) this.lastSeen.set(objectKey(o.metadata), o);
+    this.queue.start((key) => this.handle(key));
+    for (const o of this.o.primary.list()) this.enqueue(objectKey(o.metadata));
+    this.scheduleResync();
+  }
+
+  async stop(): Promise<void> {
+    this.resyncTimer?.cancel();
+    await this.queue.shutdown();
+  }
+
+  /** Resolves when the queue is empty and nothing is in flight (tests and benchmarks). */
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  private scheduleResync(): void {
+    const every = this.o.resyncMs ?? 10 * 60_000;
+    this.resyncTimer = this.o.clock.setTimer(every, () => {
+      for (const o of this.o.primary.list()) this.enqueue(objectKey(o.metadata));
+      this.scheduleResync();
+    });
+  }
+
+  private async handle(key: string): Promise<void> {
+    const { metrics, log } = this.o;
+    const labels = { controller: this.name };
+    const end = metrics.reconcileDuration.startTimer(labels);
+    metrics.queueDepth.set(labels, this.queue.depth);
+    try {
+      const result = await this.o.reconcile(key);
+      this.queue.forget(key);
+      if (result?.requeueAfterMs !== undefined) {
+        this.queue.addAfter(key, result.requeueAfterMs);
+        metrics.reconciles.inc({ ...labels, result: 'requeue' });
+      } else {
+        metrics.reconciles.inc({ ...labels, result: 'success' });
+      }
+    } catch (e) {
+      metrics.reconcileErrors.inc(labels);
+      if (e instanceof TerminalError) {
+        this.queue.forget(key);
+        metrics.reconciles.inc({ ...labels, result: 'terminal' });
+        log.warn('reconcile failed; waiting for a spec change', { controller: this.name, key, reason: e.reason, error: e.message });
+      } else {
+        const retryInMs = this.queue.addRateLimited(key);
+        metrics.reconciles.inc({ ...labels, result: 'error' });
+        log.warn('reconcile failed; will retry', { controller: this.name, key, retryInMs, error: describeError(e) });
+      }
+    } finally {
+      end();
+    }
+  }
+}

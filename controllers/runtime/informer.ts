@@ -1,0 +1,157 @@
+import { ListWatch, Watch, type KubernetesObject } from '@kubernetes/client-node';
+import type { Clock, Timer } from './clock.ts';
+import type { KubeClient } from './kube/client.ts';
+import { resourceFor, resourcePath } from './kube/resources.ts';
+import type { KubeObject } from './kube/types.ts';
+
+export type IndexFn<T> = (obj: T) => string[];
+type Handler<T> = (obj: T) => void;
+
+export interface InformerOptions {
+  kind: string;
+  labelSelector?: string;
+  clock: Clock;
+  onError?: (kind: string, err: unknown, retryInMs: number) => void;
+  /** Restart backoff bounds after a failed list or watch. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+/**
+ * A cache of one kind kept current by list+watch (@kubernetes/client-node's ListWatch), which survives
+ * what that ListWatch does not: any list or watch error (apiserver down, restarted, network) stops it,
+ * so this wrapper restarts it with capped exponential backoff. A 410 Gone resumes with a fresh list;
+ * objects that vanished while disconnected are reported as deletes by the relist.
+ *
+ * Secondary indexes (`addIndex`) answer "which objects reference X" without scanning the cache.
+ */
+export class Informer<T extends KubeObject> {
+  readonly kind: string;
+  private readonly lw: ListWatch<KubernetesObject>;
+  private readonly opts: InformerOptions;
+  private readonly indexFns = new Map<string, IndexFn<T>>();
+  private readonly indexes = new Map<string, Map<string, Set<string>>>();
+  private readonly indexedValues = new Map<string, Map<string, string[]>>();
+  private readonly handlers: { add: Handler<T>[]; update: Handler<T>[]; delete: Handler<T>[] } = {
+    add: [],
+    update: [],
+    delete: [],
+  };
+  private synced = false;
+  private errors = 0;
+  private stopped = false;
+  private failures = 0;
+  private retryTimer: Timer | undefined;
+  private syncWaiters: (() => void)[] = [];
+
+  constructor(client: KubeClient, opts: InformerOptions) {
+    this.kind = opts.kind;
+    this.opts = opts;
+    const type = resourceFor(opts.kind);
+    const path = resourcePath(type);
+    const listFn = async () => {
+      const list = await client.list<KubeObject>(opts.kind, { labelSelector: opts.labelSelector });
+      return { ...list, items: list.items as KubernetesObject[] };
+    };
+    this.lw = new ListWatch(path, new Watch(client.kubeConfig), listFn, false, opts.labelSelector);
+    this.lw.on('add', (o) => this.dispatch('add', o as T));
+    this.lw.on('update', (o) => this.dispatch('update', o as T));
+    this.lw.on('delete', (o) => this.dispatch('delete', o as T));
+    this.lw.on('error', (err: unknown) => {
+      this.errors++;
+      this.scheduleRestart(err);
+    });
+  }
+
+  on(event: 'add' | 'update' | 'delete', fn: Handler<T>): void {
+    this.handlers[event].push(fn);
+  }
+
+  addIndex(name: string, fn: IndexFn<T>): void {
+    this.indexFns.set(name, fn);
+    this.indexes.set(name, new Map());
+    this.indexedValues.set(name, new Map());
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.lw.get(name, namespace) as T | undefined;
+  }
+
+  list(namespace?: string): T[] {
+    return this.lw.list(namespace) as T[];
+  }
+
+  /** Keys (`ns/name`) of the objects whose index `name` contains `value`. */
+  byIndex(name: string, value: string): string[] {
+    return [...(this.indexes.get(name)?.get(value) ?? [])];
+  }
+
+  hasSynced(): boolean {
+    return this.synced;
+  }
+
+  waitForSync(): Promise<void> {
+    if (this.synced) return Promise.resolve();
+    return new Promise((resolve) => this.syncWaiters.push(resolve));
+  }
+
+  /** Lists, then watches; resolves once the first attempt has finished (retries go on in the background). */
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.retryTimer?.cancel();
+    await this.lw.stop();
+  }
+
+  /** ListWatch.start() resolves after its list and watch were attempted; no error means the cache is whole. */
+  private async run(): Promise<void> {
+    const errorsBefore = this.errors;
+    await this.lw.start();
+    if (this.errors !== errorsBefore || this.stopped) return;
+    this.failures = 0;
+    if (this.synced) return;
+    this.synced = true;
+    const waiters = this.syncWaiters;
+    this.syncWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private dispatch(event: 'add' | 'update' | 'delete', obj: T): void {
+    this.reindex(obj, event === 'delete');
+    for (const h of this.handlers[event]) h(obj);
+  }
+
+  private reindex(obj: T, removed: boolean): void {
+    const key = obj.metadata.namespace ? `${obj.metadata.namespace}/${obj.metadata.name}` : obj.metadata.name;
+    for (const [name, fn] of this.indexFns) {
+      const index = this.indexes.get(name) as Map<string, Set<string>>;
+      const previous = this.indexedValues.get(name) as Map<string, string[]>;
+      for (const v of previous.get(key) ?? []) index.get(v)?.delete(key);
+      const values = removed ? [] : fn(obj);
+      for (const v of values) {
+        let set = index.get(v);
+        if (!set) index.set(v, (set = new Set()));
+        set.add(key);
+      }
+      if (values.length) previous.set(key, values);
+      else previous.delete(key);
+    }
+  }
+
+  private scheduleRestart(err: unknown): void {
+    if (this.stopped) return;
+    const min = this.opts.minBackoffMs ?? 500;
+    const max = this.opts.maxBackoffMs ?? 30_000;
+    const delay = Math.min(max, min * 2 ** Math.min(this.failures++, 16));
+    this.opts.onError?.(this.kind, err, delay);
+    this.retryTimer?.cancel();
+    this.retryTimer = this.opts.clock.setTimer(delay, () => {
+      if (!this.stopped) void this.run();
+    });
+  }
+
+}

@@ -1,0 +1,183 @@
+import https from 'node:https';
+import { KubeConfig } from '@kubernetes/client-node';
+import { ApiError } from '../errors.ts';
+import { resourceFor, resourcePath } from './resources.ts';
+import type { KubeObject, ObjectList } from './types.ts';
+
+export type Verb = 'get' | 'list' | 'create' | 'update' | 'apply' | 'patch' | 'delete';
+
+export interface RequestObserver {
+  (verb: Verb, kind: string, code: number, seconds: number): void;
+}
+
+interface Ref {
+  kind: string;
+  name: string;
+  namespace?: string;
+}
+
+/**
+ * A thin REST client for the Kubernetes API: JSON over a keep-alive HTTPS agent, authenticated from a
+ * kubeconfig by @kubernetes/client-node. Server-side apply (including on `/status`) and create-only
+ * writes are first-class, which the generated clients make awkward. Every failure is an {@link ApiError}
+ * carrying the server's Status reason; no request or response bodies are ever put in errors.
+ */
+export class KubeClient {
+  readonly kubeConfig: KubeConfig;
+  readonly fieldManager: string;
+  private readonly server: URL;
+  private readonly observe: RequestObserver;
+  private agentPromise: Promise<{ agent: https.Agent; headers: Record<string, string> }> | undefined;
+
+  constructor(kubeConfig: KubeConfig, fieldManager: string, observe: RequestObserver = () => undefined) {
+    const cluster = kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster');
+    this.kubeConfig = kubeConfig;
+    this.fieldManager = fieldManager;
+    this.server = new URL(cluster.server);
+    this.observe = observe;
+  }
+
+  async get<T extends KubeObject>(ref: Ref): Promise<T | undefined> {
+    try {
+      return await this.call<T>('get', ref.kind, 'GET', this.path(ref));
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 404) return undefined;
+      throw e;
+    }
+  }
+
+  async list<T extends KubeObject>(
+    kind: string,
+    opts: { namespace?: string; labelSelector?: string } = {},
+  ): Promise<ObjectList<T>> {
+    const query: Record<string, string> = {};
+    if (opts.labelSelector) query.labelSelector = opts.labelSelector;
+    return this.call<ObjectList<T>>('list', kind, 'GET', resourcePath(resourceFor(kind), opts.namespace), query);
+  }
+
+  /** Create-only: fails with 409 AlreadyExists rather than touching an existing object. */
+  async create<T extends KubeObject>(obj: T): Promise<T> {
+    const path = resourcePath(resourceFor(obj.kind), obj.metadata.namespace);
+    return this.call<T>('create', obj.kind, 'POST', path, { fieldManager: this.fieldManager }, obj);
+  }
+
+  /** Server-side apply of the fields in `obj`, owned by this client's field manager. */
+  async apply<T extends KubeObject>(obj: KubeObject, opts: { subresource?: 'status' } = {}): Promise<T> {
+    const path = this.path({ kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace }, opts.subresource);
+    const query = { fieldManager: this.fieldManager, force: 'true' };
+    return this.call<T>('apply', obj.kind, 'PATCH', path, query, obj, 'application/apply-patch+yaml');
+  }
+
+  /** Replaces the object; `metadata.resourceVersion` makes it fail with 409 Conflict if it changed meanwhile. */
+  async update<T extends KubeObject>(obj: T): Promise<T> {
+    const path = this.path({ kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace });
+    return this.call<T>('update', obj.kind, 'PUT', path, { fieldManager: this.fieldManager }, obj);
+  }
+
+  /** A JSON patch (RFC 6902); `test` operations make it conditional, which is how finalizers stay race-safe. */
+  async jsonPatch<T extends KubeObject>(ref: Ref, ops: readonly object[]): Promise<T> {
+    return this.call<T>('patch', ref.kind, 'PATCH', this.path(ref), {}, ops, 'application/json-patch+json');
+  }
+
+  async delete(ref: Ref, opts: { uid?: string; propagationPolicy?: 'Foreground' | 'Background' | 'Orphan' } = {}): Promise<void> {
+    const body = {
+      kind: 'DeleteOptions',
+      apiVersion: 'v1',
+      ...(opts.uid ? { preconditions: { uid: opts.uid } } : {}),
+      ...(opts.propagationPolicy ? { propagationPolicy: opts.propagationPolicy } : {}),
+    };
+    try {
+      await this.call('delete', ref.kind, 'DELETE', this.path(ref), {}, body);
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 404) return;
+      throw e;
+    }
+  }
+
+  private path(ref: Ref, subresource?: string): string {
+    return resourcePath(resourceFor(ref.kind), ref.namespace, ref.name, subresource);
+  }
+
+  private connection() {
+    this.agentPromise ??= (async () => {
+      const opts: https.RequestOptions = {};
+      await this.kubeConfig.applyToHTTPSOptions(opts);
+      const agent = new https.Agent({
+        keepAlive: true,
+        maxSockets: 32,
+        ca: opts.ca,
+        cert: opts.cert,
+        key: opts.key,
+        ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}),
+      });
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(opts.headers ?? {})) if (typeof v === 'string') headers[k] = v;
+      return { agent, headers };
+    })();
+    return this.agentPromise;
+  }
+
+  private async call<T>(
+    verb: Verb,
+    kind: string,
+    method: string,
+    path: string,
+    query: Record<string, string> = {},
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<T> {
+    const started = performance.now();
+    const { agent, headers } = await this.connection();
+    const url = new URL(path, this.server);
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = https.request(
+        url,
+        {
+          method,
+          agent,
+          timeout: 30_000,
+          headers: {
+            ...headers,
+            Accept: 'application/json',
+            ...(payload ? { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(payload) } : {}),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`request to ${url.pathname} timed out`)));
+      req.on('error', (e) => reject(new ApiError(0, 'ConnectionFailed', `${method} ${url.pathname}: ${e.message}`)));
+      if (payload) req.write(payload);
+      req.end();
+    }).catch((e: unknown) => {
+      this.observe(verb, kind, 0, (performance.now() - started) / 1000);
+      throw e;
+    });
+    this.observe(verb, kind, status, (performance.now() - started) / 1000);
+    if (status >= 200 && status < 300) return (text ? JSON.parse(text) : {}) as T;
+    throw statusError(status, text, `${method} ${url.pathname}`);
+  }
+}
+
+function statusError(code: number, text: string, what: string): ApiError {
+  try {
+    const s = JSON.parse(text) as { reason?: string; message?: string };
+    return new ApiError(code, s.reason ?? 'Unknown', s.message ?? what);
+  } catch {
+    return new ApiError(code, 'Unknown', `${what} failed with HTTP ${code}`);
+  }
+}
+
+export function loadKubeConfig(path?: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  return kc;
+}

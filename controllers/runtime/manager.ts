@@ -1,0 +1,165 @@
+import { type Clock, systemClock } from './clock.ts';
+import { Controller, type ControllerOptions } from './controller.ts';
+import { describeError } from './errors.ts';
+import { ApiEventRecorder, type EventRecorder } from './events.ts';
+import { Informer } from './informer.ts';
+import { KubeClient, loadKubeConfig } from './kube/client.ts';
+import type { KubeObject } from './kube/types.ts';
+import { LeaderElector } from './leaderelection.ts';
+import { type AuditLog, createAuditLog, createLogger, type Logger } from './log.ts';
+import { Metrics } from './metrics.ts';
+import { type ProbeServer, startProbeServer } from './server.ts';
+
+export interface ManagerOptions {
+  kubeconfig?: string;
+  /** The operator's own namespace: installation Secrets, the leader Lease. */
+  namespace: string;
+  identity: string;
+  leaderElection: boolean;
+  probeAddress: string;
+  logLevel?: string;
+  auditFile?: string;
+  clock?: Clock;
+  /** Called when the process must end (leadership lost): two leaders are worse than a restart. */
+  onFatal?: (reason: string) => void;
+}
+
+export const FIELD_MANAGER = 'palisade-operator';
+
+/**
+ * Owns the process-wide pieces (client, informers, queue drivers, leader election, probes, logs) and
+ * their order: probes first; then, once leading, caches synced → start-up tasks → controllers. A
+ * start-up task that fails is retried with backoff; the replica stays unready meanwhile.
+ */
+export class Manager {
+  readonly client: KubeClient;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly audit: AuditLog;
+  readonly events: EventRecorder;
+  readonly metrics = new Metrics();
+  readonly namespace: string;
+  private readonly o: ManagerOptions;
+  private readonly informers = new Map<string, Informer<KubeObject>>();
+  private readonly controllers: { name: string; start(): void; stop(): Promise<void> }[] = [];
+  private readonly startupTasks: { name: string; run: () => Promise<void> }[] = [];
+  private elector: LeaderElector | undefined;
+  private probes: ProbeServer | undefined;
+  private running = false;
+  private stopping = false;
+
+  constructor(opts: ManagerOptions) {
+    this.o = opts;
+    this.namespace = opts.namespace;
+    this.clock = opts.clock ?? systemClock;
+    this.log = createLogger({ level: opts.logLevel });
+    this.audit = createAuditLog({ file: opts.auditFile, actor: `system:palisade:${opts.identity}` });
+    this.client = new KubeClient(loadKubeConfig(opts.kubeconfig), FIELD_MANAGER, (verb, kind, code) =>
+      this.metrics.apiRequests.inc({ verb, kind, code: String(code) }),
+    );
+    this.events = new ApiEventRecorder({ client: this.client, clock: this.clock, log: this.log, instance: opts.identity });
+  }
+
+  /** A shared informer per (kind, label selector). */
+  informer<T extends KubeObject>(kind: string, labelSelector?: string): Informer<T> {
+    const id = `${kind}|${labelSelector ?? ''}`;
+    let inf = this.informers.get(id);
+    if (!inf) {
+      inf = new Informer<KubeObject>(this.client, {
+        kind,
+        labelSelector,
+        clock: this.clock,
+        onError: (k, err, retryInMs) => {
+          this.metrics.informerRestarts.inc({ kind: k });
+          this.log.warn('list/watch failed; restarting', { kind: k, retryInMs, error: describeError(err) });
+        },
+      });
+      this.informers.set(id, inf);
+    }
+    return inf as unknown as Informer<T>;
+  }
+
+  addController<T extends KubeObject>(opts: Omit<ControllerOptions<T>, 'clock' | 'log' | 'metrics'>): Controller<T> {
+    const c = new Controller<T>({ ...opts, clock: this.clock, log: this.log, metrics: this.metrics });
+    this.controllers.push(c);
+    return c;
+  }
+
+  /** Work that must finish, as leader, before any controller starts (e.g. installation keys). */
+  addStartupTask(name: string, run: () => Promise<void>): void {
+    this.startupTasks.push({ name, run });
+  }
+
+  isRunning(): boolean {
+    return this.running;
+  }
+
+  async start(): Promise<void> {
+    this.probes = await startProbeServer({
+      address: this.o.probeAddress,
+      metrics: this.metrics,
+      ready: () =>
+        this.running || (this.o.leaderElection && !this.elector?.isLeader())
+          ? { ok: true, detail: this.running ? 'ok' : 'standby' }
+          : { ok: false, detail: 'starting' },
+    });
+    this.log.info('probe server listening', { address: this.o.probeAddress, port: this.probes.port });
+    if (!this.o.leaderElection) return this.runControllers();
+    this.elector = new LeaderElector({
+      client: this.client,
+      clock: this.clock,
+      log: this.log,
+      namespace: this.namespace,
+      name: 'palisade-operator-leader',
+      identity: this.o.identity,
+    });
+    this.elector.run({
+      onStartedLeading: () => {
+        this.metrics.isLeader.set(1);
+        void this.runControllers();
+      },
+      onLost: () => {
+        this.metrics.isLeader.set(0);
+        this.o.onFatal?.('leadership lost');
+      },
+    });
+  }
+
+  get probePort(): number | undefined {
+    return this.probes?.port;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    await Promise.all(this.controllers.map((c) => c.stop()));
+    await Promise.all([...this.informers.values()].map((i) => i.stop()));
+    await this.elector?.release().catch(() => undefined);
+    await this.probes?.close();
+    this.running = false;
+    this.log.info('stopped');
+  }
+
+  private async runControllers(): Promise<void> {
+    const all = [...this.informers.values()];
+    await Promise.all(all.map((i) => i.start()));
+    await Promise.all(all.map((i) => i.waitForSync()));
+    for (const task of this.startupTasks) await this.retry(task.name, task.run);
+    if (this.stopping) return;
+    for (const c of this.controllers) c.start();
+    this.running = true;
+    this.log.info('controllers started', { controllers: this.controllers.map((c) => c.name) });
+  }
+
+  private async retry(name: string, run: () => Promise<void>): Promise<void> {
+    for (let attempt = 0; !this.stopping; attempt++) {
+      try {
+        return await run();
+      } catch (e) {
+        const delay = Math.min(30_000, 500 * 2 ** attempt);
+        this.log.warn('start-up task failed; retrying', { task: name, retryInMs: delay, error: describeError(e) });
+        await new Promise<void>((r) => this.clock.setTimer(delay, r));
+      }
+    }
+  }
+}

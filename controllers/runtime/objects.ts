@@ -1,0 +1,91 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { KubeClient } from './kube/client.ts';
+import type { KubeObject, OwnerReference } from './kube/types.ts';
+
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'palisade';
+export const TENANT_LABEL = 'palisade.dev/tenant';
+export const TENANT_UID_LABEL = 'palisade.dev/tenant-uid';
+export const COMPONENT_LABEL = 'palisade.dev/component';
+
+/** An owner reference making `owner` the controller of a child (garbage collection follows it). */
+export function controllerRef(owner: KubeObject): OwnerReference {
+  if (!owner.metadata.uid) throw new Error(`${owner.kind} ${owner.metadata.name} has no uid yet`);
+  return {
+    apiVersion: owner.apiVersion,
+    kind: owner.kind,
+    name: owner.metadata.name,
+    uid: owner.metadata.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+export function isControlledBy(obj: KubeObject, owner: KubeObject): boolean {
+  return (obj.metadata.ownerReferences ?? []).some((r) => r.controller && r.uid === owner.metadata.uid);
+}
+
+/** JSON round trip: drops `undefined` so a desired value compares equal to what the server returns. */
+export function normalized<T>(value: T): T {
+  return value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T);
+}
+
+/**
+ * Writes `status` with server-side apply on the `/status` subresource — once per reconcile, and not at
+ * all when it equals what the object already has, so a converged object costs no writes.
+ * Returns whether a write happened.
+ */
+export async function writeStatus<S>(
+  client: KubeClient,
+  obj: KubeObject & { status?: S },
+  status: S,
+): Promise<boolean> {
+  if (isDeepStrictEqual(normalized(obj.status), normalized(status))) return false;
+  await client.apply(
+    {
+      apiVersion: obj.apiVersion,
+      kind: obj.kind,
+      metadata: { name: obj.metadata.name, ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}) },
+      status,
+    } as KubeObject,
+    { subresource: 'status' },
+  );
+  return true;
+}
+
+export function hasFinalizer(obj: KubeObject, finalizer: string): boolean {
+  return (obj.metadata.finalizers ?? []).includes(finalizer);
+}
+
+/** Adds a finalizer; conditional on the resourceVersion read, so it never overwrites someone else's change. */
+export async function addFinalizer(client: KubeClient, obj: KubeObject, finalizer: string): Promise<void> {
+  if (hasFinalizer(obj, finalizer)) return;
+  const ops = [
+    { op: 'test', path: '/metadata/resourceVersion', value: obj.metadata.resourceVersion },
+    obj.metadata.finalizers
+      ? { op: 'add', path: '/metadata/finalizers/-', value: finalizer }
+      : { op: 'add', path: '/metadata/finalizers', value: [finalizer] },
+  ];
+  await client.jsonPatch(refOf(obj), ops);
+}
+
+/**
+ * Removes only our finalizer, by index guarded with a `test` of its value: other controllers' finalizers
+ * are never dropped, and a concurrent change makes the patch fail (and the reconcile retry) instead.
+ */
+export async function removeFinalizer(client: KubeClient, obj: KubeObject, finalizer: string): Promise<void> {
+  const i = (obj.metadata.finalizers ?? []).indexOf(finalizer);
+  if (i < 0) return;
+  await client.jsonPatch(refOf(obj), [
+    { op: 'test', path: `/metadata/finalizers/${i}`, value: finalizer },
+    { op: 'remove', path: `/metadata/finalizers/${i}` },
+  ]);
+}
+
+export function refOf(obj: KubeObject): { kind: string; name: string; namespace?: string } {
+  return {
+    kind: obj.kind,
+    name: obj.metadata.name,
+    ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}),
+  };
+}

@@ -1,0 +1,158 @@
+/**
+ * ClusterAgent: the management agent of one tenant cluster. Palisade gives it its own NATS user, scoped
+ * to the tenant's subjects, with credentials in a Secret; heartbeats and reports show up in status.
+ */
+import { bool, dateTime, int, mapOf, objectOf, oneOf, str } from '../schema.ts';
+import type { Typed } from '../schema.ts';
+import {
+  AGE_COLUMN,
+  DNS_LABEL_PATTERN,
+  GROUP,
+  READY_COLUMN,
+  REASON_COLUMN,
+  TENANT_LABEL,
+  VERSION,
+  conditions,
+  customResourceDefinition,
+  duration,
+  objectName,
+  observedGeneration,
+} from './common.ts';
+import type { Condition, ObjectMeta, ResourceInfo } from './common.ts';
+
+export const AGENT_HEALTH = ['Healthy', 'Degraded', 'Unhealthy', 'Unknown'] as const;
+export type AgentHealth = (typeof AGENT_HEALTH)[number];
+export const DEFAULT_HEARTBEAT_DEADLINE = '90s';
+export const MIN_HEARTBEAT_DEADLINE = '10s';
+export const MIN_CREDENTIAL_ROTATION_PERIOD = '1h';
+
+export const ClusterAgentResource: ResourceInfo<'ClusterAgent'> = {
+  group: GROUP,
+  version: VERSION,
+  kind: 'ClusterAgent',
+  plural: 'clusteragents',
+  scope: 'Namespaced',
+};
+
+export interface ClusterAgent {
+  apiVersion: `${typeof GROUP}/${typeof VERSION}`;
+  kind: 'ClusterAgent';
+  metadata: ObjectMeta;
+  spec: ClusterAgentSpec;
+  status?: ClusterAgentStatus;
+}
+
+/** Fields read from the API server are defaulted: non-optional fields here are always present. */
+export interface ClusterAgentSpec {
+  clusterName: string;
+  heartbeatDeadline: string;
+  credentialRotationPeriod?: string;
+  credentialRotationTrigger?: string;
+  suspended: boolean;
+}
+
+export interface ClusterAgentStatus {
+  tenantUID?: string;
+  credentialsSecret?: string;
+  userPublicKey?: string;
+  credentialsIssuedAt?: string;
+  credentialsVersion?: number;
+  lastHeartbeat?: string;
+  health?: AgentHealth;
+  statistics?: Record<string, string>;
+  observedGeneration?: number;
+  conditions?: Condition[];
+}
+
+const spec = objectOf<ClusterAgentSpec>()({
+  description: 'The desired agent.',
+  properties: {
+    clusterName: str({
+      description: 'The name of the tenant cluster this agent runs in, as the platform knows it.',
+      minLength: 1,
+      maxLength: 253,
+    }),
+    heartbeatDeadline: duration({
+      description:
+        'The agent is Unhealthy when no heartbeat arrived for this long (a Go duration, ' +
+        `at least ${MIN_HEARTBEAT_DEADLINE}).`,
+      default: DEFAULT_HEARTBEAT_DEADLINE,
+      min: MIN_HEARTBEAT_DEADLINE,
+    }),
+    credentialRotationPeriod: duration({
+      description:
+        `Reissue the agent's credentials when they are this old (at least ${MIN_CREDENTIAL_ROTATION_PERIOD}). ` +
+        'Unset: only on a credentialRotationTrigger change.',
+      min: MIN_CREDENTIAL_ROTATION_PERIOD,
+    }),
+    credentialRotationTrigger: str({
+      description: "An opaque token: changing it to a new value reissues the agent's credentials once.",
+      maxLength: 253,
+    }),
+    suspended: bool({
+      description: "Revokes the agent's credentials and disconnects it while true; false issues new ones.",
+      default: false,
+    }),
+  },
+  required: ['clusterName'],
+});
+
+const status: Typed<ClusterAgentStatus> = objectOf<ClusterAgentStatus>()({
+  description: 'The observed state of the agent, written by Palisade.',
+  properties: {
+    tenantUID: str({ description: 'UID of the Tenant the agent belongs to.', pattern: '^[0-9a-f]{12}$' }),
+    credentialsSecret: objectName('Name of the Secret holding the NATS credentials, in this namespace.'),
+    userPublicKey: str({ description: "The agent's NATS user public nkey (starts with U)." }),
+    credentialsIssuedAt: dateTime('When the current credentials were issued.'),
+    credentialsVersion: int({
+      description: 'Counts credential issues, from 1 upwards.',
+      minimum: 0,
+    }),
+    lastHeartbeat: dateTime('When the agent was last heard from (written at a coarse interval).'),
+    health: oneOf(AGENT_HEALTH, { description: 'Healthy, Degraded, Unhealthy or Unknown.' }),
+    statistics: mapOf(
+      str({ description: 'A statistic as reported.' }),
+      'Statistics last reported by the agent (name to value).',
+    ),
+    observedGeneration: observedGeneration(),
+    conditions: conditions(),
+  },
+});
+
+export const clusterAgentCRD = customResourceDefinition<ClusterAgent>({
+  resource: ClusterAgentResource,
+  shortNames: ['cagent'],
+  description:
+    `The management agent of one tenant cluster, in the tenant's namespace (labelled ${TENANT_LABEL}). ` +
+    'It gets dedicated NATS credentials; its heartbeats and reports show in status. ' +
+    'The name must be a DNS label: it becomes part of NATS subjects.',
+  spec,
+  status,
+  rules: [
+    {
+      rule: `self.metadata.name.size() <= 63 && self.metadata.name.matches('${DNS_LABEL_PATTERN}')`,
+      message: 'ClusterAgent name must be a DNS label (at most 63 lowercase letters, digits and "-", no dots)',
+    },
+  ],
+  printerColumns: [
+    { name: 'Cluster', type: 'string', jsonPath: '.spec.clusterName', description: 'The tenant cluster.' },
+    {
+      name: 'Connected',
+      type: 'string',
+      jsonPath: '.status.conditions[?(@.type=="Connected")].status',
+      description: 'Status of the Connected condition.',
+    },
+    { name: 'Health', type: 'string', jsonPath: '.status.health', description: 'Health as last reported.' },
+    {
+      name: 'Last Heartbeat',
+      type: 'date',
+      jsonPath: '.status.lastHeartbeat',
+      description: 'When the agent was last heard from.',
+    },
+    READY_COLUMN,
+    REASON_COLUMN,
+    AGE_COLUMN,
+    { name: 'Suspended', type: 'boolean', jsonPath: '.spec.suspended', priority: 1 },
+    { name: 'Credentials', type: 'integer', jsonPath: '.status.credentialsVersion', priority: 1 },
+  ],
+});

@@ -1,0 +1,109 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface OperatorProcess {
+  readonly identity: string;
+  readonly probePort: number;
+  readonly child: ChildProcess;
+  /** Everything the process wrote to stdout and stderr (logs and audit) so far. */
+  output(): string;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<void>;
+  /** SIGKILL and wait for exit: a crash. */
+  kill(): Promise<void>;
+  exited(): boolean;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/** Starts `controllers/main.ts` as a separate process, the way a Deployment would run it. */
+export async function startOperator(opts: {
+  kubeconfig: string;
+  namespace: string;
+  identity: string;
+  leaderElect?: boolean;
+  args?: string[];
+}): Promise<OperatorProcess> {
+  const probePort = await freePort();
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(repo, 'controllers/main.ts'),
+      `--kubeconfig=${opts.kubeconfig}`,
+      `--namespace=${opts.namespace}`,
+      `--identity=${opts.identity}`,
+      `--leader-elect=${opts.leaderElect === false ? 'false' : 'true'}`,
+      `--probe-address=127.0.0.1:${probePort}`,
+      ...(opts.args ?? []),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: opts.kubeconfig } },
+  );
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString('utf8')));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString('utf8')));
+  let exited = false;
+  const exit = new Promise<void>((resolve) =>
+    child.on('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
+  // A test process that dies must not leave operators behind.
+  const cleanup = () => child.kill('SIGKILL');
+  process.once('exit', cleanup);
+  const end = async (signal: NodeJS.Signals) => {
+    if (!exited) child.kill(signal);
+    await exit;
+    process.off('exit', cleanup);
+  };
+  return {
+    identity: opts.identity,
+    probePort,
+    child,
+    output: () => out,
+    stop: () => end('SIGTERM'),
+    kill: () => end('SIGKILL'),
+    exited: () => exited,
+  };
+}
+
+/** Polls `fn` until it returns a truthy value or `timeoutMs` passes; the error names what was awaited. */
+export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export async function probe(port: number, path: string): Promise<number> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`);
+    await res.text();
+    return res.status;
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,275 @@
+// A real local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager) plus NATS and
+// optionally cert-manager, all on 127.0.0.1, for integration tests and the demo. See
+// hack/controlplane/README.md for what runs, with which flags, and why.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { binaries, requireFiles, type Binaries } from './binaries.ts';
+import {
+  startApiserver,
+  startCertManager,
+  startControllerManager,
+  startEtcd,
+  startNats,
+  type ApiserverConfig,
+  type Layout,
+} from './components.ts';
+import { installCrds, loadCrds } from './crds.ts';
+import { apiRequest, freePort, waitUntil, type ApiTarget } from './net.ts';
+import { clientCredentials, createPki, readServingCa, writeKubeconfig, type Pki } from './pki.ts';
+import { registerScratch, releaseScratch, type Child } from './proc.ts';
+
+export interface ControlPlaneOptions {
+  dir?: string;
+  controllerManager?: boolean;
+  nats?: boolean | { configFile: string };
+  certManager?: boolean;
+  crdDirs?: string[];
+  log?: (line: string) => void;
+}
+
+export interface KubectlResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+export interface ControlPlane {
+  dir: string;
+  kubeconfig: string;
+  apiserverUrl: string;
+  natsUrl?: string;
+  kubectl(args: string[], opts?: { input?: string; allowFail?: boolean }): Promise<KubectlResult>;
+  kubeconfigFor(user: string, groups?: string[]): Promise<string>;
+  stopApiserver(): Promise<void>;
+  startApiserver(): Promise<void>;
+  restartNats(opts?: { wipeStore?: boolean }): Promise<void>;
+  stop(): Promise<void>;
+  // Pids of the running processes by name (etcd, kube-apiserver, ...): for `cli.ts up` and orphan tests.
+  pids(): Record<string, number>;
+}
+
+export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const bins = await binaries();
+  const cp = new LocalControlPlane(opts, bins, await prepareDirs(opts.dir));
+  try {
+    await cp.start();
+  } catch (err) {
+    await cp.stop();
+    throw err;
+  }
+  return cp;
+}
+
+interface Dirs {
+  dir: string;
+  owned: boolean; // created here, so removed by stop()
+  etcdData: string; // on tmpfs when available: etcd's write latency dominates apiserver latency
+}
+
+async function prepareDirs(dir: string | undefined): Promise<Dirs> {
+  const owned = dir === undefined;
+  const base = dir ?? (await mkdtemp(path.join(os.tmpdir(), 'palisade-cp-')));
+  if (owned) registerScratch(base);
+  await mkdir(path.join(base, 'logs'), { recursive: true });
+  const shm = existsSync('/dev/shm') ? '/dev/shm' : base;
+  const etcdData = await mkdtemp(path.join(shm, 'palisade-etcd-'));
+  registerScratch(etcdData);
+  return { dir: path.resolve(base), owned, etcdData };
+}
+
+function required(opts: ControlPlaneOptions, b: Binaries): string[] {
+  const files = [b.etcd, b.kubeApiserver, b.kubectl, b.certManagerCrds];
+  if (opts.controllerManager !== false) files.push(b.kubeControllerManager);
+  if (opts.nats !== false) files.push(b.natsServer);
+  if (opts.certManager) files.push(b.certManagerController);
+  return files;
+}
+
+class LocalControlPlane implements ControlPlane {
+  readonly dir: string;
+  readonly kubeconfig: string;
+  apiserverUrl = '';
+  natsUrl?: string;
+  #opts: ControlPlaneOptions;
+  #bins: Binaries;
+  #dirs: Dirs;
+  #layout: Layout;
+  #log: (line: string) => void;
+  #children = new Map<string, Child>();
+  #apiserverConfig?: ApiserverConfig;
+  #pki?: Pki;
+  #target?: ApiTarget;
+  #nats?: { port: number; storeDir: string; configFile?: string };
+  #stopped = false;
+  #kubeconfigCount = 0;
+
+  constructor(opts: ControlPlaneOptions, bins: Binaries, dirs: Dirs) {
+    this.#opts = opts;
+    this.#bins = bins;
+    this.#dirs = dirs;
+    this.dir = dirs.dir;
+    this.kubeconfig = path.join(dirs.dir, 'kubeconfig');
+    this.#layout = { logs: path.join(dirs.dir, 'logs'), bins };
+    this.#log = opts.log ?? (() => {});
+  }
+
+  async start(): Promise<void> {
+    const t0 = Date.now();
+    await requireFiles(required(this.#opts, this.#bins));
+    const crds = await this.#loadAllCrds();
+    await rm(path.join(this.dir, 'pki'), { recursive: true, force: true }); // a reused state dir starts fresh
+    const pki = (this.#pki = await createPki(path.join(this.dir, 'pki')));
+    const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const nats = this.#opts.nats === false ? undefined : this.#startNats(this.#opts.nats);
+    nats?.catch(() => {}); // awaited below; this only avoids an unhandled rejection while etcd starts
+    this.#track(await startEtcd(this.#layout, this.#dirs.etcdData, { client: etcdClient, peer: etcdPeer }));
+    this.#log(`etcd ready after ${Date.now() - t0} ms`);
+    const withKcm = this.#opts.controllerManager !== false;
+    this.#apiserverConfig = { port: apiPort, etcdPort: etcdClient, pki, withControllerManager: withKcm };
+    await this.startApiserver();
+    this.#log(`kube-apiserver ready after ${Date.now() - t0} ms`);
+    this.apiserverUrl = `https://127.0.0.1:${apiPort}`;
+    const ca = await readServingCa(pki);
+    this.#target = { url: this.apiserverUrl, token: pki.adminToken, ca };
+    await writeKubeconfig(this.kubeconfig, this.apiserverUrl, ca, 'admin', { token: pki.adminToken });
+    await Promise.all([
+      this.#installCrdsThenCertManager(crds),
+      withKcm ? this.#startControllerManager() : undefined,
+      nats,
+    ]);
+    this.#log(`control plane ready after ${Date.now() - t0} ms (state in ${this.dir})`);
+  }
+
+  async #loadAllCrds(): Promise<Awaited<ReturnType<typeof loadCrds>>> {
+    const log = this.#log;
+    const certManager = await loadCrds(this.#bins.certManagerCrds, { stripLabels: true, log });
+    const extra = await Promise.all((this.#opts.crdDirs ?? []).map((d) => loadCrds(d, { stripLabels: false, log })));
+    return [...certManager, ...extra.flat()];
+  }
+
+  async #installCrdsThenCertManager(crds: Awaited<ReturnType<typeof loadCrds>>): Promise<void> {
+    const target = this.#requireTarget();
+    await installCrds(target, crds, this.#watchApiserver());
+    this.#log(`${crds.length} CRDs established`);
+    if (!this.#opts.certManager) return;
+    this.#track(await startCertManager(this.#layout, this.kubeconfig, await freePort()));
+    this.#log('cert-manager controller started');
+  }
+
+  // Waiting for the "default" ServiceAccount proves the controller manager runs and reaches the apiserver.
+  async #startControllerManager(): Promise<void> {
+    const target = this.#requireTarget();
+    const pki = this.#requirePki();
+    const kcm = this.#track(startControllerManager(this.#layout, this.kubeconfig, pki));
+    const saPath = '/api/v1/namespaces/default/serviceaccounts/default';
+    await waitUntil(
+      'kube-controller-manager to create the default ServiceAccount',
+      async () => ((await apiRequest(target, 'GET', saPath)).status === 200 ? true : undefined),
+      { timeoutMs: 60_000, intervalMs: 100, watch: [...this.#watchApiserver(), kcm] },
+    );
+    this.#log('kube-controller-manager working');
+  }
+
+  async #startNats(config: true | undefined | { configFile: string }): Promise<void> {
+    const port = await freePort();
+    const storeDir = path.join(this.dir, 'nats-store');
+    this.#nats = { port, storeDir, ...(typeof config === 'object' ? { configFile: config.configFile } : {}) };
+    this.#track(await startNats(this.#layout, this.#nats));
+    this.natsUrl = `nats://127.0.0.1:${port}`;
+  }
+
+  #track(child: Child): Child {
+    // A start still in flight when startup failed must not leave a process behind.
+    if (this.#stopped) child.killNow();
+    this.#children.set(child.name, child);
+    return child;
+  }
+
+  #watchApiserver(): Child[] {
+    const apiserver = this.#children.get('kube-apiserver');
+    return apiserver ? [apiserver] : [];
+  }
+
+  #requireTarget(): ApiTarget {
+    if (!this.#target) throw new Error('the control plane is not started');
+    return this.#target;
+  }
+
+  #requirePki(): Pki {
+    if (!this.#pki) throw new Error('the control plane is not started');
+    return this.#pki;
+  }
+
+  async kubectl(args: string[], opts: { input?: string; allowFail?: boolean } = {}): Promise<KubectlResult> {
+    const cacheDir = path.join(this.dir, 'kubectl-cache');
+    const argv = [`--kubeconfig=${this.kubeconfig}`, `--cache-dir=${cacheDir}`, ...args];
+    const proc = spawn(this.#bins.kubectl, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    proc.stdout.on('data', (c: Buffer) => out.push(c));
+    proc.stderr.on('data', (c: Buffer) => err.push(c));
+    proc.stdin.end(opts.input ?? '');
+    const code = await new Promise<number>((resolve, reject) => {
+      proc.once('error', reject);
+      proc.once('close', (c) => resolve(c ?? 1));
+    });
+    const result = { stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), code };
+    if (code !== 0 && !opts.allowFail) {
+      throw new Error(`kubectl ${args.join(' ')} failed (exit ${code}): ${result.stderr.trim()}`);
+    }
+    return result;
+  }
+
+  // A client-certificate kubeconfig (CN = user, O = groups) signed by the apiserver's --client-ca-file:
+  // any identity, no apiserver restart. RBAC sees exactly `user` and `groups` plus system:authenticated.
+  async kubeconfigFor(user: string, groups: string[] = []): Promise<string> {
+    const target = this.#requireTarget();
+    const dir = path.join(this.dir, 'kubeconfigs');
+    await mkdir(dir, { recursive: true });
+    const safe = user.replace(/[^A-Za-z0-9_.-]/g, '_');
+    const file = path.join(dir, `${safe}-${++this.#kubeconfigCount}.yaml`);
+    const ca = target.ca ?? (await readServingCa(this.#requirePki()));
+    await writeKubeconfig(file, this.apiserverUrl, ca, user, clientCredentials(this.#requirePki(), user, groups));
+    return file;
+  }
+
+  // SIGTERM stops the listener at once, but the process then drains open watches for up to a minute
+  // (--request-timeout): clients already see the outage, so don't wait for the drain.
+  async stopApiserver(): Promise<void> {
+    await this.#children.get('kube-apiserver')?.stop(1000);
+  }
+
+  async startApiserver(): Promise<void> {
+    const current = this.#children.get('kube-apiserver');
+    if (current && current.exitStatus === undefined) return;
+    if (!this.#apiserverConfig) throw new Error('the control plane is not started');
+    this.#track(await startApiserver(this.#layout, this.#apiserverConfig));
+  }
+
+  async restartNats(opts: { wipeStore?: boolean } = {}): Promise<void> {
+    if (!this.#nats) throw new Error('this control plane runs without NATS');
+    await this.#children.get('nats-server')?.stop();
+    if (opts.wipeStore) await rm(this.#nats.storeDir, { recursive: true, force: true });
+    this.#track(await startNats(this.#layout, this.#nats));
+  }
+
+  pids(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [name, child] of this.#children) if (child.exitStatus === undefined) out[name] = child.pid;
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await Promise.all([...this.#children.values()].map((c) => c.stop(2000)));
+    await rm(this.#dirs.etcdData, { recursive: true, force: true });
+    releaseScratch(this.#dirs.etcdData);
+    if (this.#dirs.owned) {
+      await rm(this.dir, { recursive: true, force: true });
+      releaseScratch(this.dir);
+    }
+  }
+}
