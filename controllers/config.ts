@@ -45,7 +45,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   }
   if (values.help) throw new Error(USAGE);
   const leader = values['leader-elect'] ?? 'true';
-  if (leader !== 'true' && leader !== 'false') throw new Error(`--leader-elect must be true or false\n\n${USAGE}`);
+  if (leader !== 'true' && leader !== 'false')
+    throw new Error(`--leader-elect must be true or false\n\n${USAGE}`);
   return {
     kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
     namespace: values.namespace ?? env.POD_NAMESPACE ?? 'palisade-system',

@@ -18,7 +18,13 @@ async function main(): Promise<void> {
     },
   });
   mgr.addStartupTask('installation-keys', async () => {
-    await ensureInstallationKeys({ client: mgr.client, namespace: config.namespace, rand, log: mgr.log, audit: mgr.audit });
+    await ensureInstallationKeys({
+      client: mgr.client,
+      namespace: config.namespace,
+      rand,
+      log: mgr.log,
+      audit: mgr.audit,
+    });
   });
   setupTenantController(mgr, { now: () => new Date(mgr.clock.now()), rand });
 

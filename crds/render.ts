@@ -24,7 +24,6 @@ export function crdYAML(crd: CustomResourceDefinition): string {
 }
 
 const PATTERN_NAMES: Record<string, string> = {
-  [DURATION_PATTERN]: 'Go duration (e.g. `90s`, `1h30m`)',
   [DNS_LABEL_PATTERN]: 'DNS label',
   [DNS_SUBDOMAIN_PATTERN]: 'DNS subdomain',
   [CERT_DNS_NAME_PATTERN]: 'DNS name, optional `*.` wildcard',
@@ -53,7 +52,8 @@ function fieldRows(schema: JSONSchemaProps, path: string, rows: FieldRow[] = [])
 function typeName(s: JSONSchemaProps, name: string): string {
   if (name === 'conditions') return '[]Condition';
   if (s.type === 'array') return `[]${s.items ? typeName(s.items, '') : 'any'}`;
-  if (s.type === 'object' && s.additionalProperties) return `map[string]${typeName(s.additionalProperties, '')}`;
+  if (s.type === 'object' && s.additionalProperties)
+    return `map[string]${typeName(s.additionalProperties, '')}`;
   if (s.format === 'date-time') return 'timestamp';
   if (s.pattern === DURATION_PATTERN) return 'duration';
   if (s.type === 'integer' && s.format) return `integer (${s.format})`;
@@ -76,12 +76,14 @@ function constraints(s: JSONSchemaProps, required: boolean): string[] {
   const out: string[] = [];
   if (required) out.push('required');
   if (s.enum) out.push(`one of ${s.enum.map(code).join(', ')}`);
-  if (s.pattern) out.push(PATTERN_NAMES[s.pattern] ?? `matches ${code(s.pattern)}`);
-  out.push(...range('length ', s.minLength || undefined, s.maxLength));
+  const isDuration = s.pattern === DURATION_PATTERN; // its type column says so; its length bound is noise
+  if (s.pattern && !isDuration) out.push(PATTERN_NAMES[s.pattern] ?? `matches ${code(s.pattern)}`);
+  if (!isDuration) out.push(...range('length ', s.minLength || undefined, s.maxLength));
   out.push(...range('', s.minimum, s.maximum));
   out.push(...range('items ', s.minItems, s.maxItems));
   if (s['x-kubernetes-list-type'] === 'set') out.push('unique items');
-  if (s['x-kubernetes-list-type'] === 'map') out.push(`list map keyed by ${s['x-kubernetes-list-map-keys']?.join(', ')}`);
+  if (s['x-kubernetes-list-type'] === 'map')
+    out.push(`list map keyed by ${s['x-kubernetes-list-map-keys']?.join(', ')}`);
   for (const r of s['x-kubernetes-validations'] ?? []) out.push(ruleMessage(r));
   return out;
 }
@@ -117,7 +119,13 @@ function fieldTable(schema: JSONSchemaProps, root: string): string[] {
   for (const { path, schema: s, required } of fieldRows(schema, root)) {
     const name = path.split('.').at(-1) ?? path;
     const dflt = s.default === undefined ? '' : code(s.default);
-    const row = [code(path), typeName(s, name), dflt, constraints(s, required).join('; '), s.description ?? ''];
+    const row = [
+      code(path),
+      typeName(s, name),
+      dflt,
+      constraints(s, required).join('; '),
+      s.description ?? '',
+    ];
     lines.push(`| ${row.map(cell).join(' | ')} |`);
   }
   return lines;
@@ -163,7 +171,8 @@ function kindSection(crd: CustomResourceDefinition): string[] {
   if (status) {
     out.push('### Status', '', ...fieldTable(status, 'status'), '');
     const rules = ruleList(status, 'status');
-    if (rules.length) out.push('CEL rules on the status (guarding against a faulty writer):', '', ...rules, '');
+    if (rules.length)
+      out.push('CEL rules on the status (guarding against a faulty writer):', '', ...rules, '');
   }
   return out;
 }

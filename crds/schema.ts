@@ -79,7 +79,10 @@ interface Common<T> {
 /** Builds a schema with its keys in one fixed order, leaving out the unset ones (deterministic YAML). */
 function schema(props: JSONSchemaProps, rules: ValidationRule[] | undefined): JSONSchemaProps {
   const ordered: Record<string, unknown> = {};
-  const all: Record<string, unknown> = { ...props, 'x-kubernetes-validations': rules?.length ? rules : undefined };
+  const all: Record<string, unknown> = {
+    ...props,
+    'x-kubernetes-validations': rules?.length ? rules : undefined,
+  };
   for (const key of KEY_ORDER) {
     if (all[key] !== undefined) ordered[key] = all[key];
   }

@@ -5,7 +5,10 @@ import { ensureNamespace, kube, uniqueName } from './support/cluster.ts';
 import { eventually, probe, startOperator } from './support/operator.ts';
 
 async function installationSecrets(ns: string): Promise<Secret[]> {
-  const list = await kube().list<Secret>('Secret', { namespace: ns, labelSelector: 'app.kubernetes.io/managed-by=palisade' });
+  const list = await kube().list<Secret>('Secret', {
+    namespace: ns,
+    labelSelector: 'app.kubernetes.io/managed-by=palisade',
+  });
   return list.items.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
 }
 
@@ -14,7 +17,12 @@ const snapshot = (secrets: Secret[]) =>
 
 /** Every way a key's bytes could show up in text: raw, hex, base64, base64url, PEM body. */
 function encodings(bytes: Buffer): string[] {
-  return [bytes.toString('hex'), bytes.toString('base64'), bytes.toString('base64url'), bytes.toString('latin1')]
+  return [
+    bytes.toString('hex'),
+    bytes.toString('base64'),
+    bytes.toString('base64url'),
+    bytes.toString('latin1'),
+  ]
     .filter((s) => s.length >= 16)
     .concat(bytes.length > 24 ? [bytes.subarray(0, 24).toString('base64')] : []);
 }
@@ -39,7 +47,9 @@ describe('Installation keys', function () {
     const root = secrets.find((s) => s.metadata.name === 'palisade-root-key-v1');
     assert.equal(Buffer.from(root?.data?.key ?? '', 'base64').length, 32, 'root key is 256 bits');
     const jwks = await kube().get<ConfigMap>({ kind: 'ConfigMap', name: 'palisade-jwks', namespace: ns });
-    const doc = JSON.parse(jwks?.data?.['jwks.json'] ?? '{}') as { keys: { kty: string; crv: string; kid: string; d?: string }[] };
+    const doc = JSON.parse(jwks?.data?.['jwks.json'] ?? '{}') as {
+      keys: { kty: string; crv: string; kid: string; d?: string }[];
+    };
     assert.equal(doc.keys.length, 1);
     assert.equal(doc.keys[0]?.crv, 'Ed25519');
     assert.equal(doc.keys[0]?.d, undefined, 'the JWKS holds no private part');
@@ -48,8 +58,15 @@ describe('Installation keys', function () {
   it('keeps the keys byte-identical across operator restarts and a crash', async function () {
     const before = snapshot(await installationSecrets(ns));
     for (const [i, how] of (['stop', 'kill'] as const).entries()) {
-      const op = await startOperator({ kubeconfig: testEnv().kubeconfig, namespace: ns, identity: `keys-restart-${i}` });
-      await eventually('the operator to be ready', async () => (await probe(op.probePort, '/readyz')) === 200);
+      const op = await startOperator({
+        kubeconfig: testEnv().kubeconfig,
+        namespace: ns,
+        identity: `keys-restart-${i}`,
+      });
+      await eventually(
+        'the operator to be ready',
+        async () => (await probe(op.probePort, '/readyz')) === 200,
+      );
       await (how === 'stop' ? op.stop() : op.kill());
       outputs.push(op.output());
     }
@@ -61,10 +78,16 @@ describe('Installation keys', function () {
     await ensureNamespace(racing);
     const ops = await Promise.all(
       ['a', 'b', 'c'].map((id) =>
-        startOperator({ kubeconfig: testEnv().kubeconfig, namespace: racing, identity: `race-${id}`, leaderElect: false }),
+        startOperator({
+          kubeconfig: testEnv().kubeconfig,
+          namespace: racing,
+          identity: `race-${id}`,
+          leaderElect: false,
+        }),
       ),
     );
-    for (const op of ops) await eventually('ready', async () => (await probe(op.probePort, '/readyz')) === 200);
+    for (const op of ops)
+      await eventually('ready', async () => (await probe(op.probePort, '/readyz')) === 200);
     await Promise.all(ops.map((op) => op.stop()));
     outputs.push(...ops.map((op) => op.output()));
     const names = (await installationSecrets(racing)).map((s) => s.metadata.name);
@@ -78,7 +101,8 @@ describe('Installation keys', function () {
     for (const s of await installationSecrets(ns)) {
       for (const value of Object.values(s.data ?? {})) {
         const bytes = Buffer.from(value, 'base64');
-        for (const enc of encodings(bytes)) assert.ok(!all.includes(enc), `${s.metadata.name} leaked into the logs`);
+        for (const enc of encodings(bytes))
+          assert.ok(!all.includes(enc), `${s.metadata.name} leaked into the logs`);
       }
     }
   });

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { testEnv } from '../hack/testenv/env.ts';
-import { ensureNamespace, getTenant, kube, readyStatus, tenantManifest, uniqueName } from './support/cluster.ts';
+import {
+  ensureNamespace,
+  getTenant,
+  kube,
+  readyStatus,
+  tenantManifest,
+  uniqueName,
+} from './support/cluster.ts';
 import { eventually, probe, startOperator, type OperatorProcess } from './support/operator.ts';
 
 async function metric(op: OperatorProcess, name: string): Promise<number> {
@@ -21,7 +28,9 @@ describe('Leader election', function () {
 
   it('lets exactly one of two replicas reconcile, and the other takes over within 20 s of a crash', async function () {
     ops = await Promise.all(
-      ['one', 'two'].map((id) => startOperator({ kubeconfig: testEnv().kubeconfig, namespace: ns, identity: id })),
+      ['one', 'two'].map((id) =>
+        startOperator({ kubeconfig: testEnv().kubeconfig, namespace: ns, identity: id }),
+      ),
     );
     const leaders = await eventually('a leader', async () => {
       const flags = await Promise.all(ops.map((op) => metric(op, 'palisade_leader')));
@@ -39,10 +48,18 @@ describe('Leader election', function () {
 
     await leader.kill();
     const killedAt = Date.now();
-    await eventually('the standby to lead', async () => (await metric(standby, 'palisade_leader')) === 1, 20_000);
+    await eventually(
+      'the standby to lead',
+      async () => (await metric(standby, 'palisade_leader')) === 1,
+      20_000,
+    );
     const second = uniqueName('le');
     await kube().apply(tenantManifest(second));
-    await eventually('Ready after failover', async () => readyStatus(await getTenant(second))?.status === 'True', 20_000);
+    await eventually(
+      'Ready after failover',
+      async () => readyStatus(await getTenant(second))?.status === 'True',
+      20_000,
+    );
     const tookMs = Date.now() - killedAt;
     assert.ok(tookMs < 20_000 + 5_000, `took over in ${tookMs} ms`);
     assert.equal(await probe(standby.probePort, '/readyz'), 200);

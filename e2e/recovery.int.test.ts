@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { testEnv } from '../hack/testenv/env.ts';
-import { ensureNamespace, getTenant, kube, readyStatus, tenantManifest, uniqueName } from './support/cluster.ts';
+import {
+  ensureNamespace,
+  getTenant,
+  kube,
+  readyStatus,
+  tenantManifest,
+  uniqueName,
+} from './support/cluster.ts';
 import { eventually, probe, startOperator, type OperatorProcess } from './support/operator.ts';
 
 describe('Recovery', function () {
@@ -43,6 +50,7 @@ describe('Recovery', function () {
     const names = [uniqueName('offline'), uniqueName('offline')];
     for (const n of names) await kube().apply(tenantManifest(n));
     op = await startOperator({ kubeconfig: testEnv().kubeconfig, namespace: ns, identity: 'recovery-2' });
-    for (const n of names) await eventually(`${n} Ready`, async () => readyStatus(await getTenant(n))?.status === 'True');
+    for (const n of names)
+      await eventually(`${n} Ready`, async () => readyStatus(await getTenant(n))?.status === 'True');
   });
 });

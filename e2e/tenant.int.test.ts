@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { testEnv } from '../hack/testenv/env.ts';
 import type { Namespace, Secret } from '../controllers/runtime/kube/types.ts';
-import { ensureNamespace, getTenant, kube, kubectl, readyStatus, tenantManifest, uniqueName } from './support/cluster.ts';
+import {
+  ensureNamespace,
+  getTenant,
+  kube,
+  kubectl,
+  readyStatus,
+  tenantManifest,
+  uniqueName,
+} from './support/cluster.ts';
 import { eventually, probe, startOperator, type OperatorProcess } from './support/operator.ts';
 
 describe('Tenant lifecycle (operator as a separate process)', function () {
@@ -10,7 +18,11 @@ describe('Tenant lifecycle (operator as a separate process)', function () {
 
   before(async function () {
     await ensureNamespace(operatorNs);
-    op = await startOperator({ kubeconfig: testEnv().kubeconfig, namespace: operatorNs, identity: 'tenant-suite' });
+    op = await startOperator({
+      kubeconfig: testEnv().kubeconfig,
+      namespace: operatorNs,
+      identity: 'tenant-suite',
+    });
     await eventually('the operator to be ready', async () => (await probe(op.probePort, '/readyz')) === 200);
   });
 
@@ -50,7 +62,8 @@ describe('Tenant lifecycle (operator as a separate process)', function () {
     const t = await readyTenant(name);
     const table = await kubectl(['get', 'tenants', name]);
     const [header, row] = table.trim().split('\n');
-    for (const col of ['NAME', 'UID', 'NAMESPACE', 'POLICY', 'READY', 'AGE']) assert.match(header ?? '', new RegExp(col));
+    for (const col of ['NAME', 'UID', 'NAMESPACE', 'POLICY', 'READY', 'AGE'])
+      assert.match(header ?? '', new RegExp(col));
     assert.match(row ?? '', new RegExp(`${name}\\s+${t.status?.uid}\\s+tenant-${name}\\s+Retain\\s+True`));
   });
 
@@ -96,11 +109,18 @@ describe('Tenant lifecycle (operator as a separate process)', function () {
     const kept = await kube().get<Namespace>({ kind: 'Namespace', name: ns });
     assert.ok(kept && !kept.metadata.deletionTimestamp, 'namespace survives');
     assert.equal(kept.metadata.labels?.['palisade.dev/retained'], 'true');
-    assert.ok(await kube().get<Secret>({ kind: 'Secret', name: 'wrapped-key-material', namespace: ns }), 'key material survives');
+    assert.ok(
+      await kube().get<Secret>({ kind: 'Secret', name: 'wrapped-key-material', namespace: ns }),
+      'key material survives',
+    );
 
     await kube().apply(tenantManifest(name));
     const again = await readyTenant(name);
-    assert.equal(again.status?.uid, t.status?.uid, 'a re-created tenant gets its UID back from the retained namespace');
+    assert.equal(
+      again.status?.uid,
+      t.status?.uid,
+      'a re-created tenant gets its UID back from the retained namespace',
+    );
   });
 
   it('deletes the namespace when a Delete tenant is deleted', async function () {
@@ -110,6 +130,10 @@ describe('Tenant lifecycle (operator as a separate process)', function () {
     const ns = await kube().get<Namespace>({ kind: 'Namespace', name: `tenant-${name}` });
     assert.equal(ns?.metadata.ownerReferences?.[0]?.kind, 'Tenant');
     await kube().delete({ kind: 'Tenant', name });
-    await eventually('the namespace to be gone', async () => (await kube().get({ kind: 'Namespace', name: `tenant-${name}` })) === undefined, 60_000);
+    await eventually(
+      'the namespace to be gone',
+      async () => (await kube().get({ kind: 'Namespace', name: `tenant-${name}` })) === undefined,
+      60_000,
+    );
   });
 });

@@ -22,12 +22,12 @@ export const CRD_DIRS = ['crds', 'charts/palisade/crds'] as const;
 export const API_DOC = 'docs/api.md';
 
 /** Every generated file: repository-relative path → content. */
-export async function generatedFiles(root = REPO_ROOT): Promise<Map<string, string>> {
+export async function generatedFiles(): Promise<Map<string, string>> {
   const files = new Map<string, string>();
   for (const crd of ALL_CRDS) {
     for (const dir of CRD_DIRS) files.set(`${dir}/${crdFileName(crd)}`, crdYAML(crd));
   }
-  const options = (await prettier.resolveConfig(join(root, API_DOC))) ?? {};
+  const options = (await prettier.resolveConfig(join(REPO_ROOT, API_DOC))) ?? {};
   files.set(API_DOC, await prettier.format(apiReference(ALL_CRDS), { ...options, filepath: API_DOC }));
   return files;
 }
@@ -40,7 +40,7 @@ export interface Problem {
 
 /** Compares the generated files with the ones on disk under `root`. Empty when all are current. */
 export async function staleFiles(root = REPO_ROOT): Promise<Problem[]> {
-  const files = await generatedFiles(root);
+  const files = await generatedFiles();
   const problems: Problem[] = [];
   for (const [path, want] of files) {
     const have = await readIfExists(join(root, path));
@@ -55,7 +55,7 @@ export async function staleFiles(root = REPO_ROOT): Promise<Problem[]> {
 
 /** Writes every generated file and removes generated-folder YAML that is no longer generated. */
 export async function writeFiles(root = REPO_ROOT): Promise<string[]> {
-  const files = await generatedFiles(root);
+  const files = await generatedFiles();
   const changed: string[] = [];
   for (const [path, content] of files) {
     if ((await readIfExists(join(root, path))) === content) continue;
@@ -99,15 +99,18 @@ export function unifiedDiff(path: string, a: string, b: string, maxLines = 80): 
     const row = lcs[i] as Uint32Array;
     const next = lcs[i + 1] as Uint32Array;
     for (let j = y.length - 1; j >= 0; j--) {
-      row[j] = x[i] === y[j] ? (next[j + 1] as number) + 1 : Math.max(next[j] as number, row[j + 1] as number);
+      row[j] =
+        x[i] === y[j] ? (next[j + 1] as number) + 1 : Math.max(next[j] as number, row[j + 1] as number);
     }
   }
   const ops: { op: ' ' | '-' | '+'; line: string }[] = [];
   let i = 0;
   let j = 0;
   while (i < x.length || j < y.length) {
-    if (i < x.length && j < y.length && x[i] === y[j]) ops.push({ op: ' ', line: x[i++] as string });
-    else if (i < x.length && (j === y.length || (lcs[i + 1]?.[j] ?? 0) >= (lcs[i]?.[j + 1] ?? 0))) {
+    if (i < x.length && j < y.length && x[i] === y[j]) {
+      ops.push({ op: ' ', line: x[i++] as string });
+      j++;
+    } else if (i < x.length && (j === y.length || (lcs[i + 1]?.[j] ?? 0) >= (lcs[i]?.[j + 1] ?? 0))) {
       ops.push({ op: '-', line: x[i++] as string });
     } else ops.push({ op: '+', line: y[j++] as string });
   }
@@ -123,7 +126,9 @@ export function unifiedDiff(path: string, a: string, b: string, maxLines = 80): 
     skipped = false;
     out.push(`${o.op}${o.line}`);
   });
-  return out.length > maxLines ? [...out.slice(0, maxLines), `... (${out.length - maxLines} more lines)`].join('\n') : out.join('\n');
+  return out.length > maxLines
+    ? [...out.slice(0, maxLines), `... (${out.length - maxLines} more lines)`].join('\n')
+    : out.join('\n');
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { BindingPurpose, binding, encodeBinding, tenantKeyBinding, type Binding } from './binding.ts';
 import { toHex } from './testdata/fixtures.ts';
 
-const PLACE = { tenantUID: '0123456789ab', keyName: 'primary', keyUID: '00000000-0000-4000-8000-000000000001', version: 1 };
+const PLACE = {
+  tenantUID: '0123456789ab',
+  keyName: 'primary',
+  keyUID: '00000000-0000-4000-8000-000000000001',
+  version: 1,
+};
 
 describe('binding encoding', () => {
   it('encodes a tenant key binding to the pinned canonical bytes', () => {

@@ -13,7 +13,10 @@ const encoder = new TextEncoder();
 export function takeRandom(rand: RandomSource, n: number): Uint8Array {
   const out: unknown = rand(n);
   if (!(out instanceof Uint8Array) || out.length !== n) {
-    throw new CryptoInputError('BadRandomSource', `random source returned ${describe(out)}, expected ${n} bytes`);
+    throw new CryptoInputError(
+      'BadRandomSource',
+      `random source returned ${describe(out)}, expected ${n} bytes`,
+    );
   }
   return Uint8Array.from(out);
 }

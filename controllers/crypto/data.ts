@@ -63,7 +63,11 @@ export function encryptData(
  * UnsupportedVersion, BadLength, WrongKeyId (version not held, or held key has another ID),
  * AuthenticationFailed (altered, or another context).
  */
-export function decryptData(ciphertext: Uint8Array, keyLookup: DataKeyLookup, context?: DataContext): Uint8Array {
+export function decryptData(
+  ciphertext: Uint8Array,
+  keyLookup: DataKeyLookup,
+  context?: DataContext,
+): Uint8Array {
   return open(DATA, ciphertext, (version) => keyLookup(version), contextTail(context));
 }
 
@@ -76,6 +80,7 @@ function contextTail(context: DataContext | undefined): Uint8Array {
   if (typeof context === 'string' && !isWellFormed(context)) {
     throw new EnvelopeError('BadBinding', 'data context contains a lone UTF-16 surrogate');
   }
-  const bytes = context === undefined ? new Uint8Array(0) : typeof context === 'string' ? utf8(context) : context;
+  const bytes =
+    context === undefined ? new Uint8Array(0) : typeof context === 'string' ? utf8(context) : context;
   return concat(Uint8Array.of(CONTEXT_LABEL.length), CONTEXT_LABEL, u32be(bytes.length), bytes);
 }

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { binding, tenantKeyBinding, type TenantKeyPlace } from './binding.ts';
-import { CryptoInputError, EnvelopeError, type EnvelopeErrorCode } from './errors.ts';
-import { keyringOf, parseEnvelope, unwrap, wrap, wrappingKeyRef, type Keyring } from './envelope.ts';
-import { encryptData } from './data.ts';
+import { keyringOf, parseEnvelope, unwrap, wrap, wrappingKeyRef } from './envelope.ts';
+import { BINDING, KAT_ENVELOPE, KEYRING, PLACE, REF_V1, codeOf } from './testdata/envelope.ts';
 import {
   FAKE_DATA_KEY,
   FAKE_ROOT_KEY_V1,
@@ -14,32 +13,6 @@ import {
   toHex,
 } from './testdata/fixtures.ts';
 import { referenceDecrypt } from './testdata/reference.ts';
-
-const PLACE: TenantKeyPlace = {
-  tenantUID: '0123456789ab',
-  keyName: 'primary',
-  keyUID: '00000000-0000-4000-8000-000000000001',
-  version: 1,
-};
-const BINDING = tenantKeyBinding(PLACE);
-const REF_V1 = wrappingKeyRef(1, FAKE_ROOT_KEY_V1);
-const KEYRING: Keyring = keyringOf(new Map([[1, FAKE_ROOT_KEY_V1]]));
-
-// Computed once by wrap() with countingRandom(0xa0), then verified below by an independent path.
-const KAT_ENVELOPE = hex(`
-  50414c4b 01 00000001 fbf1fa50e8605ca1
-  a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7
-  05ad485ef318e2eb292667c23d7ded8f6bfbcd7ffe539c8e4519d1bcbbfea0696bd5dbf253192c63459bdfaf6fc0e4e8`);
-
-function codeOf(fn: () => unknown): EnvelopeErrorCode | string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof EnvelopeError || e instanceof CryptoInputError) return e.code;
-    throw e;
-  }
-  return 'no error';
-}
 
 function wrapKat(): Uint8Array {
   return wrap(FAKE_DATA_KEY, FAKE_ROOT_KEY_V1, REF_V1, BINDING, countingRandom(0xa0));
@@ -52,7 +25,10 @@ describe('key envelope', () => {
     });
 
     it('decrypts the pinned envelope with the independent reference using the documented layout', () => {
-      const keyIdBytes = createHmac('sha256', FAKE_ROOT_KEY_V1).update('palisade key id v1').digest().subarray(0, 8);
+      const keyIdBytes = createHmac('sha256', FAKE_ROOT_KEY_V1)
+        .update('palisade key id v1')
+        .digest()
+        .subarray(0, 8);
       assert.equal(toHex(KAT_ENVELOPE.subarray(9, 17)), keyIdBytes.toString('hex'));
       // AAD written out by hand from the documented binding encoding.
       const field = (name: string, value: string): string =>
@@ -72,7 +48,12 @@ describe('key envelope', () => {
           field('tenantUID', '0123456789ab') +
           field('version', '1'),
       );
-      const opened = referenceDecrypt(FAKE_ROOT_KEY_V1, KAT_ENVELOPE.subarray(17, 41), aad, KAT_ENVELOPE.subarray(41));
+      const opened = referenceDecrypt(
+        FAKE_ROOT_KEY_V1,
+        KAT_ENVELOPE.subarray(17, 41),
+        aad,
+        KAT_ENVELOPE.subarray(41),
+      );
       assert.deepEqual(opened, FAKE_DATA_KEY);
     });
 
@@ -89,44 +70,6 @@ describe('key envelope', () => {
     });
   });
 
-  describe('tampering', () => {
-    it('refuses every single-bit flip, with the code of the region hit', () => {
-      const expected = (byte: number): EnvelopeErrorCode =>
-        byte < 4 ? 'BadMagic' : byte === 4 ? 'UnsupportedVersion' : byte < 17 ? 'WrongKeyId' : 'AuthenticationFailed';
-      for (let bit = 0; bit < KAT_ENVELOPE.length * 8; bit++) {
-        const t = Uint8Array.from(KAT_ENVELOPE);
-        t[bit >> 3] = (t[bit >> 3] ?? 0) ^ (1 << (bit & 7));
-        assert.equal(codeOf(() => unwrap(t, KEYRING, BINDING)), expected(bit >> 3), `bit ${bit}`);
-      }
-    });
-
-    it('refuses the envelope truncated at every length', () => {
-      for (let n = 0; n < KAT_ENVELOPE.length; n++) {
-        const want = n < 57 ? 'Truncated' : 'AuthenticationFailed';
-        assert.equal(codeOf(() => unwrap(KAT_ENVELOPE.subarray(0, n), KEYRING, BINDING)), want, `length ${n}`);
-      }
-    });
-
-    it('refuses the envelope with a byte appended, and an over-long envelope with BadLength', () => {
-      const longer = Uint8Array.from([...KAT_ENVELOPE, 0]);
-      assert.equal(codeOf(() => unwrap(longer, KEYRING, BINDING)), 'AuthenticationFailed');
-      const huge = Uint8Array.from([...KAT_ENVELOPE.subarray(0, 41), ...new Uint8Array(4096 + 17)]);
-      assert.equal(codeOf(() => unwrap(huge, KEYRING, BINDING)), 'BadLength');
-    });
-
-    it('refuses garbage with BadMagic and a data ciphertext with BadMagic', () => {
-      const rng = seededRandom(7);
-      for (let i = 0; i < 50; i++) {
-        const garbage = rng(1 + rng.int(200));
-        if (garbage[0] === 0x50) continue;
-        assert.equal(codeOf(() => unwrap(garbage, KEYRING, BINDING)), 'BadMagic');
-      }
-      const data = encryptData(FAKE_DATA_KEY, FAKE_ROOT_KEY_V1, { keyVersion: 1 }, countingRandom(0));
-      assert.equal(codeOf(() => unwrap(data, KEYRING, BINDING)), 'BadMagic');
-      assert.equal(codeOf(() => parseEnvelope(new Uint8Array(0))), 'Truncated');
-    });
-  });
-
   describe('binding', () => {
     const others: Array<[string, TenantKeyPlace]> = [
       ['another tenant UID', { ...PLACE, tenantUID: '0123456789ac' }],
@@ -136,30 +79,45 @@ describe('key envelope', () => {
     ];
     for (const [what, place] of others) {
       it(`refuses with AuthenticationFailed when unwrapped for ${what}`, () => {
-        assert.equal(codeOf(() => unwrap(KAT_ENVELOPE, KEYRING, tenantKeyBinding(place))), 'AuthenticationFailed');
+        assert.equal(
+          codeOf(() => unwrap(KAT_ENVELOPE, KEYRING, tenantKeyBinding(place))),
+          'AuthenticationFailed',
+        );
       });
     }
 
     it('refuses with AuthenticationFailed under another purpose with the same fields', () => {
       const other = binding('nats-account-seed', BINDING.fields);
-      assert.equal(codeOf(() => unwrap(KAT_ENVELOPE, KEYRING, other)), 'AuthenticationFailed');
+      assert.equal(
+        codeOf(() => unwrap(KAT_ENVELOPE, KEYRING, other)),
+        'AuthenticationFailed',
+      );
     });
 
     it('refuses with AuthenticationFailed when a field is added', () => {
       const other = binding('tenant-key', { ...BINDING.fields, extra: '' });
-      assert.equal(codeOf(() => unwrap(KAT_ENVELOPE, KEYRING, other)), 'AuthenticationFailed');
+      assert.equal(
+        codeOf(() => unwrap(KAT_ENVELOPE, KEYRING, other)),
+        'AuthenticationFailed',
+      );
     });
   });
 
   describe('root keys', () => {
     it('refuses with WrongKeyId when the keyring lacks the named root key version', () => {
       const ring = keyringOf(new Map([[2, FAKE_ROOT_KEY_V2]]));
-      assert.equal(codeOf(() => unwrap(KAT_ENVELOPE, ring, BINDING)), 'WrongKeyId');
+      assert.equal(
+        codeOf(() => unwrap(KAT_ENVELOPE, ring, BINDING)),
+        'WrongKeyId',
+      );
     });
 
     it('refuses with WrongKeyId when the keyring holds another key under that version', () => {
       const ring = keyringOf(new Map([[1, FAKE_ROOT_KEY_V2]]));
-      assert.equal(codeOf(() => unwrap(KAT_ENVELOPE, ring, BINDING)), 'WrongKeyId');
+      assert.equal(
+        codeOf(() => unwrap(KAT_ENVELOPE, ring, BINDING)),
+        'WrongKeyId',
+      );
     });
 
     it('passes the header key ID to the keyring', () => {
@@ -170,21 +128,37 @@ describe('key envelope', () => {
 
     it('refuses to wrap when the ref names another key', () => {
       const ref = wrappingKeyRef(1, FAKE_ROOT_KEY_V2);
-      assert.equal(codeOf(() => wrap(FAKE_DATA_KEY, FAKE_ROOT_KEY_V1, ref, BINDING, countingRandom(0))), 'WrongKeyId');
+      assert.equal(
+        codeOf(() => wrap(FAKE_DATA_KEY, FAKE_ROOT_KEY_V1, ref, BINDING, countingRandom(0))),
+        'WrongKeyId',
+      );
     });
 
     it('rewraps under a new root version and both versions unwrap from one keyring', () => {
-      const ring = keyringOf(new Map([[1, FAKE_ROOT_KEY_V1], [2, FAKE_ROOT_KEY_V2]]));
+      const ring = keyringOf(
+        new Map([
+          [1, FAKE_ROOT_KEY_V1],
+          [2, FAKE_ROOT_KEY_V2],
+        ]),
+      );
       const plain = unwrap(KAT_ENVELOPE, ring, BINDING);
-      const v2 = wrap(plain, FAKE_ROOT_KEY_V2, wrappingKeyRef(2, FAKE_ROOT_KEY_V2), BINDING, countingRandom(9));
+      const v2 = wrap(
+        plain,
+        FAKE_ROOT_KEY_V2,
+        wrappingKeyRef(2, FAKE_ROOT_KEY_V2),
+        BINDING,
+        countingRandom(9),
+      );
       assert.equal(parseEnvelope(v2).wrappingKey.version, 2);
       assert.deepEqual(unwrap(v2, ring, BINDING), FAKE_DATA_KEY);
     });
   });
 
   describe('inputs', () => {
-    const w = (p: Uint8Array, k = FAKE_ROOT_KEY_V1, rand = countingRandom(0)) => () =>
-      wrap(p, k, wrappingKeyRef(1, FAKE_ROOT_KEY_V1), BINDING, rand);
+    const w =
+      (p: Uint8Array, k = FAKE_ROOT_KEY_V1, rand = countingRandom(0)) =>
+      () =>
+        wrap(p, k, wrappingKeyRef(1, FAKE_ROOT_KEY_V1), BINDING, rand);
 
     it('wraps secrets of 0 and 4096 bytes and refuses 4097 with BadLength', () => {
       for (const n of [0, 4096]) {
@@ -199,7 +173,10 @@ describe('key envelope', () => {
       assert.equal(codeOf(w(FAKE_DATA_KEY, FAKE_ROOT_KEY_V1.subarray(0, 31))), 'BadKeyLength');
       assert.equal(codeOf(w(FAKE_DATA_KEY, FAKE_ROOT_KEY_V1, () => new Uint8Array(23))), 'BadRandomSource');
       const short = (ref: unknown) => (void ref, FAKE_ROOT_KEY_V1.subarray(0, 16));
-      assert.equal(codeOf(() => unwrap(KAT_ENVELOPE, short, BINDING)), 'BadKeyLength');
+      assert.equal(
+        codeOf(() => unwrap(KAT_ENVELOPE, short, BINDING)),
+        'BadKeyLength',
+      );
     });
 
     it('uses fresh randomness for every wrap', () => {
@@ -224,44 +201,6 @@ describe('key envelope', () => {
           assert.ok(!m.includes(toHex(secret).slice(0, 16)), m);
           assert.ok(!m.includes(Buffer.from(secret).toString('base64').slice(0, 12)), m);
         }
-      }
-    });
-  });
-
-  describe('properties (seeded)', () => {
-    it('round-trips 200 random secrets, keys, versions and bindings', () => {
-      const rng = seededRandom(0x5eed);
-      for (let i = 0; i < 200; i++) {
-        const root = rng(32);
-        const version = 1 + rng.int(0xfffffffe);
-        const n = rng.int(4) === 0 ? rng.int(4097) : rng.int(65);
-        const secret = rng(n);
-        const place: TenantKeyPlace = {
-          tenantUID: toHex(rng(6)),
-          keyName: `key-${rng.int(1000)}`,
-          keyUID: toHex(rng(16)),
-          version: 1 + rng.int(1000),
-        };
-        const b = tenantKeyBinding(place);
-        const env = wrap(secret, root, wrappingKeyRef(version, root), b, rng);
-        assert.equal(env.length, 57 + n);
-        assert.deepEqual(parseEnvelope(env).wrappingKey, wrappingKeyRef(version, root));
-        const ring = keyringOf(new Map([[version, root]]));
-        assert.deepEqual(unwrap(env, ring, b), secret, `case ${i}`);
-        const moved = tenantKeyBinding({ ...place, version: place.version + 1 });
-        assert.equal(codeOf(() => unwrap(env, ring, moved)), 'AuthenticationFailed', `case ${i}`);
-      }
-    });
-
-    it('refuses 300 random single-byte corruptions of random envelopes', () => {
-      const rng = seededRandom(0xbad);
-      for (let i = 0; i < 300; i++) {
-        const root = rng(32);
-        const ring = keyringOf(new Map([[1, root]]));
-        const env = wrap(rng(rng.int(100)), root, wrappingKeyRef(1, root), BINDING, rng);
-        const at = rng.int(env.length);
-        env[at] = (env[at] ?? 0) ^ (1 + rng.int(255));
-        assert.throws(() => unwrap(env, ring, BINDING), EnvelopeError, `case ${i} byte ${at}`);
       }
     });
   });

@@ -19,7 +19,15 @@ import { hkdf } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { argon2id, argon2ParamsProblem, secretText, type Argon2Params } from './argon2.ts';
-import { concat, constantTimeEqual, isWellFormed, takeRandom, toHex, utf8, type RandomSource } from './bytes.ts';
+import {
+  concat,
+  constantTimeEqual,
+  isWellFormed,
+  takeRandom,
+  toHex,
+  utf8,
+  type RandomSource,
+} from './bytes.ts';
 import { CryptoInputError, PasswordHashError } from './errors.ts';
 
 /** How an identifier is normalised before hashing. */
@@ -34,7 +42,11 @@ export type IdentifierKind = (typeof IdentifierKind)[keyof typeof IdentifierKind
 export type PasswordParams = Argon2Params;
 
 /** OWASP's Argon2id baseline: 19 MiB, 2 passes, 1 lane (about 0.4 s in pure JS). */
-export const DEFAULT_PASSWORD_PARAMS: PasswordParams = { memoryKiB: 19 * 1024, iterations: 2, parallelism: 1 };
+export const DEFAULT_PASSWORD_PARAMS: PasswordParams = {
+  memoryKiB: 19 * 1024,
+  iterations: 2,
+  parallelism: 1,
+};
 
 const MIN_SALT_BYTES = 16;
 const MAX_EMAIL_BYTES = 320;
@@ -107,27 +119,42 @@ export async function verifyPassword(salt: Uint8Array, password: string, encoded
   } catch {
     return false;
   }
-  const hash = await argon2id({ ...parsed, password: pw, length: parsed.hash.length, secret: pepper });
+  const hash = await argon2id({
+    password: pw,
+    salt: parsed.salt,
+    params: parsed.params,
+    length: parsed.hash.length,
+    secret: pepper,
+  });
   return constantTimeEqual(hash, parsed.hash);
 }
 
 /** True when `encoded` was made with other cost parameters than `params` (rehash at next login). */
-export function passwordNeedsRehash(encoded: string, params: PasswordParams = DEFAULT_PASSWORD_PARAMS): boolean {
+export function passwordNeedsRehash(
+  encoded: string,
+  params: PasswordParams = DEFAULT_PASSWORD_PARAMS,
+): boolean {
   const p = parsePasswordHash(encoded).params;
   return (
-    p.memoryKiB !== params.memoryKiB || p.iterations !== params.iterations || p.parallelism !== params.parallelism
+    p.memoryKiB !== params.memoryKiB ||
+    p.iterations !== params.iterations ||
+    p.parallelism !== params.parallelism
   );
 }
 
 type ParsedHash = { params: PasswordParams; salt: Uint8Array; hash: Uint8Array };
 
-const PHC = /^\$argon2id\$v=(\d{1,3})\$m=(\d{1,10}),t=(\d{1,3}),p=(\d{1,3})\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
+const PHC =
+  /^\$argon2id\$v=(\d{1,3})\$m=(\d{1,10}),t=(\d{1,3}),p=(\d{1,3})\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
 
 function parsePasswordHash(encoded: string): ParsedHash {
   if (typeof encoded !== 'string') throw new PasswordHashError('Malformed', 'password hash must be a string');
   const algorithm = /^\$([a-z0-9-]{1,32})\$/.exec(encoded)?.[1];
   if (algorithm !== undefined && algorithm !== 'argon2id') {
-    throw new PasswordHashError('UnsupportedAlgorithm', `password hash algorithm '${algorithm}' is not supported`);
+    throw new PasswordHashError(
+      'UnsupportedAlgorithm',
+      `password hash algorithm '${algorithm}' is not supported`,
+    );
   }
   const m = PHC.exec(encoded);
   if (!m) throw new PasswordHashError('Malformed', 'not a $argon2id$v=19$m=..,t=..,p=..$salt$hash string');
@@ -169,7 +196,10 @@ function b64(bytes: Uint8Array): string {
 function unb64(s: string, what: string, minBytes: number): Uint8Array {
   const bytes = new Uint8Array(Buffer.from(s, 'base64'));
   if (b64(bytes) !== s || bytes.length < minBytes || bytes.length > 64) {
-    throw new PasswordHashError('Malformed', `password hash ${what} is not ${minBytes}..64 bytes of canonical base64`);
+    throw new PasswordHashError(
+      'Malformed',
+      `password hash ${what} is not ${minBytes}..64 bytes of canonical base64`,
+    );
   }
   return bytes;
 }

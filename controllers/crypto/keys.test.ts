@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { fingerprint, generateDataKey, isKeyId, keyId } from './keys.ts';
 import { CryptoInputError } from './errors.ts';
-import { FAKE_DATA_KEY, FAKE_ROOT_KEY_V1, FAKE_ROOT_KEY_V2, countingRandom, seededRandom, toHex } from './testdata/fixtures.ts';
+import {
+  FAKE_DATA_KEY,
+  FAKE_ROOT_KEY_V1,
+  FAKE_ROOT_KEY_V2,
+  countingRandom,
+  seededRandom,
+  toHex,
+} from './testdata/fixtures.ts';
 
 describe('keys', () => {
   it('generates a 32-byte key from the random source, copied out of its buffer', () => {
@@ -15,7 +22,10 @@ describe('keys', () => {
   });
 
   it('refuses a random source that returns the wrong number of bytes', () => {
-    assert.throws(() => generateDataKey(() => new Uint8Array(31)), { name: 'CryptoInputError', code: 'BadRandomSource' });
+    assert.throws(() => generateDataKey(() => new Uint8Array(31)), {
+      name: 'CryptoInputError',
+      code: 'BadRandomSource',
+    });
   });
 
   it('derives the pinned key ID, equal to truncated HMAC-SHA-256 computed with node:crypto', () => {
@@ -28,7 +38,10 @@ describe('keys', () => {
   it('derives the pinned fingerprint, equal to domain-separated SHA-256 computed with node:crypto', () => {
     const expected = 'sha256:7d5e41f1420b3bde36d4769f82ede9b2fd28f0e2f46c089be35652763216ad1d';
     assert.equal(fingerprint(FAKE_ROOT_KEY_V1), expected);
-    const h = createHash('sha256').update('palisade key fingerprint v1\0').update(FAKE_ROOT_KEY_V1).digest('hex');
+    const h = createHash('sha256')
+      .update('palisade key fingerprint v1\0')
+      .update(FAKE_ROOT_KEY_V1)
+      .digest('hex');
     assert.equal(fingerprint(FAKE_ROOT_KEY_V1), `sha256:${h}`);
   });
 

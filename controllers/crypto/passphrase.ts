@@ -30,7 +30,11 @@ import { EnvelopeError } from './errors.ts';
 export type PassphraseParams = Argon2Params;
 
 /** Default Argon2id cost for backups: 64 MiB, 3 passes, 1 lane. */
-export const DEFAULT_PASSPHRASE_PARAMS: PassphraseParams = { memoryKiB: 64 * 1024, iterations: 3, parallelism: 1 };
+export const DEFAULT_PASSPHRASE_PARAMS: PassphraseParams = {
+  memoryKiB: 64 * 1024,
+  iterations: 3,
+  parallelism: 1,
+};
 
 /** Largest plaintext a passphrase blob holds. */
 export const MAX_SEALED_PLAINTEXT = 16 * 1024 * 1024;
@@ -63,12 +67,22 @@ export async function sealWithPassphrase(
   const password = secretText(passphrase, 'passphrase');
   checkParams(params);
   if (plaintext.length > MAX_SEALED_PLAINTEXT) {
-    throw new EnvelopeError('BadLength', `plaintext is ${plaintext.length} bytes; at most ${MAX_SEALED_PLAINTEXT}`);
+    throw new EnvelopeError(
+      'BadLength',
+      `plaintext is ${plaintext.length} bytes; at most ${MAX_SEALED_PLAINTEXT}`,
+    );
   }
   const salt = takeRandom(rand, SALT_LENGTH);
   const nonce = takeRandom(rand, NONCE_LENGTH);
   const { memoryKiB: m, iterations: t, parallelism: p } = params;
-  const header = concat(MAGIC, Uint8Array.of(FORMAT_VERSION, KDF_ARGON2ID), u32be(m), Uint8Array.of(t, p), salt, nonce);
+  const header = concat(
+    MAGIC,
+    Uint8Array.of(FORMAT_VERSION, KDF_ARGON2ID),
+    u32be(m),
+    Uint8Array.of(t, p),
+    salt,
+    nonce,
+  );
   const key = await argon2id({ password, salt, params, length: 32, label: LABEL });
   return concat(header, xchacha20poly1305(key, nonce, header).encrypt(plaintext));
 }
@@ -82,25 +96,33 @@ export async function openWithPassphrase(blob: Uint8Array, passphrase: string): 
   const password = secretText(passphrase, 'passphrase');
   const key = await argon2id({ password, salt: h.salt, params: h.params, length: 32, label: LABEL });
   try {
-    return xchacha20poly1305(key, h.nonce, blob.subarray(0, HEADER_LENGTH)).decrypt(blob.subarray(HEADER_LENGTH));
+    return xchacha20poly1305(key, h.nonce, blob.subarray(0, HEADER_LENGTH)).decrypt(
+      blob.subarray(HEADER_LENGTH),
+    );
   } catch (cause) {
-    throw new EnvelopeError('AuthenticationFailed', 'backup failed authentication: wrong passphrase, or altered', {
-      cause,
-    });
+    throw new EnvelopeError(
+      'AuthenticationFailed',
+      'backup failed authentication: wrong passphrase, or altered',
+      {
+        cause,
+      },
+    );
   }
 }
 
 /** Reads a blob's header (KDF and its parameters) without the passphrase. */
 export function parsePassphraseBlob(blob: Uint8Array): PassphraseHeader {
   for (let i = 0; i < Math.min(blob.length, MAGIC.length); i++) {
-    if (blob[i] !== MAGIC[i]) throw new EnvelopeError('BadMagic', 'not a passphrase-sealed backup: wrong magic bytes');
+    if (blob[i] !== MAGIC[i])
+      throw new EnvelopeError('BadMagic', 'not a passphrase-sealed backup: wrong magic bytes');
   }
   if (blob.length < 6) throw truncated(blob.length);
   const [formatVersion = 0, kdf = 0] = blob.subarray(4, 6);
   if (formatVersion !== FORMAT_VERSION) {
     throw new EnvelopeError('UnsupportedVersion', `backup format version ${formatVersion} is not supported`);
   }
-  if (kdf !== KDF_ARGON2ID) throw new EnvelopeError('UnsupportedVersion', `backup KDF ${kdf} is not supported`);
+  if (kdf !== KDF_ARGON2ID)
+    throw new EnvelopeError('UnsupportedVersion', `backup KDF ${kdf} is not supported`);
   if (blob.length < HEADER_LENGTH + TAG_LENGTH) throw truncated(blob.length);
   if (blob.length > HEADER_LENGTH + MAX_SEALED_PLAINTEXT + TAG_LENGTH) {
     throw new EnvelopeError('BadLength', `backup is ${blob.length} bytes, longer than the maximum`);
@@ -122,5 +144,8 @@ function checkParams(params: PassphraseParams): void {
 }
 
 function truncated(length: number): EnvelopeError {
-  return new EnvelopeError('Truncated', `backup is ${length} bytes, shorter than the minimum ${HEADER_LENGTH + TAG_LENGTH}`);
+  return new EnvelopeError(
+    'Truncated',
+    `backup is ${length} bytes, shorter than the minimum ${HEADER_LENGTH + TAG_LENGTH}`,
+  );
 }

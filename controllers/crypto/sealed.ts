@@ -61,7 +61,10 @@ export function seal(
     throw new CryptoInputError('BadInput', `${f.keyKind} version must be an integer in 1..4294967295`);
   }
   if (plaintext.length > f.maxPlaintext) {
-    throw new EnvelopeError('BadLength', `plaintext is ${plaintext.length} bytes; a ${f.what} holds at most ${f.maxPlaintext}`);
+    throw new EnvelopeError(
+      'BadLength',
+      `plaintext is ${plaintext.length} bytes; a ${f.what} holds at most ${f.maxPlaintext}`,
+    );
   }
   const nonce = takeRandom(rand, NONCE_LENGTH);
   const prefix = concat(f.magic, Uint8Array.of(FORMAT_VERSION), u32be(keyVersion), keyIdBytes(key));
@@ -77,12 +80,18 @@ export function parse(f: SealedFormat, bytes: Uint8Array): SealedHeader {
   if (bytes.length <= magicLength) throw truncated(f, bytes.length);
   const formatVersion = bytes[magicLength] ?? 0;
   if (formatVersion !== FORMAT_VERSION) {
-    throw new EnvelopeError('UnsupportedVersion', `${f.what} format version ${formatVersion} is not supported (this code reads ${FORMAT_VERSION})`);
+    throw new EnvelopeError(
+      'UnsupportedVersion',
+      `${f.what} format version ${formatVersion} is not supported (this code reads ${FORMAT_VERSION})`,
+    );
   }
   if (bytes.length < HEADER_LENGTH + TAG_LENGTH) throw truncated(f, bytes.length);
   const max = HEADER_LENGTH + f.maxPlaintext + TAG_LENGTH;
   if (bytes.length > max) {
-    throw new EnvelopeError('BadLength', `${f.what} is ${bytes.length} bytes, longer than the maximum ${max}`);
+    throw new EnvelopeError(
+      'BadLength',
+      `${f.what} is ${bytes.length} bytes, longer than the maximum ${max}`,
+    );
   }
   return {
     formatVersion,
@@ -97,7 +106,10 @@ export function open(f: SealedFormat, bytes: Uint8Array, lookup: KeyLookup, aadT
   const h = parse(f, bytes);
   const key = lookup(h.keyVersion, h.keyId);
   if (key === undefined) {
-    throw new EnvelopeError('WrongKeyId', `${f.keyKind} version ${h.keyVersion} (key id ${h.keyId}) is not available`);
+    throw new EnvelopeError(
+      'WrongKeyId',
+      `${f.keyKind} version ${h.keyVersion} (key id ${h.keyId}) is not available`,
+    );
   }
   requireKey(key, f.keyKind);
   const actual = keyId(key);
@@ -120,5 +132,8 @@ export function open(f: SealedFormat, bytes: Uint8Array, lookup: KeyLookup, aadT
 }
 
 function truncated(f: SealedFormat, length: number): EnvelopeError {
-  return new EnvelopeError('Truncated', `${f.what} is ${length} bytes, shorter than the minimum ${HEADER_LENGTH + TAG_LENGTH}`);
+  return new EnvelopeError(
+    'Truncated',
+    `${f.what} is ${length} bytes, shorter than the minimum ${HEADER_LENGTH + TAG_LENGTH}`,
+  );
 }

@@ -12,7 +12,15 @@ describe('tenant UIDs', () => {
 
   it('recognise only 12 lowercase hex characters', () => {
     for (const ok of ['000000000000', 'abcdef012345']) assert.ok(isTenantUID(ok), ok);
-    for (const bad of ['', 'ABCDEF012345', 'abcdef01234', 'abcdef0123456', 'abcdef01234g', ' abcdef01234', 12]) {
+    for (const bad of [
+      '',
+      'ABCDEF012345',
+      'abcdef01234',
+      'abcdef0123456',
+      'abcdef01234g',
+      ' abcdef01234',
+      12,
+    ]) {
       assert.ok(!isTenantUID(bad), String(bad));
     }
   });

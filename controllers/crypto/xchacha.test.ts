@@ -28,7 +28,9 @@ describe('XChaCha20-Poly1305 primitive', () => {
   it('decrypts the A.3.1 vector with @noble/ciphers and rejects it with another AAD', () => {
     const sealed = Buffer.concat([A31.ciphertext, A31.tag]);
     assert.deepEqual(xchacha20poly1305(A31.key, A31.nonce, A31.aad).decrypt(sealed), A31.plaintext);
-    assert.throws(() => xchacha20poly1305(A31.key, A31.nonce, hex('50515253c0c1c2c3c4c5c6c8')).decrypt(sealed));
+    assert.throws(() =>
+      xchacha20poly1305(A31.key, A31.nonce, hex('50515253c0c1c2c3c4c5c6c8')).decrypt(sealed),
+    );
   });
 
   it('computes the HChaCha20 vector of draft section 2.2.1 with the independent reference', () => {

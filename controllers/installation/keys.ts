@@ -1,4 +1,10 @@
-import { createHash, generateKeyPairSync, createPrivateKey, createPublicKey, type JsonWebKey } from 'node:crypto';
+import {
+  createHash,
+  generateKeyPairSync,
+  createPrivateKey,
+  createPublicKey,
+  type JsonWebKey,
+} from 'node:crypto';
 import { fingerprint, generateDataKey, keyId, type RandomSource } from '../crypto/index.ts';
 import { isAlreadyExists } from '../runtime/errors.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
@@ -46,15 +52,28 @@ interface Deps {
 export async function ensureInstallationKeys(d: Deps): Promise<InstallationKeys> {
   const root = await ensureFirstVersion(d, Component.RootKey, () => {
     const key = generateDataKey(d.rand);
-    return { data: { key }, annotations: { [KEY_ID_ANNOTATION]: keyId(key), [FINGERPRINT_ANNOTATION]: fingerprint(key) } };
+    return {
+      data: { key },
+      annotations: { [KEY_ID_ANNOTATION]: keyId(key), [FINGERPRINT_ANNOTATION]: fingerprint(key) },
+    };
   });
   const jwt = await ensureFirstVersion(d, Component.JwtSigningKey, () => {
     const { privateKey } = generateKeyPairSync('ed25519');
     const der = privateKey.export({ format: 'der', type: 'pkcs8' });
-    return { data: { 'private.der': der }, annotations: { [KEY_ID_ANNOTATION]: jwkThumbprint(publicJwk(der)) } };
+    return {
+      data: { 'private.der': der },
+      annotations: { [KEY_ID_ANNOTATION]: jwkThumbprint(publicJwk(der)) },
+    };
   });
   const salt = await ensureSingle(d, Component.HashSalt, () => ({ data: { salt: d.rand(32) } }));
-  const jwks = { keys: jwt.map((s) => ({ ...publicJwk(secretBytes(s, 'private.der')), use: 'sig', alg: 'EdDSA', kid: s.metadata.annotations?.[KEY_ID_ANNOTATION] ?? '' })) };
+  const jwks = {
+    keys: jwt.map((s) => ({
+      ...publicJwk(secretBytes(s, 'private.der')),
+      use: 'sig',
+      alg: 'EdDSA',
+      kid: s.metadata.annotations?.[KEY_ID_ANNOTATION] ?? '',
+    })),
+  };
   await publishJwks(d, jwks);
   return {
     rootKeys: root.map((s) => ({
@@ -77,7 +96,11 @@ async function listVersions(d: Deps, component: Component): Promise<Secret[]> {
   return list.items.filter((s) => versionOf(s) > 0).sort((a, b) => versionOf(a) - versionOf(b));
 }
 
-async function ensureFirstVersion(d: Deps, component: Component, generate: () => Generated): Promise<Secret[]> {
+async function ensureFirstVersion(
+  d: Deps,
+  component: Component,
+  generate: () => Generated,
+): Promise<Secret[]> {
   const existing = await listVersions(d, component);
   if (existing.length > 0) return existing;
   const secret = installationSecret({ namespace: d.namespace, component, version: 1, ...generate() });
@@ -100,13 +123,27 @@ async function createOnce(d: Deps, secret: Secret, component: Component): Promis
   try {
     await d.client.create(secret);
     d.log.info('generated installation key', { component, secret: secret.metadata.name });
-    d.audit.record({ action: `${component}.generate`, outcome: 'Success', resource, version: versionOf(secret) || undefined, keyId: secret.metadata.annotations?.[KEY_ID_ANNOTATION] });
+    d.audit.record({
+      action: `${component}.generate`,
+      outcome: 'Success',
+      resource,
+      version: versionOf(secret) || undefined,
+      keyId: secret.metadata.annotations?.[KEY_ID_ANNOTATION],
+    });
   } catch (e) {
     if (!isAlreadyExists(e)) {
-      d.audit.record({ action: `${component}.generate`, outcome: 'Failure', resource, reason: e instanceof Error ? e.message : String(e) });
+      d.audit.record({
+        action: `${component}.generate`,
+        outcome: 'Failure',
+        resource,
+        reason: e instanceof Error ? e.message : String(e),
+      });
       throw e;
     }
-    d.log.info('installation key created by another replica; adopting it', { component, secret: secret.metadata.name });
+    d.log.info('installation key created by another replica; adopting it', {
+      component,
+      secret: secret.metadata.name,
+    });
   }
 }
 
@@ -114,7 +151,11 @@ async function publishJwks(d: Deps, jwks: { keys: JsonWebKey[] }): Promise<void>
   const cm: ConfigMap = {
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: { name: JWKS_CONFIGMAP, namespace: d.namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY, 'palisade.dev/component': 'jwks' } },
+    metadata: {
+      name: JWKS_CONFIGMAP,
+      namespace: d.namespace,
+      labels: { [MANAGED_BY_LABEL]: MANAGED_BY, 'palisade.dev/component': 'jwks' },
+    },
     data: { 'jwks.json': JSON.stringify(jwks) },
   };
   await d.client.apply(cm);

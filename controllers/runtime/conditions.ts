@@ -27,7 +27,9 @@ export function setCondition(
     ...input,
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
     lastTransitionTime:
-      prev && prev.status === input.status ? prev.lastTransitionTime : now.toISOString().replace(/\.\d+Z$/, 'Z'),
+      prev && prev.status === input.status
+        ? prev.lastTransitionTime
+        : now.toISOString().replace(/\.\d+Z$/, 'Z'),
   };
   if (i >= 0) list[i] = next;
   else list.push(next);

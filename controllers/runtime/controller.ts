@@ -143,11 +143,21 @@ export class Controller<T extends KubeObject = KubeObject> {
       if (e instanceof TerminalError) {
         this.queue.forget(key);
         metrics.reconciles.inc({ ...labels, result: 'terminal' });
-        log.warn('reconcile failed; waiting for a spec change', { controller: this.name, key, reason: e.reason, error: e.message });
+        log.warn('reconcile failed; waiting for a spec change', {
+          controller: this.name,
+          key,
+          reason: e.reason,
+          error: e.message,
+        });
       } else {
         const retryInMs = this.queue.addRateLimited(key);
         metrics.reconciles.inc({ ...labels, result: 'error' });
-        log.warn('reconcile failed; will retry', { controller: this.name, key, retryInMs, error: describeError(e) });
+        log.warn('reconcile failed; will retry', {
+          controller: this.name,
+          key,
+          retryInMs,
+          error: describeError(e),
+        });
       }
     } finally {
       end();

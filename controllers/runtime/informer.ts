@@ -153,5 +153,4 @@ export class Informer<T extends KubeObject> {
       if (!this.stopped) void this.run();
     });
   }
-
 }

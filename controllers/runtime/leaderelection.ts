@@ -85,7 +85,11 @@ export class LeaderElector {
     this.timer?.cancel();
     if (!this.leading) return;
     this.leading = false;
-    const lease = await this.o.client.get<Lease>({ kind: 'Lease', name: this.o.name, namespace: this.o.namespace });
+    const lease = await this.o.client.get<Lease>({
+      kind: 'Lease',
+      name: this.o.name,
+      namespace: this.o.namespace,
+    });
     if (!lease || lease.spec?.holderIdentity !== this.o.identity) return;
     const now = this.o.clock.now();
     lease.spec = { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(now) };

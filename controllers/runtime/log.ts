@@ -7,7 +7,8 @@ import winston from 'winston';
  */
 export type Logger = winston.Logger;
 
-const SENSITIVE = /^(data|stringData|seed|seeds|key|keys|privateKey|plaintext|token|password|passphrase|jwt|creds)$/i;
+const SENSITIVE =
+  /^(data|stringData|seed|seeds|key|keys|privateKey|plaintext|token|password|passphrase|jwt|creds)$/i;
 
 export function redact(value: unknown, depth = 0): unknown {
   if (depth > 6 || value === null || typeof value !== 'object') return value;
@@ -15,7 +16,8 @@ export function redact(value: unknown, depth = 0): unknown {
   if (value instanceof Error) return { name: value.name, message: value.message };
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = SENSITIVE.test(k) ? '[redacted]' : redact(v, depth + 1);
+  for (const [k, v] of Object.entries(value))
+    out[k] = SENSITIVE.test(k) ? '[redacted]' : redact(v, depth + 1);
   return out;
 }
 
@@ -55,7 +57,11 @@ export interface AuditLog {
  * Audit lines go to their own stream (a file by default, or stderr) so they can be shipped and retained
  * apart from operational logs; each line has `"audit": true` for filtering when streams are merged.
  */
-export function createAuditLog(opts: { file?: string; stream?: NodeJS.WritableStream; actor: string }): AuditLog {
+export function createAuditLog(opts: {
+  file?: string;
+  stream?: NodeJS.WritableStream;
+  actor: string;
+}): AuditLog {
   const transport = opts.file
     ? new winston.transports.File({ filename: opts.file })
     : new winston.transports.Stream({ stream: opts.stream ?? process.stderr });

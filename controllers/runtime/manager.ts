@@ -57,7 +57,12 @@ export class Manager {
     this.client = new KubeClient(loadKubeConfig(opts.kubeconfig), FIELD_MANAGER, (verb, kind, code) =>
       this.metrics.apiRequests.inc({ verb, kind, code: String(code) }),
     );
-    this.events = new ApiEventRecorder({ client: this.client, clock: this.clock, log: this.log, instance: opts.identity });
+    this.events = new ApiEventRecorder({
+      client: this.client,
+      clock: this.clock,
+      log: this.log,
+      instance: opts.identity,
+    });
   }
 
   /** A shared informer per (kind, label selector). */
@@ -79,7 +84,9 @@ export class Manager {
     return inf as unknown as Informer<T>;
   }
 
-  addController<T extends KubeObject>(opts: Omit<ControllerOptions<T>, 'clock' | 'log' | 'metrics'>): Controller<T> {
+  addController<T extends KubeObject>(
+    opts: Omit<ControllerOptions<T>, 'clock' | 'log' | 'metrics'>,
+  ): Controller<T> {
     const c = new Controller<T>({ ...opts, clock: this.clock, log: this.log, metrics: this.metrics });
     this.controllers.push(c);
     return c;
@@ -157,7 +164,11 @@ export class Manager {
         return await run();
       } catch (e) {
         const delay = Math.min(30_000, 500 * 2 ** attempt);
-        this.log.warn('start-up task failed; retrying', { task: name, retryInMs: delay, error: describeError(e) });
+        this.log.warn('start-up task failed; retrying', {
+          task: name,
+          retryInMs: delay,
+          error: describeError(e),
+        });
         await new Promise<void>((r) => this.clock.setTimer(delay, r));
       }
     }

@@ -45,7 +45,10 @@ export async function writeStatus<S>(
     {
       apiVersion: obj.apiVersion,
       kind: obj.kind,
-      metadata: { name: obj.metadata.name, ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}) },
+      metadata: {
+        name: obj.metadata.name,
+        ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}),
+      },
       status,
     } as KubeObject,
     { subresource: 'status' },

@@ -3,7 +3,13 @@ import { watchMapped } from '../runtime/controller.ts';
 import type { Manager } from '../runtime/manager.ts';
 import type { Namespace } from '../runtime/kube/types.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL } from '../runtime/objects.ts';
-import { namespaceUIDIndex, reconcileTenant, tenantUIDIndex, UID_INDEX, type TenantEnv } from './reconcile.ts';
+import {
+  namespaceUIDIndex,
+  reconcileTenant,
+  tenantUIDIndex,
+  UID_INDEX,
+  type TenantEnv,
+} from './reconcile.ts';
 
 /** Wires the Tenant controller: Tenants, and the namespaces Palisade labelled, mapped back to their Tenant. */
 export function setupTenantController(mgr: Manager, env: TenantEnv) {

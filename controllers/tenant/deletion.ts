@@ -18,7 +18,13 @@ export async function finalizeTenant(d: TenantDeps, tenant: Tenant): Promise<voi
   const tenantUID = tenant.status?.uid;
   if (verdict.kind === 'ours' && tenant.spec.deletionPolicy === 'Delete') {
     await d.client.delete({ kind: 'Namespace', name }, { propagationPolicy: 'Background' });
-    d.events.record(tenant, 'Normal', 'NamespaceDeleted', 'Delete', `deleted namespace ${name} (deletionPolicy Delete)`);
+    d.events.record(
+      tenant,
+      'Normal',
+      'NamespaceDeleted',
+      'Delete',
+      `deleted namespace ${name} (deletionPolicy Delete)`,
+    );
     d.audit.record({ action: 'tenant.namespace.delete', outcome: 'Success', resource, tenantUID });
   } else if (verdict.kind === 'ours') {
     const uid = verdict.uid ?? tenantUID;
@@ -27,7 +33,13 @@ export async function finalizeTenant(d: TenantDeps, tenant: Tenant): Promise<voi
       kept.metadata.labels = { ...kept.metadata.labels, [RETAINED_LABEL]: 'true' };
       await d.client.apply(kept);
     }
-    d.events.record(tenant, 'Normal', 'NamespaceRetained', 'Delete', `kept namespace ${name} and its keys (deletionPolicy Retain)`);
+    d.events.record(
+      tenant,
+      'Normal',
+      'NamespaceRetained',
+      'Delete',
+      `kept namespace ${name} and its keys (deletionPolicy Retain)`,
+    );
     d.audit.record({ action: 'tenant.namespace.retain', outcome: 'Success', resource, tenantUID });
   }
   await removeFinalizer(d.client, tenant, TENANT_FINALIZER);

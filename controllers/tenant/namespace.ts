@@ -1,7 +1,13 @@
 import type { Tenant } from '../../crds/v1alpha1/index.ts';
 import type { Namespace } from '../runtime/kube/types.ts';
 import { RETAINED_LABEL } from './conditions.ts';
-import { controllerRef, MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL, TENANT_UID_LABEL } from '../runtime/objects.ts';
+import {
+  controllerRef,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  TENANT_LABEL,
+  TENANT_UID_LABEL,
+} from '../runtime/objects.ts';
 
 /** The tenant's namespace name: `spec.namespace`, or `tenant-<name>`. */
 export function namespaceFor(tenant: Tenant): string {
@@ -33,7 +39,11 @@ export function desiredNamespace(tenant: Tenant, uid: string): Namespace {
 }
 
 /** True when `existing` already carries every desired label and exactly the desired ownership. */
-export function namespaceUpToDate(tenant: Tenant, existing: Namespace | undefined, desired: Namespace): boolean {
+export function namespaceUpToDate(
+  tenant: Tenant,
+  existing: Namespace | undefined,
+  desired: Namespace,
+): boolean {
   if (!existing) return false;
   const labels = existing.metadata.labels ?? {};
   const labelsOk = Object.entries(desired.metadata.labels ?? {}).every(([k, v]) => labels[k] === v);

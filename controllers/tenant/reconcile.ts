@@ -8,7 +8,13 @@ import type { Informer } from '../runtime/informer.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { Namespace } from '../runtime/kube/types.ts';
 import type { AuditLog } from '../runtime/log.ts';
-import { addFinalizer, hasFinalizer, removeFinalizer, TENANT_UID_LABEL, writeStatus } from '../runtime/objects.ts';
+import {
+  addFinalizer,
+  hasFinalizer,
+  removeFinalizer,
+  TENANT_UID_LABEL,
+  writeStatus,
+} from '../runtime/objects.ts';
 import { TENANT_FINALIZER, TenantCondition, TenantReason } from './conditions.ts';
 import { desiredNamespace, judgeNamespace, namespaceFor, namespaceUpToDate } from './namespace.ts';
 import { finalizeTenant } from './deletion.ts';
@@ -50,12 +56,20 @@ export async function reconcileTenant(d: TenantDeps, key: string): Promise<Recon
   if (verdict.kind === 'foreign') {
     const message = `namespace ${name} exists and does not belong to this tenant${verdict.owner ? ` (it belongs to tenant ${verdict.owner})` : ''}; set spec.namespace to a free name or remove the namespace`;
     d.events.record(tenant, 'Warning', TenantReason.NamespaceConflict, 'Reconcile', message);
-    await report(d, tenant, tenant.status?.uid, { status: 'False', reason: TenantReason.NamespaceConflict, message });
+    await report(d, tenant, tenant.status?.uid, {
+      status: 'False',
+      reason: TenantReason.NamespaceConflict,
+      message,
+    });
     return { requeueAfterMs: FOREIGN_NAMESPACE_RECHECK_MS };
   }
   if (verdict.kind === 'terminating') {
     const message = `namespace ${name} is still being deleted; it will be recreated once it is gone`;
-    await report(d, tenant, tenant.status?.uid, { status: 'False', reason: TenantReason.NamespaceTerminating, message });
+    await report(d, tenant, tenant.status?.uid, {
+      status: 'False',
+      reason: TenantReason.NamespaceTerminating,
+      message,
+    });
     return { requeueAfterMs: TERMINATING_RECHECK_MS };
   }
 
@@ -66,22 +80,42 @@ export async function reconcileTenant(d: TenantDeps, key: string): Promise<Recon
       await d.client.apply(desired);
     } catch (e) {
       const message = `could not apply namespace ${name}: ${describeError(e)}`;
-      await report(d, tenant, tenant.status?.uid, { status: 'False', reason: TenantReason.ApplyFailed, message });
+      await report(d, tenant, tenant.status?.uid, {
+        status: 'False',
+        reason: TenantReason.ApplyFailed,
+        message,
+      });
       throw e;
     }
     if (verdict.kind === 'absent') {
-      d.events.record(tenant, 'Normal', TenantReason.NamespaceCreated, 'Create', `created namespace ${name} for tenant UID ${uid}`);
-      d.audit.record({ action: 'tenant.namespace.create', outcome: 'Success', resource: { kind: 'Tenant', name: tenant.metadata.name, uid: tenant.metadata.uid }, tenantUID: uid });
+      d.events.record(
+        tenant,
+        'Normal',
+        TenantReason.NamespaceCreated,
+        'Create',
+        `created namespace ${name} for tenant UID ${uid}`,
+      );
+      d.audit.record({
+        action: 'tenant.namespace.create',
+        outcome: 'Success',
+        resource: { kind: 'Tenant', name: tenant.metadata.name, uid: tenant.metadata.uid },
+        tenantUID: uid,
+      });
     }
   }
-  await report(d, tenant, uid, { status: 'True', reason: TenantReason.NamespaceCreated, message: `namespace ${name} is ready` });
+  await report(d, tenant, uid, {
+    status: 'True',
+    reason: TenantReason.NamespaceCreated,
+    message: `namespace ${name} is ready`,
+  });
 }
 
 /** A fresh UID unused by any Tenant or retained tenant namespace. */
 function uniqueUID(d: TenantDeps): string {
   for (;;) {
     const uid = newTenantUID(d.env.rand);
-    if (d.tenants.byIndex(UID_INDEX, uid).length === 0 && d.namespaces.byIndex(UID_INDEX, uid).length === 0) return uid;
+    if (d.tenants.byIndex(UID_INDEX, uid).length === 0 && d.namespaces.byIndex(UID_INDEX, uid).length === 0)
+      return uid;
   }
 }
 
@@ -106,7 +140,12 @@ async function report(
   };
   const wrote = await writeStatus(d.client, tenant, status);
   if (wrote && uid && !tenant.status?.uid) {
-    d.audit.record({ action: 'tenant.uid.assign', outcome: 'Success', resource: { kind: 'Tenant', name: tenant.metadata.name, uid: tenant.metadata.uid }, tenantUID: uid });
+    d.audit.record({
+      action: 'tenant.uid.assign',
+      outcome: 'Success',
+      resource: { kind: 'Tenant', name: tenant.metadata.name, uid: tenant.metadata.uid },
+      tenantUID: uid,
+    });
   }
 }
 

@@ -12,12 +12,13 @@ import {
   READY_COLUMN,
   REASON_COLUMN,
   VERSION,
-  conditions,
+  conditionsSchema,
   customResourceDefinition,
-  duration,
-  immutable,
-  objectName,
-  observedGeneration,
+  durationSchema,
+  immutableRule,
+  celIsDuration,
+  objectNameSchema,
+  observedGenerationSchema,
 } from './common.ts';
 import type { Condition, ObjectMeta, ResourceInfo } from './common.ts';
 
@@ -128,7 +129,9 @@ function dnsNames(description: string) {
 }
 
 const renewBeforeShorterThanDuration = {
-  rule: '!has(self.renewBefore) || !has(self.duration) || duration(self.renewBefore) < duration(self.duration)',
+  rule:
+    `!has(self.renewBefore) || !has(self.duration) || !${celIsDuration('self.renewBefore')} || ` +
+    `!${celIsDuration('self.duration')} || duration(self.renewBefore) < duration(self.duration)`,
   messageExpression:
     "'renewBefore (' + self.renewBefore + ') must be shorter than duration (' + self.duration + ')'",
   fieldPath: '.renewBefore',
@@ -168,12 +171,12 @@ const privateKey = objectOf<PrivateKeySpec>()({
   rules: [
     {
       rule: `self.algorithm != 'RSA' || !has(self.size) || self.size in [${RSA_KEY_SIZES.join(', ')}]`,
-      messageExpression: `'RSA key size must be one of ${RSA_KEY_SIZES.join(', ')}, got ' + string(self.size)`,
+      message: `RSA key size must be one of ${RSA_KEY_SIZES.join(', ')}`,
       fieldPath: '.size',
     },
     {
       rule: `self.algorithm != 'ECDSA' || !has(self.size) || self.size in [${ECDSA_KEY_SIZES.join(', ')}]`,
-      messageExpression: `'ECDSA key size must be one of ${ECDSA_KEY_SIZES.join(', ')}, got ' + string(self.size)`,
+      message: `ECDSA key size must be one of ${ECDSA_KEY_SIZES.join(', ')}`,
       fieldPath: '.size',
     },
     {
@@ -185,15 +188,16 @@ const privateKey = objectOf<PrivateKeySpec>()({
 });
 
 const certManager = objectOf<CertManagerSource>()({
-  description: 'Have cert-manager issue the certificate: Palisade creates and owns a cert-manager Certificate.',
+  description:
+    'Have cert-manager issue the certificate: Palisade creates and owns a cert-manager Certificate.',
   properties: {
     issuerRef,
     dnsNames: dnsNames('The DNS names the certificate is for.'),
-    duration: duration({
+    duration: durationSchema({
       description: `Requested lifetime (a Go duration, at least ${MIN_CERT_DURATION}). Default: the issuer's.`,
       min: MIN_CERT_DURATION,
     }),
-    renewBefore: duration({
+    renewBefore: durationSchema({
       description: `Renew this long before expiry (at least ${MIN_RENEW_BEFORE}, less than duration).`,
       min: MIN_RENEW_BEFORE,
     }),
@@ -204,17 +208,17 @@ const certManager = objectOf<CertManagerSource>()({
 });
 
 const imported = objectOf<ImportedSource>()({
-  description: "Use a certificate and key the user provides. Palisade validates it but never modifies it.",
+  description: 'Use a certificate and key the user provides. Palisade validates it but never modifies it.',
   properties: {
     secretRef: objectOf<LocalObjectReference>()({
       description: 'A Secret in this namespace with tls.crt and tls.key (kubernetes.io/tls).',
-      properties: { name: objectName('Name of the Secret.') },
+      properties: { name: objectNameSchema('Name of the Secret.') },
       required: ['name'],
     }),
     caSecretRef: objectOf<SecretKeySelector>()({
       description: 'A Secret in this namespace holding the CA chain to verify the certificate against.',
       properties: {
-        name: objectName('Name of the Secret.'),
+        name: objectNameSchema('Name of the Secret.'),
         key: str({
           description: 'The key in the Secret.',
           maxLength: 253,
@@ -233,12 +237,12 @@ const internal = objectOf<InternalSource>()({
   description: "Have Palisade's internal CA issue the certificate (RSA 2048), for inter-service HTTPS.",
   properties: {
     dnsNames: dnsNames('The DNS names the certificate is for.'),
-    duration: duration({
+    duration: durationSchema({
       description: `Lifetime of each certificate (at least ${MIN_CERT_DURATION}).`,
       default: DEFAULT_INTERNAL_DURATION,
       min: MIN_CERT_DURATION,
     }),
-    renewBefore: duration({
+    renewBefore: durationSchema({
       description: `Renew this long before expiry (at least ${MIN_RENEW_BEFORE}, less than duration).`,
       default: DEFAULT_INTERNAL_RENEW_BEFORE,
       min: MIN_RENEW_BEFORE,
@@ -261,9 +265,9 @@ const spec = objectOf<CertificateBindingSpec>()({
       minLength: 1,
       maxLength: 253,
       pattern: DNS_SUBDOMAIN_PATTERN,
-      rules: [immutable('secretName')],
+      rules: [immutableRule('secretName')],
     }),
-    expiryWarning: duration({
+    expiryWarning: durationSchema({
       description: 'Set the ExpiringSoon condition when the certificate expires within this long.',
       default: DEFAULT_EXPIRY_WARNING,
       min: '1h',
@@ -271,8 +275,7 @@ const spec = objectOf<CertificateBindingSpec>()({
   },
   rules: [
     {
-      rule:
-        '(has(self.certManager) ? 1 : 0) + (has(self.imported) ? 1 : 0) + (has(self.internal) ? 1 : 0) == 1',
+      rule: '(has(self.certManager) ? 1 : 0) + (has(self.imported) ? 1 : 0) + (has(self.internal) ? 1 : 0) == 1',
       message: 'exactly one of certManager, imported or internal must be set',
     },
     {
@@ -300,7 +303,7 @@ const status: Typed<CertificateBindingStatus> = objectOf<CertificateBindingStatu
   description: 'The observed certificate, written by Palisade.',
   properties: {
     source: oneOf(CERTIFICATE_SOURCES, { description: 'Where the certificate comes from.' }),
-    secretName: objectName('The Secret holding the certificate in use.'),
+    secretName: objectNameSchema('The Secret holding the certificate in use.'),
     notBefore: dateTime('Start of the certificate validity.'),
     notAfter: dateTime('End of the certificate validity.'),
     renewalTime: dateTime('When the certificate will be renewed (not set for imported certificates).'),
@@ -311,8 +314,8 @@ const status: Typed<CertificateBindingStatus> = objectOf<CertificateBindingStatu
       'x-kubernetes-list-type': 'atomic',
     }),
     issuer: str({ description: 'The issuer distinguished name.' }),
-    observedGeneration: observedGeneration(),
-    conditions: conditions(),
+    observedGeneration: observedGenerationSchema(),
+    conditions: conditionsSchema(),
   },
 });
 
@@ -325,7 +328,12 @@ export const certificateBindingCRD = customResourceDefinition<CertificateBinding
   spec,
   status,
   printerColumns: [
-    { name: 'Source', type: 'string', jsonPath: '.status.source', description: 'Where the certificate comes from.' },
+    {
+      name: 'Source',
+      type: 'string',
+      jsonPath: '.status.source',
+      description: 'Where the certificate comes from.',
+    },
     READY_COLUMN,
     REASON_COLUMN,
     // NB: a string, not a date: kubectl prints future dates as "<invalid>".

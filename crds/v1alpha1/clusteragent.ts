@@ -11,12 +11,13 @@ import {
   READY_COLUMN,
   REASON_COLUMN,
   TENANT_LABEL,
+  TENANT_UID_PATTERN,
   VERSION,
-  conditions,
+  conditionsSchema,
   customResourceDefinition,
-  duration,
-  objectName,
-  observedGeneration,
+  durationSchema,
+  objectNameSchema,
+  observedGenerationSchema,
 } from './common.ts';
 import type { Condition, ObjectMeta, ResourceInfo } from './common.ts';
 
@@ -72,14 +73,14 @@ const spec = objectOf<ClusterAgentSpec>()({
       minLength: 1,
       maxLength: 253,
     }),
-    heartbeatDeadline: duration({
+    heartbeatDeadline: durationSchema({
       description:
         'The agent is Unhealthy when no heartbeat arrived for this long (a Go duration, ' +
         `at least ${MIN_HEARTBEAT_DEADLINE}).`,
       default: DEFAULT_HEARTBEAT_DEADLINE,
       min: MIN_HEARTBEAT_DEADLINE,
     }),
-    credentialRotationPeriod: duration({
+    credentialRotationPeriod: durationSchema({
       description:
         `Reissue the agent's credentials when they are this old (at least ${MIN_CREDENTIAL_ROTATION_PERIOD}). ` +
         'Unset: only on a credentialRotationTrigger change.',
@@ -90,7 +91,8 @@ const spec = objectOf<ClusterAgentSpec>()({
       maxLength: 253,
     }),
     suspended: bool({
-      description: "Revokes the agent's credentials and disconnects it while true; false issues new ones.",
+      description:
+        "While true, the agent's credentials are revoked and it is disconnected; setting it back to false issues new ones.",
       default: false,
     }),
   },
@@ -100,8 +102,10 @@ const spec = objectOf<ClusterAgentSpec>()({
 const status: Typed<ClusterAgentStatus> = objectOf<ClusterAgentStatus>()({
   description: 'The observed state of the agent, written by Palisade.',
   properties: {
-    tenantUID: str({ description: 'UID of the Tenant the agent belongs to.', pattern: '^[0-9a-f]{12}$' }),
-    credentialsSecret: objectName('Name of the Secret holding the NATS credentials, in this namespace.'),
+    tenantUID: str({ description: 'UID of the Tenant the agent belongs to.', pattern: TENANT_UID_PATTERN }),
+    credentialsSecret: objectNameSchema(
+      'Name of the Secret holding the NATS credentials, in this namespace.',
+    ),
     userPublicKey: str({ description: "The agent's NATS user public nkey (starts with U)." }),
     credentialsIssuedAt: dateTime('When the current credentials were issued.'),
     credentialsVersion: int({
@@ -114,8 +118,8 @@ const status: Typed<ClusterAgentStatus> = objectOf<ClusterAgentStatus>()({
       str({ description: 'A statistic as reported.' }),
       'Statistics last reported by the agent (name to value).',
     ),
-    observedGeneration: observedGeneration(),
-    conditions: conditions(),
+    observedGeneration: observedGenerationSchema(),
+    conditions: conditionsSchema(),
   },
 });
 
@@ -131,7 +135,8 @@ export const clusterAgentCRD = customResourceDefinition<ClusterAgent>({
   rules: [
     {
       rule: `self.metadata.name.size() <= 63 && self.metadata.name.matches('${DNS_LABEL_PATTERN}')`,
-      message: 'ClusterAgent name must be a DNS label (at most 63 lowercase letters, digits and "-", no dots)',
+      message:
+        'ClusterAgent name must be a DNS label (at most 63 lowercase letters, digits and "-", no dots)',
     },
   ],
   printerColumns: [

@@ -23,8 +23,11 @@ export const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$';
 export const DNS_LABEL_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 /** An RFC 1123 DNS subdomain (Kubernetes object names): dot-separated DNS labels. */
 export const DNS_SUBDOMAIN_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+/** Tenant UIDs: 12 lowercase hex characters (48 random bits). */
+export const TENANT_UID_PATTERN = '^[0-9a-f]{12}$';
 /** A DNS name for a certificate: a DNS subdomain, optionally with one leading `*.` wildcard label. */
-export const CERT_DNS_NAME_PATTERN = '^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+export const CERT_DNS_NAME_PATTERN =
+  '^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 
 /**
  * The metadata fields Palisade reads and writes; timestamps are RFC 3339 strings as on the wire.
@@ -93,7 +96,7 @@ const conditionSchema = objectOf<Condition>()({
 });
 
 /** `status.conditions`: a list map keyed by `type`, so server-side apply merges conditions by type. */
-export function conditions(): NoDefault<Condition[]> {
+export function conditionsSchema(): NoDefault<Condition[]> {
   return arrayOf(conditionSchema, {
     description: 'The current state of this object. Ready summarizes all the others.',
     'x-kubernetes-list-type': 'map',
@@ -101,12 +104,20 @@ export function conditions(): NoDefault<Condition[]> {
   });
 }
 
-export function observedGeneration(): NoDefault<number> {
+export function observedGenerationSchema(): NoDefault<number> {
   return int({ description: 'The .metadata.generation the status was last computed for.', minimum: 0 });
 }
 
+/**
+ * A CEL condition true when the string `expr` is a well-formed duration. Rules guard `duration()` with it:
+ * a malformed value then fails only the pattern, with one clear message, not also a conversion error.
+ */
+export function celIsDuration(expr: string): string {
+  return `${expr}.matches(r'${DURATION_PATTERN}')`;
+}
+
 /** A duration string; `min` adds a CEL rule with a human message. */
-export function duration<D extends string | undefined = undefined>(o: {
+export function durationSchema<D extends string | undefined = undefined>(o: {
   description: string;
   default?: D;
   min?: string;
@@ -114,7 +125,7 @@ export function duration<D extends string | undefined = undefined>(o: {
   const rules: ValidationRule[] = [];
   if (o.min !== undefined) {
     rules.push({
-      rule: `duration(self) >= duration('${o.min}')`,
+      rule: `!${celIsDuration('self')} || duration(self) >= duration('${o.min}')`,
       messageExpression: `'must be at least ${o.min}, got ' + self`,
     });
   }
@@ -129,12 +140,12 @@ export function duration<D extends string | undefined = undefined>(o: {
 }
 
 /** A reference to an object by name (in the same namespace, unless said otherwise). */
-export function objectName(description: string): NoDefault<string> {
+export function objectNameSchema(description: string): NoDefault<string> {
   return str({ description, minLength: 1, maxLength: 253, pattern: DNS_SUBDOMAIN_PATTERN });
 }
 
 /** A rule that makes a field immutable once set (put it on the field; pair with a parent rule if needed). */
-export function immutable(field: string): ValidationRule {
+export function immutableRule(field: string): ValidationRule {
   return { rule: 'self == oldSelf', message: `${field} is immutable`, reason: 'FieldValueForbidden' };
 }
 
@@ -202,6 +213,19 @@ export interface ResourceInfo<K extends string = string> {
   scope: 'Cluster' | 'Namespaced';
 }
 
+/**
+ * NB: declaring name and generateName with a maxLength (names are at most 253 characters anyway) is what
+ * lets the API server bound the cost of root rules reading `self.metadata.name`; undeclared, it assumes
+ * a name as large as a whole request and rejects the CRD. Structural schemas allow only these two here.
+ */
+const OBJECT_META_SCHEMA: JSONSchemaProps = {
+  type: 'object',
+  properties: {
+    name: { type: 'string', maxLength: 253 },
+    generateName: { type: 'string', maxLength: 253 },
+  },
+};
+
 export interface CRDOptions<T extends { spec: unknown; status?: unknown }> {
   resource: ResourceInfo;
   shortNames: string[];
@@ -228,7 +252,7 @@ export function customResourceDefinition<T extends { spec: unknown; status?: unk
         type: 'string',
       },
       kind: { description: 'Kind is a string value representing the REST resource.', type: 'string' },
-      metadata: { type: 'object' },
+      metadata: OBJECT_META_SCHEMA,
       spec: o.spec,
       status: o.status,
     },

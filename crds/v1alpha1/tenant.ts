@@ -10,15 +10,16 @@ import {
   GROUP,
   READY_COLUMN,
   REASON_COLUMN,
+  TENANT_UID_PATTERN,
   VERSION,
-  conditions,
+  conditionsSchema,
   customResourceDefinition,
-  immutable,
-  objectName,
-  observedGeneration,
+  immutableRule,
+  objectNameSchema,
+  observedGenerationSchema,
 } from './common.ts';
 import type { Condition, ObjectMeta, ResourceInfo } from './common.ts';
-import { keyAlgorithm, retainedVersions, rotationPeriod } from './tenantkey.ts';
+import { keyAlgorithmSchema, retainedVersionsSchema, rotationPeriodSchema } from './tenantkey.ts';
 import type { KeyAlgorithm } from './tenantkey.ts';
 
 /** Retain (the default) keeps the namespace and its key material when the Tenant is deleted. */
@@ -30,8 +31,6 @@ export const DEFAULT_DELETION_POLICY: DeletionPolicy = 'Retain';
 export const MAX_TENANT_NAME_LENGTH = 56;
 /** The namespace of a Tenant that does not set spec.namespace is this prefix + its name. */
 export const TENANT_NAMESPACE_PREFIX = 'tenant-';
-/** Tenant UIDs: 12 lowercase hex characters (48 random bits). */
-export const TENANT_UID_PATTERN = '^[0-9a-f]{12}$';
 
 /** NATS allows payloads of at most 64 MiB. */
 export const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
@@ -93,12 +92,13 @@ export interface TenantNatsAccount {
 }
 
 const keyPolicy = objectOf<TenantKeyPolicy>()({
-  description: "The policy of the tenant's primary TenantKey, which Palisade creates and keeps in line with it.",
+  description:
+    "The policy of the tenant's primary TenantKey, which Palisade creates and keeps in line with it.",
   default: {},
   properties: {
-    algorithm: keyAlgorithm(),
-    rotationPeriod: rotationPeriod(),
-    retainedVersions: retainedVersions(),
+    algorithm: keyAlgorithmSchema(),
+    rotationPeriod: rotationPeriodSchema(),
+    retainedVersions: retainedVersionsSchema(),
   },
 });
 
@@ -135,7 +135,7 @@ const spec = objectOf<TenantSpec>()({
       maxLength: 63,
       pattern: DNS_LABEL_PATTERN,
       rules: [
-        immutable('namespace'),
+        immutableRule('namespace'),
         {
           rule: "self != 'default' && !self.startsWith('kube-')",
           messageExpression: "'namespace ' + self + ' is reserved for the system; choose another namespace'",
@@ -178,10 +178,10 @@ const status: Typed<TenantStatus> = objectOf<TenantStatus>()({
       pattern: TENANT_UID_PATTERN,
     }),
     namespace: str({ description: "The tenant's namespace." }),
-    primaryKey: objectName("Name of the tenant's primary TenantKey, in its namespace."),
+    primaryKey: objectNameSchema("Name of the tenant's primary TenantKey, in its namespace."),
     natsAccount,
-    observedGeneration: observedGeneration(),
-    conditions: conditions(),
+    observedGeneration: observedGenerationSchema(),
+    conditions: conditionsSchema(),
   },
   rules: [
     {
@@ -204,9 +204,7 @@ export const tenantCRD = customResourceDefinition<Tenant>({
   rules: [
     {
       rule: `self.metadata.name.size() <= ${MAX_TENANT_NAME_LENGTH}`,
-      messageExpression:
-        `'Tenant name must be at most ${MAX_TENANT_NAME_LENGTH} characters so that ` +
-        `${TENANT_NAMESPACE_PREFIX}<name> is a valid namespace name, got ' + string(self.metadata.name.size())`,
+      message: `Tenant name must be at most ${MAX_TENANT_NAME_LENGTH} characters so that ${TENANT_NAMESPACE_PREFIX}<name> is a valid namespace name`,
     },
     {
       rule: `self.metadata.name.matches('${DNS_LABEL_PATTERN}')`,
@@ -215,7 +213,12 @@ export const tenantCRD = customResourceDefinition<Tenant>({
   ],
   printerColumns: [
     { name: 'UID', type: 'string', jsonPath: '.status.uid', description: 'The tenant UID.' },
-    { name: 'Namespace', type: 'string', jsonPath: '.status.namespace', description: "The tenant's namespace." },
+    {
+      name: 'Namespace',
+      type: 'string',
+      jsonPath: '.status.namespace',
+      description: "The tenant's namespace.",
+    },
     { name: 'Policy', type: 'string', jsonPath: '.spec.deletionPolicy', description: 'The deletion policy.' },
     READY_COLUMN,
     REASON_COLUMN,

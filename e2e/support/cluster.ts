@@ -24,16 +24,25 @@ export async function ensureNamespace(name: string): Promise<void> {
   await kube().apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
 }
 
-export function tenantManifest(name: string, spec: Record<string, unknown> = {}): KubeObject & { spec: Record<string, unknown> } {
+export function tenantManifest(
+  name: string,
+  spec: Record<string, unknown> = {},
+): KubeObject & { spec: Record<string, unknown> } {
   return { apiVersion: 'palisade.dev/v1alpha1', kind: 'Tenant', metadata: { name }, spec };
 }
 
 export interface TenantView extends KubeObject {
   spec: { deletionPolicy?: string; namespace?: string };
-  status?: { uid?: string; namespace?: string; conditions?: { type: string; status: string; reason: string }[] };
+  status?: {
+    uid?: string;
+    namespace?: string;
+    conditions?: { type: string; status: string; reason: string }[];
+  };
 }
 
-export function readyStatus(obj: { status?: { conditions?: { type: string; status: string; reason: string }[] } } | undefined) {
+export function readyStatus(
+  obj: { status?: { conditions?: { type: string; status: string; reason: string }[] } } | undefined,
+) {
   return obj?.status?.conditions?.find((c) => c.type === 'Ready');
 }
 

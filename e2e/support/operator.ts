@@ -81,7 +81,12 @@ export async function startOperator(opts: {
 }
 
 /** Polls `fn` until it returns a truthy value or `timeoutMs` passes; the error names what was awaited. */
-export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 250): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+  everyMs = 250,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -92,7 +97,9 @@ export async function eventually<T>(what: string, fn: () => Promise<T | undefine
       last = e;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
+      );
     }
     await new Promise((r) => setTimeout(r, everyMs));
   }

@@ -22,7 +22,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1; // setTimeout's limit, about 24 days
 export function parseDuration(text: string): number {
   const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3600_000, d: 86400_000 };
   const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) throw new Error(`bad duration: ${text}`);
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text)
+    throw new Error(`bad duration: ${text}`);
   const ms = parts.reduce((sum, p) => sum + Number(p[1]) * (units[p[2] ?? ''] ?? 0), 0);
   if (ms <= 0 || ms > MAX_TIMER_MS) throw new Error(`duration out of range: ${text}`);
   return ms;
@@ -40,7 +41,8 @@ async function up(state: string, ttlMs: number, crdDirs: string[], certManager: 
     return;
   }
   await mkdir(path.join(state, 'logs'), { recursive: true });
-  for (const f of [STATE_FILES.env, STATE_FILES.pids, STATE_FILES.error]) await rm(path.join(state, f), { force: true });
+  for (const f of [STATE_FILES.env, STATE_FILES.pids, STATE_FILES.error])
+    await rm(path.join(state, f), { force: true });
   const args = [SUPERVISOR, '--state', state, '--ttl-ms', String(ttlMs)];
   for (const dir of crdDirs) if (await hasYaml(dir)) args.push('--crds', path.resolve(dir));
   if (certManager) args.push('--cert-manager');
@@ -70,7 +72,8 @@ async function down(state: string): Promise<void> {
   const supervisor = await supervisorOf(state);
   if (supervisor) {
     process.kill(supervisor.pid, 'SIGTERM');
-    for (const deadline = Date.now() + 15_000; alive(supervisor.pid) && Date.now() < deadline; ) await sleep(100);
+    for (const deadline = Date.now() + 15_000; alive(supervisor.pid) && Date.now() < deadline;)
+      await sleep(100);
   }
   // Normally already gone (the supervisor stops them, and they die with it); this covers a stuck supervisor.
   for (const entry of pids) {

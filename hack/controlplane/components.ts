@@ -9,11 +9,15 @@ import { Child } from './proc.ts';
 export interface Layout {
   logs: string;
   bins: Binaries;
+  // Called as soon as a process exists, before it is ready: a failed start must still be stoppable.
+  track: (child: Child) => void;
 }
 
-function child(layout: Layout, name: string, bin: string, args: string[], scratchDir?: string): Child {
+function child(layout: Layout, name: string, bin: string, args: string[], scratchDirs: string[] = []): Child {
   const logFile = path.join(layout.logs, `${name}.log`);
-  return new Child({ name, bin, args, logFile, ...(scratchDir ? { scratchDir } : {}) });
+  const c = new Child({ name, bin, args, logFile, scratchDirs });
+  layout.track(c);
+  return c;
 }
 
 export interface EtcdPorts {
@@ -21,7 +25,13 @@ export interface EtcdPorts {
   peer: number;
 }
 
-export async function startEtcd(layout: Layout, dataDir: string, ports: EtcdPorts): Promise<Child> {
+// `scratchDirs` (etcd's data dir and maybe the whole state dir) are removed if the Node process dies.
+export async function startEtcd(
+  layout: Layout,
+  dataDir: string,
+  ports: EtcdPorts,
+  scratchDirs: string[],
+): Promise<Child> {
   const client = `http://127.0.0.1:${ports.client}`;
   const peer = `http://127.0.0.1:${ports.peer}`;
   const etcd = child(
@@ -42,7 +52,7 @@ export async function startEtcd(layout: Layout, dataDir: string, ports: EtcdPort
       '--election-timeout=100',
       '--log-level=warn',
     ],
-    dataDir,
+    scratchDirs,
   );
   await waitUntil(
     'etcd /health',
@@ -121,11 +131,15 @@ export async function startNats(layout: Layout, c: NatsConfig): Promise<Child> {
   const args = ['-a', '127.0.0.1', '-p', String(c.port), '--jetstream', '--store_dir', c.storeDir];
   if (c.configFile) args.unshift('-c', c.configFile);
   const nats = child(layout, 'nats-server', layout.bins.natsServer, args);
-  await waitUntil('nats-server accepting clients', async () => ((await natsGreets(c.port)) ? true : undefined), {
-    timeoutMs: 30_000,
-    intervalMs: 50,
-    watch: [nats],
-  });
+  await waitUntil(
+    'nats-server accepting clients',
+    async () => ((await natsGreets(c.port)) ? true : undefined),
+    {
+      timeoutMs: 30_000,
+      intervalMs: 50,
+      watch: [nats],
+    },
+  );
   return nats;
 }
 
@@ -143,7 +157,11 @@ const CERT_MANAGER_CONTROLLERS = [
   'certificates-revision-manager',
 ].join(',');
 
-export async function startCertManager(layout: Layout, kubeconfig: string, metricsPort: number): Promise<Child> {
+export async function startCertManager(
+  layout: Layout,
+  kubeconfig: string,
+  metricsPort: number,
+): Promise<Child> {
   const cm = child(layout, 'cert-manager-controller', layout.bins.certManagerController, [
     `--kubeconfig=${kubeconfig}`,
     '--leader-elect=false',
@@ -152,10 +170,14 @@ export async function startCertManager(layout: Layout, kubeconfig: string, metri
     `--controllers=${CERT_MANAGER_CONTROLLERS}`,
   ]);
   // The metrics listener opens once the controller has its client and informers configured.
-  await waitUntil('cert-manager metrics listener', async () => ((await tcpOpen(metricsPort)) ? true : undefined), {
-    timeoutMs: 60_000,
-    intervalMs: 100,
-    watch: [cm],
-  });
+  await waitUntil(
+    'cert-manager metrics listener',
+    async () => ((await tcpOpen(metricsPort)) ? true : undefined),
+    {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+      watch: [cm],
+    },
+  );
   return cm;
 }

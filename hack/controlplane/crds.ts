@@ -37,7 +37,10 @@ export async function hasYaml(dir: string): Promise<boolean> {
 
 // Every CustomResourceDefinition document under `dir`; other kinds are skipped (and reported through `log`)
 // so that example manifests may live beside the definitions.
-export async function loadCrds(dir: string, opts: { stripLabels: boolean; log: (l: string) => void }): Promise<CrdDoc[]> {
+export async function loadCrds(
+  dir: string,
+  opts: { stripLabels: boolean; log: (l: string) => void },
+): Promise<CrdDoc[]> {
   const out: CrdDoc[] = [];
   for (const file of await yamlFiles(dir)) {
     for (const doc of parseAllDocuments(await readFile(file, 'utf8'))) {
@@ -57,13 +60,28 @@ export async function loadCrds(dir: string, opts: { stripLabels: boolean; log: (
   return out;
 }
 
+// The apiserver explains failures in a Status object; its message is the readable part.
+function statusMessage(body: string): string {
+  try {
+    const status: unknown = JSON.parse(body);
+    if (isRecord(status) && typeof status.message === 'string') return status.message;
+  } catch {
+    // not JSON: show it as is
+  }
+  return body;
+}
+
 async function applyCrd(target: ApiTarget, crd: CrdDoc): Promise<void> {
   const query = `fieldManager=${FIELD_MANAGER}&force=true`;
   const res = await apiRequest(target, 'PATCH', `${CRD_PATH}/${crd.name}?${query}`, {
     contentType: 'application/apply-patch+yaml',
     data: JSON.stringify(crd.manifest),
   });
-  if (res.status >= 300) throw new Error(`applying CRD ${crd.name} from ${crd.file}: HTTP ${res.status}: ${res.body}`);
+  if (res.status >= 300) {
+    throw new Error(
+      `applying CRD ${crd.name} from ${crd.file}: HTTP ${res.status}: ${statusMessage(res.body)}`,
+    );
+  }
 }
 
 interface Condition {
@@ -81,7 +99,8 @@ async function established(target: ApiTarget, name: string): Promise<true | unde
   const body = JSON.parse(res.body) as { status?: { conditions?: Condition[] } };
   const conditions = body.status?.conditions ?? [];
   const names = conditions.find((c) => c.type === 'NamesAccepted');
-  if (names?.status === 'False') throw new NamesRejected(`CRD ${name}: ${names.message ?? 'names not accepted'}`);
+  if (names?.status === 'False')
+    throw new NamesRejected(`CRD ${name}: ${names.message ?? 'names not accepted'}`);
   return conditions.some((c) => c.type === 'Established' && c.status === 'True') ? true : undefined;
 }
 
@@ -90,11 +109,11 @@ export async function installCrds(target: ApiTarget, crds: CrdDoc[], watch: Chil
   await Promise.all(crds.map((crd) => applyCrd(target, crd)));
   await Promise.all(
     crds.map((crd) =>
-      waitUntil(
-        `CRD ${crd.name} Established`,
-        () => established(target, crd.name),
-        { timeoutMs: 60_000, intervalMs: 100, watch },
-      ),
+      waitUntil(`CRD ${crd.name} Established`, () => established(target, crd.name), {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+        watch,
+      }),
     ),
   );
 }

@@ -1,9 +1,8 @@
 // A real local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager) plus NATS and
 // optionally cert-manager, all on 127.0.0.1, for integration tests and the demo. See
 // hack/controlplane/README.md for what runs, with which flags, and why.
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { binaries, requireFiles, type Binaries } from './binaries.ts';
@@ -19,7 +18,7 @@ import {
 import { installCrds, loadCrds } from './crds.ts';
 import { apiRequest, freePort, waitUntil, type ApiTarget } from './net.ts';
 import { clientCredentials, createPki, readServingCa, writeKubeconfig, type Pki } from './pki.ts';
-import { registerScratch, releaseScratch, type Child } from './proc.ts';
+import { registerScratch, releaseScratch, run, type Child, type RunResult } from './proc.ts';
 
 export interface ControlPlaneOptions {
   dir?: string;
@@ -30,18 +29,21 @@ export interface ControlPlaneOptions {
   log?: (line: string) => void;
 }
 
-export interface KubectlResult {
-  stdout: string;
-  stderr: string;
-  code: number;
+export interface KubectlOptions {
+  input?: string;
+  allowFail?: boolean;
+  kubeconfig?: string;
 }
+
+export type KubectlResult = RunResult;
 
 export interface ControlPlane {
   dir: string;
   kubeconfig: string;
   apiserverUrl: string;
   natsUrl?: string;
-  kubectl(args: string[], opts?: { input?: string; allowFail?: boolean }): Promise<KubectlResult>;
+  // Runs the pinned kubectl as admin (or as whoever `kubeconfig`, e.g. from kubeconfigFor, names).
+  kubectl(args: string[], opts?: KubectlOptions): Promise<KubectlResult>;
   kubeconfigFor(user: string, groups?: string[]): Promise<string>;
   stopApiserver(): Promise<void>;
   startApiserver(): Promise<void>;
@@ -57,7 +59,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   try {
     await cp.start();
   } catch (err) {
-    await cp.stop();
+    await cp.stop().catch(() => {}); // the startup error is the one worth reporting
     throw err;
   }
   return cp;
@@ -77,6 +79,12 @@ async function prepareDirs(dir: string | undefined): Promise<Dirs> {
   const shm = existsSync('/dev/shm') ? '/dev/shm' : base;
   const etcdData = await mkdtemp(path.join(shm, 'palisade-etcd-'));
   registerScratch(etcdData);
+  // Where the data lives, for people debugging (it is outside the state dir when on tmpfs).
+  if (shm !== base) {
+    const link = path.join(base, 'etcd-data');
+    await rm(link, { force: true });
+    await symlink(etcdData, link);
+  }
   return { dir: path.resolve(base), owned, etcdData };
 }
 
@@ -112,20 +120,24 @@ class LocalControlPlane implements ControlPlane {
     this.#dirs = dirs;
     this.dir = dirs.dir;
     this.kubeconfig = path.join(dirs.dir, 'kubeconfig');
-    this.#layout = { logs: path.join(dirs.dir, 'logs'), bins };
+    this.#layout = { logs: path.join(dirs.dir, 'logs'), bins, track: (c) => this.#track(c) };
     this.#log = opts.log ?? (() => {});
   }
 
   async start(): Promise<void> {
     const t0 = Date.now();
     await requireFiles(required(this.#opts, this.#bins));
-    const crds = await this.#loadAllCrds();
+    const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
+    // Started now, awaited later: the work below overlaps with etcd's and NATS's startup.
+    const ports = { client: etcdClient, peer: etcdPeer };
+    const scratch = [this.#dirs.etcdData, ...(this.#dirs.owned ? [this.dir] : [])];
+    const etcd = startEtcd(this.#layout, this.#dirs.etcdData, ports, scratch);
+    const nats = this.#opts.nats === false ? undefined : this.#startNats(this.#opts.nats);
+    const crds = this.#loadAllCrds();
+    for (const p of [etcd, nats, crds]) p?.catch(() => {}); // each is awaited below; no unhandled rejection meanwhile
     await rm(path.join(this.dir, 'pki'), { recursive: true, force: true }); // a reused state dir starts fresh
     const pki = (this.#pki = await createPki(path.join(this.dir, 'pki')));
-    const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
-    const nats = this.#opts.nats === false ? undefined : this.#startNats(this.#opts.nats);
-    nats?.catch(() => {}); // awaited below; this only avoids an unhandled rejection while etcd starts
-    this.#track(await startEtcd(this.#layout, this.#dirs.etcdData, { client: etcdClient, peer: etcdPeer }));
+    await etcd;
     this.#log(`etcd ready after ${Date.now() - t0} ms`);
     const withKcm = this.#opts.controllerManager !== false;
     this.#apiserverConfig = { port: apiPort, etcdPort: etcdClient, pki, withControllerManager: withKcm };
@@ -135,8 +147,9 @@ class LocalControlPlane implements ControlPlane {
     const ca = await readServingCa(pki);
     this.#target = { url: this.apiserverUrl, token: pki.adminToken, ca };
     await writeKubeconfig(this.kubeconfig, this.apiserverUrl, ca, 'admin', { token: pki.adminToken });
+    const crdDocs = await crds;
     await Promise.all([
-      this.#installCrdsThenCertManager(crds),
+      this.#installCrdsThenCertManager(crdDocs),
       withKcm ? this.#startControllerManager() : undefined,
       nats,
     ]);
@@ -146,7 +159,9 @@ class LocalControlPlane implements ControlPlane {
   async #loadAllCrds(): Promise<Awaited<ReturnType<typeof loadCrds>>> {
     const log = this.#log;
     const certManager = await loadCrds(this.#bins.certManagerCrds, { stripLabels: true, log });
-    const extra = await Promise.all((this.#opts.crdDirs ?? []).map((d) => loadCrds(d, { stripLabels: false, log })));
+    const extra = await Promise.all(
+      (this.#opts.crdDirs ?? []).map((d) => loadCrds(d, { stripLabels: false, log })),
+    );
     return [...certManager, ...extra.flat()];
   }
 
@@ -155,7 +170,7 @@ class LocalControlPlane implements ControlPlane {
     await installCrds(target, crds, this.#watchApiserver());
     this.#log(`${crds.length} CRDs established`);
     if (!this.#opts.certManager) return;
-    this.#track(await startCertManager(this.#layout, this.kubeconfig, await freePort()));
+    await startCertManager(this.#layout, this.kubeconfig, await freePort());
     this.#log('cert-manager controller started');
   }
 
@@ -163,7 +178,7 @@ class LocalControlPlane implements ControlPlane {
   async #startControllerManager(): Promise<void> {
     const target = this.#requireTarget();
     const pki = this.#requirePki();
-    const kcm = this.#track(startControllerManager(this.#layout, this.kubeconfig, pki));
+    const kcm = startControllerManager(this.#layout, this.kubeconfig, pki);
     const saPath = '/api/v1/namespaces/default/serviceaccounts/default';
     await waitUntil(
       'kube-controller-manager to create the default ServiceAccount',
@@ -176,16 +191,17 @@ class LocalControlPlane implements ControlPlane {
   async #startNats(config: true | undefined | { configFile: string }): Promise<void> {
     const port = await freePort();
     const storeDir = path.join(this.dir, 'nats-store');
+    // A fresh control plane gets a fresh JetStream store, as it gets a fresh etcd.
+    await rm(storeDir, { recursive: true, force: true });
     this.#nats = { port, storeDir, ...(typeof config === 'object' ? { configFile: config.configFile } : {}) };
-    this.#track(await startNats(this.#layout, this.#nats));
+    await startNats(this.#layout, this.#nats);
     this.natsUrl = `nats://127.0.0.1:${port}`;
   }
 
-  #track(child: Child): Child {
+  #track(child: Child): void {
     // A start still in flight when startup failed must not leave a process behind.
     if (this.#stopped) child.killNow();
     this.#children.set(child.name, child);
-    return child;
   }
 
   #watchApiserver(): Child[] {
@@ -203,22 +219,12 @@ class LocalControlPlane implements ControlPlane {
     return this.#pki;
   }
 
-  async kubectl(args: string[], opts: { input?: string; allowFail?: boolean } = {}): Promise<KubectlResult> {
+  async kubectl(args: string[], opts: KubectlOptions = {}): Promise<KubectlResult> {
     const cacheDir = path.join(this.dir, 'kubectl-cache');
-    const argv = [`--kubeconfig=${this.kubeconfig}`, `--cache-dir=${cacheDir}`, ...args];
-    const proc = spawn(this.#bins.kubectl, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    proc.stdout.on('data', (c: Buffer) => out.push(c));
-    proc.stderr.on('data', (c: Buffer) => err.push(c));
-    proc.stdin.end(opts.input ?? '');
-    const code = await new Promise<number>((resolve, reject) => {
-      proc.once('error', reject);
-      proc.once('close', (c) => resolve(c ?? 1));
-    });
-    const result = { stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), code };
-    if (code !== 0 && !opts.allowFail) {
-      throw new Error(`kubectl ${args.join(' ')} failed (exit ${code}): ${result.stderr.trim()}`);
+    const argv = [`--kubeconfig=${opts.kubeconfig ?? this.kubeconfig}`, `--cache-dir=${cacheDir}`, ...args];
+    const result = await run(this.#bins.kubectl, argv, opts.input);
+    if (result.code !== 0 && !opts.allowFail) {
+      throw new Error(`kubectl ${args.join(' ')} failed (exit ${result.code}): ${result.stderr.trim()}`);
     }
     return result;
   }
@@ -232,7 +238,13 @@ class LocalControlPlane implements ControlPlane {
     const safe = user.replace(/[^A-Za-z0-9_.-]/g, '_');
     const file = path.join(dir, `${safe}-${++this.#kubeconfigCount}.yaml`);
     const ca = target.ca ?? (await readServingCa(this.#requirePki()));
-    await writeKubeconfig(file, this.apiserverUrl, ca, user, clientCredentials(this.#requirePki(), user, groups));
+    await writeKubeconfig(
+      file,
+      this.apiserverUrl,
+      ca,
+      user,
+      clientCredentials(this.#requirePki(), user, groups),
+    );
     return file;
   }
 
@@ -246,14 +258,14 @@ class LocalControlPlane implements ControlPlane {
     const current = this.#children.get('kube-apiserver');
     if (current && current.exitStatus === undefined) return;
     if (!this.#apiserverConfig) throw new Error('the control plane is not started');
-    this.#track(await startApiserver(this.#layout, this.#apiserverConfig));
+    await startApiserver(this.#layout, this.#apiserverConfig);
   }
 
   async restartNats(opts: { wipeStore?: boolean } = {}): Promise<void> {
     if (!this.#nats) throw new Error('this control plane runs without NATS');
     await this.#children.get('nats-server')?.stop();
     if (opts.wipeStore) await rm(this.#nats.storeDir, { recursive: true, force: true });
-    this.#track(await startNats(this.#layout, this.#nats));
+    await startNats(this.#layout, this.#nats);
   }
 
   pids(): Record<string, number> {
@@ -264,12 +276,20 @@ class LocalControlPlane implements ControlPlane {
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    await Promise.all([...this.#children.values()].map((c) => c.stop(2000)));
+    // Clients first, then the apiserver, then etcd, which otherwise waits for the apiserver's connections.
+    // The apiserver drains its own loopback watches for up to a minute: nothing here needs that drain.
+    const stopping = (names: string[], graceMs: number): Promise<void[]> =>
+      Promise.all(names.map((name) => this.#children.get(name)?.stop(graceMs)));
+    await stopping(['cert-manager-controller', 'kube-controller-manager', 'nats-server'], 2000);
+    await stopping(['kube-apiserver'], 250);
+    await stopping(['etcd'], 2000);
     await rm(this.#dirs.etcdData, { recursive: true, force: true });
     releaseScratch(this.#dirs.etcdData);
     if (this.#dirs.owned) {
       await rm(this.dir, { recursive: true, force: true });
       releaseScratch(this.dir);
+    } else {
+      await rm(path.join(this.dir, 'etcd-data'), { force: true }); // the link into the removed tmpfs dir
     }
   }
 }

@@ -50,7 +50,8 @@ export async function waitUntil<T>(
     if (Date.now() > deadline) {
       const suffix = lastError ? ` (last error: ${lastError})` : '';
       const child = opts.watch?.[opts.watch.length - 1];
-      if (child) throw await child.failure(`timed out after ${opts.timeoutMs} ms waiting for ${what}${suffix}`);
+      if (child)
+        throw await child.failure(`timed out after ${opts.timeoutMs} ms waiting for ${what}${suffix}`);
       throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${what}${suffix}`);
     }
     await sleep(opts.intervalMs ?? 100);
@@ -91,7 +92,9 @@ export function apiRequest(
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+        );
         res.on('error', reject);
       },
     );

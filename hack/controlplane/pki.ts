@@ -69,7 +69,9 @@ export async function writeKubeconfig(
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: 'palisade-local', cluster: { server, 'certificate-authority-data': ca.toString('base64') } }],
+    clusters: [
+      { name: 'palisade-local', cluster: { server, 'certificate-authority-data': ca.toString('base64') } },
+    ],
     users: [{ name: user, user: userEntry }],
     contexts: [{ name: user, context: { cluster: 'palisade-local', user } }],
     'current-context': user,

@@ -3,7 +3,7 @@
 // Each child is started as `bash -c WATCHDOG`: bash forks a small background poller and then `exec`s the
 // binary, so the pid Node sees *is* the binary (exit codes and signals are direct). The poller checks
 // every half second whether the parent Node process is still alive; once it is gone (even after SIGKILL,
-// when no handler of ours can run) it terminates the binary and removes its scratch directory.
+// when no handler of ours can run) it terminates the binary and removes its scratch directories.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -17,7 +17,8 @@ self=$$
     kill -TERM "$self" 2>/dev/null
     for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$self" 2>/dev/null || break; sleep 0.2; done
     kill -KILL "$self" 2>/dev/null
-    if [ -n "$scratch" ]; then sleep 0.2; rm -rf "$scratch"; fi
+    sleep 0.2
+    printf '%s\n' "$scratch" | while IFS= read -r dir; do [ -n "$dir" ] && rm -rf "$dir"; done
   fi
 ) </dev/null &
 exec "$@"
@@ -29,7 +30,7 @@ export interface ChildSpec {
   args: string[];
   logFile: string;
   // Removed by the watchdog if the parent dies (tmpfs data must not pile up in /dev/shm).
-  scratchDir?: string;
+  scratchDirs?: string[];
   env?: NodeJS.ProcessEnv;
 }
 
@@ -51,7 +52,8 @@ export class Child {
     this.logFile = spec.logFile;
     const fd = openSync(spec.logFile, 'a');
     try {
-      const watchdogArgs = [String(process.pid), spec.scratchDir ?? '', spec.bin, ...spec.args];
+      const scratch = (spec.scratchDirs ?? []).join('\n');
+      const watchdogArgs = [String(process.pid), scratch, spec.bin, ...spec.args];
       this.#proc = spawn('bash', ['-c', WATCHDOG, 'watchdog', ...watchdogArgs], {
         stdio: ['ignore', fd, fd],
         env: spec.env ?? process.env,
@@ -95,10 +97,34 @@ export class Child {
 
   // An error that carries the end of the child's log: the log usually names the real cause.
   async failure(what: string): Promise<Error> {
-    const status = this.#exit ? ` (${this.name} exited: code ${this.#exit.code}, signal ${this.#exit.signal})` : '';
+    const status = this.#exit
+      ? ` (${this.name} exited: code ${this.#exit.code}, signal ${this.#exit.signal})`
+      : '';
     const log = await this.logTail();
     return new Error(`${what}${status}\n--- last lines of ${this.logFile} ---\n${log}`);
   }
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+// A short-lived command (kubectl): output captured, no watchdog (it ends by itself).
+export async function run(bin: string, args: string[], input?: string): Promise<RunResult> {
+  const proc = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  proc.stdout.on('data', (c: Buffer) => out.push(c));
+  proc.stderr.on('data', (c: Buffer) => err.push(c));
+  proc.stdin.on('error', () => {}); // a command that ignores stdin may close it early
+  proc.stdin.end(input ?? '');
+  const code = await new Promise<number>((resolve, reject) => {
+    proc.once('error', reject);
+    proc.once('close', (c) => resolve(c ?? 1));
+  });
+  return { stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), code };
 }
 
 export async function tail(file: string, lines: number): Promise<string> {
@@ -136,10 +162,13 @@ function installExitHandlers(): void {
   process.on('exit', cleanupNow);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     const handler = (): void => {
+      // Someone else handles the signal (the supervisor, mocha): they own the shutdown, and the 'exit'
+      // handler above still runs if they end the process.
+      if (process.listenerCount(sig) > 1) return;
       cleanupNow();
+      // Then die of the signal, as the process would have without our handler.
       process.removeListener(sig, handler);
-      // Keep the default "die on signal" behaviour unless someone else (mocha, the supervisor) handles it.
-      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+      process.kill(process.pid, sig);
     };
     process.on(sig, handler);
   }

@@ -38,7 +38,8 @@ function oid(dotted: string): Buffer {
 
 function utcTime(d: Date): Buffer {
   const s = d.toISOString(); // 2026-01-02T03:04:05.000Z -> 260102030405Z
-  const t = s.slice(2, 4) + s.slice(5, 7) + s.slice(8, 10) + s.slice(11, 13) + s.slice(14, 16) + s.slice(17, 19);
+  const t =
+    s.slice(2, 4) + s.slice(5, 7) + s.slice(8, 10) + s.slice(11, 13) + s.slice(14, 16) + s.slice(17, 19);
   return tlv(0x17, Buffer.from(`${t}Z`));
 }
 
@@ -85,7 +86,11 @@ function toPem(der: Buffer): string {
   return `-----BEGIN CERTIFICATE-----\n${b64.trimEnd()}\n-----END CERTIFICATE-----\n`;
 }
 
-function issue(subject: Subject, issuer: { subject: Subject; key: KeyObject } | undefined, ca: boolean): KeyPair {
+function issue(
+  subject: Subject,
+  issuer: { subject: Subject; key: KeyObject } | undefined,
+  ca: boolean,
+): KeyPair {
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const now = Date.now();
   const extensions = ca

@@ -46,7 +46,12 @@ export function hchacha20(key: Uint8Array, nonce16: Uint8Array): Uint8Array {
 }
 
 /** XChaCha20-Poly1305 decryption via HChaCha20 + node:crypto. Throws on a bad tag. */
-export function referenceDecrypt(key: Uint8Array, nonce24: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array {
+export function referenceDecrypt(
+  key: Uint8Array,
+  nonce24: Uint8Array,
+  aad: Uint8Array,
+  sealed: Uint8Array,
+): Uint8Array {
   const subkey = hchacha20(key, nonce24.subarray(0, 16));
   const nonce12 = new Uint8Array(12);
   nonce12.set(nonce24.subarray(16, 24), 4);

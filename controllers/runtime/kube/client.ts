@@ -53,7 +53,13 @@ export class KubeClient {
   ): Promise<ObjectList<T>> {
     const query: Record<string, string> = {};
     if (opts.labelSelector) query.labelSelector = opts.labelSelector;
-    return this.call<ObjectList<T>>('list', kind, 'GET', resourcePath(resourceFor(kind), opts.namespace), query);
+    return this.call<ObjectList<T>>(
+      'list',
+      kind,
+      'GET',
+      resourcePath(resourceFor(kind), opts.namespace),
+      query,
+    );
   }
 
   /** Create-only: fails with 409 AlreadyExists rather than touching an existing object. */
@@ -64,7 +70,10 @@ export class KubeClient {
 
   /** Server-side apply of the fields in `obj`, owned by this client's field manager. */
   async apply<T extends KubeObject>(obj: KubeObject, opts: { subresource?: 'status' } = {}): Promise<T> {
-    const path = this.path({ kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace }, opts.subresource);
+    const path = this.path(
+      { kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace },
+      opts.subresource,
+    );
     const query = { fieldManager: this.fieldManager, force: 'true' };
     return this.call<T>('apply', obj.kind, 'PATCH', path, query, obj, 'application/apply-patch+yaml');
   }
@@ -80,7 +89,10 @@ export class KubeClient {
     return this.call<T>('patch', ref.kind, 'PATCH', this.path(ref), {}, ops, 'application/json-patch+json');
   }
 
-  async delete(ref: Ref, opts: { uid?: string; propagationPolicy?: 'Foreground' | 'Background' | 'Orphan' } = {}): Promise<void> {
+  async delete(
+    ref: Ref,
+    opts: { uid?: string; propagationPolicy?: 'Foreground' | 'Background' | 'Orphan' } = {},
+  ): Promise<void> {
     const body = {
       kind: 'DeleteOptions',
       apiVersion: 'v1',
@@ -148,12 +160,16 @@ export class KubeClient {
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+          );
           res.on('error', reject);
         },
       );
       req.on('timeout', () => req.destroy(new Error(`request to ${url.pathname} timed out`)));
-      req.on('error', (e) => reject(new ApiError(0, 'ConnectionFailed', `${method} ${url.pathname}: ${e.message}`)));
+      req.on('error', (e) =>
+        reject(new ApiError(0, 'ConnectionFailed', `${method} ${url.pathname}: ${e.message}`)),
+      );
       if (payload) req.write(payload);
       req.end();
     }).catch((e: unknown) => {

@@ -16,7 +16,12 @@ export const resources = {
   Lease: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', plural: 'leases', namespaced: true },
   Event: { apiVersion: 'events.k8s.io/v1', kind: 'Event', plural: 'events', namespaced: true },
   Tenant: { apiVersion: 'palisade.dev/v1alpha1', kind: 'Tenant', plural: 'tenants', namespaced: false },
-  TenantKey: { apiVersion: 'palisade.dev/v1alpha1', kind: 'TenantKey', plural: 'tenantkeys', namespaced: true },
+  TenantKey: {
+    apiVersion: 'palisade.dev/v1alpha1',
+    kind: 'TenantKey',
+    plural: 'tenantkeys',
+    namespaced: true,
+  },
   ClusterAgent: {
     apiVersion: 'palisade.dev/v1alpha1',
     kind: 'ClusterAgent',
@@ -29,7 +34,12 @@ export const resources = {
     plural: 'certificatebindings',
     namespaced: true,
   },
-  Certificate: { apiVersion: 'cert-manager.io/v1', kind: 'Certificate', plural: 'certificates', namespaced: true },
+  Certificate: {
+    apiVersion: 'cert-manager.io/v1',
+    kind: 'Certificate',
+    plural: 'certificates',
+    namespaced: true,
+  },
 } as const satisfies Record<string, ResourceType>;
 
 export type KindName = keyof typeof resources;
@@ -41,7 +51,12 @@ export function resourceFor(kind: string): ResourceType {
 }
 
 /** The collection path (`/api/v1/namespaces/ns/secrets`), or the object path when `name` is given. */
-export function resourcePath(type: ResourceType, namespace?: string, name?: string, subresource?: string): string {
+export function resourcePath(
+  type: ResourceType,
+  namespace?: string,
+  name?: string,
+  subresource?: string,
+): string {
   const base = type.apiVersion.includes('/') ? `/apis/${type.apiVersion}` : `/api/${type.apiVersion}`;
   const ns = type.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
   const obj = name ? `/${encodeURIComponent(name)}` : '';
