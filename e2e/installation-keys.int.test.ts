@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { testEnv } from '../hack/testenv/env.ts';
 import type { ConfigMap, Secret } from '../controllers/runtime/kube/types.ts';
 import { ensureNamespace, kube, uniqueName } from './support/cluster.ts';
-import { eventually, probe, startOperator } from './support/operator.ts';
+import { startOperator, waitForControllers } from './support/operator.ts';
 
 async function installationSecrets(ns: string): Promise<Secret[]> {
   const list = await kube().list<Secret>('Secret', {
@@ -35,7 +35,7 @@ describe('Installation keys', function () {
 
   it('generates the root key, JWT signing key and hash salt once, and publishes the JWKS', async function () {
     const op = await startOperator({ kubeconfig: testEnv().kubeconfig, namespace: ns, identity: 'keys-1' });
-    await eventually('the operator to be ready', async () => (await probe(op.probePort, '/readyz')) === 200);
+    await waitForControllers(op);
     await op.stop();
     outputs.push(op.output());
     const secrets = await installationSecrets(ns);
@@ -63,10 +63,7 @@ describe('Installation keys', function () {
         namespace: ns,
         identity: `keys-restart-${i}`,
       });
-      await eventually(
-        'the operator to be ready',
-        async () => (await probe(op.probePort, '/readyz')) === 200,
-      );
+      await waitForControllers(op);
       await (how === 'stop' ? op.stop() : op.kill());
       outputs.push(op.output());
     }
@@ -86,8 +83,7 @@ describe('Installation keys', function () {
         }),
       ),
     );
-    for (const op of ops)
-      await eventually('ready', async () => (await probe(op.probePort, '/readyz')) === 200);
+    for (const op of ops) await waitForControllers(op);
     await Promise.all(ops.map((op) => op.stop()));
     outputs.push(...ops.map((op) => op.output()));
     const names = (await installationSecrets(racing)).map((s) => s.metadata.name);

@@ -8,7 +8,7 @@ import {
   tenantManifest,
   uniqueName,
 } from './support/cluster.ts';
-import { eventually, probe, startOperator, type OperatorProcess } from './support/operator.ts';
+import { eventually, startOperator, waitForControllers, type OperatorProcess } from './support/operator.ts';
 
 describe('Recovery', function () {
   const ns = uniqueName('palisade-recovery');
@@ -21,7 +21,7 @@ describe('Recovery', function () {
 
   it('recovers by itself when the apiserver restarts under it, and converges what changed meanwhile', async function () {
     op = await startOperator({ kubeconfig: testEnv().kubeconfig, namespace: ns, identity: 'recovery' });
-    await eventually('ready', async () => (await probe(op?.probePort ?? 0, '/readyz')) === 200);
+    await waitForControllers(op);
     const before = uniqueName('pre');
     await kube().apply(tenantManifest(before));
     await eventually('Ready', async () => readyStatus(await getTenant(before))?.status === 'True');

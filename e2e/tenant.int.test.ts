@@ -10,7 +10,7 @@ import {
   tenantManifest,
   uniqueName,
 } from './support/cluster.ts';
-import { eventually, probe, startOperator, type OperatorProcess } from './support/operator.ts';
+import { eventually, startOperator, waitForControllers, type OperatorProcess } from './support/operator.ts';
 
 describe('Tenant lifecycle (operator as a separate process)', function () {
   const operatorNs = uniqueName('palisade-tenant');
@@ -23,7 +23,7 @@ describe('Tenant lifecycle (operator as a separate process)', function () {
       namespace: operatorNs,
       identity: 'tenant-suite',
     });
-    await eventually('the operator to be ready', async () => (await probe(op.probePort, '/readyz')) === 200);
+    await waitForControllers(op);
   });
 
   after(async function () {

@@ -8,13 +8,7 @@ import type { Informer } from '../runtime/informer.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { Namespace } from '../runtime/kube/types.ts';
 import type { AuditLog } from '../runtime/log.ts';
-import {
-  addFinalizer,
-  hasFinalizer,
-  removeFinalizer,
-  TENANT_UID_LABEL,
-  writeStatus,
-} from '../runtime/objects.ts';
+import { addFinalizer, hasFinalizer, TENANT_UID_LABEL, writeStatus } from '../runtime/objects.ts';
 import { TENANT_FINALIZER, TenantCondition, TenantReason } from './conditions.ts';
 import { desiredNamespace, judgeNamespace, namespaceFor, namespaceUpToDate } from './namespace.ts';
 import { finalizeTenant } from './deletion.ts';

@@ -114,3 +114,12 @@ export async function probe(port: number, path: string): Promise<number> {
     return 0;
   }
 }
+
+/** Resolves once the operator leads and its controllers run (a standby is ready but not started). */
+export async function waitForControllers(op: OperatorProcess, timeoutMs = 30_000): Promise<void> {
+  await eventually(
+    `operator ${op.identity} to start its controllers`,
+    async () => op.output().includes('controllers started'),
+    timeoutMs,
+  );
+}
