@@ -35,10 +35,13 @@ up() {
   fi
   export KUBECONFIG="$state/kubeconfig"
   kubectl=$(ls "${PALISADE_CACHE:-$HOME/.cache/palisade}"/bin/kubectl-* | head -n1)
+  # Tenants first: the other examples live in the namespaces the operator makes for them.
+  "$kubectl" apply --server-side --field-manager=palisade-demo -f "$repo/examples/tenants.yaml" >/dev/null
+  "$kubectl" wait --for=condition=Ready tenants --all --timeout=120s >/dev/null
   for f in "$repo"/examples/*.yaml; do
+    [ "$f" = "$repo/examples/tenants.yaml" ] && continue
     "$kubectl" apply --server-side --field-manager=palisade-demo -f "$f" >/dev/null
   done
-  "$kubectl" wait --for=condition=Ready tenants --all --timeout=120s >/dev/null
   echo
   "$kubectl" get tenants
   echo
