@@ -3,6 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import { parseConfig } from './config.ts';
 import { ensureInstallationKeys } from './installation/keys.ts';
+import { RootKeyring } from './installation/keyring.ts';
+import type { Secret } from './runtime/kube/types.ts';
+import { MANAGED_BY, MANAGED_BY_LABEL } from './runtime/objects.ts';
 import { Manager } from './runtime/manager.ts';
 import { setupTenantController } from './tenant/controller.ts';
 
@@ -26,7 +29,12 @@ async function main(): Promise<void> {
       audit: mgr.audit,
     });
   });
-  setupTenantController(mgr, { now: () => new Date(mgr.clock.now()), rand });
+  // NB: the only Secret informer: it sees nothing but Secrets carrying Palisade's label.
+  const secrets = mgr.informer<Secret>('Secret', `${MANAGED_BY_LABEL}=${MANAGED_BY}`);
+  const env = { now: () => new Date(mgr.clock.now()), rand };
+  const rootKeys = new RootKeyring(secrets, config.namespace);
+  void rootKeys;
+  setupTenantController(mgr, env);
 
   let stopping = false;
   const stop = (signal: string) => {
