@@ -9,6 +9,8 @@ export interface OperatorConfig {
   logLevel: string;
   auditFile?: string;
   identity: string;
+  /** Keys one controller reconciles at once. */
+  concurrency: number;
 }
 
 const USAGE = `palisade operator
@@ -20,6 +22,7 @@ const USAGE = `palisade operator
   --log-level <level>        error|warn|info|debug (default info)
   --audit-log <path>         audit log file (default: stderr)
   --identity <id>            leader election identity (default $POD_NAME or hostname-pid)
+  --concurrency <n>          reconciles in flight per controller (default 8)
 `;
 
 /** Flags first, then environment, then defaults. Throws with the usage text on a bad flag. */
@@ -36,6 +39,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
         'log-level': { type: 'string' },
         'audit-log': { type: 'string' },
         identity: { type: 'string' },
+        concurrency: { type: 'string' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -47,7 +51,11 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   const leader = values['leader-elect'] ?? 'true';
   if (leader !== 'true' && leader !== 'false')
     throw new Error(`--leader-elect must be true or false\n\n${USAGE}`);
+  const concurrency = Number(values.concurrency ?? '8');
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new Error(`--concurrency must be a positive integer\n\n${USAGE}`);
   return {
+    concurrency,
     kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
     namespace: values.namespace ?? env.POD_NAMESPACE ?? 'palisade-system',
     leaderElection: leader === 'true',

@@ -20,6 +20,8 @@ export interface ManagerOptions {
   logLevel?: string;
   auditFile?: string;
   clock?: Clock;
+  /** Default reconciles in flight per controller. */
+  concurrency?: number;
   /** Called when the process must end (leadership lost): two leaders are worse than a restart. */
   onFatal?: (reason: string) => void;
 }
@@ -87,7 +89,13 @@ export class Manager {
   addController<T extends KubeObject>(
     opts: Omit<ControllerOptions<T>, 'clock' | 'log' | 'metrics'>,
   ): Controller<T> {
-    const c = new Controller<T>({ ...opts, clock: this.clock, log: this.log, metrics: this.metrics });
+    const c = new Controller<T>({
+      concurrency: this.o.concurrency,
+      ...opts,
+      clock: this.clock,
+      log: this.log,
+      metrics: this.metrics,
+    });
     this.controllers.push(c);
     return c;
   }

@@ -1,0 +1,23 @@
+import assert from 'node:assert/strict';
+import { parseConfig } from './config.ts';
+
+describe('parseConfig', () => {
+  it('prefers flags over environment over defaults', () => {
+    const c = parseConfig(['--namespace=ops', '--leader-elect=false'], {
+      POD_NAMESPACE: 'env-ns',
+      POD_NAME: 'pod-1',
+    });
+    assert.equal(c.namespace, 'ops');
+    assert.equal(c.leaderElection, false);
+    assert.equal(c.identity, 'pod-1');
+    assert.equal(c.concurrency, 8);
+    assert.equal(parseConfig([], { POD_NAMESPACE: 'env-ns' }).namespace, 'env-ns');
+    assert.equal(parseConfig([], {}).namespace, 'palisade-system');
+  });
+
+  it('rejects an unknown flag or a bad value with the usage text', () => {
+    assert.throws(() => parseConfig(['--nope'], {}), /Unknown option '--nope'[\s\S]*--kubeconfig/);
+    assert.throws(() => parseConfig(['--leader-elect=maybe'], {}), /--leader-elect must be true or false/);
+    assert.throws(() => parseConfig(['--concurrency=0'], {}), /--concurrency must be a positive integer/);
+  });
+});
