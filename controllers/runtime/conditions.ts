@@ -2,14 +2,9 @@
  * metav1.Condition handling. A condition's lastTransitionTime changes only when its status changes, so
  * re-running a reconcile that reaches the same verdict writes nothing.
  */
-export interface Condition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason: string;
-  message: string;
-  observedGeneration?: number;
-  lastTransitionTime: string;
-}
+import type { Condition } from '../../crds/v1alpha1/common.ts';
+
+export type { Condition };
 
 export type ConditionInput = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
 

@@ -2,11 +2,29 @@
  * The resource kinds Palisade talks to, with their REST coordinates. Listing them explicitly avoids a
  * discovery round trip per call and makes the operator's API surface (and so its RBAC) easy to read.
  */
+import {
+  CertificateBindingResource,
+  ClusterAgentResource,
+  TenantKeyResource,
+  TenantResource,
+} from '../../../crds/v1alpha1/index.ts';
+import type { ResourceInfo } from '../../../crds/v1alpha1/common.ts';
+
 export interface ResourceType {
   apiVersion: string;
   kind: string;
   plural: string;
   namespaced: boolean;
+}
+
+/** Palisade's own kinds, from the API package (one source for plural names and scope). */
+function palisade<K extends string>(r: ResourceInfo<K>) {
+  return {
+    apiVersion: `${r.group}/${r.version}`,
+    kind: r.kind,
+    plural: r.plural,
+    namespaced: r.scope === 'Namespaced',
+  };
 }
 
 export const resources = {
@@ -15,25 +33,10 @@ export const resources = {
   ConfigMap: { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true },
   Lease: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', plural: 'leases', namespaced: true },
   Event: { apiVersion: 'events.k8s.io/v1', kind: 'Event', plural: 'events', namespaced: true },
-  Tenant: { apiVersion: 'palisade.dev/v1alpha1', kind: 'Tenant', plural: 'tenants', namespaced: false },
-  TenantKey: {
-    apiVersion: 'palisade.dev/v1alpha1',
-    kind: 'TenantKey',
-    plural: 'tenantkeys',
-    namespaced: true,
-  },
-  ClusterAgent: {
-    apiVersion: 'palisade.dev/v1alpha1',
-    kind: 'ClusterAgent',
-    plural: 'clusteragents',
-    namespaced: true,
-  },
-  CertificateBinding: {
-    apiVersion: 'palisade.dev/v1alpha1',
-    kind: 'CertificateBinding',
-    plural: 'certificatebindings',
-    namespaced: true,
-  },
+  Tenant: palisade(TenantResource),
+  TenantKey: palisade(TenantKeyResource),
+  ClusterAgent: palisade(ClusterAgentResource),
+  CertificateBinding: palisade(CertificateBindingResource),
   Certificate: {
     apiVersion: 'cert-manager.io/v1',
     kind: 'Certificate',

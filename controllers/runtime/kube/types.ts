@@ -1,26 +1,7 @@
-/** The small slice of Kubernetes object shapes the runtime needs. */
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
+/** The small slice of Kubernetes object shapes the runtime needs; metadata types come from the API package. */
+import type { ObjectMeta } from '../../../crds/v1alpha1/common.ts';
 
-export interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  finalizers?: string[];
-  ownerReferences?: OwnerReference[];
-}
+export type { ObjectMeta, OwnerReference } from '../../../crds/v1alpha1/common.ts';
 
 export interface KubeObject {
   apiVersion: string;

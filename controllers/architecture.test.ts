@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+function sources(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(path.join(repo, dir))) {
+    const rel = path.join(dir, entry);
+    if (statSync(path.join(repo, rel)).isDirectory()) out.push(...sources(rel));
+    else if (rel.endsWith('.ts') && !rel.endsWith('.test.ts')) out.push(rel);
+  }
+  return out;
+}
+
+function imports(file: string): string[] {
+  const text = readFileSync(path.join(repo, file), 'utf8');
+  return [...text.matchAll(/^\s*(?:import|export)\b[^'"]*?from\s+['"]([^'"]+)['"]/gm)].map(
+    (m) => m[1] as string,
+  );
+}
+
+/** Resolves a relative import to a repo path; package imports stay as they are. */
+function target(file: string, spec: string): string {
+  return spec.startsWith('.') ? path.normalize(path.join(path.dirname(file), spec)) : spec;
+}
+
+const all = [...sources('controllers'), ...sources('crds')];
+
+// controllers/crypto checks its own imports (crypto/imports.test.ts).
+describe('architecture: dependencies flow one way', () => {
+  it('lets only controllers/runtime talk to @kubernetes/client-node', () => {
+    const offenders = all.filter(
+      (f) =>
+        !f.startsWith('controllers/runtime/') &&
+        imports(f).some((s) => s.startsWith('@kubernetes/client-node')),
+    );
+    assert.deepEqual(offenders, []);
+  });
+
+  it('keeps crds/ free of controller code', () => {
+    const offenders = sources('crds').filter((f) =>
+      imports(f).some((s) => target(f, s).startsWith('controllers/')),
+    );
+    assert.deepEqual(offenders, []);
+  });
+
+  it('keeps controllers/runtime free of the kinds it drives', () => {
+    const offenders = sources('controllers/runtime').filter((f) =>
+      imports(f).some((s) => {
+        const t = target(f, s);
+        return t.startsWith('controllers/') && !t.startsWith('controllers/runtime/');
+      }),
+    );
+    assert.deepEqual(offenders, []);
+  });
+
+  it('lets only controllers/messaging import @nats-io', () => {
+    const offenders = all.filter(
+      (f) => !f.startsWith('controllers/messaging/') && imports(f).some((s) => s.startsWith('@nats-io/')),
+    );
+    assert.deepEqual(offenders, []);
+  });
+});
