@@ -54,6 +54,6 @@ tool() {
 }
 
 if [ $# -eq 0 ]; then
-  set -- etcd kube-apiserver kube-controller-manager kubectl nats-server cert-manager-controller cert-manager-crds
+  set -- etcd kube-apiserver kube-controller-manager kubectl nats-server cert-manager-controller cert-manager-crds helm
 fi
 for t in "$@"; do tool "$t"; done

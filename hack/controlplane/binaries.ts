@@ -14,6 +14,7 @@ export interface Binaries {
   natsServer: string;
   certManagerController: string;
   certManagerCrds: string;
+  helm: string;
   kubernetesVersion: string;
 }
 
@@ -51,6 +52,7 @@ export async function binaries(): Promise<Binaries> {
     natsServer: path.join(bin, `nats-server-${pin(v, 'NATS_SERVER_VERSION')}`),
     certManagerController: path.join(bin, `cert-manager-controller-${cm}`),
     certManagerCrds: path.join(cacheDir(), `cert-manager-crds-${cm}`),
+    helm: path.join(bin, `helm-${pin(v, 'HELM_VERSION')}`),
     kubernetesVersion: k8s,
   };
 }
