@@ -3,7 +3,8 @@
  *
  * - `crds/palisade.dev_<plural>.yaml`, one CustomResourceDefinition per file;
  * - identical copies in `charts/palisade/crds/` (Helm installs CRDs from there, untemplated);
- * - `docs/api.md`, the API reference (formatted with the project's Prettier settings).
+ * - `docs/api.md`, the API reference (formatted with the project's Prettier settings);
+ * - `charts/palisade/templates/rbac.yaml`, the chart's RBAC, from controllers/permissions.ts.
  *
  * Usage: `node hack/gen-crds.ts` writes them (and removes YAML files in those folders that are no longer
  * generated); `node hack/gen-crds.ts --check` writes nothing, and exits 1 with a diff of every stale,
@@ -15,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import * as prettier from 'prettier';
 import { apiReference, crdFileName, crdYAML } from '../crds/render.ts';
 import { ALL_CRDS } from '../crds/v1alpha1/index.ts';
+import { RBAC_TEMPLATE, rbacTemplate } from './rbac.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Folders whose `*.yaml` files are all generated. */
@@ -29,6 +31,7 @@ export async function generatedFiles(): Promise<Map<string, string>> {
   }
   const options = (await prettier.resolveConfig(join(REPO_ROOT, API_DOC))) ?? {};
   files.set(API_DOC, await prettier.format(apiReference(ALL_CRDS), { ...options, filepath: API_DOC }));
+  files.set(RBAC_TEMPLATE, rbacTemplate());
   return files;
 }
 

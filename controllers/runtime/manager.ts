@@ -158,7 +158,9 @@ export class Manager {
   private async runControllers(): Promise<void> {
     const all = [...this.informers.values()];
     await Promise.all(all.map((i) => i.start()));
-    await Promise.all(all.map((i) => i.waitForSync()));
+    await Promise.all(
+      all.map((i) => i.waitForSync().then(() => this.metrics.informerSynced.set({ kind: i.kind }, 1))),
+    );
     for (const task of this.startupTasks) await this.retry(task.name, task.run);
     if (this.stopping) return;
     for (const c of this.controllers) c.start();

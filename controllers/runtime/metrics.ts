@@ -39,6 +39,12 @@ export class Metrics {
     help: '1 while this replica holds the leader lease.',
     registers: [this.registry],
   });
+  readonly informerSynced = new Gauge({
+    name: 'palisade_informer_synced',
+    help: '1 once the list/watch cache of a kind is filled (the operator lists and watches that kind).',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
   readonly informerRestarts = new Counter({
     name: 'palisade_informer_restarts_total',
     help: 'List/watch restarts after errors, by kind.',

@@ -117,9 +117,17 @@ export async function probe(port: number, path: string): Promise<number> {
 
 /** Resolves once the operator leads and its controllers run (a standby is ready but not started). */
 export async function waitForControllers(op: OperatorProcess, timeoutMs = 30_000): Promise<void> {
-  await eventually(
-    `operator ${op.identity} to start its controllers`,
-    async () => op.output().includes('controllers started'),
-    timeoutMs,
-  );
+  try {
+    await eventually(
+      `operator ${op.identity}`,
+      async () => op.output().includes('controllers started'),
+      timeoutMs,
+    );
+  } catch (e) {
+    const tail = op.output().split('\n').slice(-15).join('\n');
+    throw new Error(
+      `operator ${op.identity} did not start its controllers within ${timeoutMs} ms; its last output:\n${tail}`,
+      { cause: e },
+    );
+  }
 }

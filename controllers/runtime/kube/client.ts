@@ -75,7 +75,8 @@ export class KubeClient {
       opts.subresource,
     );
     const query = { fieldManager: this.fieldManager, force: 'true' };
-    return this.call<T>('apply', obj.kind, 'PATCH', path, query, obj, 'application/apply-patch+yaml');
+    const kind = opts.subresource ? `${obj.kind}/${opts.subresource}` : obj.kind;
+    return this.call<T>('apply', kind, 'PATCH', path, query, obj, 'application/apply-patch+yaml');
   }
 
   /** Replaces the object; `metadata.resourceVersion` makes it fail with 409 Conflict if it changed meanwhile. */
