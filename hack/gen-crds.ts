@@ -4,7 +4,8 @@
  * - `crds/palisade.dev_<plural>.yaml`, one CustomResourceDefinition per file;
  * - identical copies in `charts/palisade/crds/` (Helm installs CRDs from there, untemplated);
  * - `docs/api.md`, the API reference (formatted with the project's Prettier settings);
- * - `charts/palisade/templates/rbac.yaml`, the chart's RBAC, from controllers/permissions.ts.
+ * - `charts/palisade/templates/rbac.yaml`, the chart's RBAC, from controllers/permissions.ts;
+ * - `examples/argocd/argocd-cm-patch.yaml`, Argo CD health checks, from examples/argocd/health.lua.
  *
  * Usage: `node hack/gen-crds.ts` writes them (and removes YAML files in those folders that are no longer
  * generated); `node hack/gen-crds.ts --check` writes nothing, and exits 1 with a diff of every stale,
@@ -16,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import * as prettier from 'prettier';
 import { apiReference, crdFileName, crdYAML } from '../crds/render.ts';
 import { ALL_CRDS } from '../crds/v1alpha1/index.ts';
+import { ARGOCD_CM_PATCH, argocdConfigMapPatch } from './argocd.ts';
 import { RBAC_TEMPLATE, rbacTemplate } from './rbac.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -32,6 +34,7 @@ export async function generatedFiles(): Promise<Map<string, string>> {
   const options = (await prettier.resolveConfig(join(REPO_ROOT, API_DOC))) ?? {};
   files.set(API_DOC, await prettier.format(apiReference(ALL_CRDS), { ...options, filepath: API_DOC }));
   files.set(RBAC_TEMPLATE, rbacTemplate());
+  files.set(ARGOCD_CM_PATCH, argocdConfigMapPatch());
   return files;
 }
 
