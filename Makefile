@@ -58,6 +58,10 @@ down: ## stop what `make demo` started
 bench: deps tools ## create N Tenants (default 1000) and print time, API writes and memory against a bare client
 	node hack/bench/tenants.ts --tenants $(N)
 
+.PHONY: e2e-kind
+e2e-kind: ## (needs Docker) kind cluster + cert-manager + the chart with an image of this checkout
+	hack/e2e-kind.sh
+
 .PHONY: build
 build: deps ## compile to dist/ (for the container image)
 	npm run --silent build
