@@ -62,6 +62,14 @@ bench: deps tools ## create N Tenants (default 1000) and print time, API writes 
 e2e-kind: ## (needs Docker) kind cluster + cert-manager + the chart with an image of this checkout
 	hack/e2e-kind.sh
 
+.PHONY: bench-keys
+bench-keys: deps tools ## rewrap KEYS TenantKeys (default 10000) under a new root: seconds, API writes; AEAD ops/s
+	node hack/bench/keys.ts --keys $${KEYS:-10000}
+
+.PHONY: bench-messaging
+bench-messaging: deps tools ## N Tenants × 2 ClusterAgents with NATS, then heartbeats from AGENTS simulated agents (default 5000)
+	node hack/bench/messaging.ts --tenants $(N) --agents $${AGENTS:-5000}
+
 .PHONY: build
 build: deps ## compile to dist/ (for the container image)
 	npm run --silent build

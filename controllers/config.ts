@@ -6,6 +6,8 @@ export interface OperatorConfig {
   namespace: string;
   leaderElection: boolean;
   probeAddress: string;
+  /** HTTPS listener for the probe endpoints, with the internal CA's certificate (off when absent). */
+  secureAddress?: string;
   logLevel: string;
   auditFile?: string;
   identity: string;
@@ -19,6 +21,8 @@ const USAGE = `palisade operator
   --namespace <ns>           the operator's namespace: installation keys, leader lease (default $POD_NAMESPACE or palisade-system)
   --leader-elect <bool>      campaign for a Lease before reconciling (default true)
   --probe-address <h:p>      /healthz, /readyz, /metrics (default 127.0.0.1:8080; the chart uses 0.0.0.0:8080)
+  --secure-address <h:p>     the same endpoints over HTTPS (TLS 1.2+), with the certificate of the internal
+                             CertificateBinding palisade-operator-tls (default: off; docs/certificates.md)
   --log-level <level>        error|warn|info|debug (default info)
   --audit-log <path>         audit log file (default: stderr)
   --identity <id>            leader election identity (default $POD_NAME or hostname-pid)
@@ -36,6 +40,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
         namespace: { type: 'string' },
         'leader-elect': { type: 'string' },
         'probe-address': { type: 'string' },
+        'secure-address': { type: 'string' },
         'log-level': { type: 'string' },
         'audit-log': { type: 'string' },
         identity: { type: 'string' },
@@ -60,6 +65,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     namespace: values.namespace ?? env.POD_NAMESPACE ?? 'palisade-system',
     leaderElection: leader === 'true',
     probeAddress: values['probe-address'] ?? '127.0.0.1:8080',
+    secureAddress: values['secure-address'],
     logLevel: values['log-level'] ?? 'info',
     auditFile: values['audit-log'],
     identity: values.identity ?? env.POD_NAME ?? `${os.hostname()}-${process.pid}`,

@@ -8,6 +8,12 @@ import type { Secret } from './runtime/kube/types.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL } from './runtime/objects.ts';
 import { Manager } from './runtime/manager.ts';
 import { setupTenantController } from './tenant/controller.ts';
+import { setupTenantKeyController } from './tenantkey/controller.ts';
+import { setupRootKeyRetirement } from './installation/retire.ts';
+import { setupMessaging } from './nats/setup.ts';
+import { setupCertificateBindings } from './certificatebinding/controller.ts';
+import { startSecureEndpoint } from './certificatebinding/serving.ts';
+import { probeHandler } from './runtime/server.ts';
 
 const rand = (n: number) => new Uint8Array(randomBytes(n));
 
@@ -33,8 +39,34 @@ async function main(): Promise<void> {
   const secrets = mgr.informer<Secret>('Secret', `${MANAGED_BY_LABEL}=${MANAGED_BY}`);
   const env = { now: () => new Date(mgr.clock.now()), rand };
   const rootKeys = new RootKeyring(secrets, config.namespace);
-  void rootKeys;
-  setupTenantController(mgr, env);
+  // PALISADE_NATS_URL (comma-separated tls://host:port) turns messaging on: docs/messaging.md.
+  const natsServers = (process.env.PALISADE_NATS_URL ?? '').split(',').filter(Boolean);
+  const messaging = natsServers.length
+    ? setupMessaging(mgr, {
+        servers: natsServers,
+        agentUrl: process.env.PALISADE_NATS_AGENT_URL,
+        env,
+        rootKeys,
+        secrets,
+        statusRefreshMs: Number(process.env.PALISADE_AGENT_STATUS_REFRESH_MS) || undefined,
+      })
+    : undefined;
+  setupTenantController(mgr, env, messaging);
+  setupTenantKeyController(mgr, { env, rootKeys, secrets, namespace: config.namespace });
+  // PALISADE_ROOT_RETIRE_GRACE_MS: tests shorten the wait before an unreferenced root version is deleted.
+  const graceMs = Number(process.env.PALISADE_ROOT_RETIRE_GRACE_MS) || undefined;
+  setupRootKeyRetirement(mgr, { secrets, rootKeys, namespace: config.namespace, graceMs });
+  await setupCertificateBindings(mgr, env);
+  if (config.secureAddress) {
+    startSecureEndpoint({
+      address: config.secureAddress,
+      client: mgr.client,
+      namespace: config.namespace,
+      handler: probeHandler({ metrics: mgr.metrics, ready: () => mgr.readiness() }),
+      log: mgr.log,
+      clock: mgr.clock,
+    });
+  }
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -37,16 +37,40 @@ export const permissions: readonly Permission[] = [
   {
     apiGroup: '',
     resource: 'secrets',
-    verbs: ['get', 'list', 'watch', 'create'],
+    verbs: ['get', 'list', 'watch', 'create', 'update'],
     scope: 'cluster',
-    why: 'key material in tenant namespaces, created create-only; the informer selects only Palisade-labelled Secrets',
+    why:
+      'key material in tenant namespaces, created create-only; the informers select only Palisade-labelled Secrets ' +
+      'and Secrets labelled palisade.dev/watch=true; imported certificates are read by name; internal leaf ' +
+      'certificates are renewed with a conditional update',
+  },
+  {
+    apiGroup: 'palisade.dev',
+    resource: 'certificatebindings',
+    verbs: ['list', 'watch'],
+    scope: 'cluster',
+    why: 'reconcile CertificateBindings',
+  },
+  {
+    apiGroup: 'palisade.dev',
+    resource: 'certificatebindings/status',
+    verbs: ['patch'],
+    scope: 'cluster',
+    why: 'write CertificateBinding status (server-side apply)',
+  },
+  {
+    apiGroup: 'cert-manager.io',
+    resource: 'certificates',
+    verbs: ['list', 'watch', 'patch'],
+    scope: 'cluster',
+    why: 'create (server-side apply) and watch the cert-manager Certificates of certManager bindings',
   },
   {
     apiGroup: '',
     resource: 'configmaps',
-    verbs: ['patch'],
+    verbs: ['list', 'watch', 'patch'],
     scope: 'operator',
-    why: 'publish the JWKS (server-side apply)',
+    why: 'publish the JWKS and the internal CA bundle (server-side apply); watch the CA bundle',
   },
   {
     apiGroup: 'coordination.k8s.io',

@@ -41,7 +41,12 @@ describe('Installation keys', function () {
     const secrets = await installationSecrets(ns);
     assert.deepEqual(
       secrets.map((s) => s.metadata.name),
-      ['palisade-hash-salt', 'palisade-jwt-signing-key-v1', 'palisade-root-key-v1'],
+      [
+        'palisade-hash-salt',
+        'palisade-internal-ca-v1',
+        'palisade-jwt-signing-key-v1',
+        'palisade-root-key-v1',
+      ],
     );
     for (const s of secrets) assert.equal(s.immutable, true, `${s.metadata.name} is immutable`);
     const root = secrets.find((s) => s.metadata.name === 'palisade-root-key-v1');
@@ -87,7 +92,12 @@ describe('Installation keys', function () {
     await Promise.all(ops.map((op) => op.stop()));
     outputs.push(...ops.map((op) => op.output()));
     const names = (await installationSecrets(racing)).map((s) => s.metadata.name);
-    assert.deepEqual(names, ['palisade-hash-salt', 'palisade-jwt-signing-key-v1', 'palisade-root-key-v1']);
+    assert.deepEqual(names, [
+      'palisade-hash-salt',
+      'palisade-internal-ca-v1',
+      'palisade-jwt-signing-key-v1',
+      'palisade-root-key-v1',
+    ]);
   });
 
   it('never writes key bytes to its logs or audit stream, in any encoding', async function () {

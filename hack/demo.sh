@@ -9,6 +9,10 @@ ttl=${PALISADE_DEMO_TTL:-8h}
 operator_ns=palisade-system
 
 down() {
+  if [ -f "$state/nats.pid" ]; then
+    kill "$(cat "$state/nats.pid")" 2>/dev/null || true
+    rm -f "$state/nats.pid"
+  fi
   if [ -f "$state/operator.pid" ]; then
     kill "$(cat "$state/operator.pid")" 2>/dev/null || true
     rm -f "$state/operator.pid"
@@ -28,10 +32,19 @@ up() {
     export KUBECONFIG="$state/kubeconfig"
     kubectl=$(ls "${PALISADE_CACHE:-$HOME/.cache/palisade}"/bin/kubectl-* | head -n1)
     "$kubectl" create namespace "$operator_ns" --dry-run=client -o yaml | "$kubectl" apply -f - >/dev/null
+    # Messaging: a nats-server in operator mode, configured from the Secrets the operator bootstraps.
+    nats_port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
     # The operator runs detached; `timeout` bounds it to the same lifetime as the control plane.
-    nohup timeout "$ttl" node "$repo/controllers/main.ts" --kubeconfig "$KUBECONFIG" --namespace "$operator_ns" \
+    PALISADE_NATS_URL="127.0.0.1:$nats_port" PALISADE_NATS_AGENT_URL="tls://127.0.0.1:$nats_port" \
+      nohup timeout "$ttl" node "$repo/controllers/main.ts" --kubeconfig "$KUBECONFIG" --namespace "$operator_ns" \
       --probe-address 127.0.0.1:0 --audit-log "$state/audit.log" >"$state/operator.log" 2>&1 &
     echo $! >"$state/operator.pid"
+    node "$repo/controllers/nats/cli.ts" write-config --kubeconfig "$KUBECONFIG" --namespace "$operator_ns" \
+      --dir "$state/nats" >/dev/null
+    nats=$(ls "${PALISADE_CACHE:-$HOME/.cache/palisade}"/bin/nats-server-* | head -n1)
+    nohup timeout "$ttl" "$nats" -c "$state/nats/nats.conf" -a 127.0.0.1 -p "$nats_port" >"$state/nats.log" 2>&1 &
+    echo $! >"$state/nats.pid"
+    echo "NATS (operator mode, TLS) on 127.0.0.1:$nats_port; agent credentials: kubectl get secrets -A -l palisade.dev/component=nats-agent-credentials"
   fi
   export KUBECONFIG="$state/kubeconfig"
   kubectl=$(ls "${PALISADE_CACHE:-$HOME/.cache/palisade}"/bin/kubectl-* | head -n1)

@@ -10,6 +10,8 @@ type Handler<T> = (obj: T) => void;
 export interface InformerOptions {
   kind: string;
   labelSelector?: string;
+  /** Watch one namespace only (so a namespaced Role suffices); all namespaces when absent. */
+  namespace?: string;
   clock: Clock;
   onError?: (kind: string, err: unknown, retryInMs: number) => void;
   /** Restart backoff bounds after a failed list or watch. */
@@ -48,9 +50,12 @@ export class Informer<T extends KubeObject> {
     this.kind = opts.kind;
     this.opts = opts;
     const type = resourceFor(opts.kind);
-    const path = resourcePath(type);
+    const path = resourcePath(type, opts.namespace);
     const listFn = async () => {
-      const list = await client.list<KubeObject>(opts.kind, { labelSelector: opts.labelSelector });
+      const list = await client.list<KubeObject>(opts.kind, {
+        labelSelector: opts.labelSelector,
+        namespace: opts.namespace,
+      });
       return { ...list, items: list.items as KubernetesObject[] };
     };
     this.lw = new ListWatch(path, new Watch(client.kubeConfig), listFn, false, opts.labelSelector);

@@ -67,14 +67,15 @@ export class Manager {
     });
   }
 
-  /** A shared informer per (kind, label selector). */
-  informer<T extends KubeObject>(kind: string, labelSelector?: string): Informer<T> {
-    const id = `${kind}|${labelSelector ?? ''}`;
+  /** A shared informer per (kind, label selector, namespace: all when absent). */
+  informer<T extends KubeObject>(kind: string, labelSelector?: string, namespace?: string): Informer<T> {
+    const id = `${kind}|${labelSelector ?? ''}|${namespace ?? ''}`;
     let inf = this.informers.get(id);
     if (!inf) {
       inf = new Informer<KubeObject>(this.client, {
         kind,
         labelSelector,
+        namespace,
         clock: this.clock,
         onError: (k, err, retryInMs) => {
           this.metrics.informerRestarts.inc({ kind: k });
@@ -105,6 +106,13 @@ export class Manager {
     this.startupTasks.push({ name, run });
   }
 
+  /** What /readyz answers: ready once controllers run, or as a standby replica. */
+  readiness(): { ok: boolean; detail: string } {
+    return this.running || (this.o.leaderElection && !this.elector?.isLeader())
+      ? { ok: true, detail: this.running ? 'ok' : 'standby' }
+      : { ok: false, detail: 'starting' };
+  }
+
   isRunning(): boolean {
     return this.running;
   }
@@ -113,10 +121,7 @@ export class Manager {
     this.probes = await startProbeServer({
       address: this.o.probeAddress,
       metrics: this.metrics,
-      ready: () =>
-        this.running || (this.o.leaderElection && !this.elector?.isLeader())
-          ? { ok: true, detail: this.running ? 'ok' : 'standby' }
-          : { ok: false, detail: 'starting' },
+      ready: () => this.readiness(),
     });
     this.log.info('probe server listening', { address: this.o.probeAddress, port: this.probes.port });
     if (!this.o.leaderElection) return this.runControllers();

@@ -7,13 +7,30 @@ export interface ProbeServer {
   close(): Promise<void>;
 }
 
-/** `/healthz` (the process is alive), `/readyz` (it can do its job), `/metrics` (Prometheus text). */
-export async function startProbeServer(opts: {
-  address: string;
+export interface ProbeHandlerOptions {
   metrics: Metrics;
   ready: () => { ok: boolean; detail: string };
-}): Promise<ProbeServer> {
-  const server = http.createServer((req, res) => {
+}
+
+/** `/healthz` (the process is alive), `/readyz` (it can do its job), `/metrics` (Prometheus text). */
+export async function startProbeServer(
+  opts: ProbeHandlerOptions & { address: string },
+): Promise<ProbeServer> {
+  const server = http.createServer(probeHandler(opts));
+  const { host, port } = parseAddress(opts.address);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** The probe endpoints as a request listener, for any server (the HTTPS one serves the same). */
+export function probeHandler(opts: ProbeHandlerOptions): http.RequestListener {
+  return (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') return reply(res, 200, 'ok\n');
     if (path === '/readyz') {
@@ -28,15 +45,6 @@ export async function startProbeServer(opts: {
       return;
     }
     reply(res, 404, 'not found\n');
-  });
-  const { host, port } = parseAddress(opts.address);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
 

@@ -4,6 +4,7 @@ import { removeFinalizer } from '../runtime/objects.ts';
 import { RETAINED_LABEL, TENANT_FINALIZER } from './conditions.ts';
 import { desiredNamespace, judgeNamespace, namespaceFor } from './namespace.ts';
 import type { TenantDeps } from './reconcile.ts';
+import { finalizeTenantAccount } from './account.ts';
 
 /**
  * Runs the Tenant's deletion policy, then lets the Tenant go. `Retain` keeps the namespace and every
@@ -41,6 +42,13 @@ export async function finalizeTenant(d: TenantDeps, tenant: Tenant): Promise<voi
       `kept namespace ${name} and its keys (deletionPolicy Retain)`,
     );
     d.audit.record({ action: 'tenant.namespace.retain', outcome: 'Success', resource, tenantUID });
+  }
+  if (d.messaging) {
+    await finalizeTenantAccount(
+      { client: d.client, audit: d.audit, now: () => d.env.now() },
+      d.messaging,
+      tenant,
+    );
   }
   await removeFinalizer(d.client, tenant, TENANT_FINALIZER);
 }

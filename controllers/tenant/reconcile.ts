@@ -1,4 +1,4 @@
-import type { Tenant, TenantStatus } from '../../crds/v1alpha1/index.ts';
+import type { Tenant, TenantKey, TenantStatus } from '../../crds/v1alpha1/index.ts';
 import { newTenantUID, type RandomSource } from '../crypto/index.ts';
 import { readySummary, setConditions, type ConditionInput } from '../runtime/conditions.ts';
 import type { ReconcileResult } from '../runtime/controller.ts';
@@ -12,6 +12,8 @@ import { addFinalizer, hasFinalizer, TENANT_UID_LABEL, writeStatus } from '../ru
 import { TENANT_FINALIZER, TenantCondition, TenantReason } from './conditions.ts';
 import { desiredNamespace, judgeNamespace, namespaceFor, namespaceUpToDate } from './namespace.ts';
 import { finalizeTenant } from './deletion.ts';
+import { ensurePrimaryKey } from './primarykey.ts';
+import { reconcileTenantAccount, type AccountOutcome, type TenantMessagingDeps } from './account.ts';
 
 export interface TenantEnv {
   now(): Date;
@@ -25,6 +27,10 @@ export interface TenantDeps {
   env: TenantEnv;
   tenants: Informer<Tenant>;
   namespaces: Informer<Namespace>;
+  /** The primary TenantKeys (optional: without it the key is applied on every reconcile). */
+  tenantKeys?: Informer<TenantKey>;
+  /** NATS (account.ts); absent when messaging is not configured. */
+  messaging?: TenantMessagingDeps;
 }
 
 export const UID_INDEX = 'uid';
@@ -97,11 +103,24 @@ export async function reconcileTenant(d: TenantDeps, key: string): Promise<Recon
       });
     }
   }
-  await report(d, tenant, uid, {
-    status: 'True',
-    reason: TenantReason.NamespaceCreated,
-    message: `namespace ${name} is ready`,
-  });
+  const primary = await ensurePrimaryKey(d, tenant);
+  const account = d.messaging
+    ? await reconcileTenantAccount(
+        { client: d.client, audit: d.audit, now: () => d.env.now() },
+        d.messaging,
+        tenant,
+        uid,
+      )
+    : undefined;
+  await report(
+    d,
+    tenant,
+    uid,
+    { status: 'True', reason: TenantReason.NamespaceCreated, message: `namespace ${name} is ready` },
+    primary,
+    account,
+  );
+  if (account?.error) throw account.error;
 }
 
 /** A fresh UID unused by any Tenant or retained tenant namespace. */
@@ -118,11 +137,17 @@ async function report(
   tenant: Tenant,
   uid: string | undefined,
   namespace: Omit<ConditionInput, 'type'>,
+  primary?: { name: string; concern: ConditionInput },
+  account?: AccountOutcome,
 ): Promise<void> {
   const concerns: ConditionInput[] = [{ type: TenantCondition.NamespaceReady, ...namespace }];
+  if (primary) concerns.push(primary.concern);
+  if (account) concerns.push(account.concern);
   const status: TenantStatus = {
     ...tenant.status,
     ...(uid ? { uid } : {}),
+    ...(primary ? { primaryKey: primary.name } : {}),
+    ...(account?.natsAccount ? { natsAccount: account.natsAccount } : {}),
     namespace: namespaceFor(tenant),
     observedGeneration: tenant.metadata.generation,
     conditions: setConditions(

@@ -268,7 +268,8 @@ const spec = objectOf<CertificateBindingSpec>()({
       rules: [immutableRule('secretName')],
     }),
     expiryWarning: durationSchema({
-      description: 'Set the ExpiringSoon condition when the certificate expires within this long.',
+      description:
+        'Set the Expiring condition (and warn with an Event) when the certificate expires within this long.',
       default: DEFAULT_EXPIRY_WARNING,
       min: '1h',
     }),

@@ -211,7 +211,7 @@ describe('hack/gen-crds.ts --check', () => {
   it('names the stale, missing and extra files, with a diff of the stale one', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'palisade-gen-'));
     try {
-      for (const d of ['crds', 'charts', 'docs'])
+      for (const d of ['crds', 'charts', 'docs', 'examples'])
         await cp(join(REPO_ROOT, d), join(dir, d), { recursive: true });
       const tenants = join(dir, 'crds/palisade.dev_tenants.yaml');
       const text = await readFile(tenants, 'utf8');

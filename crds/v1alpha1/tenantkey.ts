@@ -28,8 +28,12 @@ export const DEFAULT_RETAINED_VERSIONS = 3;
 /** The shortest rotation period accepted. */
 export const MIN_ROTATION_PERIOD = '1h';
 
-/** States of one key version: Active encrypts (exactly one), DecryptOnly only decrypts, Destroyed is gone. */
-export const KEY_VERSION_STATES = ['Active', 'DecryptOnly', 'Destroyed'] as const;
+/**
+ * States of one key version: Active encrypts (exactly one), DecryptOnly only decrypts, Disabled is kept
+ * (still wrapped, never used, not even to decrypt: outside retainedVersions or below
+ * minDecryptionVersion; widening the policy enables it again), Destroyed is gone.
+ */
+export const KEY_VERSION_STATES = ['Active', 'DecryptOnly', 'Disabled', 'Destroyed'] as const;
 export type KeyVersionState = (typeof KEY_VERSION_STATES)[number];
 
 export const TenantKeyResource: ResourceInfo<'TenantKey'> = {
@@ -99,7 +103,9 @@ export function rotationPeriodSchema() {
 /** `retainedVersions`, shared with Tenant's key policy. */
 export function retainedVersionsSchema() {
   return int({
-    description: 'How many versions before the active one stay decrypt-only; older ones are destroyed.',
+    description:
+      'How many versions before the active one stay decrypt-only; older ones are Disabled (kept, not used), ' +
+      'and destroyed only by destroyBelowVersion.',
     format: 'int32',
     minimum: 1,
     maximum: 100,
@@ -166,7 +172,7 @@ const version = objectOf<TenantKeyVersion>()({
     fingerprint: str({ description: 'A SHA-256 fingerprint identifying the key (not the key itself).' }),
     created: dateTime('When the version was generated.'),
     state: oneOf(KEY_VERSION_STATES, {
-      description: 'Active (encrypts and decrypts), DecryptOnly, or Destroyed.',
+      description: 'Active (encrypts and decrypts), DecryptOnly, Disabled (kept, not used), or Destroyed.',
     }),
     rootKeyVersion: int({
       description: 'The version of the root key that currently wraps this version.',

@@ -47,7 +47,8 @@ export interface ControlPlane {
   kubeconfigFor(user: string, groups?: string[]): Promise<string>;
   stopApiserver(): Promise<void>;
   startApiserver(): Promise<void>;
-  restartNats(opts?: { wipeStore?: boolean }): Promise<void>;
+  // configFile: run from now on with this config (null: none, back to the default no-auth server).
+  restartNats(opts?: { wipeStore?: boolean; configFile?: string | null }): Promise<void>;
   stop(): Promise<void>;
   // Pids of the running processes by name (etcd, kube-apiserver, ...): for `cli.ts up` and orphan tests.
   pids(): Record<string, number>;
@@ -261,8 +262,10 @@ class LocalControlPlane implements ControlPlane {
     await startApiserver(this.#layout, this.#apiserverConfig);
   }
 
-  async restartNats(opts: { wipeStore?: boolean } = {}): Promise<void> {
+  async restartNats(opts: { wipeStore?: boolean; configFile?: string | null } = {}): Promise<void> {
     if (!this.#nats) throw new Error('this control plane runs without NATS');
+    if (opts.configFile === null) delete this.#nats.configFile;
+    else if (opts.configFile !== undefined) this.#nats.configFile = opts.configFile;
     await this.#children.get('nats-server')?.stop();
     if (opts.wipeStore) await rm(this.#nats.storeDir, { recursive: true, force: true });
     await startNats(this.#layout, this.#nats);

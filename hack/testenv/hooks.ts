@@ -2,7 +2,8 @@
 // control plane for the whole run, stop it at the end.
 //
 // Environment knobs:
-//   PALISADE_TEST_CERT_MANAGER=1   also run the cert-manager controller
+//   PALISADE_TEST_CERT_MANAGER=0   do not run the cert-manager controller (on by default: the
+//                                  CertificateBinding journeys in e2e/certificate*.int.test.ts need it)
 //   PALISADE_TEST_CRDS=<dir>:<dir> CRD dirs to apply instead of <repo>/crds ('' for none)
 //   PALISADE_TEST_VERBOSE=1        print startup progress
 // Logs of every process stay in <dir>/logs while the run lasts.
@@ -42,7 +43,7 @@ let cp: ControlPlane | undefined;
 export const mochaHooks = {
   async beforeAll(this: Mocha.Context): Promise<void> {
     this.timeout(BUILD_TIMEOUT_MS + START_TIMEOUT_MS);
-    const certManager = process.env.PALISADE_TEST_CERT_MANAGER === '1';
+    const certManager = process.env.PALISADE_TEST_CERT_MANAGER !== '0';
     await buildTools();
     const crdDirs = await crdDirsToApply();
     const verbose = process.env.PALISADE_TEST_VERBOSE === '1';

@@ -1,0 +1,187 @@
+/**
+ * The `certManager` source: Palisade server-side applies a cert-manager.io/v1 Certificate named like
+ * the binding and controlled by it, and mirrors the Certificate's readiness and the issued
+ * certificate's facts. cert-manager is asked (secretTemplate) to put Palisade's labels on the Secret it
+ * writes, so the operator's labelled Secret informer sees it: no cluster-wide Secret cache.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import type { ICertificate } from '@kubernetes-models/cert-manager/cert-manager.io/v1';
+import type { CertificateBinding } from '../../crds/v1alpha1/index.ts';
+import { factsOf, parseCertificates, type CertificateFacts } from '../pki/index.ts';
+import { describeError } from '../runtime/errors.ts';
+import type { KubeObject, Secret } from '../runtime/kube/types.ts';
+import {
+  COMPONENT_LABEL,
+  controllerRef,
+  isControlledBy,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  normalized,
+} from '../runtime/objects.ts';
+import { BINDING_LABEL, BindingReason, CERT_MANAGER_COMPONENT } from './conditions.ts';
+import type { BindingDeps } from './reconcile.ts';
+import type { Observation } from './status.ts';
+import { secretText } from './validate.ts';
+
+/** A cert-manager Certificate as Palisade reads and writes it (metadata as the runtime knows it). */
+export type CMCertificate = Omit<ICertificate, 'metadata'> & KubeObject;
+
+const CONFLICT_RECHECK_MS = 60_000;
+
+/** The Certificate Palisade wants for `b`. Pure. */
+export function desiredCertificate(b: CertificateBinding): CMCertificate {
+  const src = b.spec.certManager as NonNullable<CertificateBinding['spec']['certManager']>;
+  const labels = { [MANAGED_BY_LABEL]: MANAGED_BY, [BINDING_LABEL]: b.metadata.name };
+  return {
+    apiVersion: 'cert-manager.io/v1',
+    kind: 'Certificate',
+    metadata: {
+      name: b.metadata.name,
+      namespace: b.metadata.namespace,
+      labels,
+      ownerReferences: [controllerRef(b)],
+    },
+    spec: {
+      secretName: b.spec.secretName as string,
+      dnsNames: src.dnsNames,
+      issuerRef: { name: src.issuerRef.name, kind: src.issuerRef.kind, group: src.issuerRef.group },
+      ...(src.duration ? { duration: src.duration } : {}),
+      ...(src.renewBefore ? { renewBefore: src.renewBefore } : {}),
+      privateKey: {
+        algorithm: src.privateKey?.algorithm ?? 'RSA',
+        ...(src.privateKey?.size ? { size: src.privateKey.size } : {}),
+        // A fresh key at every renewal: a leaked key stops being useful at the next renewal.
+        rotationPolicy: 'Always',
+      },
+      secretTemplate: { labels: { ...labels, [COMPONENT_LABEL]: CERT_MANAGER_COMPONENT } },
+    },
+  };
+}
+
+/** Whether every field Palisade sets is already so in `existing` (other fields are cert-manager's or defaults). */
+export function certificateUpToDate(
+  existing: CMCertificate,
+  desired: CMCertificate,
+  b: CertificateBinding,
+): boolean {
+  const labels = existing.metadata.labels ?? {};
+  return (
+    isControlledBy(existing, b) &&
+    Object.entries(desired.metadata.labels ?? {}).every(([k, v]) => labels[k] === v) &&
+    containsAll(existing.spec, normalized(desired.spec))
+  );
+}
+
+function containsAll(actual: unknown, want: unknown): boolean {
+  if (want === null || typeof want !== 'object' || Array.isArray(want))
+    return isDeepStrictEqual(actual, want);
+  if (actual === null || typeof actual !== 'object') return false;
+  const a = actual as Record<string, unknown>;
+  return Object.entries(want).every(([k, v]) => containsAll(a[k], v));
+}
+
+function conditionOf(c: CMCertificate | undefined, type: string) {
+  return c?.status?.conditions?.find((x) => x.type === type);
+}
+
+/** Applies the Certificate when needed; reports its readiness and the certificate in its Secret. */
+export async function observeCertManager(d: BindingDeps, b: CertificateBinding): Promise<Observation> {
+  const src = b.spec.certManager as NonNullable<CertificateBinding['spec']['certManager']>;
+  const ns = b.metadata.namespace as string;
+  const secretName = b.spec.secretName as string;
+  const base = { source: 'CertManager' as const, secretName };
+  if (!d.certificates) {
+    const message =
+      'the cert-manager.io/v1 Certificate API is not served: install cert-manager, then restart the operator';
+    return { ...base, concern: { status: 'False', reason: BindingReason.CertManagerNotInstalled, message } };
+  }
+  const existing = d.certificates.get(b.metadata.name, ns);
+  if (existing && !isControlledBy(existing, b)) {
+    const message = `Certificate ${ns}/${b.metadata.name} exists and is not owned by this binding: delete it or rename the binding`;
+    return {
+      ...base,
+      concern: { status: 'False', reason: BindingReason.CertificateConflict, message },
+      requeueAfterMs: CONFLICT_RECHECK_MS,
+    };
+  }
+  const desired = desiredCertificate(b);
+  if (!existing || !certificateUpToDate(existing, desired, b)) {
+    try {
+      await d.client.apply(desired);
+    } catch (e) {
+      const message = `could not apply Certificate ${ns}/${b.metadata.name}: ${describeError(e)}`;
+      return { ...base, concern: { status: 'False', reason: BindingReason.ApplyFailed, message }, retry: e };
+    }
+    if (!existing) {
+      d.events.record(
+        b,
+        'Normal',
+        'CertificateCreated',
+        'Create',
+        `created cert-manager Certificate ${b.metadata.name} (issuer ${src.issuerRef.kind}/${src.issuerRef.name})`,
+      );
+      d.audit.record({
+        action: 'certificate.certmanager.apply',
+        outcome: 'Success',
+        resource: { kind: 'CertificateBinding', name: b.metadata.name, namespace: ns, uid: b.metadata.uid },
+      });
+    }
+  }
+  const facts = await issuedFacts(d, ns, secretName);
+  const renewal = existing?.status?.renewalTime ? new Date(existing.status.renewalTime) : undefined;
+  return {
+    ...base,
+    concern: readiness(existing, src.issuerRef, facts),
+    ...(facts ? { facts } : {}),
+    ...(renewal ? { renewalTime: renewal } : {}),
+  };
+}
+
+function readiness(
+  c: CMCertificate | undefined,
+  issuer: { kind: string; name: string },
+  facts: CertificateFacts | undefined,
+): Observation['concern'] {
+  const ready = conditionOf(c, 'Ready');
+  const issuing = conditionOf(c, 'Issuing');
+  const said = (x: typeof ready) => (x ? `${x.reason ?? ''}: ${x.message ?? ''}` : 'no status yet');
+  if (issuing?.status === 'False' && issuing.reason === 'Failed') {
+    return {
+      status: 'False',
+      reason: BindingReason.IssuanceFailed,
+      message: `cert-manager could not issue the certificate (${said(issuing)}); check issuer ${issuer.kind}/${issuer.name}`,
+    };
+  }
+  if (ready?.status !== 'True') {
+    return {
+      status: 'False',
+      reason: BindingReason.Pending,
+      message: `waiting for cert-manager (${said(ready)})`,
+    };
+  }
+  if (!facts)
+    return {
+      status: 'False',
+      reason: BindingReason.Pending,
+      message: 'cert-manager reports Ready; waiting to read the issued Secret',
+    };
+  return {
+    status: 'True',
+    reason: BindingReason.Issued,
+    message: `issued by ${issuer.kind}/${issuer.name} through cert-manager`,
+  };
+}
+
+async function issuedFacts(d: BindingDeps, ns: string, name: string): Promise<CertificateFacts | undefined> {
+  // The informer has it once cert-manager applied the secretTemplate labels; before, one GET.
+  const secret =
+    d.secrets.get(name, ns) ?? (await d.client.get<Secret>({ kind: 'Secret', name, namespace: ns }));
+  const crt = secret && secretText(secret, 'tls.crt');
+  if (!crt) return undefined;
+  try {
+    const [leaf] = parseCertificates(crt);
+    return leaf ? factsOf(leaf) : undefined;
+  } catch {
+    return undefined;
+  }
+}

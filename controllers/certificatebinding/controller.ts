@@ -1,0 +1,130 @@
+import type { CertificateBinding } from '../../crds/v1alpha1/index.ts';
+import { isNotFound } from '../runtime/errors.ts';
+import { watchMapped } from '../runtime/controller.ts';
+import type { KubeClient } from '../runtime/kube/client.ts';
+import type { ConfigMap, Secret } from '../runtime/kube/types.ts';
+import type { Manager } from '../runtime/manager.ts';
+import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../runtime/objects.ts';
+import type { CMCertificate } from './certmanager.ts';
+import { CA_ID_LABEL, WATCH_LABEL } from './conditions.ts';
+import {
+  CA_BUNDLE_COMPONENT,
+  CA_BUNDLE_CONFIGMAP,
+  ensureInternalCA,
+  isCASecret,
+  reconcileCA,
+} from './internalca.ts';
+import { CertificateMetrics } from './metrics.ts';
+import { reconcileBinding, type BindingEnv } from './reconcile.ts';
+
+const SECRET_INDEX = 'secret';
+const SOURCE_INDEX = 'source';
+const CA_ID_INDEX = CA_ID_LABEL;
+
+/** `ns/name` of every Secret a binding reads: its target Secret, or its imported Secret and CA. */
+export function bindingSecrets(b: CertificateBinding): string[] {
+  const ns = b.metadata.namespace ?? '';
+  const names = [b.spec.secretName, b.spec.imported?.secretRef.name, b.spec.imported?.caSecretRef?.name];
+  return [...new Set(names.filter((n): n is string => !!n))].map((n) => `${ns}/${n}`);
+}
+
+export function sourceOf(b: CertificateBinding): string {
+  return b.spec.certManager ? 'CertManager' : b.spec.imported ? 'Imported' : 'Internal';
+}
+
+const keyOf = (o: { metadata: { name: string; namespace?: string } }) =>
+  `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+
+/** Whether the API server serves cert-manager.io/v1 Certificates (a 404 says the CRD is missing). */
+export async function certManagerServed(client: KubeClient): Promise<boolean> {
+  try {
+    await client.list('Certificate', { labelSelector: 'palisade.dev/probe=none' });
+    return true;
+  } catch (e) {
+    return !isNotFound(e); // any other failure: assume it is there; the informer retries
+  }
+}
+
+/**
+ * Wires the CertificateBinding controller and the internal CA keeper. Informers: bindings, the shared
+ * labelled Secret informer, Secrets labelled `palisade.dev/watch=true`, Palisade's cert-manager
+ * Certificates (labelled) and the CA bundle ConfigMap. Nothing caches the cluster's other Secrets.
+ */
+export async function setupCertificateBindings(mgr: Manager, env: BindingEnv): Promise<void> {
+  const ns = mgr.namespace;
+  const bindings = mgr.informer<CertificateBinding>('CertificateBinding');
+  const secrets = mgr.informer<Secret>('Secret', `${MANAGED_BY_LABEL}=${MANAGED_BY}`);
+  const watched = mgr.informer<Secret>('Secret', `${WATCH_LABEL}=true`);
+  const bundles = mgr.informer<ConfigMap>('ConfigMap', `${COMPONENT_LABEL}=${CA_BUNDLE_COMPONENT}`, ns);
+  const certificates = (await certManagerServed(mgr.client))
+    ? mgr.informer<CMCertificate>('Certificate', `${MANAGED_BY_LABEL}=${MANAGED_BY}`)
+    : undefined;
+  if (!certificates) mgr.log.warn('cert-manager Certificates are not served; certManager bindings will wait');
+  bindings.addIndex(SECRET_INDEX, bindingSecrets);
+  bindings.addIndex(SOURCE_INDEX, (b) => [sourceOf(b)]);
+  secrets.addIndex(CA_ID_INDEX, (s) => {
+    const id = s.metadata.labels?.[CA_ID_LABEL];
+    return id ? [id] : [];
+  });
+
+  const caDeps = {
+    client: mgr.client,
+    namespace: ns,
+    rand: env.rand,
+    now: env.now,
+    log: mgr.log,
+    audit: mgr.audit,
+  };
+  mgr.addStartupTask('internal-ca', () => ensureInternalCA(caDeps));
+  const internalBindings = () => bindings.byIndex(SOURCE_INDEX, 'Internal');
+  const deps = {
+    client: mgr.client,
+    events: mgr.events,
+    audit: mgr.audit,
+    env,
+    bindings,
+    secrets,
+    watched,
+    bundles,
+    certificates,
+    operatorNamespace: ns,
+    metrics: new CertificateMetrics(mgr.metrics.registry),
+  };
+  mgr.addController({
+    name: 'certificatebinding',
+    primary: bindings,
+    watches: [
+      watchMapped(secrets, (s) =>
+        isCASecret(s, ns) ? internalBindings() : bindings.byIndex(SECRET_INDEX, keyOf(s)),
+      ),
+      watchMapped(watched, (s) => bindings.byIndex(SECRET_INDEX, keyOf(s))),
+      watchMapped(bundles, (cm) => (cm.metadata.namespace === ns ? internalBindings() : [])),
+      ...(certificates ? [watchMapped(certificates, ownerBinding)] : []),
+    ],
+    reconcile: (key) => reconcileBinding(deps, key),
+  });
+  const bundleKey = `${ns}/${CA_BUNDLE_CONFIGMAP}`;
+  mgr.addController({
+    name: 'internal-ca',
+    primary: bundles,
+    watches: [
+      watchMapped(secrets, (s) => (isCASecret(s, ns) || s.metadata.labels?.[CA_ID_LABEL] ? [bundleKey] : [])),
+    ],
+    concurrency: 1,
+    reconcile: async (key) => {
+      if (key !== bundleKey) return;
+      return reconcileCA({
+        ...caDeps,
+        secrets,
+        bundles,
+        leavesOf: (id) => secrets.byIndex(CA_ID_INDEX, id).length,
+      });
+    },
+  });
+}
+
+/** The binding that controls a Certificate, from its owner reference. */
+function ownerBinding(c: CMCertificate): string[] {
+  const ref = c.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'CertificateBinding');
+  return ref ? [`${c.metadata.namespace ?? ''}/${ref.name}`] : [];
+}

@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type { CertificateBinding } from '../../crds/v1alpha1/index.ts';
+import { createCA, issueLeaf, type IssuedPair } from '../pki/index.ts';
+import type { Secret } from '../runtime/kube/types.ts';
+import { leafPlan, leafSecret, readLeaf, renewalTimeOf } from './internal.ts';
+import {
+  bundleOf,
+  caPlan,
+  caSecret,
+  caVersions,
+  issuingCA,
+  RETIRED_ANNOTATION,
+  ROTATE_ANNOTATION,
+  type CAVersion,
+} from './internalca.ts';
+
+const rand = (n: number) => new Uint8Array(randomBytes(n));
+const T0 = new Date('2030-01-01T00:00:00Z');
+const H = 3_600_000;
+const NS = 'palisade-system';
+
+function binding(dnsNames = ['svc.ns.svc'], duration = '2160h', renewBefore = '720h'): CertificateBinding {
+  return {
+    apiVersion: 'palisade.dev/v1alpha1',
+    kind: 'CertificateBinding',
+    metadata: { name: 'svc', namespace: 'ns', uid: 'uid-1', generation: 1 },
+    spec: { secretName: 'svc-tls', expiryWarning: '336h', internal: { dnsNames, duration, renewBefore } },
+  };
+}
+
+function withAnnotations(s: Secret, annotations: Record<string, string>): Secret {
+  return { ...s, metadata: { ...s.metadata, annotations } };
+}
+
+describe('the internal CA keeper (pure plan)', () => {
+  let v1: Secret;
+  let v2: Secret;
+
+  before(async function () {
+    this.timeout(30_000);
+    const mk = async (version: number) =>
+      caSecret(
+        NS,
+        version,
+        await createCA({
+          subject: `CN=FAKE test v${version}`,
+          notBefore: T0,
+          notAfter: new Date(T0.getTime() + 10_000 * H),
+          rand,
+        }),
+      );
+    [v1, v2] = [await mk(1), await mk(2)];
+  });
+
+  const versions = (...secrets: Secret[]) => caVersions(secrets, NS);
+
+  it('creates version 1 when there is no CA', () => {
+    assert.deepEqual(caPlan([], () => 0, T0).create, { version: 1, why: 'no internal CA yet' });
+  });
+
+  it('creates the next version when the active CA carries the rotate annotation', () => {
+    const plan = caPlan(versions(withAnnotations(v1, { [ROTATE_ANNOTATION]: 'true' })), () => 0, T0);
+    assert.equal(plan.create?.version, 2);
+  });
+
+  it('rotates automatically once 80% of the CA lifetime has passed, and waits until then', () => {
+    const vs = versions(v1);
+    assert.equal(caPlan(vs, () => 0, new Date(T0.getTime() + 7_999 * H)).create, undefined);
+    assert.equal(caPlan(vs, () => 0, new Date(T0.getTime() + 7_999 * H)).recheckAfterMs, H);
+    assert.equal(caPlan(vs, () => 0, new Date(T0.getTime() + 8_000 * H)).create?.version, 2);
+  });
+
+  it('keeps an older CA while a leaf still names it, and retires it once none does', () => {
+    const vs = versions(v1, v2);
+    const [old] = vs as [CAVersion];
+    assert.deepEqual(caPlan(vs, (id) => (id === old.keyId ? 1 : 0), T0).retire, []);
+    assert.deepEqual(
+      caPlan(vs, () => 0, T0).retire.map((v) => v.version),
+      [1],
+    );
+  });
+
+  it('bundles the active CA first and every older CA not retired', () => {
+    const [a, b] = versions(v1, v2) as [CAVersion, CAVersion];
+    assert.equal(bundleOf([a, b]), b.pair.certPem.trim() + '\n' + a.pair.certPem.trim() + '\n');
+    const retired = versions(withAnnotations(v1, { [RETIRED_ANNOTATION]: 'true' }), v2);
+    assert.equal(bundleOf(retired), b.pair.certPem.trim() + '\n');
+  });
+
+  it('issues only from a CA that is already in the published bundle', () => {
+    const vs = versions(v1, v2);
+    assert.equal(issuingCA(vs, bundleOf(vs.slice(0, 1)))?.version, 1);
+    assert.equal(issuingCA(vs, bundleOf(vs))?.version, 2);
+    assert.equal(issuingCA(vs, undefined), undefined);
+  });
+});
+
+describe('leafPlan', () => {
+  let ca: IssuedPair;
+  let caInfo: CAVersion;
+  let stored: Secret;
+  const bundle = () => bundleOf([caInfo]);
+
+  before(async function () {
+    this.timeout(30_000);
+    ca = await createCA({
+      subject: 'CN=FAKE test CA',
+      notBefore: T0,
+      notAfter: new Date(T0.getTime() + 10_000 * H),
+      rand,
+    });
+    [caInfo] = caVersions([caSecret(NS, 1, ca)], NS) as [CAVersion];
+    const pem = await issueLeaf({
+      ca,
+      dnsNames: ['svc.ns.svc'],
+      notBefore: new Date(T0.getTime() - 60_000),
+      notAfter: new Date(T0.getTime() + 2160 * H),
+      rand,
+    });
+    stored = leafSecret(binding(), caInfo, bundle(), pem);
+  });
+
+  const plan = (
+    b: CertificateBinding,
+    s: Secret | undefined,
+    now = T0,
+    keyId = caInfo.keyId,
+    caBundle = bundle(),
+  ) => leafPlan(b, s ? readLeaf(s) : undefined, { keyId, bundle: caBundle }, now);
+
+  it('issues when there is no leaf yet', () => {
+    assert.deepEqual(plan(binding(), undefined), { action: 'issue', why: 'no certificate yet' });
+  });
+
+  it('keeps a current leaf', () => {
+    assert.deepEqual(plan(binding(), stored), { action: 'keep' });
+  });
+
+  it('renews at notAfter − renewBefore, not before', () => {
+    const renewal = renewalTimeOf(
+      binding(),
+      readLeaf(stored).facts as NonNullable<ReturnType<typeof readLeaf>['facts']>,
+    );
+    assert.equal(renewal.toISOString(), new Date(T0.getTime() + 1440 * H).toISOString());
+    assert.deepEqual(plan(binding(), stored, new Date(renewal.getTime() - 1)), { action: 'keep' });
+    assert.deepEqual(plan(binding(), stored, renewal), { action: 'issue', why: 'renewal is due' });
+  });
+
+  it('reissues when the names change, the CA rotated, or the duration was shortened', () => {
+    assert.equal(plan(binding(['other.ns.svc']), stored).action, 'issue');
+    assert.deepEqual(plan(binding(), stored, T0, 'another-ca'), {
+      action: 'issue',
+      why: 'the internal CA was rotated',
+    });
+    assert.deepEqual(plan(binding(['svc.ns.svc'], '24h', '1h'), stored), {
+      action: 'issue',
+      why: 'spec.internal.duration was shortened',
+    });
+  });
+
+  it('only refreshes ca.crt when the bundle changed', () => {
+    assert.deepEqual(plan(binding(), stored, T0, caInfo.keyId, 'new bundle'), { action: 'bundle' });
+  });
+
+  it('reissues a leaf whose key does not match its certificate', () => {
+    const broken = { ...stored, data: { ...stored.data, 'tls.key': Buffer.from('junk').toString('base64') } };
+    assert.equal(plan(binding(), broken).action, 'issue');
+  });
+});

@@ -1,0 +1,270 @@
+/**
+ * Palisade's internal CA: RSA-2048, one immutable Secret per version (`palisade-internal-ca-v<N>`) in
+ * the operator's namespace, written create-only (two replicas racing for the same version cannot both
+ * win), and the CA bundle every client should trust, published as the ConfigMap `palisade-ca-bundle`.
+ *
+ * Rotation adds version N+1 (on request, by annotating the active CA Secret `palisade.dev/rotate`, or
+ * automatically once 80% of the CA's life is gone). Leaves are reissued by the new CA; the old CA stays
+ * in the bundle until no leaf Secret still names it (label `palisade.dev/ca-id`), and is then marked
+ * `palisade.dev/retired` and dropped from the bundle.
+ */
+import { X509Certificate } from 'node:crypto';
+import { createCA, keyIdOf, type IssuedPair, type RandomSource } from '../pki/index.ts';
+import { isAlreadyExists } from '../runtime/errors.ts';
+import type { Informer } from '../runtime/informer.ts';
+import type { KubeClient } from '../runtime/kube/client.ts';
+import type { ConfigMap, Secret } from '../runtime/kube/types.ts';
+import type { AuditLog, Logger } from '../runtime/log.ts';
+import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../runtime/objects.ts';
+import { secretText } from './validate.ts';
+
+export const CA_COMPONENT = 'internal-ca';
+export const CA_BUNDLE_COMPONENT = 'ca-bundle';
+export const CA_BUNDLE_CONFIGMAP = 'palisade-ca-bundle';
+export const CA_VERSION_LABEL = 'palisade.dev/version';
+export const ROTATE_ANNOTATION = 'palisade.dev/rotate';
+export const RETIRED_ANNOTATION = 'palisade.dev/retired';
+export const CA_LIFETIME_MS = 10 * 365 * 24 * 3_600_000;
+/** Automatic rotation once this fraction of the CA's validity has passed. */
+export const CA_ROTATE_AT = 0.8;
+
+export interface CAVersion {
+  version: number;
+  name: string;
+  secret: Secret;
+  pair: IssuedPair;
+  cert: X509Certificate;
+  /** Short public-key ID: the value of leaves' `palisade.dev/ca-id` label. */
+  keyId: string;
+  retired: boolean;
+  rotateRequested: boolean;
+}
+
+export const caSecretName = (version: number) => `palisade-${CA_COMPONENT}-v${version}`;
+
+export function isCASecret(s: Secret, namespace: string): boolean {
+  return s.metadata.namespace === namespace && s.metadata.labels?.[COMPONENT_LABEL] === CA_COMPONENT;
+}
+
+/** The readable CA versions among `secrets`, oldest first (an unreadable one is skipped, never overwritten). */
+export function caVersions(secrets: readonly Secret[], namespace: string): CAVersion[] {
+  const out: CAVersion[] = [];
+  for (const s of secrets) {
+    if (!isCASecret(s, namespace)) continue;
+    const version = Number(s.metadata.labels?.[CA_VERSION_LABEL]);
+    const certPem = secretText(s, 'tls.crt');
+    const keyPem = secretText(s, 'tls.key');
+    if (!Number.isInteger(version) || version < 1 || !certPem || !keyPem) continue;
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(certPem);
+    } catch {
+      continue;
+    }
+    const a = s.metadata.annotations ?? {};
+    out.push({
+      version,
+      name: s.metadata.name,
+      secret: s,
+      pair: { certPem, keyPem },
+      cert,
+      keyId: keyIdOf(cert),
+      retired: a[RETIRED_ANNOTATION] === 'true',
+      rotateRequested: a[ROTATE_ANNOTATION] !== undefined && a[ROTATE_ANNOTATION] !== 'false',
+    });
+  }
+  return out.sort((a, b) => a.version - b.version);
+}
+
+/** The CA that issues: the highest version. */
+export function activeCA(versions: readonly CAVersion[]): CAVersion | undefined {
+  return versions[versions.length - 1];
+}
+
+/**
+ * The CA that issues leaves: the highest version already in the published bundle. NB: publish before
+ * use — a client that trusts the ConfigMap never meets a leaf from a CA it has not been given yet.
+ */
+export function issuingCA(
+  versions: readonly CAVersion[],
+  published: string | undefined,
+): CAVersion | undefined {
+  if (!published) return undefined;
+  return versions.filter((v) => published.includes(v.pair.certPem.trim())).at(-1);
+}
+
+/** The PEM bundle clients trust: the active CA first, then every older CA not yet retired. */
+export function bundleOf(versions: readonly CAVersion[]): string {
+  const active = activeCA(versions);
+  return [...versions]
+    .reverse()
+    .filter((v) => v === active || !v.retired)
+    .map((v) => v.pair.certPem.trim() + '\n')
+    .join('');
+}
+
+/** When the active CA should be replaced automatically. */
+export function autoRotationAt(ca: CAVersion): Date {
+  const from = ca.cert.validFromDate.getTime();
+  return new Date(from + (ca.cert.validToDate.getTime() - from) * CA_ROTATE_AT);
+}
+
+export interface CAPlan {
+  /** A version to create (rotation). */
+  create?: { version: number; why: string };
+  /** Older versions no leaf names any more. */
+  retire: CAVersion[];
+  /** Time-driven work left: until automatic rotation. */
+  recheckAfterMs?: number;
+}
+
+/** What the CA keeper should do; `leavesOf(keyId)` counts leaf Secrets issued by a CA. */
+export function caPlan(
+  versions: readonly CAVersion[],
+  leavesOf: (keyId: string) => number,
+  now: Date,
+): CAPlan {
+  const active = activeCA(versions);
+  if (!active) return { create: { version: 1, why: 'no internal CA yet' }, retire: [] };
+  const retire = versions.filter((v) => v !== active && !v.retired && leavesOf(v.keyId) === 0);
+  const due = autoRotationAt(active);
+  if (active.rotateRequested) {
+    return { create: { version: active.version + 1, why: `rotation requested on ${active.name}` }, retire };
+  }
+  if (now >= due)
+    return { create: { version: active.version + 1, why: `${active.name} is near its expiry` }, retire };
+  return { retire, recheckAfterMs: due.getTime() - now.getTime() };
+}
+
+export function caSecret(namespace: string, version: number, pair: IssuedPair): Secret {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: caSecretName(version),
+      namespace,
+      labels: {
+        [MANAGED_BY_LABEL]: MANAGED_BY,
+        [COMPONENT_LABEL]: CA_COMPONENT,
+        [CA_VERSION_LABEL]: String(version),
+      },
+    },
+    type: 'kubernetes.io/tls',
+    immutable: true,
+    data: {
+      'tls.crt': Buffer.from(pair.certPem).toString('base64'),
+      'tls.key': Buffer.from(pair.keyPem).toString('base64'),
+    },
+  };
+}
+
+export function bundleConfigMap(namespace: string, bundle: string): ConfigMap {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name: CA_BUNDLE_CONFIGMAP,
+      namespace,
+      labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [COMPONENT_LABEL]: CA_BUNDLE_COMPONENT },
+    },
+    data: { 'ca.crt': bundle },
+  };
+}
+
+export interface CADeps {
+  client: KubeClient;
+  namespace: string;
+  rand: RandomSource;
+  now(): Date;
+  log: Logger;
+  audit: AuditLog;
+}
+
+/** Creates CA `version` once; a replica that loses the race adopts the winner's Secret. */
+export async function createCAVersion(d: CADeps, version: number, why: string): Promise<void> {
+  const now = d.now();
+  const pair = await createCA({
+    subject: `CN=Palisade internal CA v${version}, OU=${d.namespace}, O=Palisade`,
+    notBefore: new Date(now.getTime() - 60_000),
+    notAfter: new Date(now.getTime() + CA_LIFETIME_MS),
+    rand: d.rand,
+  });
+  const secret = caSecret(d.namespace, version, pair);
+  const resource = { kind: 'Secret', name: secret.metadata.name, namespace: d.namespace };
+  const keyId = keyIdOf(new X509Certificate(pair.certPem));
+  try {
+    await d.client.create(secret);
+  } catch (e) {
+    if (isAlreadyExists(e)) return;
+    d.audit.record({
+      action: 'internal-ca.create',
+      outcome: 'Failure',
+      resource,
+      version,
+      keyId,
+      reason: why,
+    });
+    throw e;
+  }
+  d.log.info('created internal CA version', { secret: secret.metadata.name, keyId, why });
+  d.audit.record({ action: 'internal-ca.create', outcome: 'Success', resource, version, keyId, reason: why });
+}
+
+async function listCAVersions(d: CADeps): Promise<CAVersion[]> {
+  const list = await d.client.list<Secret>('Secret', {
+    namespace: d.namespace,
+    labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY},${COMPONENT_LABEL}=${CA_COMPONENT}`,
+  });
+  return caVersions(list.items, d.namespace);
+}
+
+/** Start-up task: the first CA version and the bundle exist before any controller runs. */
+export async function ensureInternalCA(d: CADeps): Promise<void> {
+  if ((await listCAVersions(d)).length === 0) await createCAVersion(d, 1, 'first start');
+  const versions = await listCAVersions(d);
+  if (versions.length === 0) throw new Error('the internal CA Secret vanished right after creation');
+  await d.client.apply(bundleConfigMap(d.namespace, bundleOf(versions)));
+}
+
+/**
+ * The CA keeper (one key: the bundle ConfigMap): rotates when asked or due, retires CAs no leaf uses,
+ * and publishes the bundle. Reads the CA Secrets and leaves from the labelled Secret informer.
+ */
+export async function reconcileCA(
+  d: CADeps & {
+    secrets: Informer<Secret>;
+    bundles: Informer<ConfigMap>;
+    leavesOf: (keyId: string) => number;
+  },
+): Promise<{ requeueAfterMs?: number }> {
+  const versions = caVersions(d.secrets.list(d.namespace), d.namespace);
+  const plan = caPlan(versions, d.leavesOf, d.now());
+  if (plan.create) {
+    await createCAVersion(d, plan.create.version, plan.create.why);
+    return {}; // the new Secret's event brings the keeper back with it in the cache
+  }
+  for (const v of plan.retire) {
+    // NB: an update, conditional on the resourceVersion read; the data of the immutable Secret is unchanged.
+    const meta = v.secret.metadata;
+    await d.client.update({
+      ...v.secret,
+      metadata: { ...meta, annotations: { ...meta.annotations, [RETIRED_ANNOTATION]: 'true' } },
+    });
+    v.retired = true;
+    d.log.info('retired internal CA version: no leaf uses it any more', { secret: v.name, keyId: v.keyId });
+    d.audit.record({
+      action: 'internal-ca.retire',
+      outcome: 'Success',
+      resource: { kind: 'Secret', name: v.name, namespace: d.namespace },
+      version: v.version,
+      keyId: v.keyId,
+    });
+  }
+  const desired = bundleConfigMap(d.namespace, bundleOf(versions));
+  const current = d.bundles.get(CA_BUNDLE_CONFIGMAP, d.namespace);
+  if (versions.length && current?.data?.['ca.crt'] !== desired.data?.['ca.crt'])
+    await d.client.apply(desired);
+  return plan.recheckAfterMs !== undefined
+    ? { requeueAfterMs: Math.min(plan.recheckAfterMs, 24 * 3_600_000) }
+    : {};
+}

@@ -1,0 +1,120 @@
+import type { CertificateBinding, CertificateBindingStatus } from '../../crds/v1alpha1/index.ts';
+import type { RandomSource } from '../pki/index.ts';
+import { findCondition } from '../runtime/conditions.ts';
+import type { ReconcileResult } from '../runtime/controller.ts';
+import type { EventRecorder } from '../runtime/events.ts';
+import type { Informer } from '../runtime/informer.ts';
+import type { KubeClient } from '../runtime/kube/client.ts';
+import { splitKey, type ConfigMap, type Secret } from '../runtime/kube/types.ts';
+import type { AuditLog } from '../runtime/log.ts';
+import { writeStatus } from '../runtime/objects.ts';
+import { observeCertManager, type CMCertificate } from './certmanager.ts';
+import { BindingCondition, BindingReason } from './conditions.ts';
+import { observeImported } from './imported.ts';
+import { reconcileInternal } from './internal.ts';
+import type { CertificateMetrics } from './metrics.ts';
+import { bindingStatus, nextTimeEdgeMs, type Observation } from './status.ts';
+import { iso } from './validate.ts';
+
+export interface BindingEnv {
+  now(): Date;
+  rand: RandomSource;
+}
+
+export interface BindingDeps {
+  client: KubeClient;
+  events: EventRecorder;
+  audit: AuditLog;
+  env: BindingEnv;
+  metrics: CertificateMetrics;
+  bindings: Informer<CertificateBinding>;
+  /** The operator's labelled Secret informer (managed-by=palisade): leaves, CA, cert-manager Secrets. */
+  secrets: Informer<Secret>;
+  /** Secrets users labelled `palisade.dev/watch=true` (imported certificates and their CAs). */
+  watched: Informer<Secret>;
+  /** The published CA bundle ConfigMap (operator namespace). */
+  bundles: Informer<ConfigMap>;
+  /** Undefined when the cluster does not serve cert-manager.io/v1 Certificates. */
+  certificates: Informer<CMCertificate> | undefined;
+  operatorNamespace: string;
+}
+
+/** setTimeout's ceiling is ~24.8 days; longer waits are covered by re-checking daily. */
+const MAX_REQUEUE_MS = 24 * 3_600_000;
+
+/**
+ * CertificateBinding: let the source do its work (apply a Certificate, validate an import, issue a
+ * leaf), then write status once, with the certificate's facts, readiness and the expiry warning.
+ */
+export async function reconcileBinding(d: BindingDeps, key: string): Promise<ReconcileResult | void> {
+  const { namespace, name } = splitKey(key);
+  const b = d.bindings.get(name, namespace);
+  if (!b || b.metadata.deletionTimestamp) {
+    d.metrics.forget(namespace ?? '', name);
+    return; // the Certificate or leaf Secret is owned by the binding: garbage collection removes it
+  }
+  const o = b.spec.certManager
+    ? await observeCertManager(d, b)
+    : b.spec.imported
+      ? await observeImported(d, b)
+      : await reconcileInternal(d, b);
+  const now = d.env.now();
+  const status = bindingStatus(b, o, now);
+  announce(d, b, o, status);
+  await writeStatus(d.client, b, status);
+  const ready = findCondition(status.conditions, BindingCondition.Ready)?.status === 'True';
+  const expiring = findCondition(status.conditions, BindingCondition.Expiring)?.status === 'True';
+  d.metrics.observe(b.metadata.namespace ?? '', b.metadata.name, o.source, {
+    ready,
+    expiring,
+    ...(o.facts ? { facts: o.facts } : {}),
+  });
+  if (o.retry !== undefined) throw o.retry;
+  const waits = [o.requeueAfterMs, nextTimeEdgeMs(b, o.facts, now)].filter(
+    (w): w is number => w !== undefined,
+  );
+  return waits.length ? { requeueAfterMs: Math.min(MAX_REQUEUE_MS, ...waits) } : undefined;
+}
+
+/** Events and audit for what changed: a new certificate in use, a failure, the expiry warning. */
+function announce(
+  d: BindingDeps,
+  b: CertificateBinding,
+  o: Observation,
+  next: CertificateBindingStatus,
+): void {
+  const prev = b.status;
+  const was = (type: string) => findCondition(prev?.conditions, type);
+  const is = (type: string) => findCondition(next.conditions, type);
+  const f = o.facts;
+  if (f && o.concern.status === 'True' && prev?.fingerprintSHA256 !== f.fingerprintSHA256) {
+    d.events.record(
+      b,
+      'Normal',
+      'CertificateUpdated',
+      'Bind',
+      `now using certificate serial ${f.serialNumber} (${o.source}), valid until ${iso(f.notAfter)}`,
+    );
+    d.audit.record({
+      action: 'certificate.bind',
+      outcome: 'Success',
+      resource: {
+        kind: 'CertificateBinding',
+        name: b.metadata.name,
+        namespace: b.metadata.namespace,
+        uid: b.metadata.uid,
+      },
+      reason: `${o.source} certificate serial ${f.serialNumber}`,
+    });
+  }
+  const concern = is(BindingCondition.CertificateReady);
+  const before = was(BindingCondition.CertificateReady);
+  const changed = before?.status !== 'False' || before.reason !== concern?.reason;
+  if (concern?.status === 'False' && concern.reason !== BindingReason.Pending && changed) {
+    d.events.record(b, 'Warning', concern.reason, 'Reconcile', concern.message);
+  }
+  const expiring = is(BindingCondition.Expiring);
+  if (expiring?.status === 'True' && was(BindingCondition.Expiring)?.status !== 'True') {
+    d.events.record(b, 'Warning', 'CertificateExpiring', 'Reconcile', expiring.message);
+  }
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+/**
+ * `palisade`: the admin CLI (root key rotation, disaster recovery, tenant data encryption). Talks to the
+ * API server with the admin's kubeconfig; prints audit lines on stderr.
+ */
+import { parseArgs } from 'node:util';
+import {
+  backup,
+  dataDecrypt,
+  dataEncrypt,
+  restore,
+  rootKeyRotate,
+  type CommandContext,
+} from './cli/commands.ts';
+
+export const USAGE = `palisade <command> [flags]
+
+  root-key rotate      [--namespace palisade-system]
+      add root key version N+1; the operator rewraps every tenant key and retires version N
+  backup  --out FILE --passphrase-file FILE [--namespace palisade-system]
+      seal the installation keys (root key versions, JWT signing key, hash salt, ...) under a passphrase
+  restore --in FILE  --passphrase-file FILE [--namespace NS]
+      create them in a fresh cluster (create-only; refuses if different keys are already there)
+  data encrypt|decrypt --namespace TENANT_NS [--key primary] [--context TEXT] [--base64]
+                       [--operator-namespace palisade-system]
+      stdin → stdout with the TenantKey's active version (encrypt) or the version the ciphertext names
+
+  common: --kubeconfig PATH (default $KUBECONFIG, then ~/.kube/config)
+`;
+
+const COMMANDS: Record<string, (c: CommandContext) => Promise<void>> = {
+  'root-key rotate': rootKeyRotate,
+  backup,
+  restore,
+  'data encrypt': dataEncrypt,
+  'data decrypt': dataDecrypt,
+};
+
+export async function runCli(argv: string[], io: Omit<CommandContext, 'flags'>): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      kubeconfig: { type: 'string' },
+      namespace: { type: 'string' },
+      'operator-namespace': { type: 'string' },
+      key: { type: 'string' },
+      context: { type: 'string' },
+      base64: { type: 'boolean' },
+      out: { type: 'string' },
+      in: { type: 'string' },
+      'passphrase-file': { type: 'string' },
+      help: { type: 'boolean' },
+    },
+  });
+  const command = COMMANDS[positionals.join(' ')];
+  if (values.help || !command) {
+    io.stderr(USAGE);
+    return values.help ? 0 : 2;
+  }
+  await command({ ...io, flags: values });
+  return 0;
+}
+
+async function readStdin(): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+if (import.meta.main) {
+  runCli(process.argv.slice(2), {
+    stdin: readStdin,
+    stdout: (b) => process.stdout.write(b),
+    stderr: (s) => process.stderr.write(s),
+  }).then(
+    (code) => (process.exitCode = code),
+    (e: unknown) => {
+      process.stderr.write(`palisade: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

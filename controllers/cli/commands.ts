@@ -1,0 +1,128 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { backupInstallation, restoreInstallation } from '../installation/backup.ts';
+import { rotateRootKey } from '../installation/rotation.ts';
+import { KubeClient, loadKubeConfig } from '../runtime/kube/client.ts';
+import { createAuditLog, type AuditLog } from '../runtime/log.ts';
+import { loadTenantDataKeys } from '../tenantkey/data.ts';
+
+/** What every command gets: parsed flags and the streams it may use (tests pass their own). */
+export interface CommandContext {
+  flags: Record<string, string | boolean | undefined>;
+  stdin: () => Promise<Uint8Array>;
+  stdout: (b: Uint8Array | string) => void;
+  stderr: (s: string) => void;
+  audit?: AuditLog;
+}
+
+const rand = (n: number) => new Uint8Array(randomBytes(n));
+const FIELD_MANAGER = 'palisade-cli';
+
+function str(c: CommandContext, name: string, fallback?: string): string {
+  const v = c.flags[name];
+  if (typeof v === 'string' && v !== '') return v;
+  if (fallback !== undefined) return fallback;
+  throw new Error(`--${name} is required`);
+}
+
+function client(c: CommandContext): KubeClient {
+  const path = c.flags.kubeconfig;
+  return new KubeClient(loadKubeConfig(typeof path === 'string' ? path : undefined), FIELD_MANAGER);
+}
+
+function audit(c: CommandContext): AuditLog {
+  return c.audit ?? createAuditLog({ stream: process.stderr, actor: `cli:${os.userInfo().username}` });
+}
+
+/** The passphrase file's content without its trailing newline (what `echo x > file` adds). */
+async function passphrase(c: CommandContext): Promise<string> {
+  const text = await readFile(str(c, 'passphrase-file'), 'utf8');
+  const p = text.replace(/\r?\n$/, '');
+  if (p.length < 12) throw new Error('the passphrase must be at least 12 characters');
+  return p;
+}
+
+const operatorNamespace = (c: CommandContext) => str(c, 'namespace', 'palisade-system');
+
+export async function rootKeyRotate(c: CommandContext): Promise<void> {
+  const r = await rotateRootKey({
+    client: client(c),
+    namespace: operatorNamespace(c),
+    rand,
+    audit: audit(c),
+  });
+  c.stdout(
+    `created root key version ${r.version} (key ID ${r.keyId}); the operator now rewraps everything ` +
+      `wrapped by version ${r.previous} and retires it when nothing references it.\n` +
+      'Take a new backup (palisade backup): older backups do not hold the new version.\n',
+  );
+}
+
+export async function backup(c: CommandContext): Promise<void> {
+  const namespace = operatorNamespace(c);
+  const out = str(c, 'out');
+  const { blob, names } = await backupInstallation({
+    client: client(c),
+    namespace,
+    passphrase: await passphrase(c),
+    rand,
+    now: new Date(),
+  });
+  await writeFile(out, blob, { mode: 0o600 });
+  audit(c).record({
+    action: 'installation.backup',
+    outcome: 'Success',
+    resource: { kind: 'Namespace', name: namespace },
+    reason: `${names.length} Secrets`,
+  });
+  c.stdout(`backed up ${names.length} Secrets from ${namespace} to ${out}: ${names.join(', ')}\n`);
+}
+
+export async function restore(c: CommandContext): Promise<void> {
+  const blob = new Uint8Array(await readFile(str(c, 'in')));
+  const ns = c.flags.namespace;
+  const r = await restoreInstallation({
+    client: client(c),
+    blob,
+    passphrase: await passphrase(c),
+    ...(typeof ns === 'string' ? { namespace: ns } : {}),
+  });
+  audit(c).record({
+    action: 'installation.restore',
+    outcome: 'Success',
+    resource: { kind: 'Namespace', name: r.namespace },
+    reason: `created ${r.created.length}, already present ${r.present.length}`,
+  });
+  c.stdout(
+    `restored into ${r.namespace}: created ${r.created.join(', ') || 'nothing'}` +
+      (r.present.length ? `; already present (identical): ${r.present.join(', ')}` : '') +
+      '\n',
+  );
+}
+
+async function dataKeys(c: CommandContext) {
+  return loadTenantDataKeys(client(c), {
+    namespace: str(c, 'namespace'),
+    key: str(c, 'key', 'primary'),
+    operatorNamespace: str(c, 'operator-namespace', 'palisade-system'),
+    rand,
+  });
+}
+
+const context = (c: CommandContext) => (typeof c.flags.context === 'string' ? c.flags.context : undefined);
+
+export async function dataEncrypt(c: CommandContext): Promise<void> {
+  const keys = await dataKeys(c);
+  const sealed = keys.encrypt(await c.stdin(), context(c));
+  c.stdout(c.flags.base64 ? `${Buffer.from(sealed).toString('base64')}\n` : sealed);
+}
+
+export async function dataDecrypt(c: CommandContext): Promise<void> {
+  const keys = await dataKeys(c);
+  const input = await c.stdin();
+  const bytes = c.flags.base64
+    ? new Uint8Array(Buffer.from(new TextDecoder().decode(input).trim(), 'base64'))
+    : input;
+  c.stdout(keys.decrypt(bytes, context(c)));
+}

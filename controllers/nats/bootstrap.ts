@@ -1,0 +1,160 @@
+import {
+  CLUSTER_LAYOUT,
+  createKeyPair,
+  fromSeed,
+  operatorJwt,
+  palisadeAccountJwt,
+  renderServerConfig,
+  systemAccountJwt,
+  type NKeyPair,
+  type NKeyRole,
+  type ServerConfigInput,
+  type TlsIssuer,
+  type TlsMaterial,
+} from '../messaging/index.ts';
+import { isAlreadyExists } from '../runtime/errors.ts';
+import type { KubeClient } from '../runtime/kube/client.ts';
+import type { Secret } from '../runtime/kube/types.ts';
+import type { AuditLog, Logger } from '../runtime/log.ts';
+import { NATS_SECRETS, NatsComponent, natsSecret, PUBLIC_KEY_ANNOTATION, secretText } from './secrets.ts';
+
+export interface NatsInstallation {
+  operator: NKeyPair;
+  system: NKeyPair;
+  palisade: NKeyPair;
+  tls: TlsMaterial;
+  server: ServerConfigInput;
+}
+
+export interface BootstrapDeps {
+  client: KubeClient;
+  namespace: string;
+  log: Logger;
+  audit: AuditLog;
+  tls: TlsIssuer;
+  now(): Date;
+}
+
+/** DNS names the server certificate covers: the chart's Service, and loopback for local runs. */
+export function serverNames(namespace: string) {
+  const svc = 'palisade-nats';
+  return {
+    dnsNames: [
+      svc,
+      `${svc}.${namespace}`,
+      `${svc}.${namespace}.svc`,
+      `${svc}.${namespace}.svc.cluster.local`,
+      'localhost',
+    ],
+    ipAddresses: ['127.0.0.1', '::1'],
+  };
+}
+
+/**
+ * At first start: the operator nkey, the system account and Palisade's account (seeds), and the server's
+ * TLS material — each created once, create-only and immutable (a racing replica adopts the winner's).
+ * Then (re)publishes `palisade-nats-server`: config, JWTs and CA, all derived and public. JWTs are issued
+ * at their seed Secret's creation time, so the rendered config is identical on every start.
+ */
+export async function ensureNatsInstallation(d: BootstrapDeps): Promise<NatsInstallation> {
+  const op = await ensureSeed(d, NATS_SECRETS.operator, NatsComponent.Operator, 'O');
+  const sys = await ensureSeed(d, NATS_SECRETS.systemAccount, NatsComponent.SystemAccount, 'A');
+  const pal = await ensureSeed(d, NATS_SECRETS.palisadeAccount, NatsComponent.PalisadeAccount, 'A');
+  const tlsSecret = await createOnce(d, NatsComponent.Tls, () => {
+    const m = d.tls.issueServer(serverNames(d.namespace), d.now());
+    return natsSecret({
+      name: NATS_SECRETS.tls,
+      namespace: d.namespace,
+      component: NatsComponent.Tls,
+      data: { 'ca.crt': m.caPem, 'tls.crt': m.certPem, 'tls.key': m.keyPem },
+    });
+  });
+  const tls = {
+    caPem: secretText(tlsSecret, 'ca.crt'),
+    certPem: secretText(tlsSecret, 'tls.crt'),
+    keyPem: secretText(tlsSecret, 'tls.key'),
+  };
+  const server: ServerConfigInput = {
+    operatorJwt: operatorJwt(op.key, sys.key.publicKey, op.issuedAt),
+    systemAccount: sys.key.publicKey,
+    systemAccountJwt: systemAccountJwt(op.key, sys.key.publicKey, sys.issuedAt),
+    palisadeAccount: pal.key.publicKey,
+    palisadeAccountJwt: palisadeAccountJwt(op.key, pal.key.publicKey, pal.issuedAt),
+  };
+  await d.client.apply(serverSecret(d.namespace, server, tls.caPem));
+  return { operator: op.key, system: sys.key, palisade: pal.key, tls, server };
+}
+
+function serverSecret(namespace: string, s: ServerConfigInput, caPem: string): Secret {
+  const secret = natsSecret({
+    name: NATS_SECRETS.server,
+    namespace,
+    component: NatsComponent.Server,
+    immutable: false,
+    data: {
+      'nats.conf': renderServerConfig(s, CLUSTER_LAYOUT),
+      'operator.jwt': s.operatorJwt,
+      'system-account': s.systemAccount,
+      'system-account.jwt': s.systemAccountJwt,
+      'palisade-account': s.palisadeAccount,
+      'palisade-account.jwt': s.palisadeAccountJwt,
+      'ca.crt': caPem,
+    },
+  });
+  return secret;
+}
+
+async function ensureSeed(
+  d: BootstrapDeps,
+  name: string,
+  component: NatsComponent,
+  role: NKeyRole,
+): Promise<{ key: NKeyPair; issuedAt: number }> {
+  const secret = await createOnce(d, component, () => {
+    const kp = createKeyPair(role);
+    return natsSecret({
+      name,
+      namespace: d.namespace,
+      component,
+      data: { seed: kp.seed },
+      annotations: { [PUBLIC_KEY_ANNOTATION]: kp.publicKey },
+    });
+  });
+  const created = Date.parse(secret.metadata.creationTimestamp ?? '');
+  return {
+    key: fromSeed(secretText(secret, 'seed'), role),
+    issuedAt: Math.floor((Number.isNaN(created) ? d.now().getTime() : created) / 1000),
+  };
+}
+
+/** Creates the Secret `make()` builds unless it exists; returns whichever Secret exists afterwards. */
+async function createOnce(d: BootstrapDeps, component: NatsComponent, make: () => Secret): Promise<Secret> {
+  const name = componentName(component);
+  const ref = { kind: 'Secret', name, namespace: d.namespace };
+  const existing = await d.client.get<Secret>(ref);
+  if (existing) return existing;
+  try {
+    const created = await d.client.create(make());
+    d.log.info('generated NATS installation secret', { component, secret: name });
+    d.audit.record({ action: `${component}.generate`, outcome: 'Success', resource: ref });
+    return created;
+  } catch (e) {
+    if (!isAlreadyExists(e)) throw e;
+    const winner = await d.client.get<Secret>(ref);
+    if (!winner)
+      throw new Error(`Secret ${name} vanished right after another replica created it`, { cause: e });
+    return winner;
+  }
+}
+
+function componentName(component: NatsComponent): string {
+  const names: Partial<Record<NatsComponent, string>> = {
+    [NatsComponent.Operator]: NATS_SECRETS.operator,
+    [NatsComponent.SystemAccount]: NATS_SECRETS.systemAccount,
+    [NatsComponent.PalisadeAccount]: NATS_SECRETS.palisadeAccount,
+    [NatsComponent.Tls]: NATS_SECRETS.tls,
+  };
+  const name = names[component];
+  if (!name) throw new Error(`no installation Secret for ${component}`);
+  return name;
+}

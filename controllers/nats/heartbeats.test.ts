@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { HeartbeatStore, parseHealth, parseStatistics } from './heartbeats.ts';
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const origin = (kind: 'heartbeat' | 'health' | 'stats') => ({ tenantUID: '0123456789ab', agent: 'a', kind });
+
+describe('nats/heartbeats: reports in memory, notifications only when status may change', () => {
+  it('parses health as JSON or a bare word, and ignores anything else', () => {
+    assert.equal(parseHealth(enc('{"status":"Degraded"}')), 'Degraded');
+    assert.equal(parseHealth(enc('Healthy')), 'Healthy');
+    assert.equal(parseHealth(enc('{"status":"Great"}')), undefined);
+  });
+
+  it('keeps at most 32 statistics, stringified, with safe names', () => {
+    const many = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, i]));
+    assert.equal(Object.keys(parseStatistics(enc(JSON.stringify(many))) ?? {}).length, 32);
+    assert.deepEqual(parseStatistics(enc('{"pods":3,"bad key":1,"obj":{}}')), { pods: '3' });
+    assert.equal(parseStatistics(enc('[1]')), undefined);
+  });
+
+  it('notifies on the first report and on health changes, not on every heartbeat once reported', () => {
+    const s = new HeartbeatStore();
+    let n = 0;
+    s.onChange(() => n++);
+    s.record(origin('heartbeat'), enc('{}'), 1);
+    assert.equal(n, 1);
+    s.markReported('0123456789ab', 'a', true);
+    s.record(origin('heartbeat'), enc('{}'), 2);
+    s.record(origin('health'), enc('Healthy'), 3);
+    assert.equal(n, 2, 'the first health report is a change');
+    s.record(origin('health'), enc('Healthy'), 4);
+    s.record(origin('stats'), enc('{"x":1}'), 5);
+    assert.equal(n, 2);
+    assert.deepEqual(s.get('0123456789ab', 'a'), { lastSeen: 5, health: 'Healthy', statistics: { x: '1' } });
+  });
+});

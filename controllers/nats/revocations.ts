@@ -1,0 +1,92 @@
+import type { Revocations } from '../messaging/index.ts';
+import { isAlreadyExists, isConflict } from '../runtime/errors.ts';
+import type { KubeClient } from '../runtime/kube/client.ts';
+import type { Secret } from '../runtime/kube/types.ts';
+import { TENANT_LABEL } from '../runtime/objects.ts';
+import { NATS_SECRETS, NatsComponent, natsSecret, secretText } from './secrets.ts';
+
+/**
+ * A tenant's revoked NATS users, kept in the Secret `palisade-nats-revocations` of its namespace (public
+ * keys and times only, nothing secret): the durable input of the account JWT's `revocations`. The
+ * ClusterAgent controller adds entries; the Tenant controller reads them into the account and pushes it.
+ *
+ *   revocations.json = { "<user public key>": { "at": <unix s>, "exp"?: <unix s> } }
+ *
+ * `at` revokes every JWT of that user issued at or before it. `exp` is when the revoked JWT would have
+ * expired anyway; past it, the entry is dropped, so the list does not grow without bound.
+ */
+export interface RevocationEntry {
+  at: number;
+  exp?: number;
+}
+export type RevocationEntries = Record<string, RevocationEntry>;
+
+const KEY = 'revocations.json';
+/** Revokes every user of the account: a Tenant deleted with `deletionPolicy: Retain`. */
+export const ALL_USERS = '*';
+
+export function readRevocations(secret: Secret | undefined): RevocationEntries {
+  if (!secret?.data?.[KEY]) return {};
+  try {
+    return JSON.parse(secretText(secret, KEY)) as RevocationEntries;
+  } catch {
+    return {};
+  }
+}
+
+/** The account claim's `revocations`: every entry not yet past its expiry. */
+export function activeRevocations(entries: RevocationEntries, nowSec: number): Revocations {
+  const out: Revocations = {};
+  for (const [user, e] of Object.entries(entries))
+    if (e.exp === undefined || e.exp > nowSec) out[user] = e.at;
+  return out;
+}
+
+export interface RevocationDeps {
+  client: KubeClient;
+  now(): Date;
+}
+
+/**
+ * Adds revocations (and drops expired ones), with a write conditional on the Secret's resourceVersion:
+ * two writers cannot lose each other's entries. Returns false when every entry was already there.
+ */
+export async function addRevocations(
+  d: RevocationDeps,
+  namespace: string,
+  tenantName: string,
+  add: Record<string, RevocationEntry>,
+): Promise<boolean> {
+  const ref = { kind: 'Secret', name: NATS_SECRETS.revocations, namespace };
+  const current = await d.client.get<Secret>(ref);
+  const entries = readRevocations(current);
+  const missing = Object.entries(add).filter(([user]) => !entries[user]);
+  if (missing.length === 0) return false;
+  const nowSec = Math.floor(d.now().getTime() / 1000);
+  const next: RevocationEntries = {};
+  for (const [user, e] of [...Object.entries(entries), ...missing]) {
+    if (e.exp === undefined || e.exp > nowSec) next[user] = e;
+  }
+  const secret = natsSecret({
+    name: NATS_SECRETS.revocations,
+    namespace,
+    component: NatsComponent.Revocations,
+    immutable: false,
+    labels: { [TENANT_LABEL]: tenantName },
+    data: { [KEY]: JSON.stringify(next) },
+  });
+  try {
+    if (current) {
+      secret.metadata.resourceVersion = current.metadata.resourceVersion;
+      await d.client.update(secret);
+    } else {
+      await d.client.create(secret);
+    }
+  } catch (e) {
+    // NB: a concurrent writer won; the caller's reconcile retries on the fresh Secret.
+    if (isConflict(e) || isAlreadyExists(e))
+      throw new Error('revocation list changed concurrently; retrying', { cause: e });
+    throw e;
+  }
+  return true;
+}

@@ -1,0 +1,200 @@
+import { isDeepStrictEqual } from 'node:util';
+import {
+  createKeyPair,
+  decodeJwt,
+  deleteAccountsRequest,
+  MessagingBus,
+  nextIssuedAt,
+  serviceUserJwt,
+  tenantAccountClaim,
+  tenantAccountJwt,
+  type TenantAccountInput,
+} from '../messaging/index.ts';
+import { describeError } from '../runtime/errors.ts';
+import type { Logger } from '../runtime/log.ts';
+import type { NatsInstallation } from './bootstrap.ts';
+import { HeartbeatStore } from './heartbeats.ts';
+
+export interface NatsServiceOptions {
+  servers: string[];
+  log: Logger;
+  now(): Date;
+  /** How often one registered account is looked up to notice a server that lost its JWT store. */
+  driftCheckMs?: number;
+}
+
+interface Registered {
+  input: TenantAccountInput;
+  jwt: string;
+  iat: number;
+}
+
+export interface AccountPush {
+  /** The `iat` of the JWT the resolver holds. */
+  issuedAt: number;
+  /** True when this call pushed it (false: the resolver already held these claims). */
+  pushed: boolean;
+}
+
+/**
+ * Palisade's side of NATS: the bus, the account JWTs it pushed (in memory, so a server that restarts
+ * or loses its JWT store gets every account back without any Kubernetes write), and the agent reports.
+ */
+export class NatsService {
+  readonly heartbeats = new HeartbeatStore();
+  private readonly o: NatsServiceOptions;
+  private inst: NatsInstallation | undefined;
+  private bus_: MessagingBus | undefined;
+  private readonly accounts = new Map<string, Registered>();
+  private driftTimer: NodeJS.Timeout | undefined;
+  private repairing: Promise<void> | undefined;
+  private started = false;
+
+  constructor(o: NatsServiceOptions) {
+    this.o = o;
+  }
+
+  get installation(): NatsInstallation {
+    if (!this.inst) throw new Error('the NATS installation is not loaded yet');
+    return this.inst;
+  }
+
+  private get bus(): MessagingBus {
+    if (!this.bus_) throw new Error('not connected to NATS yet');
+    return this.bus_;
+  }
+
+  /**
+   * Connects in the background (retrying forever) with users made for this process: their seeds live in
+   * memory only. Reconciles that need NATS fail, and retry, until the connection is up.
+   */
+  start(installation: NatsInstallation): void {
+    if (this.started) return;
+    this.started = true;
+    this.inst = installation;
+    const o = this.o;
+    const issuedAt = Math.floor(o.now().getTime() / 1000);
+    const user = (
+      account: NatsInstallation['system'],
+      name: string,
+      perms: { pub: string[]; sub: string[] },
+    ) => {
+      const u = createKeyPair('U');
+      return { jwt: serviceUserJwt(account, u.publicKey, name, issuedAt, perms), seed: u.seed };
+    };
+    this.bus_ = new MessagingBus({
+      servers: o.servers,
+      caPem: installation.tls.caPem,
+      system: user(installation.system, 'palisade-resolver', { pub: ['$SYS.REQ.>'], sub: ['_INBOX.>'] }),
+      palisade: user(installation.palisade, 'palisade-reports', {
+        pub: ['palisade.t.*.agent.*.cmd.>'],
+        sub: ['palisade.t.*.agent.*.*'],
+      }),
+      onReport: (origin, data) => this.heartbeats.record(origin, data, this.o.now().getTime()),
+      onReconnect: () => void this.repushAll('reconnected to nats-server'),
+      onError: (what, err) => o.log.warn('NATS error', { what, error: describeError(err) }),
+    });
+    this.bus_.start().then(
+      () => this.o.log.info('connected to NATS', { servers: this.o.servers }),
+      (e: unknown) => this.o.log.error('NATS connection failed', { error: describeError(e) }),
+    );
+    this.driftTimer = setInterval(() => void this.checkDrift(), this.o.driftCheckMs ?? 10_000);
+    this.driftTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.driftTimer);
+    await this.bus_?.close().catch(() => undefined);
+  }
+
+  /**
+   * Makes the resolver hold a JWT with exactly these claims. Nothing is pushed when it already does
+   * (known from memory, or from a lookup after a restart of the operator). A push always issues a newer
+   * `iat` than any JWT seen for the account, and is confirmed by the resolver's reply.
+   */
+  async ensureAccount(input: TenantAccountInput, knownIssuedAt?: number): Promise<AccountPush> {
+    const claim = tenantAccountClaim(input);
+    const reg = this.accounts.get(input.account);
+    if (reg && isDeepStrictEqual(tenantAccountClaim(reg.input), claim))
+      return { issuedAt: reg.iat, pushed: false };
+    let previous = Math.max(reg?.iat ?? 0, knownIssuedAt ?? 0);
+    if (!reg) {
+      const held = await this.heldClaims(input.account);
+      if (held && isDeepStrictEqual(withoutVersion(held.nats), claim)) {
+        this.accounts.set(input.account, { input, jwt: held.jwt, iat: held.iat });
+        return { issuedAt: held.iat, pushed: false };
+      }
+      previous = Math.max(previous, held?.iat ?? 0);
+    }
+    const iat = nextIssuedAt(this.o.now(), previous || undefined);
+    const jwt = tenantAccountJwt(this.installation.operator, input, iat);
+    await this.bus.pushAccount(jwt);
+    this.accounts.set(input.account, { input, jwt, iat });
+    return { issuedAt: iat, pushed: true };
+  }
+
+  /** Removes accounts from the resolver; their users are disconnected and refused from then on. */
+  async deleteAccount(account: string): Promise<void> {
+    const iat = Math.floor(this.o.now().getTime() / 1000);
+    await this.bus.deleteAccounts(deleteAccountsRequest(this.installation.operator, [account], iat));
+    this.accounts.delete(account);
+  }
+
+  publishCommand(tenantUID: string, agent: string, verb: string, data: string): void {
+    this.bus.publishCommand(tenantUID, agent, verb, data);
+  }
+
+  get accountCount(): number {
+    return this.accounts.size;
+  }
+
+  private async heldClaims(account: string) {
+    const jwt = await this.bus.lookupAccount(account);
+    if (!jwt) return undefined;
+    try {
+      const c = decodeJwt<Record<string, unknown>>(jwt, 'O');
+      return c.iss === this.installation.operator.publicKey ? { jwt, iat: c.iat, nats: c.nats } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Looks up one registered account; if the resolver lost it, it lost the others too: re-push all. */
+  private async checkDrift(): Promise<void> {
+    const all = [...this.accounts.keys()];
+    const probe = all[Math.floor(Math.random() * all.length)];
+    if (!probe || !this.bus_?.isConnected() || this.repairing) return;
+    try {
+      if (!(await this.bus.lookupAccount(probe))) await this.repushAll('the resolver lost an account');
+    } catch (e) {
+      this.o.log.debug('drift check failed', { error: describeError(e) });
+    }
+  }
+
+  private repushAll(why: string): Promise<void> {
+    this.repairing ??= this.repush(why).finally(() => (this.repairing = undefined));
+    return this.repairing;
+  }
+
+  private async repush(why: string): Promise<void> {
+    const all = [...this.accounts.values()];
+    this.o.log.info('re-pushing NATS accounts', { why, accounts: all.length });
+    let failed = 0;
+    const queue = [...all];
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        for (let r = queue.shift(); r; r = queue.shift()) {
+          await this.bus.pushAccount(r.jwt).catch(() => failed++);
+        }
+      }),
+    );
+    if (failed) this.o.log.warn('some accounts could not be re-pushed; the drift check retries', { failed });
+  }
+}
+
+function withoutVersion(nats: Record<string, unknown>): Record<string, unknown> {
+  const { type, version, ...rest } = nats;
+  void type;
+  void version;
+  return rest;
+}

@@ -1,0 +1,49 @@
+import { setupClusterAgentController } from '../clusteragent/controller.ts';
+import type { RandomSource } from '../crypto/index.ts';
+import type { RootKeyring } from '../installation/keyring.ts';
+import { selfSignedIssuer } from '../messaging/index.ts';
+import type { Manager } from '../runtime/manager.ts';
+import type { Informer } from '../runtime/informer.ts';
+import type { Secret } from '../runtime/kube/types.ts';
+import type { TenantMessagingDeps } from '../tenant/account.ts';
+import { ensureNatsInstallation } from './bootstrap.ts';
+import { NatsService } from './service.ts';
+
+export interface MessagingSetup {
+  /** nats-server URLs (`tls://host:port`); messaging is off when empty. */
+  servers: string[];
+  /** The URL written into agents' credentials Secrets. */
+  agentUrl?: string;
+  env: { now(): Date; rand: RandomSource };
+  rootKeys: RootKeyring;
+  secrets: Informer<Secret>;
+  statusRefreshMs?: number;
+}
+
+/**
+ * Messaging wiring: a start-up task that bootstraps the NATS installation (keys, TLS, server config
+ * Secret) and connects; the ClusterAgent controller. Returns what the Tenant controller needs.
+ */
+export function setupMessaging(mgr: Manager, o: MessagingSetup): TenantMessagingDeps {
+  const nats = new NatsService({ servers: o.servers, log: mgr.log, now: o.env.now });
+  mgr.addStartupTask('nats-bootstrap', async () => {
+    const installation = await ensureNatsInstallation({
+      client: mgr.client,
+      namespace: mgr.namespace,
+      log: mgr.log,
+      audit: mgr.audit,
+      tls: selfSignedIssuer,
+      now: o.env.now,
+    });
+    nats.start(installation);
+  });
+  setupClusterAgentController(mgr, {
+    env: o.env,
+    rootKeys: o.rootKeys,
+    secrets: o.secrets,
+    nats,
+    ...(o.agentUrl ? { agentUrl: o.agentUrl } : {}),
+    ...(o.statusRefreshMs ? { statusRefreshMs: o.statusRefreshMs } : {}),
+  });
+  return { nats, rootKeys: o.rootKeys, secrets: o.secrets, rand: o.env.rand };
+}

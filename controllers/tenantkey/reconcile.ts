@@ -1,0 +1,232 @@
+import type { Tenant, TenantKey, TenantKeyStatus } from '../../crds/v1alpha1/index.ts';
+import type { RandomSource } from '../crypto/index.ts';
+import type { RootKeyring } from '../installation/keyring.ts';
+import { readySummary, setConditions, type ConditionInput } from '../runtime/conditions.ts';
+import type { ReconcileResult } from '../runtime/controller.ts';
+import type { EventRecorder } from '../runtime/events.ts';
+import type { Informer } from '../runtime/informer.ts';
+import type { KubeClient } from '../runtime/kube/client.ts';
+import type { Namespace, Secret } from '../runtime/kube/types.ts';
+import type { AuditLog } from '../runtime/log.ts';
+import { addFinalizer, hasFinalizer, TENANT_UID_LABEL, writeStatus } from '../runtime/objects.ts';
+import { TENANTKEY_FINALIZER, TenantKeyCondition, TenantKeyReason } from './conditions.ts';
+import { finalizeTenantKey } from './deletion.ts';
+import {
+  deleteSecrets,
+  destroyVersion,
+  generateVersion,
+  rewrapVersion,
+  type KeyPlace,
+} from './keymaterial.ts';
+import { BY_TENANTKEY_INDEX } from './secrets.ts';
+import { foundSecret, unwrapAll, type UnwrapProblem } from './verify.ts';
+import {
+  groupVersions,
+  missingVersions,
+  nextVersion,
+  rewrapTargets,
+  rotationDue,
+  statusVersions,
+  versionStates,
+  type ObservedVersion,
+} from './versions.ts';
+
+export interface TenantKeyEnv {
+  now(): Date;
+  rand: RandomSource;
+}
+
+export interface TenantKeyDeps {
+  client: KubeClient;
+  events: EventRecorder;
+  audit: AuditLog;
+  env: TenantKeyEnv;
+  tenantKeys: Informer<TenantKey>;
+  secrets: Informer<Secret>;
+  namespaces: Informer<Namespace>;
+  tenants: Informer<Tenant>;
+  rootKeys: RootKeyring;
+}
+
+const NO_TENANT_RECHECK_MS = 30_000;
+const ROOT_MISSING_RECHECK_MS = 30_000;
+/** Rotation deadlines further away than this are re-checked then (timers cannot span weeks). */
+const MAX_REQUEUE_MS = 10 * 60_000;
+
+/**
+ * TenantKey: read every version Secret, check each unwraps where it was found, then — only when all do —
+ * generate (first version or a due rotation), rewrap what an older root wraps, destroy what the spec
+ * says to destroy, and report. Every step is create-first / delete-last, so a crash anywhere resumes.
+ */
+export async function reconcileTenantKey(d: TenantKeyDeps, key: string): Promise<ReconcileResult | void> {
+  const tk = d.tenantKeys.get(key.slice(key.indexOf('/') + 1), key.slice(0, key.indexOf('/')));
+  if (!tk) return;
+  if (tk.metadata.deletionTimestamp) {
+    if (hasFinalizer(tk, TENANTKEY_FINALIZER)) await finalizeTenantKey(d, tk);
+    return;
+  }
+  await addFinalizer(d.client, tk, TENANTKEY_FINALIZER);
+  const ns = tk.metadata.namespace ?? '';
+  const tenantUID = d.namespaces.get(ns)?.metadata.labels?.[TENANT_UID_LABEL];
+  if (!tenantUID) {
+    const message = `namespace ${ns} belongs to no Tenant (no ${TENANT_UID_LABEL} label); TenantKeys live in a tenant's namespace`;
+    await report(d, tk, undefined, [], notReady(TenantKeyReason.TenantNotFound, message));
+    return { requeueAfterMs: NO_TENANT_RECHECK_MS };
+  }
+  const secretOf = (name: string) => d.secrets.get(name, ns);
+  const found = d.secrets
+    .byIndex(BY_TENANTKEY_INDEX, key)
+    .map((k) => secretOf(k.slice(k.indexOf('/') + 1)))
+    .filter((s): s is Secret => !!s);
+  const versions = groupVersions(found.map(foundSecret));
+  const { keys, problem } = unwrapAll(tk, tenantUID, versions, secretOf, d.rootKeys.lookup);
+  if (problem) return refuse(d, tk, tenantUID, versions, problem);
+  const listed = tk.status?.versions ?? [];
+  const missing = missingVersions(versions, listed, tk.spec);
+  if (missing.length > 0) {
+    const message = `the Secrets of version(s) ${missing.join(', ')} are gone although they were never destroyed; restore them from a backup of the namespace (no new key is generated in their place)`;
+    await report(d, tk, tenantUID, versions, notReady(TenantKeyReason.KeyMaterialMissing, message));
+    return;
+  }
+  const place: KeyPlace = { tk, tenantUID };
+  const view = await converge(d, place, versions, keys);
+  const rotation = rotationDue(tk.spec, view[view.length - 1], d.env.now());
+  await report(d, tk, tenantUID, view);
+  if (rotation.due || !rotation.nextAt) return;
+  return {
+    requeueAfterMs: Math.min(
+      MAX_REQUEUE_MS,
+      Math.max(1000, rotation.nextAt.getTime() - d.env.now().getTime()),
+    ),
+  };
+}
+
+/** The effectful steps, in order; returns the versions as they are afterwards. */
+async function converge(
+  d: TenantKeyDeps,
+  p: KeyPlace,
+  before: ObservedVersion[],
+  keys: Map<number, Uint8Array>,
+): Promise<ObservedVersion[]> {
+  let view = before;
+  const rotation = rotationDue(p.tk.spec, view[view.length - 1], d.env.now());
+  if (rotation.due) {
+    const keyUID = view[0]?.keyUID ?? p.tk.metadata.uid ?? '';
+    const version = nextVersion(view, p.tk.status?.versions ?? []);
+    view = [...view, await generateVersion(d, p, version, keyUID, rotation.reason)];
+  }
+  const states = versionStates(
+    p.tk.spec,
+    view.map((v) => v.version),
+  );
+  const active = d.rootKeys.active().version;
+  for (const target of rewrapTargets(view, states, active)) {
+    const key = keys.get(target.version);
+    if (!key) continue;
+    const after = await rewrapVersion(d, p, target, key);
+    view = view.map((v) => (v.version === target.version ? after : v));
+  }
+  for (const v of view) {
+    if (states.get(v.version) === 'Destroyed') await destroyVersion(d, p, v);
+    else if (v.superseded.length > 0 && keys.has(v.version)) await deleteSecrets(d, v.superseded);
+  }
+  return view.map((v) => ({ ...v, superseded: [] }));
+}
+
+/** A version does not unwrap where it is: report it, warn, audit, and touch nothing. */
+async function refuse(
+  d: TenantKeyDeps,
+  tk: TenantKey,
+  tenantUID: string,
+  versions: ObservedVersion[],
+  problem: UnwrapProblem,
+): Promise<ReconcileResult | void> {
+  const message = `Secret ${problem.secret} (version ${problem.version}) ${problem.message}`;
+  d.events.record(tk, 'Warning', problem.reason, 'Verify', message);
+  d.audit.record({
+    action: 'tenantkey.verify',
+    outcome: 'Failure',
+    resource: {
+      kind: 'TenantKey',
+      name: tk.metadata.name,
+      namespace: tk.metadata.namespace,
+      uid: tk.metadata.uid,
+    },
+    tenantUID,
+    version: problem.version,
+    reason: problem.reason,
+  });
+  await report(d, tk, tenantUID, versions, notReady(problem.reason, message));
+  return problem.reason === TenantKeyReason.RootKeyMissing
+    ? { requeueAfterMs: ROOT_MISSING_RECHECK_MS }
+    : undefined;
+}
+
+function notReady(reason: string, message: string): ConditionInput {
+  return { type: TenantKeyCondition.KeyReady, status: 'False', reason, message };
+}
+
+function keyConcerns(d: TenantKeyDeps, tk: TenantKey, view: ObservedVersion[]): ConditionInput[] {
+  const states = versionStates(
+    tk.spec,
+    view.map((v) => v.version),
+  );
+  const active = view[view.length - 1];
+  const usable = [...states.values()].filter((s) => s === 'DecryptOnly').length;
+  const root = d.rootKeys.active().version;
+  const behind = view.filter((v) => v.current.rootVersion < root && states.get(v.version) !== 'Destroyed');
+  return [
+    {
+      type: TenantKeyCondition.KeyReady,
+      status: active ? 'True' : 'False',
+      reason: TenantKeyReason.VersionsAvailable,
+      message: active
+        ? `version ${active.version} is active; ${usable} older version(s) decrypt`
+        : 'no version yet',
+    },
+    behind.length === 0
+      ? {
+          type: TenantKeyCondition.RootKeyCurrent,
+          status: 'True',
+          reason: TenantKeyReason.Rewrapped,
+          message: `every version is wrapped by root key version ${root}`,
+        }
+      : {
+          type: TenantKeyCondition.RootKeyCurrent,
+          status: 'False',
+          reason: TenantKeyReason.RewrapPending,
+          message: `${behind.length} version(s) still wrapped by an older root key version`,
+        },
+  ];
+}
+
+/** Writes status once: versions derived from the Secrets, conditions from the verdict. */
+async function report(
+  d: TenantKeyDeps,
+  tk: TenantKey,
+  tenantUID: string | undefined,
+  view: ObservedVersion[],
+  failure?: ConditionInput,
+): Promise<void> {
+  const concerns = failure ? [failure] : keyConcerns(d, tk, view);
+  const states = versionStates(
+    tk.spec,
+    view.map((v) => v.version),
+  );
+  const active = view[view.length - 1];
+  const status: TenantKeyStatus = {
+    ...tk.status,
+    ...(tenantUID ? { tenantUID } : {}),
+    ...(active ? { currentVersion: active.version, lastRotationTrigger: active.trigger } : {}),
+    ...(active && active.version > 1 ? { lastRotationTime: active.created } : {}),
+    versions: statusVersions(view, states, tk.status?.versions ?? [], tk.spec),
+    observedGeneration: tk.metadata.generation,
+    conditions: setConditions(
+      tk.status?.conditions,
+      [...concerns, readySummary(concerns, TenantKeyReason.Ready)],
+      tk.metadata.generation,
+      d.env.now(),
+    ),
+  };
+  await writeStatus(d.client, tk, status);
+}

@@ -1,0 +1,120 @@
+/**
+ * Shared set-up of the messaging journeys: an operator with messaging on, and the shared nats-server
+ * restarted in operator mode from the config the operator published. Also test-only NATS users made
+ * from the installation's Secrets (an admin can read them; tests use them as observers).
+ */
+import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { testEnv } from '../hack/testenv/env.ts';
+import { unwrap } from '../controllers/crypto/index.ts';
+import {
+  connectionOptions,
+  createKeyPair,
+  fromSeed,
+  serviceUserJwt,
+  type NKeyPair,
+} from '../controllers/messaging/index.ts';
+import { writeLocalServerConfig } from '../controllers/nats/localconfig.ts';
+import { NATS_SECRETS, secretData, secretText } from '../controllers/nats/secrets.ts';
+import { accountSeedBinding } from '../controllers/tenant/account.ts';
+import type { Secret } from '../controllers/runtime/kube/types.ts';
+import { ensureNamespace, kube } from './support/cluster.ts';
+import { eventually, startOperator, waitForControllers, type OperatorProcess } from './support/operator.ts';
+
+export interface MessagingEnv {
+  op: OperatorProcess;
+  operatorNs: string;
+  server: string;
+  caPem: string;
+}
+
+export async function startMessaging(
+  operatorNs: string,
+  identity: string,
+  extraEnv: Record<string, string> = {},
+): Promise<MessagingEnv> {
+  const cp = testEnv();
+  const server = (cp.natsUrl ?? '').replace(/^nats:\/\//, '');
+  await ensureNamespace(operatorNs);
+  const saved = { ...process.env };
+  Object.assign(process.env, { PALISADE_NATS_URL: server, ...extraEnv });
+  let op: OperatorProcess;
+  try {
+    op = await startOperator({ kubeconfig: cp.kubeconfig, namespace: operatorNs, identity });
+  } finally {
+    for (const k of ['PALISADE_NATS_URL', ...Object.keys(extraEnv)]) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+  }
+  await waitForControllers(op, 60_000);
+  const dir = await mkdtemp(path.join(cp.dir, 'palisade-nats-'));
+  const files = await eventually('the NATS server config Secret', () =>
+    writeLocalServerConfig(kube(), operatorNs, dir, path.join(cp.dir, 'nats-store', 'jwt')),
+  );
+  await cp.restartNats({ wipeStore: true, configFile: files.configFile });
+  const tls = await kube().get<Secret>({ kind: 'Secret', name: NATS_SECRETS.tls, namespace: operatorNs });
+  return { op, operatorNs, server, caPem: secretText(tls as Secret, 'ca.crt') };
+}
+
+export async function stopMessaging(env: MessagingEnv | undefined): Promise<void> {
+  await env?.op.stop();
+  await testEnv().restartNats({ wipeStore: true, configFile: null });
+}
+
+async function seedOf(namespace: string, name: string): Promise<string> {
+  const s = await kube().get<Secret>({ kind: 'Secret', name, namespace });
+  if (!s) throw new Error(`no Secret ${namespace}/${name}`);
+  return secretText(s, 'seed');
+}
+
+/** A user of an account with the given permissions (test observers). */
+export async function connectAs(
+  env: MessagingEnv,
+  account: NKeyPair,
+  perms: { pub: string[]; sub: string[] },
+  name: string,
+): Promise<NatsConnection> {
+  const u = createKeyPair('U');
+  const jwt = serviceUserJwt(account, u.publicKey, name, Math.floor(Date.now() / 1000), perms);
+  return connect({
+    ...connectionOptions([env.server], env.caPem, { jwt, seed: u.seed }, name),
+    waitOnFirstConnect: false,
+    maxReconnectAttempts: -1,
+  });
+}
+
+export async function systemAccount(env: MessagingEnv): Promise<NKeyPair> {
+  return fromSeed(await seedOf(env.operatorNs, NATS_SECRETS.systemAccount), 'A');
+}
+
+export async function palisadeAccount(env: MessagingEnv): Promise<NKeyPair> {
+  return fromSeed(await seedOf(env.operatorNs, NATS_SECRETS.palisadeAccount), 'A');
+}
+
+/** The tenant account's key, unwrapped with the root key (as only the operator normally does). */
+export async function tenantAccount(env: MessagingEnv, namespace: string, uid: string): Promise<NKeyPair> {
+  const root = await kube().get<Secret>({
+    kind: 'Secret',
+    name: 'palisade-root-key-v1',
+    namespace: env.operatorNs,
+  });
+  const wrapped = await kube().get<Secret>({ kind: 'Secret', name: NATS_SECRETS.tenantAccount, namespace });
+  if (!root || !wrapped) throw new Error('root key or account seed Secret missing');
+  const key = secretData(root, 'key');
+  const seed = unwrap(secretData(wrapped, 'seed.wrapped'), () => key, accountSeedBinding(uid));
+  return fromSeed(new TextDecoder().decode(seed), 'A');
+}
+
+/** Writes a credentials Secret's data as files, the way a Secret volume mounts it; returns the dir. */
+export async function mountSecret(secret: Secret, dir: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  for (const [k, v] of Object.entries(secret.data ?? {}))
+    await writeFile(path.join(dir, k), Buffer.from(v, 'base64'));
+  return dir;
+}
+
+export function credsOf(secret: Secret): string {
+  return secretText(secret, 'agent.creds');
+}

@@ -1,0 +1,165 @@
+// Helpers of the TenantKey suites: a private control plane (so root versions and Tenants of other suites
+// cannot interfere), the operator's controllers in-process with a controllable clock, and checks that
+// read key material the way the platform would (controllers/tenantkey/data.ts).
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TenantKey } from '../../crds/v1alpha1/index.ts';
+import { ensureInstallationKeys } from '../../controllers/installation/keys.ts';
+import { RootKeyring } from '../../controllers/installation/keyring.ts';
+import { setupRootKeyRetirement } from '../../controllers/installation/retire.ts';
+import { KubeClient, loadKubeConfig } from '../../controllers/runtime/kube/client.ts';
+import type { Secret } from '../../controllers/runtime/kube/types.ts';
+import { Manager } from '../../controllers/runtime/manager.ts';
+import { MANAGED_BY, MANAGED_BY_LABEL, TENANT_UID_LABEL } from '../../controllers/runtime/objects.ts';
+import { setupTenantController } from '../../controllers/tenant/controller.ts';
+import { setupTenantKeyController } from '../../controllers/tenantkey/controller.ts';
+import { TENANTKEY_LABEL } from '../../controllers/tenantkey/conditions.ts';
+import { loadRootKeyring } from '../../controllers/tenantkey/data.ts';
+import { foundSecret, unwrapVersion } from '../../controllers/tenantkey/verify.ts';
+import { startControlPlane, type ControlPlane } from '../../hack/controlplane/index.ts';
+
+export const rand = (n: number) => new Uint8Array(randomBytes(n));
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export function privateControlPlane(): Promise<ControlPlane> {
+  return startControlPlane({ crdDirs: [path.join(repo, 'crds')], nats: false });
+}
+
+export function adminClient(cp: ControlPlane): KubeClient {
+  return new KubeClient(loadKubeConfig(cp.kubeconfig), 'palisade-e2e');
+}
+
+export interface InProcessOperator {
+  mgr: Manager;
+  /** Moves the controllers' clock (env.now) forward. */
+  advance(ms: number): void;
+  /** Re-queues a TenantKey now (a rotation deadline on the moved clock is not a real timer). */
+  poke(namespace: string, name: string): void;
+  audit(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** The operator's key controllers in this process (no leader election), with env.now = real time + offset. */
+export async function startInProcessOperator(o: {
+  kubeconfig: string;
+  namespace: string;
+  graceMs?: number;
+}): Promise<InProcessOperator> {
+  let offset = 0;
+  const env = { now: () => new Date(Date.now() + offset), rand };
+  const auditFile = path.join(await mkdtemp(path.join(os.tmpdir(), 'palisade-audit-')), 'audit.log');
+  const mgr = new Manager({
+    kubeconfig: o.kubeconfig,
+    namespace: o.namespace,
+    identity: 'in-process',
+    leaderElection: false,
+    probeAddress: '127.0.0.1:0',
+    logLevel: 'error',
+    auditFile,
+  });
+  mgr.addStartupTask('installation-keys', async () => {
+    await ensureInstallationKeys({
+      client: mgr.client,
+      namespace: o.namespace,
+      rand,
+      log: mgr.log,
+      audit: mgr.audit,
+    });
+  });
+  const secrets = mgr.informer<Secret>('Secret', `${MANAGED_BY_LABEL}=${MANAGED_BY}`);
+  const rootKeys = new RootKeyring(secrets, o.namespace);
+  setupTenantController(mgr, env);
+  const keys = setupTenantKeyController(mgr, { env, rootKeys, secrets, namespace: o.namespace });
+  setupRootKeyRetirement(mgr, { secrets, rootKeys, namespace: o.namespace, graceMs: o.graceMs ?? 500 });
+  await mgr.start();
+  while (!mgr.isRunning()) await new Promise((r) => setTimeout(r, 50));
+  return {
+    mgr,
+    advance: (ms) => void (offset += ms),
+    poke: (ns, name) => keys.enqueue(`${ns}/${name}`),
+    audit: () => readFile(auditFile, 'utf8').catch(() => ''),
+    stop: () => mgr.stop(),
+  };
+}
+
+/** A tenant namespace as the Tenant controller makes it (for TenantKeys without a Tenant object). */
+export async function tenantNamespace(
+  client: KubeClient,
+  name: string,
+  uid = randomBytes(6).toString('hex'),
+) {
+  await client.apply({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: {
+      name,
+      labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [TENANT_UID_LABEL]: uid, 'palisade.dev/tenant': name },
+    },
+  });
+  return uid;
+}
+
+export function tenantKey(namespace: string, name: string, spec: Record<string, unknown> = {}) {
+  return { apiVersion: 'palisade.dev/v1alpha1', kind: 'TenantKey', metadata: { name, namespace }, spec };
+}
+
+export async function versionSecrets(client: KubeClient, namespace: string, key: string): Promise<Secret[]> {
+  const list = await client.list<Secret>('Secret', { namespace, labelSelector: `${TENANTKEY_LABEL}=${key}` });
+  return list.items;
+}
+
+/**
+ * Unwraps every Secret of every version of a key with the installation's root keys; throws unless each
+ * version unwraps, and all wraps of one version hold the same key. Returns version → key (hex).
+ */
+export async function unwrapEveryVersion(
+  client: KubeClient,
+  operatorNamespace: string,
+  namespace: string,
+  key: string,
+): Promise<Map<number, string>> {
+  const tk = await client.get<TenantKey>({ kind: 'TenantKey', name: key, namespace });
+  if (!tk) throw new Error(`TenantKey ${namespace}/${key} not found`);
+  const ns = await client.get({ kind: 'Namespace', name: namespace });
+  const uid = ns?.metadata.labels?.[TENANT_UID_LABEL] ?? '';
+  const keyring = await loadRootKeyring(client, operatorNamespace);
+  const out = new Map<number, string>();
+  for (const s of await versionSecrets(client, namespace, key)) {
+    const r = unwrapVersion(tk, uid, s, keyring);
+    if (!r.ok) throw new Error(`${s.metadata.name}: ${r.problem.message}`);
+    const hex = Buffer.from(r.key).toString('hex');
+    const version = foundSecret(s).version;
+    if (out.has(version) && out.get(version) !== hex)
+      throw new Error(`two different keys for version ${version}`);
+    out.set(version, hex);
+  }
+  return out;
+}
+
+export async function eventuallyKey(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  pred: (tk: TenantKey) => boolean,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<TenantKey> {
+  const deadline = Date.now() + timeoutMs;
+  let last: TenantKey | undefined;
+  for (;;) {
+    last = await client.get<TenantKey>({ kind: 'TenantKey', name, namespace });
+    if (last && pred(last)) return last;
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out waiting for ${namespace}/${name}: ${what}; last status ${JSON.stringify(last?.status)}`,
+      );
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export const ready = (tk: TenantKey) =>
+  tk.status?.observedGeneration === tk.metadata.generation &&
+  tk.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';

@@ -1,0 +1,293 @@
+import assert from 'node:assert/strict';
+import type { Tenant, TenantKey } from '../crds/v1alpha1/index.ts';
+import { runCli } from '../controllers/cli.ts';
+import type { KubeClient } from '../controllers/runtime/kube/client.ts';
+import type { KubeObject, Secret } from '../controllers/runtime/kube/types.ts';
+import { loadTenantDataKeys } from '../controllers/tenantkey/data.ts';
+import type { ControlPlane } from '../hack/controlplane/index.ts';
+import { tenantManifest, uniqueName } from './support/cluster.ts';
+import { eventually } from './support/operator.ts';
+import {
+  adminClient,
+  eventuallyKey,
+  privateControlPlane,
+  rand,
+  ready,
+  startInProcessOperator,
+  tenantKey,
+  tenantNamespace,
+  unwrapEveryVersion,
+  versionSecrets,
+  type InProcessOperator,
+} from './support/tenantkeys.ts';
+
+const OPERATOR_NS = 'palisade-system';
+const HOUR = 3600_000;
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+const states = (tk: TenantKey) => tk.status?.versions?.map((v) => `${v.version}:${v.state}`).join(' ');
+
+describe('TenantKey (controllers in-process, private control plane, injectable clock)', function () {
+  let cp: ControlPlane;
+  let client: KubeClient;
+  let op: InProcessOperator;
+
+  before(async function () {
+    cp = await privateControlPlane();
+    client = adminClient(cp);
+    await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: OPERATOR_NS } });
+    op = await startInProcessOperator({ kubeconfig: cp.kubeconfig, namespace: OPERATOR_NS });
+  });
+
+  after(async function () {
+    await op?.stop();
+    await cp?.stop();
+  });
+
+  async function newKey(spec: Record<string, unknown> = {}) {
+    const ns = uniqueName('tenant-k');
+    const uid = await tenantNamespace(client, ns);
+    await client.apply(tenantKey(ns, 'k', spec));
+    const tk = await eventuallyKey(client, ns, 'k', (k) => ready(k) && k.status?.currentVersion === 1, 'v1');
+    return { ns, uid, tk };
+  }
+
+  it('creates version 1 in an immutable, unowned Secret and lists it in status without key bytes', async function () {
+    const { ns, uid, tk } = await newKey();
+    assert.equal(tk.status?.tenantUID, uid);
+    const [v1] = tk.status?.versions ?? [];
+    assert.equal(v1?.state, 'Active');
+    assert.equal(v1?.rootKeyVersion, 1);
+    assert.match(v1?.fingerprint ?? '', /^sha256:[0-9a-f]{64}$/);
+    const [secret, ...more] = await versionSecrets(client, ns, 'k');
+    assert.equal(more.length, 0);
+    assert.equal(secret?.metadata.name, 'k-v1');
+    assert.equal(secret?.immutable, true);
+    assert.equal(secret?.metadata.ownerReferences, undefined, 'garbage collection can never reach it');
+    assert.equal(secret?.metadata.labels?.['palisade.dev/root-key-version'], '1');
+    const key = (await unwrapEveryVersion(client, OPERATOR_NS, ns, 'k')).get(1) ?? '';
+    assert.equal(key.length, 64);
+    assert.ok(!JSON.stringify(tk).includes(key), 'status carries no key material');
+    assert.ok(tk.metadata.finalizers?.includes('palisade.dev/tenantkey-deletion'));
+  });
+
+  it('rotates exactly once per rotationTrigger change, never for the initial trigger', async function () {
+    const { ns } = await newKey({ rotationTrigger: 'initial' });
+    assert.equal((await versionSecrets(client, ns, 'k')).length, 1, 'the initial trigger does not rotate');
+    await client.apply(tenantKey(ns, 'k', { rotationTrigger: 'rotate-1' }));
+    let tk = await eventuallyKey(client, ns, 'k', (k) => ready(k) && k.status?.currentVersion === 2, 'v2');
+    assert.equal(tk.status?.lastRotationTrigger, 'rotate-1');
+    // A resync of the same trigger, and an unrelated spec change, add nothing.
+    op.poke(ns, 'k');
+    await client.apply(tenantKey(ns, 'k', { rotationTrigger: 'rotate-1', retainedVersions: 5 }));
+    tk = await eventuallyKey(client, ns, 'k', ready, 'converged after an unrelated change');
+    assert.equal(tk.status?.currentVersion, 2);
+    await client.apply(tenantKey(ns, 'k', { rotationTrigger: 'rotate-2', retainedVersions: 5 }));
+    tk = await eventuallyKey(client, ns, 'k', (k) => ready(k) && k.status?.currentVersion === 3, 'v3');
+    assert.equal(states(tk), '1:DecryptOnly 2:DecryptOnly 3:Active');
+    assert.equal((await versionSecrets(client, ns, 'k')).length, 3);
+  });
+
+  it('rotates by period on the injected clock, and data encrypted before still decrypts after', async function () {
+    const { ns } = await newKey({ rotationPeriod: '24h' });
+    const before = await loadTenantDataKeys(client, {
+      namespace: ns,
+      key: 'k',
+      operatorNamespace: OPERATOR_NS,
+      rand,
+    });
+    const sealed = before.encrypt(new TextEncoder().encode('alice@example.com'), 'user/1/email');
+    op.advance(23 * HOUR);
+    op.poke(ns, 'k');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await versionSecrets(client, ns, 'k')).length, 1, 'not due after 23h');
+    op.advance(2 * HOUR);
+    op.poke(ns, 'k');
+    const tk = await eventuallyKey(
+      client,
+      ns,
+      'k',
+      (k) => ready(k) && k.status?.currentVersion === 2,
+      'v2 by period',
+    );
+    assert.ok(tk.status?.lastRotationTime);
+    const after = await loadTenantDataKeys(client, {
+      namespace: ns,
+      key: 'k',
+      operatorNamespace: OPERATOR_NS,
+      rand,
+    });
+    assert.equal(after.activeVersion, 2);
+    assert.equal(text(after.decrypt(sealed, 'user/1/email')), 'alice@example.com');
+    assert.throws(() => after.decrypt(sealed, 'user/2/email'), /authentication|AuthenticationFailed/i);
+  });
+
+  it('keeps retainedVersions decrypt-only, disables older ones, destroys only below destroyBelowVersion', async function () {
+    const { ns } = await newKey({ retainedVersions: 1, rotationTrigger: 't1' });
+    const v1data = (
+      await loadTenantDataKeys(client, { namespace: ns, key: 'k', operatorNamespace: OPERATOR_NS, rand })
+    ).encrypt(new TextEncoder().encode('old'));
+    for (const t of ['t2', 't3']) {
+      await client.apply(tenantKey(ns, 'k', { retainedVersions: 1, rotationTrigger: t }));
+      await eventuallyKey(client, ns, 'k', (k) => ready(k) && k.status?.lastRotationTrigger === t, t);
+    }
+    let tk = await eventuallyKey(client, ns, 'k', ready, 'three versions');
+    assert.equal(states(tk), '1:Disabled 2:DecryptOnly 3:Active');
+    assert.equal((await versionSecrets(client, ns, 'k')).length, 3, 'a disabled version is kept');
+    const keys = await loadTenantDataKeys(client, {
+      namespace: ns,
+      key: 'k',
+      operatorNamespace: OPERATOR_NS,
+      rand,
+    });
+    assert.throws(() => keys.decrypt(v1data), /version 1, which is Disabled/);
+    const spec = {
+      retainedVersions: 1,
+      rotationTrigger: 't3',
+      minDecryptionVersion: 2,
+      destroyBelowVersion: 2,
+    };
+    await client.apply(tenantKey(ns, 'k', spec));
+    tk = await eventuallyKey(
+      client,
+      ns,
+      'k',
+      (k) => ready(k) && states(k)?.startsWith('1:Destroyed') === true,
+      'destroyed',
+    );
+    assert.equal(states(tk), '1:Destroyed 2:DecryptOnly 3:Active');
+    assert.deepEqual((await versionSecrets(client, ns, 'k')).map((s) => s.metadata.name).sort(), [
+      'k-v2',
+      'k-v3',
+    ]);
+    assert.match(await op.audit(), /"action":"tenantkey.destroy".*"version":1/);
+  });
+
+  it("refuses a wrapped key moved into another tenant's Secret: Ready=False/KeyBindingMismatch, Warning Event", async function () {
+    const victim = await newKey();
+    const attackerNs = uniqueName('tenant-k');
+    await tenantNamespace(client, attackerNs);
+    const [stolen] = await versionSecrets(client, victim.ns, 'k');
+    const copy: Secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: {
+        name: 'k-v1',
+        namespace: attackerNs,
+        labels: stolen?.metadata.labels,
+        annotations: stolen?.metadata.annotations,
+      },
+      immutable: true,
+      data: stolen?.data,
+    };
+    await client.create(copy);
+    await client.apply(tenantKey(attackerNs, 'k'));
+    const tk = await eventuallyKey(
+      client,
+      attackerNs,
+      'k',
+      (k) =>
+        k.status?.conditions?.some((c) => c.type === 'Ready' && c.reason === 'KeyBindingMismatch') === true,
+      'KeyBindingMismatch',
+    );
+    const cond = tk.status?.conditions?.find((c) => c.type === 'Ready');
+    assert.equal(cond?.status, 'False');
+    assert.match(cond?.message ?? '', /wrapped for another tenant, key or version/);
+    assert.equal((await versionSecrets(client, attackerNs, 'k')).length, 1, 'nothing was generated over it');
+    await eventually('a Warning Event', async () => {
+      const events = await client.list<KubeObject & { reason?: string; type?: string }>('Event', {
+        namespace: attackerNs,
+      });
+      return events.items.some((e) => e.reason === 'KeyBindingMismatch' && e.type === 'Warning');
+    });
+    assert.match(
+      await op.audit(),
+      /"action":"tenantkey.verify".*"outcome":"Failure","reason":"KeyBindingMismatch"/,
+    );
+    // The copy stays labelled with root version 1: until it is gone, that root version is never retired.
+    await client.delete({ kind: 'TenantKey', name: 'k', namespace: attackerNs });
+    await eventually(
+      'TenantKey gone',
+      async () => !(await client.get({ kind: 'TenantKey', name: 'k', namespace: attackerNs })),
+    );
+    await client.delete({ kind: 'Secret', name: 'k-v1', namespace: attackerNs });
+  });
+
+  it('gives every Tenant a primary TenantKey and mirrors its readiness in PrimaryKeyReady', async function () {
+    const name = uniqueName('acme');
+    await client.apply(tenantManifest(name, { keyPolicy: { rotationPeriod: '720h' } }));
+    const tenant = await eventually('Tenant Ready with a primary key', async () => {
+      const t = await client.get<Tenant>({ kind: 'Tenant', name });
+      return t?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' ? t : undefined;
+    });
+    assert.equal(tenant.status?.primaryKey, 'primary');
+    assert.equal(tenant.status?.conditions?.find((c) => c.type === 'PrimaryKeyReady')?.status, 'True');
+    const tk = await eventuallyKey(client, `tenant-${name}`, 'primary', ready, 'primary ready');
+    assert.equal(tk.spec.rotationPeriod, '720h');
+    assert.equal(tk.status?.tenantUID, tenant.status?.uid);
+  });
+
+  it('Retain keeps (and labels) key Secrets when the TenantKey is deleted; a re-created key adopts them', async function () {
+    const { ns } = await newKey();
+    const before = await unwrapEveryVersion(client, OPERATOR_NS, ns, 'k');
+    await client.delete({ kind: 'TenantKey', name: 'k', namespace: ns });
+    await eventually(
+      'TenantKey gone',
+      async () => !(await client.get({ kind: 'TenantKey', name: 'k', namespace: ns })),
+    );
+    const kept = await versionSecrets(client, ns, 'k');
+    assert.equal(kept.length, 1);
+    assert.equal(kept[0]?.metadata.labels?.['palisade.dev/retained'], 'true');
+    await client.apply(tenantKey(ns, 'k'));
+    await eventuallyKey(client, ns, 'k', (k) => ready(k) && k.status?.currentVersion === 1, 'adopted v1');
+    assert.deepEqual(await unwrapEveryVersion(client, OPERATOR_NS, ns, 'k'), before);
+  });
+
+  it('root rotation (palisade root-key rotate) rewraps every key version and retires the old root', async function () {
+    const keys = await Promise.all([newKey(), newKey({ rotationTrigger: 'a' })]);
+    await client.apply(tenantKey(keys[1].ns, 'k', { rotationTrigger: 'b' }));
+    await eventuallyKey(client, keys[1].ns, 'k', (k) => ready(k) && k.status?.currentVersion === 2, 'v2');
+    const before = await Promise.all(keys.map((k) => unwrapEveryVersion(client, OPERATOR_NS, k.ns, 'k')));
+    const out: string[] = [];
+    const code = await runCli(
+      ['root-key', 'rotate', `--kubeconfig=${cp.kubeconfig}`, `--namespace=${OPERATOR_NS}`],
+      {
+        stdin: async () => new Uint8Array(),
+        stdout: (s) => out.push(String(s)),
+        stderr: (s) => out.push(s),
+        audit: { record: () => undefined },
+      },
+    );
+    assert.equal(code, 0);
+    assert.match(out.join(''), /created root key version 2/);
+    await eventually(
+      'root key v1 retired',
+      async () =>
+        !(await client.get({ kind: 'Secret', name: 'palisade-root-key-v1', namespace: OPERATOR_NS })),
+      60_000,
+    );
+    const all = await client.list<Secret>('Secret', { labelSelector: 'palisade.dev/component=tenant-key' });
+    assert.ok(all.items.length > 0);
+    for (const s of all.items)
+      assert.equal(s.metadata.labels?.['palisade.dev/root-key-version'], '2', s.metadata.name);
+    for (const [i, k] of keys.entries()) {
+      const tk = await eventuallyKey(
+        client,
+        k.ns,
+        'k',
+        (t) => ready(t) && t.status?.versions?.every((v) => v.rootKeyVersion === 2) === true,
+        'status shows root v2',
+      );
+      assert.equal(tk.status?.conditions?.find((c) => c.type === 'RootKeyCurrent')?.status, 'True');
+      assert.deepEqual(
+        await unwrapEveryVersion(client, OPERATOR_NS, k.ns, 'k'),
+        before[i],
+        'same keys, new wrap',
+      );
+    }
+    const audit = await op.audit();
+    assert.match(audit, /"action":"tenantkey.rewrap"/);
+    assert.match(audit, /"action":"root-key.retire"/);
+    const metrics = await op.mgr.metrics.registry.metrics();
+    assert.doesNotMatch(metrics, /palisade_rootkey_rewrap_pending\{root_version="1"\} [1-9]/);
+  });
+});

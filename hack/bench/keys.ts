@@ -1,0 +1,213 @@
+/**
+ * `make bench-keys`: rewrap of N TenantKeys under a new root key version, through the operator (a
+ * separate process) on a private local control plane: seconds until nothing is wrapped by the old root,
+ * seconds until the old root is retired, and the operator's API writes (by verb and kind). Then the key
+ * envelope's wrap/unwrap ops/s beside node:crypto AES-256-GCM (controllers/crypto/bench.ts), same run.
+ * Prints figures; asserts nothing about speed.
+ *
+ *   node hack/bench/keys.ts [--keys 10000] [--namespaces 100] [--concurrency 32] [--aead-seconds 1]
+ *
+ * Set-up writes the N TenantKeys and their version-1 Secrets directly (wrapped under root v1 exactly as
+ * the operator would), then lets the operator adopt them, so the measured part is the rewrap alone.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  fingerprint,
+  generateDataKey,
+  keyId,
+  tenantKeyBinding,
+  wrap,
+} from '../../controllers/crypto/index.ts';
+import { ensureInstallationKeys } from '../../controllers/installation/keys.ts';
+import { KubeClient, loadKubeConfig } from '../../controllers/runtime/kube/client.ts';
+import type { KubeObject } from '../../controllers/runtime/kube/types.ts';
+import { createLogger } from '../../controllers/runtime/log.ts';
+import { versionSecret } from '../../controllers/tenantkey/secrets.ts';
+import { rotateRootKey } from '../../controllers/installation/rotation.ts';
+import { startOperator } from '../../e2e/support/operator.ts';
+import { startControlPlane } from '../controlplane/index.ts';
+
+const { values } = parseArgs({
+  options: {
+    keys: { type: 'string', default: '10000' },
+    namespaces: { type: 'string', default: '100' },
+    concurrency: { type: 'string', default: '32' },
+    'aead-seconds': { type: 'string', default: '1' },
+  },
+});
+const N = Number(values.keys);
+const NAMESPACES = Math.min(N, Number(values.namespaces));
+const CONCURRENCY = Number(values.concurrency);
+const OPERATOR_NS = 'palisade-system';
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const rand = (n: number) => new Uint8Array(randomBytes(n));
+const silentAudit = { record: () => undefined };
+
+async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (next < items.length) await fn(items[next++] as T);
+    }),
+  );
+}
+
+async function metrics(port: number): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+}
+
+/** Write requests by "verb kind", from palisade_api_requests_total. */
+function writes(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  const re =
+    /^palisade_api_requests_total\{verb="(create|update|apply|patch|delete)",kind="([\w/]+)",code="\d+"\} (\d+)/gm;
+  for (const m of text.matchAll(re))
+    out.set(`${m[1]} ${m[2]}`, (out.get(`${m[1]} ${m[2]}`) ?? 0) + Number(m[3]));
+  return out;
+}
+
+function gauge(text: string, name: string, labels: string): number | undefined {
+  const m = new RegExp(`^${name}\\{${labels}\\} (\\S+)`, 'm').exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+async function until(what: string, fn: () => Promise<boolean>, everyMs = 500): Promise<void> {
+  const deadline = Date.now() + 60 * 60_000;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting: ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+async function setUp(client: KubeClient): Promise<void> {
+  const installation = await ensureInstallationKeys({
+    client,
+    namespace: OPERATOR_NS,
+    rand,
+    log: createLogger({ level: 'error' }),
+    audit: silentAudit,
+  });
+  const root = installation.rootKeys[0];
+  if (!root) throw new Error('no root key');
+  const uids = Array.from({ length: NAMESPACES }, () => randomBytes(6).toString('hex'));
+  await pool(uids, CONCURRENCY, (uid) =>
+    client.apply({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: {
+        name: `tenant-bench-${uid}`,
+        labels: { 'app.kubernetes.io/managed-by': 'palisade', 'palisade.dev/tenant-uid': uid },
+      },
+    }),
+  );
+  await pool(
+    Array.from({ length: N }, (_, i) => i),
+    CONCURRENCY,
+    async (i) => {
+      const uid = uids[i % NAMESPACES] as string;
+      const namespace = `tenant-bench-${uid}`;
+      const name = `k${i}`;
+      const tk = await client.create({
+        apiVersion: 'palisade.dev/v1alpha1',
+        kind: 'TenantKey',
+        metadata: { name, namespace },
+        spec: {},
+      } as KubeObject);
+      const key = generateDataKey(rand);
+      const facts = {
+        namespace,
+        keyName: name,
+        keyUID: tk.metadata.uid ?? '',
+        version: 1,
+        rootVersion: root.version,
+        keyId: keyId(key),
+        fingerprint: fingerprint(key),
+        created: new Date().toISOString(),
+        trigger: '',
+      };
+      const binding = tenantKeyBinding({ tenantUID: uid, keyName: name, keyUID: facts.keyUID, version: 1 });
+      await client.create(
+        versionSecret(
+          facts,
+          wrap(key, root.key, { version: root.version, keyId: root.keyId }, binding, rand),
+          false,
+        ),
+      );
+    },
+  );
+}
+
+async function main() {
+  const cp = await startControlPlane({ nats: false, crdDirs: [path.join(repo, 'crds')] });
+  try {
+    const client = new KubeClient(loadKubeConfig(cp.kubeconfig), 'palisade-bench');
+    await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: OPERATOR_NS } });
+    const t0 = performance.now();
+    await setUp(client);
+    console.log(
+      `set-up: ${N} TenantKeys + version Secrets in ${NAMESPACES} namespaces in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
+    process.env.PALISADE_ROOT_RETIRE_GRACE_MS = '1000';
+    const op = await startOperator({
+      kubeconfig: cp.kubeconfig,
+      namespace: OPERATOR_NS,
+      identity: 'bench-keys',
+      args: ['--log-level=warn'],
+    });
+    const t1 = performance.now();
+    await until('adopted', async () => {
+      const text = await metrics(op.probePort).catch(() => '');
+      return (
+        /palisade_workqueue_depth\{controller="tenantkey"\} 0/.test(text) &&
+        (writes(text).get('apply TenantKey/status') ?? 0) >= N
+      );
+    });
+    console.log(
+      `operator adopted them (finalizer + status) in ${((performance.now() - t1) / 1000).toFixed(1)} s`,
+    );
+    const before = writes(await metrics(op.probePort));
+    const t2 = performance.now();
+    await rotateRootKey({ client, namespace: OPERATOR_NS, rand, audit: silentAudit });
+    await until(
+      'rewrapped',
+      async () =>
+        gauge(await metrics(op.probePort), 'palisade_rootkey_rewrap_pending', 'root_version="1"') === 0,
+    );
+    const rewrapped = (performance.now() - t2) / 1000;
+    await until(
+      'retired',
+      async () =>
+        !(await client.get({ kind: 'Secret', name: 'palisade-root-key-v1', namespace: OPERATOR_NS })),
+    );
+    const retired = (performance.now() - t2) / 1000;
+    const after = writes(await metrics(op.probePort));
+    await op.stop();
+    const delta = [...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const).filter(([, v]) => v > 0);
+    const total = delta.reduce((n, [, v]) => n + v, 0);
+    console.log(
+      `rewrap of ${N} TenantKeys under root v2: ${rewrapped.toFixed(1)} s (${(N / rewrapped).toFixed(0)} keys/s)`,
+    );
+    console.log(`old root retired after:               ${retired.toFixed(1)} s (retirement grace 1 s)`);
+    console.log(
+      `operator API writes:                  ${total} (${(total / N).toFixed(2)} per key): ${delta.map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    );
+  } finally {
+    await cp.stop();
+  }
+  console.log('\nkey envelope (XChaCha20-Poly1305, @noble/ciphers) vs node:crypto AES-256-GCM:');
+  const r = spawnSync(
+    process.execPath,
+    [path.join(repo, 'controllers/crypto/bench.ts'), values['aead-seconds'] ?? '1'],
+    { encoding: 'utf8' },
+  );
+  process.stdout.write(r.stdout + r.stderr);
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
