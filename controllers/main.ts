@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   const secrets = mgr.informer<Secret>('Secret', `${MANAGED_BY_LABEL}=${MANAGED_BY}`);
   const env = { now: () => new Date(mgr.clock.now()), rand };
   const rootKeys = new RootKeyring(secrets, config.namespace);
-  // PALISADE_NATS_URL (comma-separated tls://host:port) turns messaging on: docs/messaging.md.
+  // PALISADE_NATS_URL (comma-separated host:port; TLS is always used) turns messaging on: docs/messaging.md.
   const natsServers = (process.env.PALISADE_NATS_URL ?? '').split(',').filter(Boolean);
   const messaging = natsServers.length
     ? setupMessaging(mgr, {

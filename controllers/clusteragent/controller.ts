@@ -44,6 +44,8 @@ export function setupClusterAgentController(mgr: Manager, o: AgentControllerOpti
   const controller = mgr.addController({
     name: 'clusteragent',
     primary: agents,
+    // Mostly status writes waiting on the API server: more in flight shortens a burst of first heartbeats.
+    concurrency: 16,
     watches: [
       watchMapped(o.secrets, (s) => {
         const component = s.metadata.labels?.[COMPONENT_LABEL];
