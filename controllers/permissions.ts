@@ -16,9 +16,9 @@ export const permissions: readonly Permission[] = [
   {
     apiGroup: 'palisade.dev',
     resource: 'tenants',
-    verbs: ['get', 'list', 'watch', 'patch'],
+    verbs: ['list', 'watch', 'patch'],
     scope: 'cluster',
-    why: 'reconcile Tenants; add and remove the deletion finalizer',
+    why: 'reconcile Tenants; add and remove the deletion finalizer (JSON patch)',
   },
   {
     apiGroup: 'palisade.dev',
@@ -28,21 +28,32 @@ export const permissions: readonly Permission[] = [
     why: 'write Tenant status (server-side apply)',
   },
   {
-    apiGroup: '',
-    resource: 'namespaces',
-    verbs: ['get', 'list', 'watch', 'patch', 'delete'],
+    apiGroup: 'palisade.dev',
+    resource: 'tenantkeys',
+    verbs: ['list', 'watch', 'create', 'patch'],
     scope: 'cluster',
-    why: 'create (server-side apply) and label tenant namespaces; delete them under deletionPolicy Delete',
+    why: 'reconcile TenantKeys; apply the primary key of each Tenant; the deletion finalizer',
   },
   {
-    apiGroup: '',
-    resource: 'secrets',
-    verbs: ['get', 'list', 'watch', 'create', 'update'],
+    apiGroup: 'palisade.dev',
+    resource: 'tenantkeys/status',
+    verbs: ['patch'],
     scope: 'cluster',
-    why:
-      'key material in tenant namespaces, created create-only; the informers select only Palisade-labelled Secrets ' +
-      'and Secrets labelled palisade.dev/watch=true; imported certificates are read by name; internal leaf ' +
-      'certificates are renewed with a conditional update',
+    why: 'write TenantKey status (server-side apply)',
+  },
+  {
+    apiGroup: 'palisade.dev',
+    resource: 'clusteragents',
+    verbs: ['list', 'watch', 'patch'],
+    scope: 'cluster',
+    why: 'reconcile ClusterAgents; the revocation finalizer',
+  },
+  {
+    apiGroup: 'palisade.dev',
+    resource: 'clusteragents/status',
+    verbs: ['patch'],
+    scope: 'cluster',
+    why: 'write ClusterAgent status: credentials, heartbeats (server-side apply)',
   },
   {
     apiGroup: 'palisade.dev',
@@ -59,16 +70,30 @@ export const permissions: readonly Permission[] = [
     why: 'write CertificateBinding status (server-side apply)',
   },
   {
+    apiGroup: '',
+    resource: 'namespaces',
+    verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
+    scope: 'cluster',
+    why: 'create and label tenant namespaces (server-side apply); look up a namespace before claiming it; delete it under deletionPolicy Delete',
+  },
+  {
+    apiGroup: '',
+    resource: 'secrets',
+    verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
+    scope: 'cluster',
+    why: 'wrapped key material, NATS credentials and leaf certificates in tenant namespaces: created create-only, replaced only by resourceVersion-guarded updates (credentials, leaves), labelled when retained, deleted after a verified rewrap or on request. The informers select only Palisade-labelled Secrets (and palisade.dev/watch=true imports)',
+  },
+  {
     apiGroup: 'cert-manager.io',
     resource: 'certificates',
-    verbs: ['list', 'watch', 'patch'],
+    verbs: ['list', 'watch', 'create', 'patch'],
     scope: 'cluster',
     why: 'create (server-side apply) and watch the cert-manager Certificates of certManager bindings',
   },
   {
     apiGroup: '',
     resource: 'configmaps',
-    verbs: ['list', 'watch', 'patch'],
+    verbs: ['list', 'watch', 'create', 'patch'],
     scope: 'operator',
     why: 'publish the JWKS and the internal CA bundle (server-side apply); watch the CA bundle',
   },

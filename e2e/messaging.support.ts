@@ -33,6 +33,7 @@ export async function startMessaging(
   operatorNs: string,
   identity: string,
   extraEnv: Record<string, string> = {},
+  kubeconfig = testEnv().kubeconfig,
 ): Promise<MessagingEnv> {
   const cp = testEnv();
   const server = (cp.natsUrl ?? '').replace(/^nats:\/\//, '');
@@ -41,7 +42,7 @@ export async function startMessaging(
   Object.assign(process.env, { PALISADE_NATS_URL: server, ...extraEnv });
   let op: OperatorProcess;
   try {
-    op = await startOperator({ kubeconfig: cp.kubeconfig, namespace: operatorNs, identity });
+    op = await startOperator({ kubeconfig, namespace: operatorNs, identity });
   } finally {
     for (const k of ['PALISADE_NATS_URL', ...Object.keys(extraEnv)]) {
       if (saved[k] === undefined) delete process.env[k];
