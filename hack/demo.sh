@@ -9,6 +9,10 @@ ttl=${PALISADE_DEMO_TTL:-8h}
 operator_ns=palisade-system
 
 down() {
+  if [ -f "$state/agent.pid" ]; then
+    kill "$(cat "$state/agent.pid")" 2>/dev/null || true
+    rm -f "$state/agent.pid"
+  fi
   if [ -f "$state/nats.pid" ]; then
     kill "$(cat "$state/nats.pid")" 2>/dev/null || true
     rm -f "$state/nats.pid"
@@ -21,6 +25,25 @@ down() {
     node "$repo/hack/controlplane/cli.ts" down --state "$state" || true
   fi
   echo "stopped (state was in $state)"
+}
+
+# The reference agent (agent/) for acme's prod-eu-west-1, with the credentials Palisade issued to it,
+# mounted as files the way a Secret volume would be: its heartbeats turn the ClusterAgent Connected.
+start_agent() {
+  [ -f "$state/agent.pid" ] && kill -0 "$(cat "$state/agent.pid")" 2>/dev/null && return 0
+  local dir="$state/agent-prod-eu-west-1" i
+  for i in $(seq 60); do
+    "$kubectl" -n tenant-acme get secret prod-eu-west-1-nats-creds >/dev/null 2>&1 && break
+    sleep 1
+  done
+  mkdir -p "$dir"
+  for k in $("$kubectl" -n tenant-acme get secret prod-eu-west-1-nats-creds -o go-template='{{range $k, $v := .data}}{{$k}} {{end}}'); do
+    "$kubectl" -n tenant-acme get secret prod-eu-west-1-nats-creds -o go-template="{{index .data \"$k\" | base64decode}}" >"$dir/$k"
+  done
+  chmod 600 "$dir"/*
+  nohup timeout "$ttl" node "$repo/agent/main.ts" --secret-dir "$dir" --interval 5s >"$state/agent.log" 2>&1 &
+  echo $! >"$state/agent.pid"
+  "$kubectl" -n tenant-acme wait --for=condition=Connected clusteragent/prod-eu-west-1 --timeout=60s >/dev/null
 }
 
 up() {
@@ -55,6 +78,7 @@ up() {
     [ "$f" = "$repo/examples/tenants.yaml" ] && continue
     "$kubectl" apply --server-side --field-manager=palisade-demo -f "$f" >/dev/null
   done
+  start_agent
   echo
   "$kubectl" get tenants
   echo
@@ -69,6 +93,7 @@ Palisade is running against a local control plane (state in $state):
   kubectl get tenants                      # the example tenants
   tail -f $state/operator.log              # operator logs (JSON)
   tail -f $state/audit.log                 # audit log
+  tail -f $state/agent.log                 # the reference agent of acme's prod-eu-west-1
 Stop everything with: make down
 MSG
 }
