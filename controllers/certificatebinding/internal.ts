@@ -27,7 +27,8 @@ import {
 import { BINDING_LABEL, BindingReason, CA_ID_LABEL, LEAF_COMPONENT } from './conditions.ts';
 import { CA_BUNDLE_CONFIGMAP, caVersions, issuingCA, type CAVersion } from './internalca.ts';
 import type { BindingDeps } from './reconcile.ts';
-import { parseDuration, type Observation } from './status.ts';
+import { parseDuration } from '../../crds/v1alpha1/index.ts';
+import type { Observation } from './status.ts';
 import { iso, secretText } from './validate.ts';
 
 /** Leaves are backdated this much, for clocks slightly behind the operator's. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { CertificateBinding } from '../../crds/v1alpha1/index.ts';
 import type { CertificateFacts } from '../pki/index.ts';
 import { certificateUpToDate, desiredCertificate } from './certmanager.ts';
-import { bindingStatus, expiringCondition, nextTimeEdgeMs, parseDuration } from './status.ts';
+import { bindingStatus, expiringCondition, nextTimeEdgeMs } from './status.ts';
 
 const H = 3_600_000;
 const T0 = new Date('2030-01-01T00:00:00Z');
@@ -36,13 +36,6 @@ const facts = (notAfter: Date): CertificateFacts => ({
 });
 
 describe('CertificateBinding status', () => {
-  it('parses Go durations', () => {
-    assert.equal(parseDuration('336h'), 336 * H);
-    assert.equal(parseDuration('1h30m'), 1.5 * H);
-    assert.equal(parseDuration('59m50s'), 3590_000);
-    assert.throws(() => parseDuration('3d'));
-  });
-
   it('sets Expiring=True from notAfter − expiryWarning on, and False before', () => {
     const f = facts(new Date(T0.getTime() + 336 * H));
     assert.equal(expiringCondition(binding(), f, new Date(T0.getTime() - 1)).status, 'False');

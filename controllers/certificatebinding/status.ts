@@ -7,6 +7,7 @@ import type {
   CertificateBindingStatus,
   CertificateSource,
 } from '../../crds/v1alpha1/index.ts';
+import { parseDuration } from '../../crds/v1alpha1/index.ts';
 import type { CertificateFacts } from '../pki/index.ts';
 import { readySummary, setConditions, type ConditionInput } from '../runtime/conditions.ts';
 import { BindingCondition, BindingReason } from './conditions.ts';
@@ -24,21 +25,6 @@ export interface Observation {
   requeueAfterMs?: number;
   /** An error to rethrow (retry with backoff) once the status saying so is written. */
   retry?: unknown;
-}
-
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1e3, m: 60e3, h: 3600e3 };
-
-/** A Go duration (`336h`, `1h30m`, `90s`) in milliseconds; throws on anything else. */
-export function parseDuration(text: string): number {
-  const re = /([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let end = 0;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    total += Number(m[1]) * (UNIT_MS[m[2] as string] as number);
-    end = re.lastIndex;
-  }
-  if (text === '' || end !== text.length) throw new Error(`invalid duration ${JSON.stringify(text)}`);
-  return total;
 }
 
 /** The start of the expiry warning window: notAfter − spec.expiryWarning. */

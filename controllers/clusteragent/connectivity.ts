@@ -1,8 +1,8 @@
+import { parseDuration } from '../../crds/v1alpha1/index.ts';
 import type { AgentHealth, ClusterAgent } from '../../crds/v1alpha1/index.ts';
 import type { AgentReport } from '../nats/heartbeats.ts';
 import type { ConditionInput } from '../runtime/conditions.ts';
 import { AgentCondition, AgentReason } from './conditions.ts';
-import { durationMs } from './credentials.ts';
 
 /** How stale `status.lastHeartbeat` may get while the agent stays connected and healthy. */
 export const DEFAULT_STATUS_REFRESH_MS = 60_000;
@@ -34,7 +34,7 @@ export function connectivity(
   const s = agent.status;
   const written = Date.parse(s?.lastHeartbeat ?? '');
   const lastSeen = Math.max(report?.lastSeen ?? 0, Number.isNaN(written) ? 0 : written);
-  const deadline = durationMs(agent.spec.heartbeatDeadline);
+  const deadline = parseDuration(agent.spec.heartbeatDeadline);
   const connected = lastSeen > 0 && now - lastSeen < deadline;
   const wasConnected = s?.conditions?.find((c) => c.type === AgentCondition.Connected)?.status === 'True';
   const reported = report?.health ?? 'Healthy';

@@ -3,7 +3,7 @@ import type { ClusterAgent } from '../../crds/v1alpha1/index.ts';
 import { createKeyPair, decodeJwt } from '../messaging/index.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import { Annotation } from './conditions.ts';
-import { durationMs, issueCredentials, planCredentials } from './credentials.ts';
+import { issueCredentials, planCredentials } from './credentials.ts';
 
 const agent = (spec: Partial<ClusterAgent['spec']> = {}): ClusterAgent => ({
   apiVersion: 'palisade.dev/v1alpha1',
@@ -63,12 +63,6 @@ describe('clusteragent/credentials: when to issue, rotate and revoke (pure)', ()
       assert.equal(p.kind === 'issue' ? `issue:${p.why}` : p.kind, want);
     });
   }
-
-  it('parses Go durations', () => {
-    assert.equal(durationMs('90s'), 90_000);
-    assert.equal(durationMs('1h30m'), 5_400_000);
-    assert.throws(() => durationMs('1d'));
-  });
 
   it('issues creds whose JWT expires after two rotation periods and names the previous user', () => {
     const account = createKeyPair('A');

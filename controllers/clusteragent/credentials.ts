@@ -1,3 +1,4 @@
+import { parseDuration } from '../../crds/v1alpha1/index.ts';
 import type { ClusterAgent } from '../../crds/v1alpha1/index.ts';
 import { agentUserJwt, createKeyPair, formatCreds, type NKeyPair } from '../messaging/index.ts';
 import { NatsComponent, natsSecret, PUBLIC_KEY_ANNOTATION } from '../nats/secrets.ts';
@@ -15,29 +16,6 @@ export function credentialsSecretName(agent: ClusterAgent): string {
   return `${agent.metadata.name}-nats-creds`;
 }
 
-/** A Go duration (`90s`, `1h30m`, `336h`) in milliseconds; the CRD schema has validated it. */
-export function durationMs(text: string): number {
-  const units: Record<string, number> = {
-    ns: 1e-6,
-    us: 1e-3,
-    µs: 1e-3,
-    ms: 1,
-    s: 1000,
-    m: 60_000,
-    h: 3_600_000,
-  };
-  let total = 0;
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-  let m: RegExpExecArray | null;
-  let end = 0;
-  while ((m = re.exec(text))) {
-    total += Number(m[1]) * (units[m[2] ?? ''] ?? 0);
-    end = re.lastIndex;
-  }
-  if (end !== text.length || text === '') throw new Error(`invalid duration ${JSON.stringify(text)}`);
-  return total;
-}
-
 export function issuedAtOf(secret: Secret | undefined): number | undefined {
   const v = Date.parse(secret?.metadata.annotations?.[Annotation.IssuedAt] ?? '');
   return Number.isNaN(v) ? undefined : v;
@@ -47,7 +25,7 @@ export function issuedAtOf(secret: Secret | undefined): number | undefined {
 export function rotationDue(agent: ClusterAgent, secret: Secret | undefined): number | undefined {
   const issued = issuedAtOf(secret);
   if (!agent.spec.credentialRotationPeriod || issued === undefined) return undefined;
-  return issued + durationMs(agent.spec.credentialRotationPeriod);
+  return issued + parseDuration(agent.spec.credentialRotationPeriod);
 }
 
 /** What to do with the agent's credentials; pure. `revoked` holds the tenant's revoked users. */
@@ -97,7 +75,7 @@ export function issueCredentials(i: IssueInput): Issued {
   const user = createKeyPair('U');
   const iat = Math.floor(i.now.getTime() / 1000);
   const period = i.agent.spec.credentialRotationPeriod;
-  const exp = period ? iat + Math.ceil((2 * durationMs(period)) / 1000) : undefined;
+  const exp = period ? iat + Math.ceil((2 * parseDuration(period)) / 1000) : undefined;
   const jwt = agentUserJwt(i.account, {
     tenantUID: i.tenantUID,
     agent: i.agent.metadata.name,

@@ -3,7 +3,6 @@ import {
   groupVersions,
   missingVersions,
   nextVersion,
-  parseDuration,
   rewrapTargets,
   rotationDue,
   statusVersions,
@@ -103,13 +102,6 @@ describe('TenantKey versions (pure)', function () {
         nextAt: new Date('2030-01-01T03:00:00Z'),
       });
     });
-  });
-
-  it('parses Go durations and refuses anything else', function () {
-    assert.equal(parseDuration('720h'), 720 * 3600_000);
-    assert.equal(parseDuration('1h30m'), 5400_000);
-    assert.equal(parseDuration('1.5s'), 1500);
-    for (const bad of ['', '10', 'h', '1d', '1h 2m']) assert.throws(() => parseDuration(bad));
   });
 
   it('picks for rewrap the versions wrapped by an older root, except those being destroyed', function () {

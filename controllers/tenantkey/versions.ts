@@ -4,6 +4,7 @@
  * status list. No I/O, no clock: `now` is passed in.
  */
 import type { KeyVersionState, TenantKeySpec, TenantKeyVersion } from '../../crds/v1alpha1/index.ts';
+import { parseDuration } from '../../crds/v1alpha1/index.ts';
 import type { VersionSecretFacts } from './secrets.ts';
 
 /** A version Secret's public facts plus where it is. */
@@ -96,21 +97,6 @@ export function rotationDue(policy: KeyPolicy, active: ObservedVersion | undefin
   if (Number.isNaN(created)) return { due: true, reason: 'Period' };
   const at = created + parseDuration(policy.rotationPeriod);
   return now.getTime() >= at ? { due: true, reason: 'Period' } : { due: false, nextAt: new Date(at) };
-}
-
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1e3, m: 60e3, h: 3600e3 };
-
-/** A Go duration (`720h`, `1h30m`, `90s`) in milliseconds; throws on anything else. */
-export function parseDuration(text: string): number {
-  const re = /([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let end = 0;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    total += Number(m[1]) * (UNIT_MS[m[2] as string] as number);
-    end = re.lastIndex;
-  }
-  if (text === '' || end !== text.length) throw new Error(`invalid duration ${JSON.stringify(text)}`);
-  return total;
 }
 
 /** Versions whose current wrap is under an older root than `activeRoot` (and that are not being destroyed). */

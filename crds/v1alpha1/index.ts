@@ -10,6 +10,7 @@ export * from './tenant.ts';
 export * from './tenantkey.ts';
 export * from './clusteragent.ts';
 export * from './certificatebinding.ts';
+export * from './duration.ts';
 
 /** Every CRD of the version, in the order they are generated and documented. */
 export const ALL_CRDS: readonly CustomResourceDefinition[] = [
