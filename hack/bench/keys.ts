@@ -30,6 +30,7 @@ import { versionSecret } from '../../controllers/tenantkey/secrets.ts';
 import { rotateRootKey } from '../../controllers/installation/rotation.ts';
 import { startOperator } from '../../e2e/support/operator.ts';
 import { startControlPlane } from '../controlplane/index.ts';
+import { pool } from './support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -46,15 +47,6 @@ const OPERATOR_NS = 'palisade-system';
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const rand = (n: number) => new Uint8Array(randomBytes(n));
 const silentAudit = { record: () => undefined };
-
-async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: n }, async () => {
-      while (next < items.length) await fn(items[next++] as T);
-    }),
-  );
-}
 
 async function metrics(port: number): Promise<string> {
   return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();

@@ -23,6 +23,7 @@ import { Informer } from '../../controllers/runtime/informer.ts';
 import { systemClock } from '../../controllers/runtime/clock.ts';
 import { connectionOptions, createKeyPair, serviceUserJwt } from '../../controllers/messaging/index.ts';
 import { startMessaging, stopMessaging, tenantAccount } from '../../e2e/messaging.support.ts';
+import { pool, scrapeWrites } from './support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -42,25 +43,6 @@ const CONCURRENCY = Number(values.concurrency);
 type Agent = KubeObject & { status?: { conditions?: { type: string; status: string }[] } };
 const cond = (a: Agent | undefined, type: string) =>
   a?.status?.conditions?.find((c) => c.type === type)?.status;
-
-async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: n }, async () => {
-      while (next < items.length) await fn(items[next++] as T);
-    }),
-  );
-}
-
-async function scrapeWrites(port: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const m = /^palisade_api_requests_total\{verb="(create|update|apply|patch|delete)".*\} (\d+)/.exec(line);
-    if (m) sum += Number(m[2]);
-  }
-  return sum;
-}
 
 async function until(what: string, fn: () => boolean, timeoutMs = 3_600_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

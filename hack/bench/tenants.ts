@@ -11,31 +11,13 @@ import { startControlPlane } from '../controlplane/index.ts';
 import { KubeClient, loadKubeConfig } from '../../controllers/runtime/kube/client.ts';
 import type { KubeObject } from '../../controllers/runtime/kube/types.ts';
 import { startOperator } from '../../e2e/support/operator.ts';
+import { pool, scrapeWrites } from './support.ts';
 
 const { values } = parseArgs({
   options: { tenants: { type: 'string', default: '1000' }, concurrency: { type: 'string', default: '32' } },
 });
 const N = Number(values.tenants);
 const CONCURRENCY = Number(values.concurrency);
-
-async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: n }, async () => {
-      while (next < items.length) await fn(items[next++] as T);
-    }),
-  );
-}
-
-async function scrapeWrites(port: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const m = /^palisade_api_requests_total\{verb="(create|update|apply|patch|delete)".*\} (\d+)/.exec(line);
-    if (m) sum += Number(m[2]);
-  }
-  return sum;
-}
 
 function peakRssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
