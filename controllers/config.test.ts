@@ -15,6 +15,17 @@ describe('parseConfig', () => {
     assert.equal(parseConfig([], {}).namespace, 'palisade-system');
   });
 
+  it('turns messaging on from --nats-url or PALISADE_NATS_URL', () => {
+    assert.deepEqual(parseConfig([], {}).natsServers, []);
+    assert.deepEqual(parseConfig([], { PALISADE_NATS_URL: 'a:4222,b:4222' }).natsServers, [
+      'a:4222',
+      'b:4222',
+    ]);
+    assert.deepEqual(parseConfig(['--nats-url=c:4222'], { PALISADE_NATS_URL: 'a:4222' }).natsServers, [
+      'c:4222',
+    ]);
+  });
+
   it('rejects an unknown flag or a bad value with the usage text', () => {
     assert.throws(() => parseConfig(['--nope'], {}), /Unknown option '--nope'[\s\S]*--kubeconfig/);
     assert.throws(() => parseConfig(['--leader-elect=maybe'], {}), /--leader-elect must be true or false/);

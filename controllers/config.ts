@@ -13,6 +13,14 @@ export interface OperatorConfig {
   identity: string;
   /** Keys one controller reconciles at once. */
   concurrency: number;
+  /** NATS servers (`host:port`, TLS always); messaging is off when empty. */
+  natsServers: string[];
+  /** The URL written into agents' credentials (default: the first of natsServers). */
+  natsAgentUrl?: string;
+  /** Test knobs, from the environment only: how often a live agent's status is refreshed, and how long an
+   * unreferenced root key version waits before it is deleted. */
+  agentStatusRefreshMs?: number;
+  rootRetireGraceMs?: number;
 }
 
 const USAGE = `palisade operator
@@ -27,6 +35,8 @@ const USAGE = `palisade operator
   --audit-log <path>         audit log file (default: stderr)
   --identity <id>            leader election identity (default $POD_NAME or hostname-pid)
   --concurrency <n>          reconciles in flight per controller (default 8)
+  --nats-url <h:p,...>       NATS servers (TLS); turns messaging on (default $PALISADE_NATS_URL; off when empty)
+  --nats-agent-url <url>     the server URL written into agents' credentials (default $PALISADE_NATS_AGENT_URL)
 `;
 
 /** Flags first, then environment, then defaults. Throws with the usage text on a bad flag. */
@@ -45,6 +55,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
         'audit-log': { type: 'string' },
         identity: { type: 'string' },
         concurrency: { type: 'string' },
+        'nats-url': { type: 'string' },
+        'nats-agent-url': { type: 'string' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -59,7 +71,12 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   const concurrency = Number(values.concurrency ?? '8');
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new Error(`--concurrency must be a positive integer\n\n${USAGE}`);
+  const positive = (v: string | undefined) => (Number(v) > 0 ? Number(v) : undefined);
   return {
+    natsServers: (values['nats-url'] ?? env.PALISADE_NATS_URL ?? '').split(',').filter(Boolean),
+    natsAgentUrl: values['nats-agent-url'] ?? env.PALISADE_NATS_AGENT_URL,
+    agentStatusRefreshMs: positive(env.PALISADE_AGENT_STATUS_REFRESH_MS),
+    rootRetireGraceMs: positive(env.PALISADE_ROOT_RETIRE_GRACE_MS),
     concurrency,
     kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
     namespace: values.namespace ?? env.POD_NAMESPACE ?? 'palisade-system',

@@ -39,23 +39,24 @@ async function main(): Promise<void> {
   const secrets = mgr.informer<Secret>('Secret', `${MANAGED_BY_LABEL}=${MANAGED_BY}`);
   const env = { now: () => new Date(mgr.clock.now()), rand };
   const rootKeys = new RootKeyring(secrets, config.namespace);
-  // PALISADE_NATS_URL (comma-separated host:port; TLS is always used) turns messaging on: docs/messaging.md.
-  const natsServers = (process.env.PALISADE_NATS_URL ?? '').split(',').filter(Boolean);
-  const messaging = natsServers.length
+  const messaging = config.natsServers.length
     ? setupMessaging(mgr, {
-        servers: natsServers,
-        agentUrl: process.env.PALISADE_NATS_AGENT_URL,
+        servers: config.natsServers,
+        agentUrl: config.natsAgentUrl,
         env,
         rootKeys,
         secrets,
-        statusRefreshMs: Number(process.env.PALISADE_AGENT_STATUS_REFRESH_MS) || undefined,
+        statusRefreshMs: config.agentStatusRefreshMs,
       })
     : undefined;
   setupTenantController(mgr, env, messaging);
   setupTenantKeyController(mgr, { env, rootKeys, secrets, namespace: config.namespace });
-  // PALISADE_ROOT_RETIRE_GRACE_MS: tests shorten the wait before an unreferenced root version is deleted.
-  const graceMs = Number(process.env.PALISADE_ROOT_RETIRE_GRACE_MS) || undefined;
-  setupRootKeyRetirement(mgr, { secrets, rootKeys, namespace: config.namespace, graceMs });
+  setupRootKeyRetirement(mgr, {
+    secrets,
+    rootKeys,
+    namespace: config.namespace,
+    graceMs: config.rootRetireGraceMs,
+  });
   await setupCertificateBindings(mgr, env);
   if (config.secureAddress) {
     startSecureEndpoint({
