@@ -39,6 +39,8 @@ async function main(): Promise<void> {
   const secrets = mgr.informer<Secret>('Secret', `${MANAGED_BY_LABEL}=${MANAGED_BY}`);
   const env = { now: () => new Date(mgr.clock.now()), rand };
   const rootKeys = new RootKeyring(secrets, config.namespace);
+  // NB: before messaging: the NATS server certificate is issued by the internal CA, a start-up task here.
+  await setupCertificateBindings(mgr, env);
   const messaging = config.natsServers.length
     ? setupMessaging(mgr, {
         servers: config.natsServers,
@@ -57,7 +59,6 @@ async function main(): Promise<void> {
     namespace: config.namespace,
     graceMs: config.rootRetireGraceMs,
   });
-  await setupCertificateBindings(mgr, env);
   if (config.secureAddress) {
     startSecureEndpoint({
       address: config.secureAddress,

@@ -210,7 +210,8 @@ export async function createCAVersion(d: CADeps, version: number, why: string): 
   d.audit.record({ action: 'internal-ca.create', outcome: 'Success', resource, version, keyId, reason: why });
 }
 
-async function listCAVersions(d: CADeps): Promise<CAVersion[]> {
+/** Every CA version in the operator namespace, read live (not from a cache). */
+export async function listCAVersions(d: Pick<CADeps, 'client' | 'namespace'>): Promise<CAVersion[]> {
   const list = await d.client.list<Secret>('Secret', {
     namespace: d.namespace,
     labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY},${COMPONENT_LABEL}=${CA_COMPONENT}`,

@@ -40,7 +40,6 @@ export {
 export type { ReportKind, ReportOrigin } from './subjects.ts';
 export { CLIENT_TLS, CLUSTER_LAYOUT, HARDENED_CIPHER_SUITES, renderServerConfig } from './serverconfig.ts';
 export type { ServerConfigInput, ServerLayout } from './serverconfig.ts';
-export { selfSignedIssuer } from './tls.ts';
 export type { ServerNames, TlsIssuer, TlsMaterial } from './tls.ts';
 export { ClaimsError, MessagingBus, connectionOptions } from './bus.ts';
 export type { BusOptions, UserCredentials } from './bus.ts';

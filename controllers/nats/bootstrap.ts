@@ -60,8 +60,8 @@ export async function ensureNatsInstallation(d: BootstrapDeps): Promise<NatsInst
   const op = await ensureSeed(d, NATS_SECRETS.operator, NatsComponent.Operator, 'O');
   const sys = await ensureSeed(d, NATS_SECRETS.systemAccount, NatsComponent.SystemAccount, 'A');
   const pal = await ensureSeed(d, NATS_SECRETS.palisadeAccount, NatsComponent.PalisadeAccount, 'A');
-  const tlsSecret = await createOnce(d, NatsComponent.Tls, () => {
-    const m = d.tls.issueServer(serverNames(d.namespace), d.now());
+  const tlsSecret = await createOnce(d, NatsComponent.Tls, async () => {
+    const m = await d.tls.issueServer(serverNames(d.namespace), d.now());
     return natsSecret({
       name: NATS_SECRETS.tls,
       namespace: d.namespace,
@@ -128,13 +128,17 @@ async function ensureSeed(
 }
 
 /** Creates the Secret `make()` builds unless it exists; returns whichever Secret exists afterwards. */
-async function createOnce(d: BootstrapDeps, component: NatsComponent, make: () => Secret): Promise<Secret> {
+async function createOnce(
+  d: BootstrapDeps,
+  component: NatsComponent,
+  make: () => Secret | Promise<Secret>,
+): Promise<Secret> {
   const name = componentName(component);
   const ref = { kind: 'Secret', name, namespace: d.namespace };
   const existing = await d.client.get<Secret>(ref);
   if (existing) return existing;
   try {
-    const created = await d.client.create(make());
+    const created = await d.client.create(await make());
     d.log.info('generated NATS installation secret', { component, secret: name });
     d.audit.record({ action: `${component}.generate`, outcome: 'Success', resource: ref });
     return created;

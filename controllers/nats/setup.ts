@@ -1,7 +1,7 @@
 import { setupClusterAgentController } from '../clusteragent/controller.ts';
 import type { RandomSource } from '../crypto/index.ts';
 import type { RootKeyring } from '../installation/keyring.ts';
-import { selfSignedIssuer } from '../messaging/index.ts';
+import { internalCaIssuer } from './tls.ts';
 import type { Manager } from '../runtime/manager.ts';
 import type { Informer } from '../runtime/informer.ts';
 import type { Secret } from '../runtime/kube/types.ts';
@@ -32,7 +32,7 @@ export function setupMessaging(mgr: Manager, o: MessagingSetup): TenantMessaging
       namespace: mgr.namespace,
       log: mgr.log,
       audit: mgr.audit,
-      tls: selfSignedIssuer,
+      tls: internalCaIssuer({ client: mgr.client, namespace: mgr.namespace, rand: o.env.rand }),
       now: o.env.now,
     });
     nats.start(installation);
