@@ -24,6 +24,7 @@ serviceAccount: { create: true, name: palisade-custom, annotations: { team: plat
 podDisruptionBudget: { enabled: false }
 metrics: { service: { enabled: false } }
 nodeSelector: { kubernetes.io/os: linux }
+nats: { enabled: false, externalUrl: "nats.example.com:4222", agentUrl: "tls://nats.example.com:4222" }
 `;
 
 async function helm(args: string[]): Promise<string> {
@@ -78,6 +79,10 @@ describe('Helm chart', function () {
         .filter((d): d is { kind: string } => !!d?.kind)
         .map((d) => d.kind);
       assert.ok(kinds.includes('CustomResourceDefinition') && kinds.includes('Deployment'), kinds.join(','));
+      // The bundled NATS (default) or an existing one (non-default), and the operator pointed at it.
+      assert.equal(kinds.includes('StatefulSet'), variant === 'default');
+      const natsUrl = variant === 'default' ? `palisade-nats.${ns}.svc:4222` : 'nats.example.com:4222';
+      assert.ok(manifest.includes(`--nats-url=${natsUrl}`), `the operator dials ${natsUrl}`);
       const r = await testEnv().kubectl(
         ['apply', '--server-side', '--dry-run=server', '--force-conflicts', '-f', '-'],
         {
