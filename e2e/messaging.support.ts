@@ -34,6 +34,7 @@ export async function startMessaging(
   identity: string,
   extraEnv: Record<string, string> = {},
   kubeconfig = testEnv().kubeconfig,
+  checkout?: string,
 ): Promise<MessagingEnv> {
   const cp = testEnv();
   const server = (cp.natsUrl ?? '').replace(/^nats:\/\//, '');
@@ -42,7 +43,12 @@ export async function startMessaging(
   Object.assign(process.env, { PALISADE_NATS_URL: server, ...extraEnv });
   let op: OperatorProcess;
   try {
-    op = await startOperator({ kubeconfig, namespace: operatorNs, identity });
+    op = await startOperator({
+      kubeconfig,
+      namespace: operatorNs,
+      identity,
+      ...(checkout ? { checkout } : {}),
+    });
   } finally {
     for (const k of ['PALISADE_NATS_URL', ...Object.keys(extraEnv)]) {
       if (saved[k] === undefined) delete process.env[k];

@@ -36,12 +36,14 @@ export async function startOperator(opts: {
   identity: string;
   leaderElect?: boolean;
   args?: string[];
+  /** Root of the checkout whose operator to run (default: this one; the upgrade test runs an older one). */
+  checkout?: string;
 }): Promise<OperatorProcess> {
   const probePort = await freePort();
   const child = spawn(
     process.execPath,
     [
-      path.join(repo, 'controllers/main.ts'),
+      path.join(opts.checkout ?? repo, 'controllers/main.ts'),
       `--kubeconfig=${opts.kubeconfig}`,
       `--namespace=${opts.namespace}`,
       `--identity=${opts.identity}`,

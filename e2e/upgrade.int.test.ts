@@ -1,0 +1,145 @@
+/**
+ * Upgrade: an earlier release of this repository (operator and chart CRDs, pinned below) creates tenants,
+ * keys, agents and bindings; then the current CRDs and operator take over. Every object stays Ready and no
+ * key, seed, credential or certificate is regenerated.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFile, rm, symlink } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Condition } from '../crds/v1alpha1/index.ts';
+import type { KubeObject, Secret } from '../controllers/runtime/kube/types.ts';
+import { REPO_ROOT } from '../hack/controlplane/binaries.ts';
+import { testEnv } from '../hack/testenv/env.ts';
+import { getTenant, kube, readyStatus, tenantManifest, uniqueName } from './support/cluster.ts';
+import { bindingManifest } from './support/certificates.ts';
+import { eventually } from './support/operator.ts';
+import { tenantKey } from './support/tenantkeys.ts';
+import { startMessaging, stopMessaging, type MessagingEnv } from './messaging.support.ts';
+
+/** The release upgraded from: the first commit with all four controllers and the generated RBAC. */
+const PINNED = 'ce6ceb2a0a48555f1a5655b30188a0da27849ebb';
+const run = promisify(execFile);
+
+type Conditioned = KubeObject & { status?: { conditions?: Condition[] } };
+
+async function readyReason(kind: string, name: string, namespace?: string): Promise<string | undefined> {
+  const o = await kube().get<Conditioned>({ kind, name, ...(namespace ? { namespace } : {}) });
+  const c = o?.status?.conditions?.find((x) => x.type === 'Ready');
+  return c?.status === 'True' ? c.reason : undefined;
+}
+
+/** name → uid and a digest of the data, for every Secret holding keys, seeds, credentials or certificates. */
+async function keyMaterial(namespaces: string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const namespace of namespaces) {
+    const list = await kube().list<Secret>('Secret', {
+      namespace,
+      labelSelector: 'app.kubernetes.io/managed-by=palisade',
+    });
+    for (const s of list.items) {
+      if (s.metadata.name === 'palisade-nats-server' || s.metadata.name.endsWith('revocations')) continue; // derived, re-rendered
+      const digest = createHash('sha256')
+        .update(JSON.stringify(s.data ?? {}))
+        .digest('hex');
+      out.set(`${namespace}/${s.metadata.name}`, `${s.metadata.uid} ${digest}`);
+    }
+  }
+  return out;
+}
+
+async function applyCrds(checkout: string): Promise<void> {
+  const dir = path.join(checkout, 'charts/palisade/crds');
+  const r = await testEnv().kubectl(['apply', '--server-side', '--force-conflicts', '-f', dir], {
+    allowFail: true,
+  });
+  assert.equal(r.code, 0, r.stderr);
+}
+
+describe('Upgrade from an earlier release', function () {
+  const ns = uniqueName('palisade-upgrade');
+  const old = path.join(os.tmpdir(), `palisade-${PINNED.slice(0, 12)}-${process.pid}`);
+  let env: MessagingEnv | undefined;
+
+  before(async function () {
+    this.timeout(5 * 60_000);
+    const has = await run('git', ['-C', REPO_ROOT, 'cat-file', '-e', `${PINNED}^{commit}`]).then(
+      () => true,
+      () => false,
+    );
+    if (!has) {
+      console.error(
+        `[upgrade] commit ${PINNED} is not in this clone (shallow?): skipping the upgrade journey`,
+      );
+      this.skip();
+    }
+    await run('git', ['-C', REPO_ROOT, 'worktree', 'add', '--detach', '--force', old, PINNED]);
+    const lock = (dir: string) => readFile(path.join(dir, 'package-lock.json'), 'utf8');
+    if ((await lock(old)) === (await lock(REPO_ROOT)))
+      await symlink(path.join(REPO_ROOT, 'node_modules'), path.join(old, 'node_modules'));
+    else
+      await run('npm', ['ci', '--no-audit', '--no-fund', '--ignore-scripts'], {
+        cwd: old,
+        maxBuffer: 64 << 20,
+      });
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    await stopMessaging(env);
+    await run('git', ['-C', REPO_ROOT, 'worktree', 'remove', '--force', old]).catch(() =>
+      rm(old, { recursive: true, force: true }),
+    );
+  });
+
+  it('keeps every object Ready and regenerates no key, seed, credential or certificate', async function () {
+    this.timeout(6 * 60_000);
+    await applyCrds(old);
+    env = await startMessaging(ns, 'upgrade-old', {}, testEnv().kubeconfig, old);
+    const name = uniqueName('upgrade');
+    const tns = `tenant-${name}`;
+    await kube().apply(tenantManifest(name));
+    await eventually(
+      'the Tenant Ready',
+      async () => readyStatus(await getTenant(name))?.status === 'True',
+      90_000,
+    );
+    await kube().apply(tenantKey(tns, 'payments', { rotationTrigger: 'r1' }));
+    await kube().apply({
+      apiVersion: 'palisade.dev/v1alpha1',
+      kind: 'ClusterAgent',
+      metadata: { name: 'edge', namespace: tns },
+      spec: { clusterName: 'edge-1' },
+    } as KubeObject);
+    await kube().apply(
+      bindingManifest('svc', tns, {
+        secretName: 'svc-tls',
+        internal: { dnsNames: ['svc.example.internal'], duration: '2160h', renewBefore: '720h' },
+      }),
+    );
+    const objects: [string, string, string | undefined][] = [
+      ['Tenant', name, undefined],
+      ['TenantKey', 'primary', tns],
+      ['TenantKey', 'payments', tns],
+      ['ClusterAgent', 'edge', tns],
+      ['CertificateBinding', 'svc', tns],
+    ];
+    for (const [kind, n, namespace] of objects)
+      await eventually(`${kind} ${n} Ready (old)`, async () => readyReason(kind, n, namespace), 90_000);
+    const before = await keyMaterial([ns, tns]);
+    assert.ok(before.size >= 10, `key material found: ${[...before.keys()].join(', ')}`);
+    await env.op.stop();
+
+    await applyCrds(REPO_ROOT);
+    env = await startMessaging(ns, 'upgrade-new', {}, testEnv().kubeconfig);
+    for (const [kind, n, namespace] of objects)
+      await eventually(`${kind} ${n} Ready (current)`, async () => readyReason(kind, n, namespace), 90_000);
+    const after = await keyMaterial([ns, tns]);
+    for (const [secret, identity] of before)
+      assert.equal(after.get(secret), identity, `${secret} is unchanged`);
+    await kube().delete({ kind: 'Tenant', name });
+  });
+});
