@@ -118,6 +118,7 @@ describe('CertificateBinding from cert-manager (real cert-manager controller)', 
   });
 
   it('recreates the Certificate when someone deletes it', async function () {
+    this.timeout(300_000);
     const before = await certificate();
     assert.ok(before?.metadata.uid);
     await kube().delete({ kind: 'Certificate', name, namespace: ns });
@@ -127,7 +128,9 @@ describe('CertificateBinding from cert-manager (real cert-manager controller)', 
     });
     assert.equal(after.spec?.issuerRef.name, `${id}-ca`);
     assert.deepEqual(after.spec?.dnsNames, ['portal.example.test', 'api.example.test']);
-    await waitForReady(name, ns);
+    // NB: cert-manager v1.11.5 sometimes takes minutes to pick up a Certificate re-created under a name it
+    // just saw deleted (seen once in a full run, never alone); Palisade's part is done once it is re-created.
+    await waitForReady(name, ns, { status: 'True' }, 240_000);
   });
 
   it('mirrors a renewal (cmctl renew: Issuing=True on the Certificate) into status', async function () {
