@@ -172,18 +172,22 @@ export function agentUserJwt(account: NKeyPair, i: AgentUserInput): string {
       issuedAt: i.issuedAt,
       ...(i.expiresAt !== undefined ? { expiresAt: i.expiresAt } : {}),
       type: 'user',
-      nats: {
-        pub: { allow: perms.pub },
-        sub: { allow: perms.sub },
-        subs: -1,
-        data: -1,
-        payload: -1,
-        bearer_token: false,
-        allowed_connection_types: ['STANDARD'],
-      },
+      nats: { ...userClaims(perms), allowed_connection_types: ['STANDARD'] },
     },
     account,
   );
+}
+
+/** A user's permissions with every limit explicit (-1: the account's limits apply). */
+function userClaims(perms: { pub: string[]; sub: string[] }) {
+  return {
+    pub: { allow: perms.pub },
+    sub: { allow: perms.sub },
+    subs: -1,
+    data: -1,
+    payload: -1,
+    bearer_token: false,
+  };
 }
 
 /** A user of one of Palisade's own accounts (system, Palisade), with the given permissions. */
@@ -200,14 +204,7 @@ export function serviceUserJwt(
       subject: user,
       issuedAt,
       type: 'user',
-      nats: {
-        pub: { allow: perms.pub },
-        sub: { allow: perms.sub },
-        subs: -1,
-        data: -1,
-        payload: -1,
-        bearer_token: false,
-      },
+      nats: userClaims(perms),
     },
     account,
   );
