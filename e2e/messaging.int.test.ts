@@ -172,7 +172,7 @@ describe('Messaging: a NATS account per tenant, agent credentials, isolation (re
         });
       const spies: NatsConnection[] = [];
       for (const t of tenants) {
-        const key: NKeyPair = await tenantAccount(env, t.ns, t.uid);
+        const key: NKeyPair = await tenantAccount(env, t.uid);
         const spy = await connectAs(env, key, { pub: ['spy.none'], sub: ['>'] }, `spy-${t.uid}`);
         observe(spy, t.uid);
         spies.push(spy);

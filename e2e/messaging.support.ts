@@ -17,7 +17,8 @@ import {
 } from '../controllers/messaging/index.ts';
 import { writeLocalServerConfig } from '../controllers/nats/localconfig.ts';
 import { NATS_SECRETS, secretData, secretText } from '../controllers/nats/secrets.ts';
-import { accountSeedBinding } from '../controllers/tenant/account.ts';
+import { accountSeedSlot } from '../controllers/keystore/entries.ts';
+import { accountSeedBinding } from '../controllers/keystore/store.ts';
 import type { Secret } from '../controllers/runtime/kube/types.ts';
 import { ensureNamespace, kube } from './support/cluster.ts';
 import { eventually, startOperator, waitForControllers, type OperatorProcess } from './support/operator.ts';
@@ -101,16 +102,16 @@ export async function palisadeAccount(env: MessagingEnv): Promise<NKeyPair> {
 }
 
 /** The tenant account's key, unwrapped with the root key (as only the operator normally does). */
-export async function tenantAccount(env: MessagingEnv, namespace: string, uid: string): Promise<NKeyPair> {
+export async function tenantAccount(env: MessagingEnv, uid: string): Promise<NKeyPair> {
   const root = await kube().get<Secret>({
     kind: 'Secret',
     name: 'palisade-root-key-v1',
     namespace: env.operatorNs,
   });
-  const wrapped = await kube().get<Secret>({ kind: 'Secret', name: NATS_SECRETS.tenantAccount, namespace });
-  if (!root || !wrapped) throw new Error('root key or account seed Secret missing');
+  const wrapped = await kube().get<Secret>({ kind: 'Secret', name: accountSeedSlot(uid), namespace: env.operatorNs });
+  if (!root || !wrapped) throw new Error('root key or account seed keystore entry missing');
   const key = secretData(root, 'key');
-  const seed = unwrap(secretData(wrapped, 'seed.wrapped'), () => key, accountSeedBinding(uid));
+  const seed = unwrap(secretData(wrapped, 'wrapped'), () => key, accountSeedBinding(uid));
   return fromSeed(new TextDecoder().decode(seed), 'A');
 }
 

@@ -9,8 +9,12 @@ export const AgentReason = {
   Ready: 'AgentReady',
   CredentialsIssued: 'CredentialsIssued',
   TenantNotReady: 'TenantNotReady',
+  /** The ClusterAgent is not in any tenant's namespace: it never will be ready there. */
+  TenantNotFound: 'TenantNotFound',
   AgentLimitReached: 'AgentLimitReached',
   Suspended: 'Suspended',
+  /** The credentials Secret's name is taken by a Secret this agent does not own. */
+  SecretConflict: 'SecretConflict',
   IssueFailed: 'IssueFailed',
   HeartbeatReceived: 'HeartbeatReceived',
   HeartbeatMissed: 'HeartbeatMissed',
@@ -19,13 +23,9 @@ export const AgentReason = {
 
 /** Revokes the agent's NATS user before the ClusterAgent goes away. */
 export const AGENT_FINALIZER = 'palisade.dev/clusteragent-revocation';
-/** On the credentials Secret: which ClusterAgent it belongs to. */
-export const AGENT_LABEL = 'palisade.dev/cluster-agent';
 export const Annotation = {
   User: 'palisade.dev/nats-user',
-  PreviousUser: 'palisade.dev/previous-nats-user',
   Version: 'palisade.dev/credentials-version',
   IssuedAt: 'palisade.dev/credentials-issued-at',
   ExpiresAt: 'palisade.dev/credentials-expires-at',
-  Trigger: 'palisade.dev/rotation-trigger',
 } as const;

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import type { ClusterAgent } from '../../crds/v1alpha1/index.ts';
 import { createKeyPair, decodeJwt } from '../messaging/index.ts';
-import type { Secret } from '../runtime/kube/types.ts';
 import { Annotation } from './conditions.ts';
 import { issueCredentials, planCredentials } from './credentials.ts';
+import type { AgentRecord } from './record.ts';
 
 const agent = (spec: Partial<ClusterAgent['spec']> = {}): ClusterAgent => ({
   apiVersion: 'palisade.dev/v1alpha1',
@@ -11,20 +11,17 @@ const agent = (spec: Partial<ClusterAgent['spec']> = {}): ClusterAgent => ({
   metadata: { name: 'edge', namespace: 'tenant-acme', uid: 'u-1' },
   spec: { clusterName: 'c', heartbeatDeadline: '90s', suspended: false, ...spec },
 });
-const secret = (annotations: Record<string, string>): Secret => ({
-  apiVersion: 'v1',
-  kind: 'Secret',
-  metadata: { name: 'edge-nats-creds', annotations },
-});
 const now = new Date('2026-01-01T12:00:00Z');
 
 describe('clusteragent/credentials: when to issue, rotate and revoke (pure)', () => {
-  const current = secret({
-    [Annotation.User]: 'UCUR',
-    [Annotation.IssuedAt]: '2026-01-01T10:00:00.000Z',
-    [Annotation.Trigger]: '',
-  });
-  const cases: [string, ClusterAgent, Secret | undefined, Set<string>, string][] = [
+  const current: AgentRecord = {
+    user: 'UCUR',
+    version: 1,
+    issuedAt: '2026-01-01T10:00:00.000Z',
+    trigger: '',
+    retired: [],
+  };
+  const cases: [string, ClusterAgent, AgentRecord | undefined, Set<string>, string][] = [
     ['issues the first credentials', agent(), undefined, new Set(), 'issue:initial'],
     ['keeps current credentials', agent(), current, new Set(), 'keep'],
     [
@@ -57,14 +54,21 @@ describe('clusteragent/credentials: when to issue, rotate and revoke (pure)', ()
       'issue:revoked',
     ],
   ];
-  for (const [name, a, s, revoked, want] of cases) {
+  for (const [name, a, r, revoked, want] of cases) {
     it(name, () => {
-      const p = planCredentials(a, s, revoked, now);
+      const p = planCredentials(a, r, 'UCUR', revoked, now);
       assert.equal(p.kind === 'issue' ? `issue:${p.why}` : p.kind, want);
     });
   }
 
-  it('issues creds whose JWT expires after two rotation periods and names the previous user', () => {
+  it('decides from the record, never from the delivered Secret: a Secret naming another user re-issues', () => {
+    const p = planCredentials(agent(), current, 'UFORGED', new Set(), now);
+    assert.equal(p.kind === 'issue' ? p.why : p.kind, 'undelivered');
+    const gone = planCredentials(agent(), current, undefined, new Set(), now);
+    assert.equal(gone.kind === 'issue' ? gone.why : gone.kind, 'undelivered');
+  });
+
+  it('issues creds whose JWT expires after two rotation periods and retires the previous users in the record', () => {
     const account = createKeyPair('A');
     const i = issueCredentials({
       agent: agent({ credentialRotationPeriod: '1h' }),
@@ -74,14 +78,19 @@ describe('clusteragent/credentials: when to issue, rotate and revoke (pure)', ()
       version: 3,
       now,
       caPem: 'CA',
-      previousUser: 'UOLD',
+      previous: { ...current, user: 'UOLD', retired: [{ user: 'UOLDER' }] },
     });
     const creds = Buffer.from(i.secret.data?.['agent.creds'] ?? '', 'base64').toString();
     const jwt = /-----BEGIN NATS USER JWT-----\n(.+)\n/.exec(creds)?.[1] ?? '';
     const c = decodeJwt(jwt, 'A');
     assert.equal(c.iss, account.publicKey);
     assert.equal((c.exp ?? 0) - c.iat, 7200);
-    assert.equal(i.secret.metadata.annotations?.[Annotation.PreviousUser], 'UOLD');
+    assert.deepEqual(
+      i.record.retired.map((u) => u.user),
+      ['UOLDER', 'UOLD'],
+    );
+    assert.equal(i.record.user, i.secret.metadata.annotations?.[Annotation.User]);
+    assert.equal(i.record.expiresAt, new Date((c.exp ?? 0) * 1000).toISOString());
     assert.equal(i.secret.metadata.annotations?.[Annotation.Version], '3');
     assert.equal(i.secret.metadata.ownerReferences?.[0]?.uid, 'u-1');
   });

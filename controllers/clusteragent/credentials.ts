@@ -1,48 +1,48 @@
 import { parseDuration } from '../../crds/v1alpha1/index.ts';
 import type { ClusterAgent } from '../../crds/v1alpha1/index.ts';
 import { agentUserJwt, createKeyPair, formatCreds, type NKeyPair } from '../messaging/index.ts';
-import { NatsComponent, natsSecret, PUBLIC_KEY_ANNOTATION } from '../nats/secrets.ts';
+import { AGENT_LABEL, PUBLIC_KEY_ANNOTATION } from '../keystore/entries.ts';
+import { NatsComponent, natsSecret } from '../nats/secrets.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import { controllerRef, TENANT_LABEL } from '../runtime/objects.ts';
-import { AGENT_LABEL, Annotation } from './conditions.ts';
+import { Annotation } from './conditions.ts';
+import { usersToRevoke, type AgentRecord } from './record.ts';
 
 export type CredentialsPlan =
   | { kind: 'keep' }
   | { kind: 'suspend' }
-  | { kind: 'issue'; why: 'initial' | 'period' | 'trigger' | 'revoked' };
+  | { kind: 'issue'; why: 'initial' | 'period' | 'trigger' | 'revoked' | 'undelivered' };
 
 /** The credentials Secret of a ClusterAgent: `<name>-nats-creds` in its namespace. */
 export function credentialsSecretName(agent: ClusterAgent): string {
   return `${agent.metadata.name}-nats-creds`;
 }
 
-export function issuedAtOf(secret: Secret | undefined): number | undefined {
-  const v = Date.parse(secret?.metadata.annotations?.[Annotation.IssuedAt] ?? '');
-  return Number.isNaN(v) ? undefined : v;
-}
-
 /** When the current credentials are due for rotation by period (ms), if a period is set. */
-export function rotationDue(agent: ClusterAgent, secret: Secret | undefined): number | undefined {
-  const issued = issuedAtOf(secret);
-  if (!agent.spec.credentialRotationPeriod || issued === undefined) return undefined;
+export function rotationDue(agent: ClusterAgent, record: AgentRecord | undefined): number | undefined {
+  const issued = Date.parse(record?.issuedAt ?? '');
+  if (!agent.spec.credentialRotationPeriod || Number.isNaN(issued)) return undefined;
   return issued + parseDuration(agent.spec.credentialRotationPeriod);
 }
 
-/** What to do with the agent's credentials; pure. `revoked` holds the tenant's revoked users. */
+/**
+ * What to do with the agent's credentials; pure. Decided from Palisade's record; `deliveredUser` is the
+ * user of the credentials Secret in the tenant namespace (untrusted: it only tells whether the agent's
+ * credentials are still delivered — if not, new ones are issued, since the old seed is nowhere else).
+ */
 export function planCredentials(
   agent: ClusterAgent,
-  secret: Secret | undefined,
+  record: AgentRecord | undefined,
+  deliveredUser: string | undefined,
   revoked: ReadonlySet<string>,
   now: Date,
 ): CredentialsPlan {
-  const user = secret?.metadata.annotations?.[Annotation.User];
   if (agent.spec.suspended) return { kind: 'suspend' };
-  if (!secret || !user) return { kind: 'issue', why: 'initial' };
-  if (revoked.has(user)) return { kind: 'issue', why: 'revoked' };
-  const trigger = agent.spec.credentialRotationTrigger ?? '';
-  if ((secret.metadata.annotations?.[Annotation.Trigger] ?? '') !== trigger)
-    return { kind: 'issue', why: 'trigger' };
-  const due = rotationDue(agent, secret);
+  if (!record) return { kind: 'issue', why: 'initial' };
+  if (revoked.has(record.user)) return { kind: 'issue', why: 'revoked' };
+  if (deliveredUser !== record.user) return { kind: 'issue', why: 'undelivered' };
+  if (record.trigger !== (agent.spec.credentialRotationTrigger ?? '')) return { kind: 'issue', why: 'trigger' };
+  const due = rotationDue(agent, record);
   if (due !== undefined && due <= now.getTime()) return { kind: 'issue', why: 'period' };
   return { kind: 'keep' };
 }
@@ -56,14 +56,15 @@ export interface IssueInput {
   now: Date;
   caPem: string;
   url?: string;
-  previousUser?: string;
+  /** The record being replaced: its users join the retired list, to be revoked. */
+  previous?: AgentRecord;
 }
 
 export interface Issued {
+  /** The credentials Secret for the tenant namespace (where they are delivered). */
   secret: Secret;
-  user: string;
-  issuedAt: Date;
-  expiresAt?: Date;
+  /** Palisade's record of them, for the keystore. */
+  record: AgentRecord;
 }
 
 /**
@@ -97,8 +98,6 @@ export function issueCredentials(i: IssueInput): Issued {
       [Annotation.Version]: String(i.version),
       [Annotation.IssuedAt]: issuedAt.toISOString(),
       ...(expiresAt ? { [Annotation.ExpiresAt]: expiresAt.toISOString() } : {}),
-      [Annotation.Trigger]: i.agent.spec.credentialRotationTrigger ?? '',
-      ...(i.previousUser ? { [Annotation.PreviousUser]: i.previousUser } : {}),
     },
     data: {
       'agent.creds': formatCreds(jwt, user.seed),
@@ -109,5 +108,13 @@ export function issueCredentials(i: IssueInput): Issued {
     },
   });
   secret.metadata.ownerReferences = [controllerRef(i.agent)];
-  return { secret, user: user.publicKey, issuedAt, ...(expiresAt ? { expiresAt } : {}) };
+  const record: AgentRecord = {
+    user: user.publicKey,
+    version: i.version,
+    issuedAt: issuedAt.toISOString(),
+    ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}),
+    trigger: i.agent.spec.credentialRotationTrigger ?? '',
+    retired: usersToRevoke(i.previous, true),
+  };
+  return { secret, record };
 }

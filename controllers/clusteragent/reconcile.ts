@@ -1,28 +1,25 @@
 import type { ClusterAgent, ClusterAgentStatus, Tenant } from '../../crds/v1alpha1/index.ts';
 import type { RandomSource } from '../crypto/index.ts';
-import type { RootKeyring } from '../installation/keyring.ts';
-import { addRevocations, readRevocations } from '../nats/revocations.ts';
-import { revoke } from './revoke.ts';
-import { NATS_SECRETS } from '../nats/secrets.ts';
+import { agentRecordName, revocationsName } from '../keystore/entries.ts';
+import type { Keystore } from '../keystore/store.ts';
+import { tenantOfNamespace } from '../keystore/tenants.ts';
+import { readRevocations } from '../nats/revocations.ts';
 import type { NatsService } from '../nats/service.ts';
 import { readySummary, setConditions, type ConditionInput } from '../runtime/conditions.ts';
 import type { ReconcileResult } from '../runtime/controller.ts';
+import { isAlreadyExists } from '../runtime/errors.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { Informer } from '../runtime/informer.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
-import { splitKey, type Namespace, type Secret } from '../runtime/kube/types.ts';
+import { splitKey, type Secret } from '../runtime/kube/types.ts';
 import type { AuditLog } from '../runtime/log.ts';
-import {
-  addFinalizer,
-  hasFinalizer,
-  removeFinalizer,
-  TENANT_LABEL,
-  writeStatus,
-} from '../runtime/objects.ts';
-import { MessagingCondition, unwrapAccountKey } from '../tenant/account.ts';
+import { addFinalizer, hasFinalizer, isControlledBy, removeFinalizer, writeStatus } from '../runtime/objects.ts';
+import { accountEntry, MessagingCondition, unwrapAccountKey } from '../tenant/account.ts';
 import { AGENT_FINALIZER, AgentCondition, AgentReason, Annotation } from './conditions.ts';
 import { connectivity } from './connectivity.ts';
 import { credentialsSecretName, issueCredentials, planCredentials, rotationDue } from './credentials.ts';
+import { agentRecordSecret, readAgentRecord, type AgentRecord } from './record.ts';
+import { revoke } from './revoke.ts';
 
 export interface AgentDeps {
   client: KubeClient;
@@ -31,9 +28,9 @@ export interface AgentDeps {
   env: { now(): Date; rand: RandomSource };
   agents: Informer<ClusterAgent>;
   tenants: Informer<Tenant>;
-  namespaces: Informer<Namespace>;
+  /** The labelled-Secret informer: where delivered credentials Secrets are seen. */
   secrets: Informer<Secret>;
-  rootKeys: RootKeyring;
+  keystore: Keystore;
   nats: NatsService;
   /** The URL written into credentials Secrets for agents (optional). */
   agentUrl?: string;
@@ -46,133 +43,151 @@ interface Context {
   agent: ClusterAgent;
   tenant: Tenant;
   uid: string;
-  secret: Secret | undefined;
+  /** Palisade's record of the agent's credentials (keystore) and the Secret holding it. */
+  record: AgentRecord | undefined;
+  recordSecret: Secret | undefined;
+  /** The credentials Secret in the tenant namespace (delivery only; never read for decisions). */
+  delivered: Secret | undefined;
   revoked: Set<string>;
 }
 
 /**
  * ClusterAgent: dedicated NATS credentials (issued, rotated, revoked on suspension, rotation and
- * deletion) and connectivity from heartbeats held in memory. One status write per reconcile, skipped
- * when nothing changed.
+ * deletion) and connectivity from heartbeats held in memory. Which user the agent holds and which users
+ * are revoked is read from the keystore only. One status write per reconcile, skipped when nothing changed.
  */
 export async function reconcileAgent(d: AgentDeps, key: string): Promise<ReconcileResult | void> {
   const { namespace = '', name } = splitKey(key);
   const agent = d.agents.get(name, namespace);
   if (!agent) return;
-  const tenant = tenantOf(d, namespace);
-  const uid = tenant?.status?.uid;
+  const tenantRecord = tenantOfNamespace(d.keystore, namespace);
+  const uid = tenantRecord?.uid;
+  const recordSecret = uid ? d.keystore.get(agentRecordName(uid, name)) : undefined;
+  const record = readAgentRecord(recordSecret);
+  const revoked = new Set(Object.keys(readRevocations(uid ? d.keystore.get(revocationsName(uid)) : undefined)));
   if (agent.metadata.deletionTimestamp) {
     if (!hasFinalizer(agent, AGENT_FINALIZER)) return;
-    if (tenant) await revoke(d, agent, tenant, d.secrets.get(credentialsSecretName(agent), namespace));
-    if (uid) d.nats.heartbeats.forget(uid, name);
+    if (uid) {
+      await revoke(d, agent, uid, record, true, revoked);
+      if (recordSecret) await d.keystore.delete([recordSecret]);
+      d.nats.heartbeats.forget(uid, name);
+    }
     await removeFinalizer(d.client, agent, AGENT_FINALIZER);
     return;
   }
   await addFinalizer(d.client, agent, AGENT_FINALIZER);
+  if (!tenantRecord || !uid) {
+    const message = `namespace ${namespace} belongs to no Tenant: ClusterAgents live in a tenant's namespace (a Tenant's spec.namespace)`;
+    await report(d, agent, undefined, notReady(AgentReason.TenantNotFound, message));
+    return { requeueAfterMs: TENANT_RECHECK_MS * 12 };
+  }
+  const tenant = tenantRecord.retained ? undefined : d.tenants.get(tenantRecord.tenant);
   // NB: credentials are issued only once the account is on the resolver, so they work when they appear.
   const accountReady = tenant?.status?.conditions?.some(
     (c) => c.type === MessagingCondition && c.status === 'True',
   );
-  if (!tenant || !uid || !accountReady || !d.secrets.get(NATS_SECRETS.tenantAccount, namespace)) {
-    await report(
-      d,
-      agent,
-      undefined,
-      notReady(AgentReason.TenantNotReady, 'the tenant or its NATS account is not ready yet'),
-    );
+  if (!tenant || !accountReady || !accountEntry(d.keystore, uid)) {
+    await report(d, agent, undefined, notReady(AgentReason.TenantNotReady, 'the tenant or its NATS account is not ready yet'));
     return { requeueAfterMs: TENANT_RECHECK_MS };
   }
-  const revocations = readRevocations(d.secrets.get(NATS_SECRETS.revocations, namespace));
   const ctx: Context = {
     agent,
     tenant,
     uid,
-    secret: d.secrets.get(credentialsSecretName(agent), namespace),
-    revoked: new Set(Object.keys(revocations)),
+    record,
+    recordSecret,
+    delivered: d.secrets.get(credentialsSecretName(agent), namespace),
+    revoked,
   };
   const limit = tenant.spec.messaging.maxAgents;
   if (agentIndex(d, agent) >= limit) {
-    await report(
-      d,
-      agent,
-      ctx,
-      notReady(AgentReason.AgentLimitReached, `the tenant allows at most ${limit} agents`),
-    );
+    await report(d, agent, ctx, notReady(AgentReason.AgentLimitReached, `the tenant allows at most ${limit} agents`));
     return;
   }
+  if (ctx.delivered && !isControlledBy(ctx.delivered, agent)) return conflict(d, ctx);
   const credentials = await converge(d, ctx);
-  const conn = connectivity(
-    agent,
-    d.nats.heartbeats.get(uid, name),
-    d.env.now().getTime(),
-    d.statusRefreshMs,
-  );
+  if (!credentials) return conflict(d, ctx);
+  const conn = connectivity(agent, d.nats.heartbeats.get(uid, name), d.env.now().getTime(), d.statusRefreshMs);
   await report(d, agent, ctx, credentials, conn);
   d.nats.heartbeats.markReported(uid, name, conn.connected);
-  const due = agent.spec.suspended ? undefined : rotationDue(agent, ctx.secret);
-  const waits = [
-    conn.recheckInMs,
-    due !== undefined ? Math.max(1000, due - d.env.now().getTime()) : undefined,
-  ];
+  const due = agent.spec.suspended ? undefined : rotationDue(agent, ctx.record);
+  const waits = [conn.recheckInMs, due !== undefined ? Math.max(1000, due - d.env.now().getTime()) : undefined];
   const next = Math.min(...waits.filter((w): w is number => w !== undefined));
   return Number.isFinite(next) ? { requeueAfterMs: next } : undefined;
 }
 
-/** Issues, rotates or revokes as planned; updates `ctx.secret` to what now exists. */
-async function converge(d: AgentDeps, ctx: Context): Promise<ConditionInput> {
-  const plan = planCredentials(ctx.agent, ctx.secret, ctx.revoked, d.env.now());
+/** The credentials Secret's name is someone else's: say so, touch nothing, look again later. */
+async function conflict(d: AgentDeps, ctx: Context): Promise<ReconcileResult> {
+  const message = `Secret ${credentialsSecretName(ctx.agent)} exists and is not this agent's (no owner reference to it); delete or rename it and the credentials are delivered there`;
+  d.events.record(ctx.agent, 'Warning', AgentReason.SecretConflict, 'Issue', message);
+  await report(d, ctx.agent, undefined, notReady(AgentReason.SecretConflict, message));
+  return { requeueAfterMs: TENANT_RECHECK_MS * 12 };
+}
+
+/**
+ * Issues, rotates or revokes as planned; updates `ctx` to what now exists. Order: the keystore record
+ * first, then the delivered Secret, then revocations — a crash between any two leaves a user nobody can
+ * receive any more, and the next pass revokes it. Returns undefined when the Secret's name is taken.
+ */
+async function converge(d: AgentDeps, ctx: Context): Promise<ConditionInput | undefined> {
+  const deliveredUser = ctx.delivered?.metadata.annotations?.[Annotation.User];
+  const plan = planCredentials(ctx.agent, ctx.record, deliveredUser, ctx.revoked, d.env.now());
   if (plan.kind === 'suspend') {
-    await revoke(d, ctx.agent, ctx.tenant, ctx.secret);
+    await revoke(d, ctx.agent, ctx.uid, ctx.record, true, ctx.revoked);
     return notReady(AgentReason.Suspended, 'the agent is suspended: its credentials are revoked');
   }
   if (plan.kind === 'issue') {
-    const previous = ctx.secret?.metadata.annotations?.[Annotation.User];
-    const version = Math.max(versionOf(ctx.secret), ctx.agent.status?.credentialsVersion ?? 0) + 1;
+    const version = Math.max(ctx.record?.version ?? 0, ctx.agent.status?.credentialsVersion ?? 0) + 1;
+    const account = accountEntry(d.keystore, ctx.uid) as Secret;
     const issued = issueCredentials({
       agent: ctx.agent,
       tenantName: ctx.tenant.metadata.name,
       tenantUID: ctx.uid,
-      account: unwrapAccountKey(
-        d,
-        d.secrets.get(NATS_SECRETS.tenantAccount, ctx.agent.metadata.namespace) as Secret,
-        ctx.uid,
-      ),
+      account: unwrapAccountKey(d.keystore, account, ctx.uid),
       version,
       now: d.env.now(),
       caPem: d.nats.installation.tls.caPem,
       ...(d.agentUrl ? { url: d.agentUrl } : {}),
-      ...(previous && !ctx.revoked.has(previous) ? { previousUser: previous } : {}),
+      // NB: users already on the revocation list leave the record, so it stays bounded.
+      ...(ctx.record
+        ? { previous: { ...ctx.record, retired: ctx.record.retired.filter((u) => !ctx.revoked.has(u.user)) } }
+        : {}),
     });
-    if (ctx.secret) {
-      issued.secret.metadata.resourceVersion = ctx.secret.metadata.resourceVersion;
-      ctx.secret = await d.client.update(issued.secret);
-    } else {
-      ctx.secret = await d.client.create(issued.secret);
+    await writeRecord(d, ctx, issued.record);
+    try {
+      if (ctx.delivered) {
+        issued.secret.metadata.resourceVersion = ctx.delivered.metadata.resourceVersion;
+        ctx.delivered = await d.client.update(issued.secret);
+      } else {
+        ctx.delivered = await d.client.create(issued.secret);
+      }
+    } catch (e) {
+      if (isAlreadyExists(e)) return undefined;
+      throw e;
     }
     record(d, ctx, `issued NATS credentials v${version} (${plan.why})`, 'nats.credentials.issue', version);
   }
-  // NB: after a rotation, and after a crash between the Secret write and this, the old user is revoked.
-  await revokePrevious(d, ctx);
+  await revoke(d, ctx.agent, ctx.uid, ctx.record, false, ctx.revoked);
   return {
     type: AgentCondition.CredentialsReady,
     status: 'True',
     reason: AgentReason.CredentialsIssued,
-    message: `credentials v${versionOf(ctx.secret)} in Secret ${credentialsSecretName(ctx.agent)}`,
+    message: `credentials v${ctx.record?.version ?? 0} in Secret ${credentialsSecretName(ctx.agent)}`,
   };
 }
 
-async function revokePrevious(d: AgentDeps, ctx: Context): Promise<void> {
-  const prev = ctx.secret?.metadata.annotations?.[Annotation.PreviousUser];
-  if (!prev || ctx.revoked.has(prev)) return;
-  await addRevocations(
-    { client: d.client, now: () => d.env.now() },
-    ctx.agent.metadata.namespace ?? '',
-    ctx.tenant.metadata.name,
-    {
-      [prev]: { at: Math.floor(d.env.now().getTime() / 1000) },
-    },
-  );
-  ctx.revoked.add(prev);
+/** Writes the agent's record to the keystore, conditional on the version read (a racing writer retries). */
+async function writeRecord(d: AgentDeps, ctx: Context, next: AgentRecord): Promise<void> {
+  const secret = agentRecordSecret({
+    keystoreNamespace: d.keystore.namespace,
+    uid: ctx.uid,
+    agent: ctx.agent.metadata.name,
+    tenantNamespace: ctx.agent.metadata.namespace ?? '',
+    record: next,
+    ...(ctx.recordSecret?.metadata.resourceVersion ? { resourceVersion: ctx.recordSecret.metadata.resourceVersion } : {}),
+  });
+  ctx.recordSecret = ctx.recordSecret ? await d.client.update(secret) : await d.client.create(secret);
+  ctx.record = next;
 }
 
 function record(d: AgentDeps, ctx: Context, message: string, action: string, version: number): void {
@@ -192,12 +207,6 @@ function record(d: AgentDeps, ctx: Context, message: string, action: string, ver
   });
 }
 
-function tenantOf(d: AgentDeps, namespace: string): Tenant | undefined {
-  const owner = d.namespaces.get(namespace)?.metadata.labels?.[TENANT_LABEL];
-  const t = owner ? d.tenants.get(owner) : undefined;
-  return t && (t.status?.namespace ?? `tenant-${t.metadata.name}`) === namespace ? t : undefined;
-}
-
 /** The agent's place among its namespace's agents, oldest first: the first `maxAgents` get credentials. */
 function agentIndex(d: AgentDeps, agent: ClusterAgent): number {
   const all = d.agents
@@ -211,11 +220,6 @@ function agentIndex(d: AgentDeps, agent: ClusterAgent): number {
   return all.findIndex((a) => a.metadata.name === agent.metadata.name);
 }
 
-function versionOf(secret: Secret | undefined): number {
-  const v = Number(secret?.metadata.annotations?.[Annotation.Version]);
-  return Number.isInteger(v) && v > 0 ? v : 0;
-}
-
 function notReady(reason: string, message: string): ConditionInput {
   return { type: AgentCondition.CredentialsReady, status: 'False', reason, message };
 }
@@ -227,8 +231,8 @@ async function report(
   credentials: ConditionInput,
   conn?: ReturnType<typeof connectivity>,
 ): Promise<void> {
-  const a = ctx?.secret?.metadata.annotations ?? {};
-  const issued = credentials.status === 'True' && ctx?.secret;
+  const r = ctx?.record;
+  const issued = credentials.status === 'True' && r;
   const { lastHeartbeat, health, statistics, conditions: _c, ...rest } = agent.status ?? {};
   void _c;
   const status: ClusterAgentStatus = {
@@ -237,9 +241,9 @@ async function report(
     ...(issued
       ? {
           credentialsSecret: credentialsSecretName(agent),
-          userPublicKey: a[Annotation.User],
-          credentialsIssuedAt: a[Annotation.IssuedAt]?.replace(/\.\d+Z$/, 'Z'),
-          credentialsVersion: versionOf(ctx.secret),
+          userPublicKey: r.user,
+          credentialsIssuedAt: r.issuedAt.replace(/\.\d+Z$/, 'Z'),
+          credentialsVersion: r.version,
         }
       : {}),
     ...(conn

@@ -2,13 +2,15 @@ import type { Revocations } from '../messaging/index.ts';
 import { isAlreadyExists, isConflict } from '../runtime/errors.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { Secret } from '../runtime/kube/types.ts';
-import { TENANT_LABEL } from '../runtime/objects.ts';
-import { NATS_SECRETS, NatsComponent, natsSecret, secretText } from './secrets.ts';
+import { EntryKind, keystoreLabels, keystoreSecret, revocationsName, TENANT_NAMESPACE_LABEL } from '../keystore/entries.ts';
+import type { Keystore } from '../keystore/store.ts';
+import { secretText } from './secrets.ts';
 
 /**
- * A tenant's revoked NATS users, kept in the Secret `palisade-nats-revocations` of its namespace (public
- * keys and times only, nothing secret): the durable input of the account JWT's `revocations`. The
- * ClusterAgent controller adds entries; the Tenant controller reads them into the account and pushes it.
+ * A tenant's revoked NATS users, kept in the keystore as `palisade-revocations-<uid>` (public keys and
+ * times only, nothing secret): the durable input of the account JWT's `revocations`. It lives where no
+ * tenant-side write reaches, so a tenant can never shrink it. The ClusterAgent controller adds entries;
+ * the Tenant controller reads them into the account and pushes it.
  *
  *   revocations.json = { "<user public key>": { "at": <unix s>, "exp"?: <unix s> } }
  *
@@ -45,6 +47,7 @@ export function activeRevocations(entries: RevocationEntries, nowSec: number): R
 export interface RevocationDeps {
   client: KubeClient;
   now(): Date;
+  keystore: Keystore;
 }
 
 /**
@@ -53,11 +56,11 @@ export interface RevocationDeps {
  */
 export async function addRevocations(
   d: RevocationDeps,
-  namespace: string,
-  tenantName: string,
+  uid: string,
+  tenantNamespace: string,
   add: Record<string, RevocationEntry>,
 ): Promise<boolean> {
-  const ref = { kind: 'Secret', name: NATS_SECRETS.revocations, namespace };
+  const ref = { kind: 'Secret', name: revocationsName(uid), namespace: d.keystore.namespace };
   const current = await d.client.get<Secret>(ref);
   const entries = readRevocations(current);
   const missing = Object.entries(add).filter(([user]) => !entries[user]);
@@ -67,13 +70,12 @@ export async function addRevocations(
   for (const [user, e] of [...Object.entries(entries), ...missing]) {
     if (e.exp === undefined || e.exp > nowSec) next[user] = e;
   }
-  const secret = natsSecret({
-    name: NATS_SECRETS.revocations,
-    namespace,
-    component: NatsComponent.Revocations,
-    immutable: false,
-    labels: { [TENANT_LABEL]: tenantName },
+  const secret = keystoreSecret({
+    name: ref.name,
+    namespace: ref.namespace,
+    labels: keystoreLabels(EntryKind.Revocations, uid, { [TENANT_NAMESPACE_LABEL]: tenantNamespace }),
     data: { [KEY]: JSON.stringify(next) },
+    immutable: false,
   });
   try {
     if (current) {

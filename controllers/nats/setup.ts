@@ -1,6 +1,6 @@
 import { setupClusterAgentController } from '../clusteragent/controller.ts';
 import type { RandomSource } from '../crypto/index.ts';
-import type { RootKeyring } from '../installation/keyring.ts';
+import type { Keystore } from '../keystore/store.ts';
 import { internalCaIssuer } from './tls.ts';
 import type { Manager } from '../runtime/manager.ts';
 import type { Informer } from '../runtime/informer.ts';
@@ -15,7 +15,7 @@ export interface MessagingSetup {
   /** The URL written into agents' credentials Secrets. */
   agentUrl?: string;
   env: { now(): Date; rand: RandomSource };
-  rootKeys: RootKeyring;
+  keystore: Keystore;
   secrets: Informer<Secret>;
   statusRefreshMs?: number;
 }
@@ -39,11 +39,11 @@ export function setupMessaging(mgr: Manager, o: MessagingSetup): TenantMessaging
   });
   setupClusterAgentController(mgr, {
     env: o.env,
-    rootKeys: o.rootKeys,
+    keystore: o.keystore,
     secrets: o.secrets,
     nats,
     ...(o.agentUrl ? { agentUrl: o.agentUrl } : {}),
     ...(o.statusRefreshMs ? { statusRefreshMs: o.statusRefreshMs } : {}),
   });
-  return { nats, rootKeys: o.rootKeys, secrets: o.secrets, rand: o.env.rand };
+  return { nats, rand: o.env.rand };
 }

@@ -1,31 +1,32 @@
 import type { Tenant, TenantNatsAccount } from '../../crds/v1alpha1/index.ts';
-import { binding, BindingPurpose, unwrap, wrap, type RandomSource } from '../crypto/index.ts';
-import type { RootKeyring } from '../installation/keyring.ts';
+import type { RandomSource } from '../crypto/index.ts';
+import {
+  accountSeedSlot,
+  EntryKind,
+  IndexKey,
+  keystoreLabels,
+  keystoreSecret,
+  PUBLIC_KEY_ANNOTATION,
+  revocationsName,
+  ROOT_KEY_VERSION_LABEL,
+  SLOT_LABEL,
+  TENANT_NAMESPACE_LABEL,
+  wrappedByRootVersion,
+} from '../keystore/entries.ts';
+import { accountSeedBinding, WRAPPED_DATA_KEY, type Keystore } from '../keystore/store.ts';
 import { createKeyPair, fromSeed, type NKeyPair } from '../messaging/index.ts';
 import { activeRevocations, ALL_USERS, readRevocations } from '../nats/revocations.ts';
-import {
-  NATS_SECRETS,
-  NatsComponent,
-  natsSecret,
-  PUBLIC_KEY_ANNOTATION,
-  ROOT_KEY_VERSION_LABEL,
-  secretData,
-} from '../nats/secrets.ts';
 import type { NatsService } from '../nats/service.ts';
 import type { ConditionInput } from '../runtime/conditions.ts';
-import { describeError, isAlreadyExists } from '../runtime/errors.ts';
-import type { Informer } from '../runtime/informer.ts';
+import { describeError } from '../runtime/errors.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import type { AuditLog } from '../runtime/log.ts';
-import { TENANT_LABEL, TENANT_UID_LABEL } from '../runtime/objects.ts';
 import { namespaceFor } from './namespace.ts';
 
 /** What the Tenant controller needs for NATS; absent when messaging is not configured. */
 export interface TenantMessagingDeps {
   nats: NatsService;
-  rootKeys: RootKeyring;
-  secrets: Informer<Secret>;
   rand: RandomSource;
 }
 
@@ -33,7 +34,6 @@ export const MessagingCondition = 'MessagingReady';
 export const MessagingReason = {
   AccountPushed: 'AccountPushed',
   PushFailed: 'PushFailed',
-  NoRootKey: 'NoRootKey',
 } as const;
 
 export interface AccountOutcome {
@@ -47,16 +47,12 @@ interface Deps {
   client: KubeClient;
   audit: AuditLog;
   now(): Date;
-}
-
-/** The binding of a tenant's wrapped account seed: copied to another tenant, it does not unwrap. */
-export function accountSeedBinding(tenantUID: string) {
-  return binding(BindingPurpose.NatsAccountSeed, { tenantUID });
+  keystore: Keystore;
 }
 
 /**
- * The tenant's NATS account: its seed (created once, wrapped by the root key, in the tenant namespace)
- * and its JWT (limits from `spec.messaging`, revocations from the namespace's revocation list), made
+ * The tenant's NATS account: its seed (created once, wrapped by the root key, in the keystore) and its
+ * JWT (limits from `spec.messaging`, revocations from the tenant's list in the keystore), made
  * current on the resolver. Never throws: failures come back as a False concern plus `error`.
  */
 export async function reconcileTenantAccount(
@@ -66,13 +62,9 @@ export async function reconcileTenantAccount(
   uid: string,
 ): Promise<AccountOutcome> {
   try {
-    const account = { publicKey: await ensureAccountKey(d, m, tenant, uid) };
-    const namespace = namespaceFor(tenant);
+    const account = { publicKey: await ensureAccountKey(d, tenant, uid) };
     const nowSec = Math.floor(d.now().getTime() / 1000);
-    const revocations = activeRevocations(
-      readRevocations(m.secrets.get(NATS_SECRETS.revocations, namespace)),
-      nowSec,
-    );
+    const revocations = activeRevocations(readRevocations(d.keystore.get(revocationsName(uid))), nowSec);
     const known = Date.parse(tenant.status?.natsAccount?.jwtIssuedAt ?? '');
     const push = await m.nats.ensureAccount(
       { ...accountInput(tenant, uid, account.publicKey, m), revocations },
@@ -112,10 +104,15 @@ export async function reconcileTenantAccount(
  * revokes every user, so no agent of a deleted tenant stays connected. A re-created Tenant of the same
  * name adopts the seed and rebuilds the JWT from its revocation list, without the blanket revocation.
  */
-export async function finalizeTenantAccount(d: Deps, m: TenantMessagingDeps, tenant: Tenant): Promise<void> {
-  const uid = tenant.status?.uid;
-  const publicKey = tenant.status?.natsAccount?.publicKey;
-  if (!uid || !publicKey) return;
+export async function finalizeTenantAccount(
+  d: Deps,
+  m: TenantMessagingDeps,
+  tenant: Tenant,
+  uid: string,
+): Promise<void> {
+  const entry = accountEntry(d.keystore, uid);
+  if (!entry) return;
+  const publicKey = publicKeyOf(d.keystore, entry, uid);
   const resource = { kind: 'Tenant', name: tenant.metadata.name, uid: tenant.metadata.uid };
   if (tenant.spec.deletionPolicy === 'Delete') {
     await m.nats.deleteAccount(publicKey);
@@ -146,63 +143,54 @@ function accountInput(tenant: Tenant, uid: string, publicKey: string, m: TenantM
   };
 }
 
-/** The account's public key: from its Secret in the tenant namespace, or generated and stored there once. */
-export async function ensureAccountKey(
-  d: Deps,
-  m: TenantMessagingDeps,
-  tenant: Tenant,
-  uid: string,
-): Promise<string> {
-  const namespace = namespaceFor(tenant);
-  const ref = { kind: 'Secret', name: NATS_SECRETS.tenantAccount, namespace };
-  const cached = m.secrets.get(ref.name, namespace) ?? (await d.client.get<Secret>(ref));
-  if (cached)
-    return cached.metadata.annotations?.[PUBLIC_KEY_ANNOTATION] ?? unwrapAccountKey(m, cached, uid).publicKey;
-  const root = m.rootKeys.active();
+/** The account's current wrap in the keystore (the one under the newest root version), if any. */
+export function accountEntry(ks: Keystore, uid: string): Secret | undefined {
+  return ks.find(IndexKey.account(uid)).sort((a, b) => wrappedByRootVersion(b) - wrappedByRootVersion(a))[0];
+}
+
+/**
+ * The account's public key: from its keystore entry (written only by Palisade, so its public-key
+ * annotation can be trusted), or generated, wrapped and stored there once, create-only.
+ */
+export async function ensureAccountKey(d: Deps, tenant: Tenant, uid: string): Promise<string> {
+  const ks = d.keystore;
+  const existing = accountEntry(ks, uid);
+  if (existing) return publicKeyOf(ks, existing, uid);
   const kp = createKeyPair('A');
-  const wrapped = wrap(
-    new TextEncoder().encode(kp.seed),
-    root.key,
-    { version: root.version, keyId: root.keyId },
-    accountSeedBinding(uid),
-    m.rand,
+  const { wrapped, rootVersion } = ks.wrap(new TextEncoder().encode(kp.seed), accountSeedBinding(uid));
+  const slot = accountSeedSlot(uid);
+  const made = await ks.createOnce(
+    keystoreSecret({
+      name: slot,
+      namespace: ks.namespace,
+      labels: keystoreLabels(EntryKind.NatsAccount, uid, {
+        [TENANT_NAMESPACE_LABEL]: namespaceFor(tenant),
+        [ROOT_KEY_VERSION_LABEL]: String(rootVersion),
+        [SLOT_LABEL]: slot,
+      }),
+      annotations: { [PUBLIC_KEY_ANNOTATION]: kp.publicKey },
+      data: { [WRAPPED_DATA_KEY]: wrapped },
+      immutable: true,
+    }),
   );
-  const secret = natsSecret({
-    name: ref.name,
-    namespace,
-    component: NatsComponent.TenantAccount,
-    data: { 'seed.wrapped': wrapped },
-    labels: {
-      [TENANT_LABEL]: tenant.metadata.name,
-      [TENANT_UID_LABEL]: uid,
-      [ROOT_KEY_VERSION_LABEL]: String(root.version),
-    },
-    annotations: { [PUBLIC_KEY_ANNOTATION]: kp.publicKey },
-  });
-  try {
-    await d.client.create(secret);
-  } catch (e) {
-    if (!isAlreadyExists(e)) throw e;
-    const winner = await d.client.get<Secret>(ref);
-    if (!winner) throw new Error(`Secret ${ref.name} vanished right after creation`, { cause: e });
-    return unwrapAccountKey(m, winner, uid).publicKey;
-  }
+  if (!made.created) return publicKeyOf(ks, made.secret, uid);
   d.audit.record({
     action: 'nats.account.generate',
     outcome: 'Success',
-    resource: { kind: 'Secret', name: ref.name, namespace },
+    resource: { kind: 'Secret', name: slot, namespace: ks.namespace },
     tenantUID: uid,
-    version: root.version,
+    version: rootVersion,
   });
   return kp.publicKey;
 }
 
-export function unwrapAccountKey(
-  m: Pick<TenantMessagingDeps, 'rootKeys'>,
-  secret: Secret,
-  uid: string,
-): NKeyPair {
-  const seed = unwrap(secretData(secret, 'seed.wrapped'), m.rootKeys.lookup, accountSeedBinding(uid));
+function publicKeyOf(ks: Keystore, s: Secret, uid: string): string {
+  return s.metadata.annotations?.[PUBLIC_KEY_ANNOTATION] ?? unwrapAccountKey(ks, s, uid).publicKey;
+}
+
+/** The account's key pair, for signing its users' JWTs; the binding is rebuilt from `uid`. */
+export function unwrapAccountKey(ks: Keystore, secret: Secret, uid: string): NKeyPair {
+  const seed = ks.unwrap(secret, accountSeedBinding(uid));
   return fromSeed(new TextDecoder().decode(seed), 'A');
 }
 

@@ -10,8 +10,10 @@ export const TenantReason = {
   NamespaceConflict: 'NamespaceConflict',
   NamespaceTerminating: 'NamespaceTerminating',
   ApplyFailed: 'ApplyFailed',
+  /** The namespace disappeared under a live Tenant; it was re-created and the same keys re-attached. */
+  NamespaceRecreated: 'NamespaceRecreated',
+  /** A record kept by an earlier Tenant (Retain) that a Tenant with deletionPolicy Delete will not adopt. */
+  RetainedKeys: 'RetainedKeys',
 } as const;
 
 export const TENANT_FINALIZER = 'palisade.dev/tenant-deletion';
-/** Set on a namespace kept after its Tenant was deleted with `deletionPolicy: Retain`. */
-export const RETAINED_LABEL = 'palisade.dev/retained';

@@ -1,36 +1,51 @@
 import type { Tenant, TenantKey } from '../../crds/v1alpha1/index.ts';
-import { watchMapped } from '../runtime/controller.ts';
-import type { Manager } from '../runtime/manager.ts';
-import type { Namespace } from '../runtime/kube/types.ts';
-import { MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL } from '../runtime/objects.ts';
-import { PRIMARY_KEY_NAME } from './primarykey.ts';
-import type { TenantMessagingDeps } from './account.ts';
-import { NatsComponent } from '../nats/secrets.ts';
-import { COMPONENT_LABEL } from '../runtime/objects.ts';
 import {
-  namespaceUIDIndex,
-  reconcileTenant,
-  tenantUIDIndex,
-  UID_INDEX,
-  type TenantEnv,
-} from './reconcile.ts';
+  EntryKind,
+  entryKind,
+  entryUID,
+  IndexKey,
+  isKeystoreEntry,
+} from '../keystore/entries.ts';
+import type { Keystore } from '../keystore/store.ts';
+import { recordOf } from '../keystore/tenants.ts';
+import { watchMapped } from '../runtime/controller.ts';
+import type { Informer } from '../runtime/informer.ts';
+import type { Namespace, Secret } from '../runtime/kube/types.ts';
+import type { Manager } from '../runtime/manager.ts';
+import { MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL } from '../runtime/objects.ts';
+import type { TenantMessagingDeps } from './account.ts';
+import { PRIMARY_KEY_NAME } from './primarykey.ts';
+import { reconcileTenant, type TenantEnv } from './reconcile.ts';
 
-/** Wires the Tenant controller: Tenants, and the namespaces Palisade labelled, mapped back to their Tenant. */
-export function setupTenantController(mgr: Manager, env: TenantEnv, messaging?: TenantMessagingDeps) {
+/**
+ * Wires the Tenant controller: Tenants; the namespaces Palisade labelled and the primary TenantKeys
+ * (mapped back by label: a mapping only decides what to look at again, never what to do); and the
+ * tenant's keystore entries (its record, its revocation list), mapped back through the record.
+ */
+export function setupTenantController(
+  mgr: Manager,
+  o: { env: TenantEnv; keystore: Keystore; secrets: Informer<Secret>; messaging?: TenantMessagingDeps },
+) {
   const tenants = mgr.informer<Tenant>('Tenant');
   const namespaces = mgr.informer<Namespace>('Namespace', `${MANAGED_BY_LABEL}=${MANAGED_BY}`);
-  tenants.addIndex(UID_INDEX, tenantUIDIndex);
-  namespaces.addIndex(UID_INDEX, namespaceUIDIndex);
   const tenantKeys = mgr.informer<TenantKey>('TenantKey');
+  const ks = o.keystore;
   const deps = {
     client: mgr.client,
     events: mgr.events,
     audit: mgr.audit,
-    env,
+    env: o.env,
     tenants,
     namespaces,
     tenantKeys,
-    messaging,
+    keystore: ks,
+    messaging: o.messaging,
+  };
+  const tenantOfEntry = (s: Secret): string[] => {
+    if (!isKeystoreEntry(s, ks.namespace)) return [];
+    const kind = entryKind(s);
+    if (kind !== EntryKind.Tenant && kind !== EntryKind.Revocations && kind !== EntryKind.NatsAccount) return [];
+    return ks.find(IndexKey.tenantByUID(entryUID(s))).map((r) => recordOf(r).tenant);
   };
   return mgr.addController({
     name: 'tenant',
@@ -45,17 +60,7 @@ export function setupTenantController(mgr: Manager, env: TenantEnv, messaging?: 
         const owner = k.metadata.labels?.[TENANT_LABEL];
         return owner && k.metadata.name === PRIMARY_KEY_NAME ? [owner] : [];
       }),
-      // A changed revocation list goes into the tenant's account JWT.
-      ...(messaging
-        ? [
-            watchMapped(messaging.secrets, (s) => {
-              const owner = s.metadata.labels?.[TENANT_LABEL];
-              return owner && s.metadata.labels?.[COMPONENT_LABEL] === NatsComponent.Revocations
-                ? [owner]
-                : [];
-            }),
-          ]
-        : []),
+      watchMapped(o.secrets, tenantOfEntry),
     ],
     reconcile: (key) => reconcileTenant(deps, key),
   });

@@ -1,54 +1,52 @@
 import type { Tenant } from '../../crds/v1alpha1/index.ts';
+import { IndexKey, RETAINED_LABEL } from '../keystore/entries.ts';
+import { tenantOfNamespace } from '../keystore/tenants.ts';
 import type { Namespace } from '../runtime/kube/types.ts';
 import { removeFinalizer } from '../runtime/objects.ts';
-import { RETAINED_LABEL, TENANT_FINALIZER } from './conditions.ts';
-import { desiredNamespace, judgeNamespace, namespaceFor } from './namespace.ts';
+import { TENANT_FINALIZER } from './conditions.ts';
+import { desiredNamespace, namespaceFor } from './namespace.ts';
 import type { TenantDeps } from './reconcile.ts';
 import { finalizeTenantAccount } from './account.ts';
 
 /**
- * Runs the Tenant's deletion policy, then lets the Tenant go. `Retain` keeps the namespace and every
- * key in it, marked `palisade.dev/retained=true` and still labelled with the tenant UID, so a Tenant
- * created again under the same name adopts it and its keys. `Delete` deletes the namespace.
+ * Runs the Tenant's deletion policy, then lets the Tenant go — only for what Palisade's record says is
+ * this tenant's. `Retain` keeps the namespace, the record and every keystore entry (the record is marked
+ * retained, so a Tenant created again under the same name adopts UID and keys). `Delete` is the explicit
+ * destroy: the namespace is deleted and so is everything the keystore holds for the tenant's UID.
  */
 export async function finalizeTenant(d: TenantDeps, tenant: Tenant): Promise<void> {
   const name = namespaceFor(tenant);
-  const ns = d.namespaces.get(name) ?? (await d.client.get<Namespace>({ kind: 'Namespace', name }));
-  const verdict = judgeNamespace(tenant, ns);
+  const record = tenantOfNamespace(d.keystore, name);
+  const ours = !!record && record.tenant === tenant.metadata.name && !record.retained;
   const resource = { kind: 'Tenant', name: tenant.metadata.name, uid: tenant.metadata.uid };
-  const tenantUID = tenant.status?.uid;
-  if (verdict.kind === 'ours' && tenant.spec.deletionPolicy === 'Delete') {
-    await d.client.delete({ kind: 'Namespace', name }, { propagationPolicy: 'Background' });
-    d.events.record(
-      tenant,
-      'Normal',
-      'NamespaceDeleted',
-      'Delete',
-      `deleted namespace ${name} (deletionPolicy Delete)`,
-    );
-    d.audit.record({ action: 'tenant.namespace.delete', outcome: 'Success', resource, tenantUID });
-  } else if (verdict.kind === 'ours') {
-    const uid = verdict.uid ?? tenantUID;
-    if (uid) {
-      const kept = desiredNamespace({ ...tenant, spec: { ...tenant.spec, deletionPolicy: 'Retain' } }, uid);
-      kept.metadata.labels = { ...kept.metadata.labels, [RETAINED_LABEL]: 'true' };
-      await d.client.apply(kept);
-    }
-    d.events.record(
-      tenant,
-      'Normal',
-      'NamespaceRetained',
-      'Delete',
-      `kept namespace ${name} and its keys (deletionPolicy Retain)`,
-    );
-    d.audit.record({ action: 'tenant.namespace.retain', outcome: 'Success', resource, tenantUID });
-  }
-  if (d.messaging) {
+  if (ours && d.messaging) {
     await finalizeTenantAccount(
-      { client: d.client, audit: d.audit, now: () => d.env.now() },
+      { client: d.client, audit: d.audit, now: () => d.env.now(), keystore: d.keystore },
       d.messaging,
       tenant,
+      record.uid,
     );
+  }
+  if (ours && tenant.spec.deletionPolicy === 'Delete') {
+    const ns = d.namespaces.get(name) ?? (await d.client.get<Namespace>({ kind: 'Namespace', name }));
+    if (ns) await d.client.delete({ kind: 'Namespace', name }, { propagationPolicy: 'Background' });
+    const entries = d.keystore.find(IndexKey.ofTenant(record.uid));
+    // NB: the record goes last: until then a crash retries with the same identity.
+    const sorted = [...entries.filter((s) => s.metadata.name !== record.secret.metadata.name), record.secret];
+    await d.keystore.delete(sorted);
+    const note = `deleted namespace ${name} and ${entries.length} keystore entr${entries.length === 1 ? 'y' : 'ies'} (deletionPolicy Delete)`;
+    d.events.record(tenant, 'Normal', 'NamespaceDeleted', 'Delete', note);
+    d.audit.record({ action: 'tenant.destroy', outcome: 'Success', resource, tenantUID: record.uid, reason: note });
+  } else if (ours) {
+    const kept = desiredNamespace({ ...tenant, spec: { ...tenant.spec, deletionPolicy: 'Retain' } }, record.uid);
+    kept.metadata.labels = { ...kept.metadata.labels, [RETAINED_LABEL]: 'true' };
+    const ns = d.namespaces.get(name) ?? (await d.client.get<Namespace>({ kind: 'Namespace', name }));
+    if (ns && !ns.metadata.deletionTimestamp) await d.client.apply(kept);
+    await d.client.jsonPatch({ kind: 'Secret', name: record.secret.metadata.name, namespace: d.keystore.namespace }, [
+      { op: 'add', path: `/metadata/labels/${RETAINED_LABEL.replace('/', '~1')}`, value: 'true' },
+    ]);
+    d.events.record(tenant, 'Normal', 'NamespaceRetained', 'Delete', `kept namespace ${name} and its keys (deletionPolicy Retain)`);
+    d.audit.record({ action: 'tenant.namespace.retain', outcome: 'Success', resource, tenantUID: record.uid });
   }
   await removeFinalizer(d.client, tenant, TENANT_FINALIZER);
 }

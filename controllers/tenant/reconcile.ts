@@ -1,6 +1,6 @@
 import type { Tenant, TenantKey, TenantStatus } from '../../crds/v1alpha1/index.ts';
-import { newTenantUID, type RandomSource } from '../crypto/index.ts';
-import { readySummary, setConditions, type ConditionInput } from '../runtime/conditions.ts';
+import type { RandomSource } from '../crypto/index.ts';
+import { findCondition, readySummary, setConditions, type ConditionInput } from '../runtime/conditions.ts';
 import type { ReconcileResult } from '../runtime/controller.ts';
 import { describeError } from '../runtime/errors.ts';
 import type { EventRecorder } from '../runtime/events.ts';
@@ -8,10 +8,12 @@ import type { Informer } from '../runtime/informer.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { Namespace } from '../runtime/kube/types.ts';
 import type { AuditLog } from '../runtime/log.ts';
-import { addFinalizer, hasFinalizer, TENANT_UID_LABEL, writeStatus } from '../runtime/objects.ts';
+import { addFinalizer, hasFinalizer, writeStatus } from '../runtime/objects.ts';
+import type { Keystore } from '../keystore/store.ts';
 import { TENANT_FINALIZER, TenantCondition, TenantReason } from './conditions.ts';
-import { desiredNamespace, judgeNamespace, namespaceFor, namespaceUpToDate } from './namespace.ts';
+import { desiredNamespace, namespaceFor, namespaceUpToDate } from './namespace.ts';
 import { finalizeTenant } from './deletion.ts';
+import { ensureIdentity } from './identity.ts';
 import { ensurePrimaryKey } from './primarykey.ts';
 import { reconcileTenantAccount, type AccountOutcome, type TenantMessagingDeps } from './account.ts';
 
@@ -27,19 +29,19 @@ export interface TenantDeps {
   env: TenantEnv;
   tenants: Informer<Tenant>;
   namespaces: Informer<Namespace>;
+  keystore: Keystore;
   /** The primary TenantKeys (optional: without it the key is applied on every reconcile). */
   tenantKeys?: Informer<TenantKey>;
   /** NATS (account.ts); absent when messaging is not configured. */
   messaging?: TenantMessagingDeps;
 }
 
-export const UID_INDEX = 'uid';
 const FOREIGN_NAMESPACE_RECHECK_MS = 60_000;
 const TERMINATING_RECHECK_MS = 5_000;
 
 /**
- * Tenant: assign the tenant UID (once), make its namespace, report. Deletion is handled by the
- * finalizer according to `deletionPolicy`.
+ * Tenant: its identity from Palisade's record (made once), its namespace, its primary key and NATS
+ * account, then one status write. Deletion is handled by the finalizer according to `deletionPolicy`.
  */
 export async function reconcileTenant(d: TenantDeps, key: string): Promise<ReconcileResult | void> {
   const tenant = d.tenants.get(key);
@@ -49,87 +51,75 @@ export async function reconcileTenant(d: TenantDeps, key: string): Promise<Recon
     return;
   }
   await addFinalizer(d.client, tenant, TENANT_FINALIZER);
-
   const name = namespaceFor(tenant);
-  const existing = d.namespaces.get(name) ?? (await d.client.get<Namespace>({ kind: 'Namespace', name }));
-  const verdict = judgeNamespace(tenant, existing);
-  if (verdict.kind === 'foreign') {
-    const message = `namespace ${name} exists and does not belong to this tenant${verdict.owner ? ` (it belongs to tenant ${verdict.owner})` : ''}; set spec.namespace to a free name or remove the namespace`;
-    d.events.record(tenant, 'Warning', TenantReason.NamespaceConflict, 'Reconcile', message);
-    await report(d, tenant, tenant.status?.uid, {
-      status: 'False',
-      reason: TenantReason.NamespaceConflict,
-      message,
-    });
+  const identity = await ensureIdentity(d, tenant);
+  if (!identity.ok) {
+    d.events.record(tenant, 'Warning', identity.reason, 'Reconcile', identity.message);
+    await report(d, tenant, tenant.status?.uid, { status: 'False', reason: identity.reason, message: identity.message });
     return { requeueAfterMs: FOREIGN_NAMESPACE_RECHECK_MS };
   }
-  if (verdict.kind === 'terminating') {
-    const message = `namespace ${name} is still being deleted; it will be recreated once it is gone`;
-    await report(d, tenant, tenant.status?.uid, {
-      status: 'False',
-      reason: TenantReason.NamespaceTerminating,
-      message,
-    });
+  const uid = identity.record.uid;
+  const existing = d.namespaces.get(name) ?? (await d.client.get<Namespace>({ kind: 'Namespace', name }));
+  if (existing?.metadata.deletionTimestamp) {
+    const message = `namespace ${name} is still being deleted; it will be recreated once it is gone (the keys stay in the keystore)`;
+    await report(d, tenant, uid, { status: 'False', reason: TenantReason.NamespaceTerminating, message });
     return { requeueAfterMs: TERMINATING_RECHECK_MS };
   }
-
-  const uid = tenant.status?.uid ?? (verdict.kind === 'ours' ? verdict.uid : undefined) ?? uniqueUID(d);
-  const desired = desiredNamespace(tenant, uid);
-  if (!namespaceUpToDate(tenant, existing, desired)) {
-    try {
-      await d.client.apply(desired);
-    } catch (e) {
-      const message = `could not apply namespace ${name}: ${describeError(e)}`;
-      await report(d, tenant, tenant.status?.uid, {
-        status: 'False',
-        reason: TenantReason.ApplyFailed,
-        message,
-      });
-      throw e;
-    }
-    if (verdict.kind === 'absent') {
-      d.events.record(
-        tenant,
-        'Normal',
-        TenantReason.NamespaceCreated,
-        'Create',
-        `created namespace ${name} for tenant UID ${uid}`,
-      );
-      d.audit.record({
-        action: 'tenant.namespace.create',
-        outcome: 'Success',
-        resource: { kind: 'Tenant', name: tenant.metadata.name, uid: tenant.metadata.uid },
-        tenantUID: uid,
-      });
-    }
+  const namespace = await ensureNamespace(d, tenant, uid, existing);
+  if (!namespace.ok) {
+    await report(d, tenant, uid, namespace.concern);
+    throw namespace.error;
   }
   const primary = await ensurePrimaryKey(d, tenant);
   const account = d.messaging
     ? await reconcileTenantAccount(
-        { client: d.client, audit: d.audit, now: () => d.env.now() },
+        { client: d.client, audit: d.audit, now: () => d.env.now(), keystore: d.keystore },
         d.messaging,
         tenant,
         uid,
       )
     : undefined;
-  await report(
-    d,
-    tenant,
-    uid,
-    { status: 'True', reason: TenantReason.NamespaceCreated, message: `namespace ${name} is ready` },
-    primary,
-    account,
-  );
+  await report(d, tenant, uid, namespace.concern, primary, account);
   if (account?.error) throw account.error;
 }
 
-/** A fresh UID unused by any Tenant or retained tenant namespace. */
-function uniqueUID(d: TenantDeps): string {
-  for (;;) {
-    const uid = newTenantUID(d.env.rand);
-    if (d.tenants.byIndex(UID_INDEX, uid).length === 0 && d.namespaces.byIndex(UID_INDEX, uid).length === 0)
-      return uid;
+type NamespaceOutcome =
+  | { ok: true; concern: Omit<ConditionInput, 'type'> }
+  | { ok: false; concern: Omit<ConditionInput, 'type'>; error: unknown };
+
+/**
+ * Applies the namespace when it differs from what Palisade wants. A namespace that vanished under a
+ * Tenant that had one (NamespaceReady was True) is re-created and said so loudly: its TenantKeys,
+ * re-applied, find the same keys in the keystore.
+ */
+async function ensureNamespace(
+  d: TenantDeps,
+  tenant: Tenant,
+  uid: string,
+  existing: Namespace | undefined,
+): Promise<NamespaceOutcome> {
+  const name = namespaceFor(tenant);
+  const desired = desiredNamespace(tenant, uid);
+  const ready = { status: 'True' as const, reason: TenantReason.NamespaceCreated, message: `namespace ${name} is ready` };
+  if (namespaceUpToDate(tenant, existing, desired)) return { ok: true, concern: ready };
+  try {
+    await d.client.apply(desired);
+  } catch (e) {
+    const message = `could not apply namespace ${name}: ${describeError(e)}`;
+    return { ok: false, concern: { status: 'False', reason: TenantReason.ApplyFailed, message }, error: e };
   }
+  if (existing) return { ok: true, concern: ready };
+  const resource = { kind: 'Tenant', name: tenant.metadata.name, uid: tenant.metadata.uid };
+  const hadOne = findCondition(tenant.status?.conditions, TenantCondition.NamespaceReady)?.status === 'True';
+  if (hadOne) {
+    const message = `namespace ${name} disappeared and was re-created; the tenant's keys (UID ${uid}) are in the keystore and re-attach to its TenantKeys`;
+    d.events.record(tenant, 'Warning', TenantReason.NamespaceRecreated, 'Create', message);
+    d.audit.record({ action: 'tenant.namespace.recreate', outcome: 'Success', resource, tenantUID: uid });
+    return { ok: true, concern: { status: 'True', reason: TenantReason.NamespaceRecreated, message } };
+  }
+  d.events.record(tenant, 'Normal', TenantReason.NamespaceCreated, 'Create', `created namespace ${name} for tenant UID ${uid}`);
+  d.audit.record({ action: 'tenant.namespace.create', outcome: 'Success', resource, tenantUID: uid });
+  return { ok: true, concern: ready };
 }
 
 async function report(
@@ -166,13 +156,4 @@ async function report(
       tenantUID: uid,
     });
   }
-}
-
-export function tenantUIDIndex(t: Tenant): string[] {
-  return t.status?.uid ? [t.status.uid] : [];
-}
-
-export function namespaceUIDIndex(ns: Namespace): string[] {
-  const uid = ns.metadata.labels?.[TENANT_UID_LABEL];
-  return uid ? [uid] : [];
 }

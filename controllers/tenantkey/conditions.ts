@@ -28,14 +28,3 @@ export const KeyEvent = {
 } as const;
 
 export const TENANTKEY_FINALIZER = 'palisade.dev/tenantkey-deletion';
-
-export const TENANT_KEY_COMPONENT = 'tenant-key';
-/** Names the TenantKey a version Secret belongs to. */
-export const TENANTKEY_LABEL = 'palisade.dev/tenantkey';
-/** The key's lineage: the metadata.uid of the TenantKey that generated its first version (see docs/keys.md). */
-export const KEY_UID_LABEL = 'palisade.dev/key-uid';
-export const CREATED_ANNOTATION = 'palisade.dev/created';
-/** The spec.rotationTrigger in force when the version was generated: makes trigger rotation exactly-once. */
-export const TRIGGER_ANNOTATION = 'palisade.dev/rotation-trigger';
-/** Set on key Secrets kept after their TenantKey was deleted under `deletionPolicy: Retain`. */
-export const RETAINED_LABEL = 'palisade.dev/retained';

@@ -1,61 +1,58 @@
 import type { Tenant, TenantKey } from '../../crds/v1alpha1/index.ts';
 import type { RootKeyring } from '../installation/keyring.ts';
 import { Component } from '../installation/secrets.ts';
+import {
+  EntryKind,
+  entryKind,
+  isKeystoreEntry,
+  TENANT_NAMESPACE_LABEL,
+  TENANTKEY_LABEL,
+} from '../keystore/entries.ts';
+import type { Keystore } from '../keystore/store.ts';
 import { watchMapped } from '../runtime/controller.ts';
+import { objectKey, type Secret } from '../runtime/kube/types.ts';
 import type { Informer } from '../runtime/informer.ts';
-import { objectKey, type Namespace, type Secret } from '../runtime/kube/types.ts';
 import type { Manager } from '../runtime/manager.ts';
-import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../runtime/objects.ts';
+import { COMPONENT_LABEL } from '../runtime/objects.ts';
 import { reconcileTenantKey, type TenantKeyEnv } from './reconcile.ts';
-import { BY_TENANTKEY_INDEX, tenantKeyIndex } from './secrets.ts';
 
 export interface TenantKeyOptions {
   env: TenantKeyEnv;
-  rootKeys: RootKeyring;
+  keystore: Keystore;
   /** The operator's labelled-Secret informer (the only one). */
   secrets: Informer<Secret>;
-  /** The operator's namespace, where the root key versions live. */
-  namespace: string;
   concurrency?: number;
 }
 
 const ROOT_WAIT_MS = 60_000;
 
 /**
- * Wires the TenantKey controller. Version Secrets map to their TenantKey through an index; a change to
- * a root key version (rotation, restore, retirement) re-checks every TenantKey; a tenant namespace's
- * labels (the tenant UID) re-check the keys in it. The controller starts only once the root key is
- * visible in the Secret informer, so no reconcile ever sees "no root key".
+ * Wires the TenantKey controller. Keystore entries map to their TenantKey by their labels (entries are
+ * read only from the keystore's namespace); a change to a root key version (rotation, restore,
+ * retirement) re-checks every TenantKey; a tenant record re-checks the keys of its namespace. The
+ * controller starts only once the root key is visible in the Secret informer.
  */
 export function setupTenantKeyController(mgr: Manager, o: TenantKeyOptions) {
   const tenantKeys = mgr.informer<TenantKey>('TenantKey');
-  const namespaces = mgr.informer<Namespace>('Namespace', `${MANAGED_BY_LABEL}=${MANAGED_BY}`);
   const tenants = mgr.informer<Tenant>('Tenant');
-  o.secrets.addIndex(BY_TENANTKEY_INDEX, tenantKeyIndex);
-  mgr.addStartupTask('root-key-visible', () => waitForRootKey(mgr, o.rootKeys));
-  const deps = {
-    client: mgr.client,
-    events: mgr.events,
-    audit: mgr.audit,
-    env: o.env,
-    tenantKeys,
-    secrets: o.secrets,
-    namespaces,
-    tenants,
-    rootKeys: o.rootKeys,
-  };
+  const ks = o.keystore;
+  mgr.addStartupTask('root-key-visible', () => waitForRootKey(mgr, ks.rootKeys));
+  const deps = { client: mgr.client, events: mgr.events, audit: mgr.audit, env: o.env, tenantKeys, tenants, keystore: ks };
   const isRoot = (s: Secret) =>
-    s.metadata.namespace === o.namespace && s.metadata.labels?.[COMPONENT_LABEL] === Component.RootKey;
+    s.metadata.namespace === ks.namespace && s.metadata.labels?.[COMPONENT_LABEL] === Component.RootKey;
+  const keysOf = (s: Secret): string[] => {
+    if (isRoot(s)) return tenantKeys.list().map((k) => objectKey(k.metadata));
+    if (!isKeystoreEntry(s, ks.namespace)) return [];
+    const ns = s.metadata.labels?.[TENANT_NAMESPACE_LABEL] ?? '';
+    if (entryKind(s) === EntryKind.Tenant) return tenantKeys.list(ns).map((k) => objectKey(k.metadata));
+    if (entryKind(s) === EntryKind.TenantKey) return [`${ns}/${s.metadata.labels?.[TENANTKEY_LABEL] ?? ''}`];
+    return [];
+  };
   return mgr.addController({
     name: 'tenantkey',
     primary: tenantKeys,
     concurrency: o.concurrency ?? 8,
-    watches: [
-      watchMapped(o.secrets, (s) =>
-        isRoot(s) ? tenantKeys.list().map((k) => objectKey(k.metadata)) : tenantKeyIndex(s),
-      ),
-      watchMapped(namespaces, (ns) => tenantKeys.list(ns.metadata.name).map((k) => objectKey(k.metadata))),
-    ],
+    watches: [watchMapped(o.secrets, keysOf)],
     reconcile: (key) => reconcileTenantKey(deps, key),
   });
 }

@@ -18,11 +18,18 @@ import {
   type RandomSource,
 } from '../crypto/index.ts';
 import { Component, secretBytes, versionOf } from '../installation/secrets.ts';
+import {
+  COMPONENT_LABEL_SELECTOR,
+  ENTRY_KIND_LABEL,
+  EntryKind,
+  TENANT_NAMESPACE_LABEL,
+  TENANTKEY_LABEL,
+} from '../keystore/entries.ts';
+import { recordOf } from '../keystore/tenants.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
-import type { Namespace, Secret } from '../runtime/kube/types.ts';
+import type { Secret } from '../runtime/kube/types.ts';
 import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, TENANT_UID_LABEL } from '../runtime/objects.ts';
-import { TENANTKEY_LABEL } from './conditions.ts';
-import { foundSecret, unwrapVersion } from './verify.ts';
+import { foundSecret, unwrapVersion, type UnwrapProblem } from './verify.ts';
 import { groupVersions, usable, versionStates } from './versions.ts';
 
 export interface TenantDataKeys {
@@ -40,6 +47,8 @@ export function openTenantDataKeys(o: {
   tenantUID: string;
   secrets: readonly Secret[];
   rootKeys: Keyring;
+  /** The root versions the installation holds (tells a lost root key from a damaged entry). */
+  rootVersions?: readonly number[];
   rand: RandomSource;
 }): TenantDataKeys {
   const versions = groupVersions(o.secrets.map(foundSecret));
@@ -48,23 +57,27 @@ export function openTenantDataKeys(o: {
     versions.map((v) => v.version),
   );
   const keys = new Map<number, Uint8Array>();
+  // NB: a damaged version fails only when it is needed; every other version keeps working.
+  const broken = new Map<number, UnwrapProblem>();
+  const held = new Set(o.rootVersions ?? []);
   for (const v of versions) {
     if (!usable(states.get(v.version))) continue;
     const s = o.secrets.find((x) => x.metadata.name === v.current.name) as Secret;
-    const r = unwrapVersion(o.tenantKey as TenantKey, o.tenantUID, s, o.rootKeys);
-    if (!r.ok)
-      throw new Error(
-        `TenantKey ${o.tenantKey.metadata.name}: Secret ${r.problem.secret} ${r.problem.message}`,
-      );
-    keys.set(v.version, r.key);
+    const r = unwrapVersion(o.tenantKey, o.tenantUID, s, o.rootKeys, held);
+    if (r.ok) keys.set(v.version, r.key);
+    else broken.set(v.version, r.problem);
   }
+  const problem = (v: number) => {
+    const p = broken.get(v);
+    return p ? new Error(`TenantKey ${o.tenantKey.metadata.name} version ${v}: entry ${p.secret} ${p.message}`) : undefined;
+  };
   const activeVersion = versions.at(-1)?.version ?? 0;
   const active = keys.get(activeVersion);
   return {
     activeVersion,
     states,
     encrypt(plaintext, context) {
-      if (!active) throw new Error(`TenantKey ${o.tenantKey.metadata.name} has no version yet`);
+      if (!active) throw problem(activeVersion) ?? new Error(`TenantKey ${o.tenantKey.metadata.name} has no version yet`);
       return encryptData(
         plaintext,
         active,
@@ -75,6 +88,8 @@ export function openTenantDataKeys(o: {
     decrypt(ciphertext, context) {
       const needed = dataKeyVersion(ciphertext);
       if (!keys.has(needed)) {
+        const damaged = problem(needed);
+        if (damaged) throw damaged;
         const state = states.get(needed) ?? 'absent';
         throw new Error(`the ciphertext needs key version ${needed}, which is ${state}: it may not decrypt`);
       }
@@ -84,29 +99,55 @@ export function openTenantDataKeys(o: {
 }
 
 /** A keyring of the root key versions in the operator's namespace, read once. */
-export async function loadRootKeyring(client: KubeClient, operatorNamespace: string): Promise<Keyring> {
+export async function loadRootKeyring(
+  client: KubeClient,
+  operatorNamespace: string,
+): Promise<{ keyring: Keyring; versions: number[] }> {
   const list = await client.list<Secret>('Secret', {
     namespace: operatorNamespace,
     labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY},${COMPONENT_LABEL}=${Component.RootKey}`,
   });
-  return keyringOf(new Map(list.items.map((s) => [versionOf(s), secretBytes(s, 'key')])));
+  const byVersion = new Map(list.items.map((s) => [versionOf(s), secretBytes(s, 'key')]));
+  return { keyring: keyringOf(byVersion), versions: [...byVersion.keys()] };
 }
 
-/** Reads a TenantKey, its namespace's tenant UID, its version Secrets and the root keys, then opens them. */
+/** The tenant UID of `namespace`, from the keystore's tenant record (never from namespace labels). */
+export async function tenantUIDOf(client: KubeClient, operatorNamespace: string, namespace: string): Promise<string> {
+  const list = await client.list<Secret>('Secret', {
+    namespace: operatorNamespace,
+    labelSelector: `${COMPONENT_LABEL_SELECTOR},${ENTRY_KIND_LABEL}=${EntryKind.Tenant},${TENANT_NAMESPACE_LABEL}=${namespace}`,
+  });
+  const [record] = list.items.map(recordOf);
+  if (!record) throw new Error(`namespace ${namespace} belongs to no Tenant: not a tenant namespace`);
+  return record.uid;
+}
+
+/** The keystore entries of one TenantKey. */
+export async function keyEntries(client: KubeClient, operatorNamespace: string, uid: string, key: string): Promise<Secret[]> {
+  const list = await client.list<Secret>('Secret', {
+    namespace: operatorNamespace,
+    labelSelector: `${COMPONENT_LABEL_SELECTOR},${ENTRY_KIND_LABEL}=${EntryKind.TenantKey},${TENANT_UID_LABEL}=${uid},${TENANTKEY_LABEL}=${key}`,
+  });
+  return list.items;
+}
+
+/** Reads a TenantKey, its tenant's UID, its keystore entries and the root keys, then opens them. */
 export async function loadTenantDataKeys(
   client: KubeClient,
   o: { namespace: string; key: string; operatorNamespace?: string; rand: RandomSource },
 ): Promise<TenantDataKeys> {
+  const operatorNamespace = o.operatorNamespace ?? 'palisade-system';
   const tenantKey = await client.get<TenantKey>({ kind: 'TenantKey', name: o.key, namespace: o.namespace });
   if (!tenantKey) throw new Error(`TenantKey ${o.namespace}/${o.key} not found`);
-  const ns = await client.get<Namespace>({ kind: 'Namespace', name: o.namespace });
-  const tenantUID = ns?.metadata.labels?.[TENANT_UID_LABEL];
-  if (!tenantUID)
-    throw new Error(`namespace ${o.namespace} has no ${TENANT_UID_LABEL} label: not a tenant namespace`);
-  const secrets = await client.list<Secret>('Secret', {
-    namespace: o.namespace,
-    labelSelector: `${TENANTKEY_LABEL}=${o.key}`,
+  const tenantUID = await tenantUIDOf(client, operatorNamespace, o.namespace);
+  const secrets = await keyEntries(client, operatorNamespace, tenantUID, o.key);
+  const root = await loadRootKeyring(client, operatorNamespace);
+  return openTenantDataKeys({
+    tenantKey,
+    tenantUID,
+    secrets,
+    rootKeys: root.keyring,
+    rootVersions: root.versions,
+    rand: o.rand,
   });
-  const rootKeys = await loadRootKeyring(client, o.operatorNamespace ?? 'palisade-system');
-  return openTenantDataKeys({ tenantKey, tenantUID, secrets: secrets.items, rootKeys, rand: o.rand });
 }

@@ -1,30 +1,23 @@
 import type { Tenant, TenantKey, TenantKeyStatus } from '../../crds/v1alpha1/index.ts';
 import type { RandomSource } from '../crypto/index.ts';
-import type { RootKeyring } from '../installation/keyring.ts';
+import { IndexKey } from '../keystore/entries.ts';
+import type { Keystore } from '../keystore/store.ts';
+import { tenantOfNamespace } from '../keystore/tenants.ts';
 import { readySummary, setConditions, type ConditionInput } from '../runtime/conditions.ts';
 import type { ReconcileResult } from '../runtime/controller.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { Informer } from '../runtime/informer.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
-import type { Namespace, Secret } from '../runtime/kube/types.ts';
 import type { AuditLog } from '../runtime/log.ts';
-import { addFinalizer, hasFinalizer, TENANT_UID_LABEL, writeStatus } from '../runtime/objects.ts';
+import { addFinalizer, hasFinalizer, writeStatus } from '../runtime/objects.ts';
 import { TENANTKEY_FINALIZER, TenantKeyCondition, TenantKeyReason } from './conditions.ts';
 import { finalizeTenantKey } from './deletion.ts';
-import {
-  deleteSecrets,
-  destroyVersion,
-  generateVersion,
-  rewrapVersion,
-  type KeyPlace,
-} from './keymaterial.ts';
-import { BY_TENANTKEY_INDEX } from './secrets.ts';
+import { destroyVersion, generateVersion, type KeyPlace } from './keymaterial.ts';
 import { foundSecret, unwrapAll, type UnwrapProblem } from './verify.ts';
 import {
   groupVersions,
   missingVersions,
   nextVersion,
-  rewrapTargets,
   rotationDue,
   statusVersions,
   versionStates,
@@ -42,10 +35,8 @@ export interface TenantKeyDeps {
   audit: AuditLog;
   env: TenantKeyEnv;
   tenantKeys: Informer<TenantKey>;
-  secrets: Informer<Secret>;
-  namespaces: Informer<Namespace>;
   tenants: Informer<Tenant>;
-  rootKeys: RootKeyring;
+  keystore: Keystore;
 }
 
 const NO_TENANT_RECHECK_MS = 30_000;
@@ -54,9 +45,10 @@ const ROOT_MISSING_RECHECK_MS = 30_000;
 const MAX_REQUEUE_MS = 10 * 60_000;
 
 /**
- * TenantKey: read every version Secret, check each unwraps where it was found, then — only when all do —
- * generate (first version or a due rotation), rewrap what an older root wraps, destroy what the spec
- * says to destroy, and report. Every step is create-first / delete-last, so a crash anywhere resumes.
+ * TenantKey: read every version from the keystore, check each unwraps for this tenant and key, then —
+ * only when all do — generate (first version or a due rotation), destroy what the spec says to destroy,
+ * and report. Rewrapping under a new root version is the keystore's own loop (keystore/rewrap.ts).
+ * Every step is create-first / delete-last, so a crash anywhere resumes.
  */
 export async function reconcileTenantKey(d: TenantKeyDeps, key: string): Promise<ReconcileResult | void> {
   const tk = d.tenantKeys.get(key.slice(key.indexOf('/') + 1), key.slice(0, key.indexOf('/')));
@@ -67,29 +59,29 @@ export async function reconcileTenantKey(d: TenantKeyDeps, key: string): Promise
   }
   await addFinalizer(d.client, tk, TENANTKEY_FINALIZER);
   const ns = tk.metadata.namespace ?? '';
-  const tenantUID = d.namespaces.get(ns)?.metadata.labels?.[TENANT_UID_LABEL];
+  // NB: the tenant comes from Palisade's own record of which tenant owns this namespace, never from labels.
+  const tenantUID = tenantOfNamespace(d.keystore, ns)?.uid;
   if (!tenantUID) {
-    const message = `namespace ${ns} belongs to no Tenant (no ${TENANT_UID_LABEL} label); TenantKeys live in a tenant's namespace`;
+    const message = `namespace ${ns} belongs to no Tenant; TenantKeys live in a tenant's namespace (a Tenant's spec.namespace)`;
     await report(d, tk, undefined, [], notReady(TenantKeyReason.TenantNotFound, message));
     return { requeueAfterMs: NO_TENANT_RECHECK_MS };
   }
-  const secretOf = (name: string) => d.secrets.get(name, ns);
-  const found = d.secrets
-    .byIndex(BY_TENANTKEY_INDEX, key)
-    .map((k) => secretOf(k.slice(k.indexOf('/') + 1)))
-    .filter((s): s is Secret => !!s);
+  const found = d.keystore.find(IndexKey.key(tenantUID, tk.metadata.name));
   const versions = groupVersions(found.map(foundSecret));
-  const { keys, problem } = unwrapAll(tk, tenantUID, versions, secretOf, d.rootKeys.lookup);
-  if (problem) return refuse(d, tk, tenantUID, versions, problem);
+  const held = new Set(d.keystore.rootKeys.versions().map((r) => r.version));
+  const secretOf = (name: string) => d.keystore.get(name);
+  const { problems } = unwrapAll(tk, tenantUID, versions, secretOf, d.keystore.rootKeys.lookup, held);
+  const [problem] = problems;
+  if (problem) return refuse(d, tk, tenantUID, versions, problem, problems.length);
   const listed = tk.status?.versions ?? [];
   const missing = missingVersions(versions, listed, tk.spec);
   if (missing.length > 0) {
-    const message = `the Secrets of version(s) ${missing.join(', ')} are gone although they were never destroyed; restore them from a backup of the namespace (no new key is generated in their place)`;
+    const message = `the keystore entries of version(s) ${missing.join(', ')} are gone although they were never destroyed; restore them from a backup (no new key is generated in their place)`;
     await report(d, tk, tenantUID, versions, notReady(TenantKeyReason.KeyMaterialMissing, message));
     return;
   }
   const place: KeyPlace = { tk, tenantUID };
-  const view = await converge(d, place, versions, keys);
+  const view = await converge(d, place, versions);
   const rotation = rotationDue(tk.spec, view[view.length - 1], d.env.now());
   await report(d, tk, tenantUID, view);
   if (rotation.due || !rotation.nextAt) return;
@@ -106,7 +98,6 @@ async function converge(
   d: TenantKeyDeps,
   p: KeyPlace,
   before: ObservedVersion[],
-  keys: Map<number, Uint8Array>,
 ): Promise<ObservedVersion[]> {
   let view = before;
   const rotation = rotationDue(p.tk.spec, view[view.length - 1], d.env.now());
@@ -119,18 +110,10 @@ async function converge(
     p.tk.spec,
     view.map((v) => v.version),
   );
-  const active = d.rootKeys.active().version;
-  for (const target of rewrapTargets(view, states, active)) {
-    const key = keys.get(target.version);
-    if (!key) continue;
-    const after = await rewrapVersion(d, p, target, key);
-    view = view.map((v) => (v.version === target.version ? after : v));
-  }
   for (const v of view) {
     if (states.get(v.version) === 'Destroyed') await destroyVersion(d, p, v);
-    else if (v.superseded.length > 0 && keys.has(v.version)) await deleteSecrets(d, v.superseded);
   }
-  return view.map((v) => ({ ...v, superseded: [] }));
+  return view;
 }
 
 /** A version does not unwrap where it is: report it, warn, audit, and touch nothing. */
@@ -140,8 +123,10 @@ async function refuse(
   tenantUID: string,
   versions: ObservedVersion[],
   problem: UnwrapProblem,
+  count: number,
 ): Promise<ReconcileResult | void> {
-  const message = `Secret ${problem.secret} (version ${problem.version}) ${problem.message}`;
+  const others = count > 1 ? ` (and ${count - 1} more version(s) with problems)` : '';
+  const message = `keystore entry ${problem.secret} (version ${problem.version}) ${problem.message}${others}; the other versions are untouched`;
   d.events.record(tk, 'Warning', problem.reason, 'Verify', message);
   d.audit.record({
     action: 'tenantkey.verify',
@@ -173,7 +158,7 @@ function keyConcerns(d: TenantKeyDeps, tk: TenantKey, view: ObservedVersion[]): 
   );
   const active = view[view.length - 1];
   const usable = [...states.values()].filter((s) => s === 'DecryptOnly').length;
-  const root = d.rootKeys.active().version;
+  const root = d.keystore.rootKeys.active().version;
   const behind = view.filter((v) => v.current.rootVersion < root && states.get(v.version) !== 'Destroyed');
   return [
     {

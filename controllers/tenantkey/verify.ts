@@ -1,5 +1,5 @@
 import type { TenantKey } from '../../crds/v1alpha1/index.ts';
-import { EnvelopeError, tenantKeyBinding, unwrap, type Keyring } from '../crypto/index.ts';
+import { EnvelopeError, parseEnvelope, tenantKeyBinding, unwrap, type Keyring } from '../crypto/index.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import { TenantKeyReason } from './conditions.ts';
 import { factsOf, wrappedBytes } from './secrets.ts';
@@ -26,7 +26,13 @@ export function foundSecret(s: Secret): FoundSecret {
  * namespace, the TenantKey name, the key's lineage UID and the version. A Secret copied from another
  * tenant or key fails authentication here: that is the point.
  */
-export function unwrapVersion(tk: TenantKey, tenantUID: string, s: Secret, keyring: Keyring): Unwrapped {
+export function unwrapVersion(
+  tk: Pick<TenantKey, 'metadata'>,
+  tenantUID: string,
+  s: Secret,
+  keyring: Keyring,
+  heldRootVersions: ReadonlySet<number>,
+): Unwrapped {
   const f = factsOf(s);
   const where = { version: f.version, secret: s.metadata.name };
   const wrapped = wrappedBytes(s);
@@ -50,37 +56,61 @@ export function unwrapVersion(tk: TenantKey, tenantUID: string, s: Secret, keyri
         message: `does not unwrap for tenant ${tenantUID}, key ${tk.metadata.name}, version ${f.version}: it was wrapped for another tenant, key or version (or altered)`,
       });
     }
-    if (code === 'WrongKeyId') {
-      return fail({
-        ...where,
-        reason: TenantKeyReason.RootKeyMissing,
-        message: `is wrapped by root key version ${f.rootVersion}, which this installation does not hold (restore it from a backup)`,
-      });
-    }
+    if (code === 'WrongKeyId') return wrongKey(where, wrapped, heldRootVersions);
     const why = e instanceof Error ? e.message : String(e);
     return fail({ ...where, reason: TenantKeyReason.KeyUnreadable, message: `cannot be read: ${why}` });
   }
+}
+
+/**
+ * The header names a root key this installation cannot use. Either the root version is not held at all
+ * (a lost root key: restore it from a backup), or it is held but the header's key ID is another key's:
+ * the envelope itself is damaged, and restoring the root key would not help.
+ */
+function wrongKey(where: { version: number; secret: string }, wrapped: Uint8Array, held: ReadonlySet<number>): Unwrapped {
+  let named: number | undefined;
+  try {
+    named = parseEnvelope(wrapped).wrappingKey.version;
+  } catch {
+    named = undefined;
+  }
+  if (named !== undefined && !held.has(named))
+    return fail({
+      ...where,
+      reason: TenantKeyReason.RootKeyMissing,
+      message: `is wrapped by root key version ${named}, which this installation does not hold (restore it with \`palisade restore\` from a backup)`,
+    });
+  return fail({
+    ...where,
+    reason: TenantKeyReason.KeyUnreadable,
+    message: `is damaged: its envelope header names root key version ${named ?? '?'} with a key ID that is not that version's (restore this entry from a backup of the keystore; the root key is intact)`,
+  });
 }
 
 function fail(problem: UnwrapProblem): Unwrapped {
   return { ok: false, problem };
 }
 
-/** Unwraps the current wrap of every version; returns the keys, or the first problem found. */
+/**
+ * Unwraps the current wrap of every version. A damaged version never takes the others down: every key
+ * that unwraps is returned beside the problems of those that do not.
+ */
 export function unwrapAll(
   tk: TenantKey,
   tenantUID: string,
   versions: readonly ObservedVersion[],
   secretOf: (name: string) => Secret | undefined,
   keyring: Keyring,
-): { keys: Map<number, Uint8Array>; problem?: UnwrapProblem } {
+  heldRootVersions: ReadonlySet<number>,
+): { keys: Map<number, Uint8Array>; problems: UnwrapProblem[] } {
   const keys = new Map<number, Uint8Array>();
+  const problems: UnwrapProblem[] = [];
   for (const v of versions) {
     const s = secretOf(v.current.name);
     if (!s) continue;
-    const r = unwrapVersion(tk, tenantUID, s, keyring);
-    if (!r.ok) return { keys, problem: r.problem };
-    keys.set(v.version, r.key);
+    const r = unwrapVersion(tk, tenantUID, s, keyring, heldRootVersions);
+    if (r.ok) keys.set(v.version, r.key);
+    else problems.push(r.problem);
   }
-  return { keys };
+  return { keys, problems };
 }

@@ -13,7 +13,8 @@ import {
 
 const secret = (version: number, rootVersion: number, extra: Partial<FoundSecret> = {}): FoundSecret => ({
   name: rootVersion > 1 ? `k-v${version}-r${rootVersion}` : `k-v${version}`,
-  namespace: 'ns',
+  tenantUID: '0123456789ab',
+  tenantNamespace: 'ns',
   keyName: 'k',
   keyUID: 'uid-1',
   version,

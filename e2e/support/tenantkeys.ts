@@ -6,18 +6,18 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { TenantKey } from '../../crds/v1alpha1/index.ts';
+import type { Tenant, TenantKey } from '../../crds/v1alpha1/index.ts';
 import { ensureInstallationKeys } from '../../controllers/installation/keys.ts';
 import { RootKeyring } from '../../controllers/installation/keyring.ts';
-import { setupRootKeyRetirement } from '../../controllers/installation/retire.ts';
+import { setupKeystore } from '../../controllers/keystore/setup.ts';
+import { Keystore } from '../../controllers/keystore/store.ts';
 import { KubeClient, loadKubeConfig } from '../../controllers/runtime/kube/client.ts';
-import type { Secret } from '../../controllers/runtime/kube/types.ts';
+import type { KubeObject, Secret } from '../../controllers/runtime/kube/types.ts';
 import { Manager } from '../../controllers/runtime/manager.ts';
-import { MANAGED_BY, MANAGED_BY_LABEL, TENANT_UID_LABEL } from '../../controllers/runtime/objects.ts';
+import { MANAGED_BY, MANAGED_BY_LABEL } from '../../controllers/runtime/objects.ts';
 import { setupTenantController } from '../../controllers/tenant/controller.ts';
 import { setupTenantKeyController } from '../../controllers/tenantkey/controller.ts';
-import { TENANTKEY_LABEL } from '../../controllers/tenantkey/conditions.ts';
-import { loadRootKeyring } from '../../controllers/tenantkey/data.ts';
+import { keyEntries, loadRootKeyring, tenantUIDOf } from '../../controllers/tenantkey/data.ts';
 import { foundSecret, unwrapVersion } from '../../controllers/tenantkey/verify.ts';
 import { startControlPlane, type ControlPlane } from '../../hack/controlplane/index.ts';
 
@@ -71,9 +71,10 @@ export async function startInProcessOperator(o: {
   });
   const secrets = mgr.informer<Secret>('Secret', `${MANAGED_BY_LABEL}=${MANAGED_BY}`);
   const rootKeys = new RootKeyring(secrets, o.namespace);
-  setupTenantController(mgr, env);
-  const keys = setupTenantKeyController(mgr, { env, rootKeys, secrets, namespace: o.namespace });
-  setupRootKeyRetirement(mgr, { secrets, rootKeys, namespace: o.namespace, graceMs: o.graceMs ?? 500 });
+  const keystore = new Keystore({ client: mgr.client, secrets, namespace: o.namespace, rootKeys, rand });
+  setupTenantController(mgr, { env, keystore, secrets });
+  const keys = setupTenantKeyController(mgr, { env, keystore, secrets });
+  setupKeystore(mgr, { keystore, secrets, graceMs: o.graceMs ?? 500, now: env.now });
   await mgr.start();
   while (!mgr.isRunning()) await new Promise((r) => setTimeout(r, 50));
   return {
@@ -85,30 +86,41 @@ export async function startInProcessOperator(o: {
   };
 }
 
-/** A tenant namespace as the Tenant controller makes it (for TenantKeys without a Tenant object). */
-export async function tenantNamespace(
-  client: KubeClient,
-  name: string,
-  uid = randomBytes(6).toString('hex'),
-) {
+/**
+ * A tenant namespace made the only way one exists: a Tenant whose `spec.namespace` it is. Waits for the
+ * Tenant's UID (Palisade's record) and returns it.
+ */
+export async function tenantNamespace(client: KubeClient, name: string): Promise<string> {
+  const tenant = name.replace(/^tenant-/, 't-').slice(0, 56).replace(/-+$/, '');
   await client.apply({
-    apiVersion: 'v1',
-    kind: 'Namespace',
-    metadata: {
-      name,
-      labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [TENANT_UID_LABEL]: uid, 'palisade.dev/tenant': name },
-    },
-  });
-  return uid;
+    apiVersion: 'palisade.dev/v1alpha1',
+    kind: 'Tenant',
+    metadata: { name: tenant },
+    spec: { namespace: name },
+  } as KubeObject);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const t = await client.get<Tenant>({ kind: 'Tenant', name: tenant });
+    if (t?.status?.uid && t.status.conditions?.some((c) => c.type === 'NamespaceReady' && c.status === 'True'))
+      return t.status.uid;
+    if (Date.now() > deadline) throw new Error(`Tenant ${tenant} got no UID: ${JSON.stringify(t?.status)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 export function tenantKey(namespace: string, name: string, spec: Record<string, unknown> = {}) {
   return { apiVersion: 'palisade.dev/v1alpha1', kind: 'TenantKey', metadata: { name, namespace }, spec };
 }
 
-export async function versionSecrets(client: KubeClient, namespace: string, key: string): Promise<Secret[]> {
-  const list = await client.list<Secret>('Secret', { namespace, labelSelector: `${TENANTKEY_LABEL}=${key}` });
-  return list.items;
+/** The keystore entries of a TenantKey (in the operator's namespace, found through the tenant record). */
+export async function versionSecrets(
+  client: KubeClient,
+  namespace: string,
+  key: string,
+  operatorNamespace = 'palisade-system',
+): Promise<Secret[]> {
+  const uid = await tenantUIDOf(client, operatorNamespace, namespace);
+  return keyEntries(client, operatorNamespace, uid, key);
 }
 
 /**
@@ -123,12 +135,11 @@ export async function unwrapEveryVersion(
 ): Promise<Map<number, string>> {
   const tk = await client.get<TenantKey>({ kind: 'TenantKey', name: key, namespace });
   if (!tk) throw new Error(`TenantKey ${namespace}/${key} not found`);
-  const ns = await client.get({ kind: 'Namespace', name: namespace });
-  const uid = ns?.metadata.labels?.[TENANT_UID_LABEL] ?? '';
-  const keyring = await loadRootKeyring(client, operatorNamespace);
+  const uid = await tenantUIDOf(client, operatorNamespace, namespace);
+  const root = await loadRootKeyring(client, operatorNamespace);
   const out = new Map<number, string>();
-  for (const s of await versionSecrets(client, namespace, key)) {
-    const r = unwrapVersion(tk, uid, s, keyring);
+  for (const s of await versionSecrets(client, namespace, key, operatorNamespace)) {
+    const r = unwrapVersion(tk, uid, s, root.keyring, new Set(root.versions));
     if (!r.ok) throw new Error(`${s.metadata.name}: ${r.problem.message}`);
     const hex = Buffer.from(r.key).toString('hex');
     const version = foundSecret(s).version;

@@ -27,6 +27,7 @@ import { KubeClient, loadKubeConfig } from '../../controllers/runtime/kube/clien
 import type { KubeObject } from '../../controllers/runtime/kube/types.ts';
 import { createLogger } from '../../controllers/runtime/log.ts';
 import { versionSecret } from '../../controllers/tenantkey/secrets.ts';
+import { tenantRecordSecret } from '../../controllers/keystore/tenants.ts';
 import { rotateRootKey } from '../../controllers/installation/rotation.ts';
 import { startOperator } from '../../e2e/support/operator.ts';
 import { startControlPlane } from '../controlplane/index.ts';
@@ -86,16 +87,18 @@ async function setUp(client: KubeClient): Promise<void> {
   const root = installation.rootKeys[0];
   if (!root) throw new Error('no root key');
   const uids = Array.from({ length: NAMESPACES }, () => randomBytes(6).toString('hex'));
-  await pool(uids, CONCURRENCY, (uid) =>
-    client.apply({
+  // An installation as the operator leaves it: each tenant's namespace and its record in the keystore.
+  await pool(uids, CONCURRENCY, async (uid) => {
+    const namespace = `tenant-bench-${uid}`;
+    await client.apply({
       apiVersion: 'v1',
       kind: 'Namespace',
-      metadata: {
-        name: `tenant-bench-${uid}`,
-        labels: { 'app.kubernetes.io/managed-by': 'palisade', 'palisade.dev/tenant-uid': uid },
-      },
-    }),
-  );
+      metadata: { name: namespace, labels: { 'app.kubernetes.io/managed-by': 'palisade', 'palisade.dev/tenant-uid': uid } },
+    });
+    await client.create(
+      tenantRecordSecret({ namespace, keystoreNamespace: OPERATOR_NS, uid, tenant: `bench-${uid}`, created: new Date().toISOString() }),
+    );
+  });
   await pool(
     Array.from({ length: N }, (_, i) => i),
     CONCURRENCY,
@@ -111,7 +114,8 @@ async function setUp(client: KubeClient): Promise<void> {
       } as KubeObject);
       const key = generateDataKey(rand);
       const facts = {
-        namespace,
+        tenantUID: uid,
+        tenantNamespace: namespace,
         keyName: name,
         keyUID: tk.metadata.uid ?? '',
         version: 1,
@@ -127,6 +131,7 @@ async function setUp(client: KubeClient): Promise<void> {
           facts,
           wrap(key, root.key, { version: root.version, keyId: root.keyId }, binding, rand),
           false,
+          OPERATOR_NS,
         ),
       );
     },

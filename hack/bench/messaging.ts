@@ -131,7 +131,7 @@ async function main() {
           name: ns.replace(/^tenant-/, ''),
         });
         const uid = t?.status?.uid ?? '';
-        const key = await tenantAccount(env, ns, uid);
+        const key = await tenantAccount(env, uid);
         const u = createKeyPair('U');
         const jwt = serviceUserJwt(key, u.publicKey, 'simulator', Math.floor(Date.now() / 1000), {
           pub: [`palisade.t.${uid}.agent.*.heartbeat`],
