@@ -1,0 +1,168 @@
+import type { Tenant } from '../../crds/v1alpha1/index.ts';
+import { tenantKeyBinding } from '../crypto/index.ts';
+import type { Informer } from '../runtime/informer.ts';
+import type { Secret } from '../runtime/kube/types.ts';
+import type { AuditLog, Logger } from '../runtime/log.ts';
+import { COMPONENT_LABEL, TENANT_UID_LABEL } from '../runtime/objects.ts';
+import {
+  accountSeedSlot,
+  CREATED_ANNOTATION,
+  EntryKind,
+  FINGERPRINT_ANNOTATION,
+  KEY_ID_ANNOTATION,
+  KEY_UID_LABEL,
+  keystoreLabels,
+  keystoreSecret,
+  keyVersionSlot,
+  PUBLIC_KEY_ANNOTATION,
+  ROOT_KEY_VERSION_LABEL,
+  secretBytes,
+  SLOT_LABEL,
+  TENANT_NAMESPACE_LABEL,
+  TENANTKEY_LABEL,
+  TRIGGER_ANNOTATION,
+  VERSION_LABEL,
+  wrappedByRootVersion,
+  rewrapName,
+} from './entries.ts';
+import { accountSeedBinding, WRAPPED_DATA_KEY, type Keystore } from './store.ts';
+import { recordOf, tenantOfNamespace, tenantRecordSecret, type TenantRecord } from './tenants.ts';
+import { unwrap, type Binding } from '../crypto/index.ts';
+
+/** Component labels of the layout before the keystore, when wrapped material lived in tenant namespaces. */
+export const LegacyComponent = {
+  TenantKey: 'tenant-key',
+  NatsAccount: 'nats-account',
+} as const;
+
+interface MigrateDeps {
+  keystore: Keystore;
+  secrets: Informer<Secret>;
+  tenants: Informer<Tenant>;
+  log: Logger;
+  audit: AuditLog;
+  now(): Date;
+}
+
+/**
+ * Upgrade from the layout before the keystore: runs at every start, before any controller, and does
+ * nothing once there is nothing left to move. Nothing is regenerated and no key changes:
+ * 1. each Tenant whose status holds a UID gets Palisade's record of its identity (create-only);
+ * 2. each wrapped key version or account seed found in a tenant namespace is copied, bytes unchanged,
+ *    into the keystore — only if it unwraps for the tenant the record names (a forged or copied Secret
+ *    does not, and is left alone and logged) — and then deleted from the tenant namespace.
+ * Returns how many objects were moved.
+ */
+export async function migrateToKeystore(d: MigrateDeps): Promise<number> {
+  let moved = 0;
+  for (const t of d.tenants.list()) {
+    const uid = t.status?.uid;
+    const namespace = t.status?.namespace ?? t.spec.namespace ?? `tenant-${t.metadata.name}`;
+    if (!uid || tenantOfNamespace(d.keystore, namespace)) continue;
+    const made = await d.keystore.createOnce(
+      tenantRecordSecret({ namespace, keystoreNamespace: d.keystore.namespace, uid, tenant: t.metadata.name, created: d.now().toISOString() }),
+    );
+    if (made.created) {
+      moved++;
+      d.audit.record({ action: 'tenant.record.migrate', outcome: 'Success', resource: { kind: 'Tenant', name: t.metadata.name }, tenantUID: uid });
+    }
+  }
+  const legacy = d.secrets
+    .list()
+    .filter((s) => s.metadata.namespace !== d.keystore.namespace)
+    .filter((s) => Object.values(LegacyComponent).includes(s.metadata.labels?.[COMPONENT_LABEL] as never));
+  for (const s of legacy) {
+    const record = await recordFor(d, s.metadata.namespace ?? '');
+    if (!record) continue;
+    const entry = s.metadata.labels?.[COMPONENT_LABEL] === LegacyComponent.TenantKey ? keyEntry(d, s, record) : accountEntry(d, s, record);
+    if (!entry) continue;
+    try {
+      unwrap(secretBytes(entry.secret, WRAPPED_DATA_KEY), d.keystore.rootKeys.lookup, entry.binding);
+    } catch (e) {
+      d.log.warn('not moving a Secret that does not unwrap for its tenant into the keystore', {
+        secret: `${s.metadata.namespace}/${s.metadata.name}`,
+        error: e instanceof Error ? e.message : String(e),
+      });
+      continue;
+    }
+    await d.keystore.createOnce(entry.secret);
+    await d.keystore.client.delete(
+      { kind: 'Secret', name: s.metadata.name, namespace: s.metadata.namespace ?? '' },
+      s.metadata.uid ? { uid: s.metadata.uid } : {},
+    );
+    moved++;
+    d.audit.record({
+      action: 'keystore.migrate',
+      outcome: 'Success',
+      resource: { kind: 'Secret', name: entry.secret.metadata.name, namespace: d.keystore.namespace },
+      tenantUID: record.uid,
+      reason: `moved from ${s.metadata.namespace}/${s.metadata.name}`,
+    });
+  }
+  if (moved) d.log.info('moved key material into the keystore', { moved });
+  return moved;
+}
+
+async function recordFor(d: MigrateDeps, namespace: string): Promise<TenantRecord | undefined> {
+  const cached = tenantOfNamespace(d.keystore, namespace);
+  if (cached) return cached;
+  const live = await d.keystore.liveTenantRecord(namespace);
+  return live ? recordOf(live) : undefined;
+}
+
+function keyEntry(d: MigrateDeps, s: Secret, record: TenantRecord): { secret: Secret; binding: Binding } | undefined {
+  const l = s.metadata.labels ?? {};
+  const a = s.metadata.annotations ?? {};
+  const keyName = l[TENANTKEY_LABEL] ?? '';
+  const version = Number(l[VERSION_LABEL]) || 0;
+  const root = wrappedByRootVersion(s);
+  const wrapped = s.data?.wrapped;
+  if (!keyName || version < 1 || root < 1 || !wrapped) return undefined;
+  const slot = keyVersionSlot(record.uid, keyName, version);
+  // NB: a legacy `<key>-v<N>-r<R>` keeps its root suffix, so two wraps of one version never collide.
+  const name = s.metadata.name === `${keyName}-v${version}` ? slot : rewrapName(slot, root);
+  const secret = keystoreSecret({
+    name,
+    namespace: d.keystore.namespace,
+    labels: keystoreLabels(EntryKind.TenantKey, record.uid, {
+      [TENANT_NAMESPACE_LABEL]: record.namespace,
+      [TENANTKEY_LABEL]: keyName,
+      [VERSION_LABEL]: String(version),
+      [ROOT_KEY_VERSION_LABEL]: String(root),
+      [KEY_UID_LABEL]: l[KEY_UID_LABEL] ?? '',
+      [SLOT_LABEL]: slot,
+    }),
+    annotations: {
+      [KEY_ID_ANNOTATION]: a[KEY_ID_ANNOTATION] ?? '',
+      [FINGERPRINT_ANNOTATION]: a[FINGERPRINT_ANNOTATION] ?? '',
+      [CREATED_ANNOTATION]: a[CREATED_ANNOTATION] ?? s.metadata.creationTimestamp ?? '',
+      [TRIGGER_ANNOTATION]: a[TRIGGER_ANNOTATION] ?? '',
+    },
+    data: {},
+    immutable: true,
+  });
+  secret.data = { [WRAPPED_DATA_KEY]: wrapped };
+  const binding = tenantKeyBinding({ tenantUID: record.uid, keyName, keyUID: l[KEY_UID_LABEL] ?? '', version });
+  return { secret, binding };
+}
+
+function accountEntry(d: MigrateDeps, s: Secret, record: TenantRecord): { secret: Secret; binding: Binding } | undefined {
+  const wrapped = s.data?.['seed.wrapped'];
+  const root = wrappedByRootVersion(s);
+  if (!wrapped || root < 1 || s.metadata.labels?.[TENANT_UID_LABEL] !== record.uid) return undefined;
+  const slot = accountSeedSlot(record.uid);
+  const secret = keystoreSecret({
+    name: slot,
+    namespace: d.keystore.namespace,
+    labels: keystoreLabels(EntryKind.NatsAccount, record.uid, {
+      [TENANT_NAMESPACE_LABEL]: record.namespace,
+      [ROOT_KEY_VERSION_LABEL]: String(root),
+      [SLOT_LABEL]: slot,
+    }),
+    annotations: { [PUBLIC_KEY_ANNOTATION]: s.metadata.annotations?.[PUBLIC_KEY_ANNOTATION] ?? '' },
+    data: {},
+    immutable: true,
+  });
+  secret.data = { [WRAPPED_DATA_KEY]: wrapped };
+  return { secret, binding: accountSeedBinding(record.uid) };
+}

@@ -1,0 +1,76 @@
+import { watchMapped } from '../runtime/controller.ts';
+import type { Informer } from '../runtime/informer.ts';
+import type { Secret } from '../runtime/kube/types.ts';
+import type { Manager } from '../runtime/manager.ts';
+import { COMPONENT_LABEL } from '../runtime/objects.ts';
+import { Component } from '../installation/secrets.ts';
+import {
+  EntryKind,
+  entryKind,
+  entryUID,
+  IndexKey,
+  isKeystoreEntry,
+  SLOT_LABEL,
+  TENANT_NAMESPACE_LABEL,
+  TENANTKEY_LABEL,
+  VERSION_LABEL,
+  WRAPPED_KINDS,
+  wrappedByRootVersion,
+} from './entries.ts';
+import type { Keystore } from './store.ts';
+
+/**
+ * The one rewrap loop: every wrapped keystore entry (tenant key versions, NATS account seeds, whatever
+ * is added later) is brought to the active root version, one slot at a time (`Keystore.rewrapSlot`). A
+ * new root version enqueues every slot an older version still wraps (an index lookup per old version,
+ * not a scan); a new or changed entry enqueues its own slot. Progress is visible per object (TenantKey
+ * `RootKeyCurrent`) and in total (`palisade_rootkey_rewrap_pending`, keystore/retire.ts).
+ */
+export function setupKeystoreRewrap(mgr: Manager, o: { keystore: Keystore; secrets: Informer<Secret>; concurrency?: number }) {
+  const ks = o.keystore;
+  const slotOf = (s: Secret) => s.metadata.labels?.[SLOT_LABEL] ?? '';
+  const map = (s: Secret): string[] => {
+    if (isKeystoreEntry(s, ks.namespace) && WRAPPED_KINDS.has(entryKind(s)) && slotOf(s)) return [slotOf(s)];
+    const isRoot = s.metadata.namespace === ks.namespace && s.metadata.labels?.[COMPONENT_LABEL] === Component.RootKey;
+    if (!isRoot) return [];
+    const active = ks.rootKeys.versions().at(-1)?.version ?? 0;
+    const slots = new Set<string>();
+    for (const r of ks.rootKeys.versions())
+      if (r.version < active)
+        for (const k of ks.referencesOf(r.version)) {
+          const e = ks.get(k.slice(k.indexOf('/') + 1));
+          if (e) slots.add(slotOf(e));
+        }
+    return [...slots];
+  };
+  return mgr.addController({
+    name: 'keystore-rewrap',
+    primary: o.secrets,
+    concurrency: o.concurrency ?? 8,
+    watches: [watchMapped(o.secrets, map)],
+    reconcile: async (slot) => {
+      // NB: the primary informer's own keys (`ns/name`) are not slots; only mapped keys are.
+      if (slot.includes('/')) return;
+      const wraps = ks.find(IndexKey.slot(slot));
+      const newest = [...wraps].sort((a, b) => wrappedByRootVersion(b) - wrappedByRootVersion(a))[0];
+      if (!newest) return;
+      const before = wrappedByRootVersion(newest);
+      const writes = await ks.rewrapSlot(slot, wraps);
+      const after = ks.rootKeys.active().version;
+      if (writes === 0 || before >= after) return;
+      const l = newest.metadata.labels ?? {};
+      const kind = entryKind(newest);
+      mgr.audit.record({
+        action: kind === EntryKind.TenantKey ? 'tenantkey.rewrap' : 'nats.account.rewrap',
+        outcome: 'Success',
+        resource:
+          kind === EntryKind.TenantKey
+            ? { kind: 'TenantKey', name: l[TENANTKEY_LABEL] ?? '', namespace: l[TENANT_NAMESPACE_LABEL] ?? '' }
+            : { kind: 'Secret', name: slot, namespace: ks.namespace },
+        tenantUID: entryUID(newest),
+        ...(kind === EntryKind.TenantKey ? { version: Number(l[VERSION_LABEL]) || undefined } : {}),
+        reason: `rewrapped from root key version ${before} to ${after}`,
+      });
+    },
+  });
+}

@@ -1,0 +1,194 @@
+import { binding, BindingPurpose, tenantKeyBinding, unwrap, wrap, type Binding, type RandomSource } from '../crypto/index.ts';
+import type { RootKeyring } from '../installation/keyring.ts';
+import { isAlreadyExists } from '../runtime/errors.ts';
+import type { Informer } from '../runtime/informer.ts';
+import type { KubeClient } from '../runtime/kube/client.ts';
+import type { Secret } from '../runtime/kube/types.ts';
+import {
+  EntryKind,
+  entryKind,
+  entryUID,
+  KEY_UID_LABEL,
+  KEYSTORE_INDEX,
+  KEYSTORE_ROOT_INDEX,
+  keystoreIndex,
+  keystoreRootIndex,
+  ROOT_KEY_VERSION_LABEL,
+  rewrapName,
+  secretBytes,
+  tenantRecordName,
+  SLOT_LABEL,
+  TENANTKEY_LABEL,
+  VERSION_LABEL,
+  wrappedByRootVersion,
+} from './entries.ts';
+
+export interface KeystoreDeps {
+  client: KubeClient;
+  /** The operator's labelled-Secret informer (the only one). */
+  secrets: Informer<Secret>;
+  /** The operator's namespace: the only place keystore entries are read from. */
+  namespace: string;
+  rootKeys: RootKeyring;
+  rand: RandomSource;
+}
+
+/** The binding of a tenant's wrapped NATS account seed: copied to another tenant, it does not unwrap. */
+export function accountSeedBinding(tenantUID: string): Binding {
+  return binding(BindingPurpose.NatsAccountSeed, { tenantUID });
+}
+
+/**
+ * The binding a wrapped entry was made for, rebuilt from its own labels. Only the rewrap loop uses this
+ * (it moves a wrap from one root version to another and must not need to know the entry's owner);
+ * readers rebuild the binding from what *they* know, so an entry filed under the wrong owner fails.
+ */
+export function entryBinding(s: Secret): Binding {
+  const l = s.metadata.labels ?? {};
+  switch (entryKind(s)) {
+    case EntryKind.TenantKey:
+      return tenantKeyBinding({
+        tenantUID: entryUID(s),
+        keyName: l[TENANTKEY_LABEL] ?? '',
+        keyUID: l[KEY_UID_LABEL] ?? '',
+        version: Number(l[VERSION_LABEL]) || 0,
+      });
+    case EntryKind.NatsAccount:
+      return accountSeedBinding(entryUID(s));
+    default:
+      throw new Error(`keystore entry ${s.metadata.name} holds nothing wrapped`);
+  }
+}
+
+/** The key the data of every wrapped entry lives under. */
+export const WRAPPED_DATA_KEY = 'wrapped';
+
+/**
+ * The one owner of everything Palisade wraps with the root key (see entries.ts for the layout): lookups
+ * through the labelled-Secret informer's keystore indexes, wrapping under the active root version, the
+ * create-only-then-adopt write of key material, and the rewrap of one slot to the active root version.
+ */
+export class Keystore {
+  readonly namespace: string;
+  private readonly d: KeystoreDeps;
+
+  constructor(d: KeystoreDeps) {
+    this.d = d;
+    this.namespace = d.namespace;
+    d.secrets.addIndex(KEYSTORE_INDEX, keystoreIndex(d.namespace));
+    d.secrets.addIndex(KEYSTORE_ROOT_INDEX, keystoreRootIndex(d.namespace));
+  }
+
+  get rootKeys(): RootKeyring {
+    return this.d.rootKeys;
+  }
+
+  get client(): KubeClient {
+    return this.d.client;
+  }
+
+  /** A tenant record read live (for start-up work that runs before the cache holds its own writes). */
+  liveTenantRecord(namespace: string): Promise<Secret | undefined> {
+    return this.d.client.get<Secret>({ kind: 'Secret', name: tenantRecordName(namespace), namespace: this.namespace });
+  }
+
+  /** Keystore entries under one index key (entries.ts `IndexKey`), from the cache. */
+  find(indexKey: string): Secret[] {
+    return this.d.secrets
+      .byIndex(KEYSTORE_INDEX, indexKey)
+      .map((k) => this.d.secrets.get(k.slice(k.indexOf('/') + 1), this.namespace))
+      .filter((s): s is Secret => !!s);
+  }
+
+  get(name: string): Secret | undefined {
+    return this.d.secrets.get(name, this.namespace);
+  }
+
+  /** Wrapped entries whose current content a root version wraps (what keeps that version alive). */
+  referencesOf(rootVersion: number): string[] {
+    return this.d.secrets.byIndex(KEYSTORE_ROOT_INDEX, String(rootVersion));
+  }
+
+  /** Wraps `plaintext` for `b` under the active root version. */
+  wrap(plaintext: Uint8Array, b: Binding): { wrapped: Uint8Array; rootVersion: number } {
+    const root = this.d.rootKeys.active();
+    const wrapped = wrap(plaintext, root.key, { version: root.version, keyId: root.keyId }, b, this.d.rand);
+    return { wrapped, rootVersion: root.version };
+  }
+
+  /** Unwraps an entry for the binding the caller expects; throws EnvelopeError when it does not match. */
+  unwrap(s: Secret, b: Binding): Uint8Array {
+    return unwrap(secretBytes(s, WRAPPED_DATA_KEY), this.d.rootKeys.lookup, b);
+  }
+
+  /**
+   * Creates `secret` unless its name exists; of two writers racing for one name exactly one wins and the
+   * other adopts the winner's (read live: the cache may lag). The only way key material is written.
+   */
+  async createOnce(secret: Secret): Promise<{ secret: Secret; created: boolean }> {
+    try {
+      return { secret: await this.d.client.create(secret), created: true };
+    } catch (e) {
+      if (!isAlreadyExists(e)) throw e;
+      const ref = { kind: 'Secret', name: secret.metadata.name, namespace: secret.metadata.namespace };
+      const winner = await this.d.client.get<Secret>(ref);
+      if (!winner) throw new Error(`Secret ${secret.metadata.name} vanished right after creation`, { cause: e });
+      return { secret: winner, created: false };
+    }
+  }
+
+  /** Deletes entries by name with a UID precondition (never a same-named newer object). */
+  async delete(secrets: readonly Secret[]): Promise<void> {
+    for (const s of secrets) {
+      await this.d.client.delete(
+        { kind: 'Secret', name: s.metadata.name, namespace: this.namespace },
+        s.metadata.uid ? { uid: s.metadata.uid } : {},
+      );
+    }
+  }
+
+  /**
+   * Brings one slot (every wrap of one wrapped thing) to the active root version: create the wrap
+   * `<slot>-r<R>` (create-only; adopted if a crashed or racing run made it), check it unwraps to the same
+   * bytes, and only then delete the older wraps. A crash at any point leaves at least one readable wrap.
+   * Returns the number of API writes made (0 when the slot is current).
+   */
+  async rewrapSlot(slot: string, wraps: readonly Secret[]): Promise<number> {
+    const active = this.d.rootKeys.active().version;
+    const sorted = [...wraps].sort((a, b) => wrappedByRootVersion(b) - wrappedByRootVersion(a));
+    const current = sorted[0];
+    if (!current) return 0;
+    const b = entryBinding(current);
+    const plaintext = this.unwrap(current, b);
+    let writes = 0;
+    let newest = current;
+    if (wrappedByRootVersion(current) < active) {
+      const { wrapped, rootVersion } = this.wrap(plaintext, b);
+      const next: Secret = {
+        ...current,
+        metadata: {
+          name: rewrapName(slot, rootVersion),
+          namespace: this.namespace,
+          labels: { ...current.metadata.labels, [ROOT_KEY_VERSION_LABEL]: String(rootVersion), [SLOT_LABEL]: slot },
+          ...(current.metadata.annotations ? { annotations: current.metadata.annotations } : {}),
+        },
+        data: { [WRAPPED_DATA_KEY]: Buffer.from(wrapped).toString('base64') },
+      };
+      const made = await this.createOnce(next);
+      writes += made.created ? 1 : 0;
+      newest = made.secret;
+      if (Buffer.compare(Buffer.from(this.unwrap(newest, b)), Buffer.from(plaintext)) !== 0)
+        throw new Error(`rewrapped entry ${newest.metadata.name} holds other bytes; the old wrap is kept`);
+      // NB: a concurrent destroy of this slot (a TenantKey version below destroyBelowVersion) must not be
+      // undone by the wrap just made: when the wrap it was made from is gone, the new one goes too.
+      const source = await this.d.client.get<Secret>({ kind: 'Secret', name: current.metadata.name, namespace: this.namespace });
+      if (!source) {
+        await this.delete([newest]);
+        return writes + 1;
+      }
+    }
+    const older = sorted.filter((s) => s.metadata.name !== newest.metadata.name);
+    await this.delete(older);
+    return writes + older.length;
+  }
+}
