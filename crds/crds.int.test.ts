@@ -140,6 +140,11 @@ const INVALID: [string, Obj, RegExp][] = [
     tenantKey({ rotationTrigger: 'r'.repeat(254) }),
     /spec\.rotationTrigger: Too long/,
   ],
+  [
+    'a TenantKey name longer than a label value',
+    namespaced('TenantKey', {}, 'k'.repeat(64)),
+    /TenantKey name must be at most 63 characters/,
+  ],
   // ClusterAgent
   ['a ClusterAgent without spec', agent(), /spec: Required value/],
   ['a ClusterAgent without clusterName', agent({ suspended: true }), /spec\.clusterName: Required value/],

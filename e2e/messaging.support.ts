@@ -108,7 +108,11 @@ export async function tenantAccount(env: MessagingEnv, uid: string): Promise<NKe
     name: 'palisade-root-key-v1',
     namespace: env.operatorNs,
   });
-  const wrapped = await kube().get<Secret>({ kind: 'Secret', name: accountSeedSlot(uid), namespace: env.operatorNs });
+  const wrapped = await kube().get<Secret>({
+    kind: 'Secret',
+    name: accountSeedSlot(uid),
+    namespace: env.operatorNs,
+  });
   if (!root || !wrapped) throw new Error('root key or account seed keystore entry missing');
   const key = secretData(root, 'key');
   const seed = unwrap(secretData(wrapped, 'wrapped'), () => key, accountSeedBinding(uid));

@@ -51,7 +51,7 @@ describe('TenantKey (controllers in-process, private control plane, injectable c
     return { ns, uid, tk };
   }
 
-  it('creates version 1 in an immutable, unowned Secret and lists it in status without key bytes', async function () {
+  it("creates version 1 in an immutable, unowned keystore Secret in the operator's namespace, listed in status without key bytes", async function () {
     const { ns, uid, tk } = await newKey();
     assert.equal(tk.status?.tenantUID, uid);
     const [v1] = tk.status?.versions ?? [];
@@ -60,7 +60,8 @@ describe('TenantKey (controllers in-process, private control plane, injectable c
     assert.match(v1?.fingerprint ?? '', /^sha256:[0-9a-f]{64}$/);
     const [secret, ...more] = await versionSecrets(client, ns, 'k');
     assert.equal(more.length, 0);
-    assert.equal(secret?.metadata.name, 'k-v1');
+    assert.equal(secret?.metadata.name, `palisade-key-${uid}-k-v1`);
+    assert.equal(secret?.metadata.namespace, OPERATOR_NS, 'no tenant-side action reaches it');
     assert.equal(secret?.immutable, true);
     assert.equal(secret?.metadata.ownerReferences, undefined, 'garbage collection can never reach it');
     assert.equal(secret?.metadata.labels?.['palisade.dev/root-key-version'], '1');
@@ -122,7 +123,7 @@ describe('TenantKey (controllers in-process, private control plane, injectable c
   });
 
   it('keeps retainedVersions decrypt-only, disables older ones, destroys only below destroyBelowVersion', async function () {
-    const { ns } = await newKey({ retainedVersions: 1, rotationTrigger: 't1' });
+    const { ns, uid } = await newKey({ retainedVersions: 1, rotationTrigger: 't1' });
     const v1data = (
       await loadTenantDataKeys(client, { namespace: ns, key: 'k', operatorNamespace: OPERATOR_NS, rand })
     ).encrypt(new TextEncoder().encode('old'));
@@ -156,22 +157,22 @@ describe('TenantKey (controllers in-process, private control plane, injectable c
     );
     assert.equal(states(tk), '1:Destroyed 2:DecryptOnly 3:Active');
     assert.deepEqual((await versionSecrets(client, ns, 'k')).map((s) => s.metadata.name).sort(), [
-      'k-v2',
-      'k-v3',
+      `palisade-key-${uid}-k-v2`,
+      `palisade-key-${uid}-k-v3`,
     ]);
     assert.match(await op.audit(), /"action":"tenantkey.destroy".*"version":1/);
   });
 
-  it("refuses a wrapped key moved into another tenant's Secret: Ready=False/KeyBindingMismatch, Warning Event", async function () {
+  it('ignores key Secrets planted in a tenant namespace: they are neither adopted nor touched, and block nothing', async function () {
     const victim = await newKey();
     const attackerNs = uniqueName('tenant-k');
     await tenantNamespace(client, attackerNs);
     const [stolen] = await versionSecrets(client, victim.ns, 'k');
-    const copy: Secret = {
+    const planted: Secret = {
       apiVersion: 'v1',
       kind: 'Secret',
       metadata: {
-        name: 'k-v1',
+        name: 'planted-v1',
         namespace: attackerNs,
         labels: stolen?.metadata.labels,
         annotations: stolen?.metadata.annotations,
@@ -179,12 +180,54 @@ describe('TenantKey (controllers in-process, private control plane, injectable c
       immutable: true,
       data: stolen?.data,
     };
-    await client.create(copy);
+    const plantedRV = (await client.create(planted)).metadata.resourceVersion;
     await client.apply(tenantKey(attackerNs, 'k'));
     const tk = await eventuallyKey(
       client,
       attackerNs,
       'k',
+      (k) => ready(k) && k.status?.currentVersion === 1,
+      'own v1',
+    );
+    const own = await unwrapEveryVersion(client, OPERATOR_NS, attackerNs, 'k');
+    const theirs = await unwrapEveryVersion(client, OPERATOR_NS, victim.ns, 'k');
+    assert.notEqual(own.get(1), theirs.get(1), "the attacker's key is its own, not the victim's");
+    assert.equal(tk.status?.versions?.length, 1);
+    const still = await client.get<Secret>({ kind: 'Secret', name: 'planted-v1', namespace: attackerNs });
+    assert.equal(still?.metadata.resourceVersion, plantedRV, 'Palisade does not touch what it does not own');
+    await client.delete({ kind: 'Secret', name: 'planted-v1', namespace: attackerNs });
+  });
+
+  it('refuses a keystore entry filed under another tenant: Ready=False/KeyBindingMismatch, Warning Event', async function () {
+    const victim = await newKey();
+    const attackerNs = uniqueName('tenant-k');
+    const attackerUID = await tenantNamespace(client, attackerNs);
+    const [stolen] = await versionSecrets(client, victim.ns, 'k');
+    const name = `palisade-key-${attackerUID}-k2-v1`;
+    // Only someone with write access to the operator's namespace could do this; the binding still refuses it.
+    await client.create<Secret>({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: {
+        name,
+        namespace: OPERATOR_NS,
+        labels: {
+          ...stolen?.metadata.labels,
+          'palisade.dev/tenant-uid': attackerUID,
+          'palisade.dev/tenantkey': 'k2',
+          'palisade.dev/tenant-namespace': attackerNs,
+          'palisade.dev/keystore-slot': name,
+        },
+        annotations: stolen?.metadata.annotations,
+      },
+      immutable: true,
+      data: stolen?.data,
+    });
+    await client.apply(tenantKey(attackerNs, 'k2'));
+    const tk = await eventuallyKey(
+      client,
+      attackerNs,
+      'k2',
       (k) =>
         k.status?.conditions?.some((c) => c.type === 'Ready' && c.reason === 'KeyBindingMismatch') === true,
       'KeyBindingMismatch',
@@ -192,7 +235,7 @@ describe('TenantKey (controllers in-process, private control plane, injectable c
     const cond = tk.status?.conditions?.find((c) => c.type === 'Ready');
     assert.equal(cond?.status, 'False');
     assert.match(cond?.message ?? '', /wrapped for another tenant, key or version/);
-    assert.equal((await versionSecrets(client, attackerNs, 'k')).length, 1, 'nothing was generated over it');
+    assert.equal((await versionSecrets(client, attackerNs, 'k2')).length, 1, 'nothing was generated over it');
     await eventually('a Warning Event', async () => {
       const events = await client.list<KubeObject & { reason?: string; type?: string }>('Event', {
         namespace: attackerNs,
@@ -203,13 +246,12 @@ describe('TenantKey (controllers in-process, private control plane, injectable c
       await op.audit(),
       /"action":"tenantkey.verify".*"outcome":"Failure","reason":"KeyBindingMismatch"/,
     );
-    // The copy stays labelled with root version 1: until it is gone, that root version is never retired.
-    await client.delete({ kind: 'TenantKey', name: 'k', namespace: attackerNs });
+    await client.delete({ kind: 'TenantKey', name: 'k2', namespace: attackerNs });
     await eventually(
       'TenantKey gone',
-      async () => !(await client.get({ kind: 'TenantKey', name: 'k', namespace: attackerNs })),
+      async () => !(await client.get({ kind: 'TenantKey', name: 'k2', namespace: attackerNs })),
     );
-    await client.delete({ kind: 'Secret', name: 'k-v1', namespace: attackerNs });
+    await client.delete({ kind: 'Secret', name, namespace: OPERATOR_NS });
   });
 
   it('gives every Tenant a primary TenantKey and mirrors its readiness in PrimaryKeyReady', async function () {
@@ -226,7 +268,7 @@ describe('TenantKey (controllers in-process, private control plane, injectable c
     assert.equal(tk.status?.tenantUID, tenant.status?.uid);
   });
 
-  it('Retain keeps (and labels) key Secrets when the TenantKey is deleted; a re-created key adopts them', async function () {
+  it('deleting a TenantKey keeps its keystore entries; a re-created key of the same name adopts them', async function () {
     const { ns } = await newKey();
     const before = await unwrapEveryVersion(client, OPERATOR_NS, ns, 'k');
     await client.delete({ kind: 'TenantKey', name: 'k', namespace: ns });
@@ -236,7 +278,6 @@ describe('TenantKey (controllers in-process, private control plane, injectable c
     );
     const kept = await versionSecrets(client, ns, 'k');
     assert.equal(kept.length, 1);
-    assert.equal(kept[0]?.metadata.labels?.['palisade.dev/retained'], 'true');
     await client.apply(tenantKey(ns, 'k'));
     await eventuallyKey(client, ns, 'k', (k) => ready(k) && k.status?.currentVersion === 1, 'adopted v1');
     assert.deepEqual(await unwrapEveryVersion(client, OPERATOR_NS, ns, 'k'), before);
@@ -265,7 +306,10 @@ describe('TenantKey (controllers in-process, private control plane, injectable c
         !(await client.get({ kind: 'Secret', name: 'palisade-root-key-v1', namespace: OPERATOR_NS })),
       60_000,
     );
-    const all = await client.list<Secret>('Secret', { labelSelector: 'palisade.dev/component=tenant-key' });
+    const all = await client.list<Secret>('Secret', {
+      namespace: OPERATOR_NS,
+      labelSelector: 'palisade.dev/keystore-kind=tenant-key',
+    });
     assert.ok(all.items.length > 0);
     for (const s of all.items)
       assert.equal(s.metadata.labels?.['palisade.dev/root-key-version'], '2', s.metadata.name);

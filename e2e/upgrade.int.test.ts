@@ -1,7 +1,8 @@
 /**
  * Upgrade: an earlier release of this repository (operator and chart CRDs, pinned below) creates tenants,
- * keys, agents and bindings; then the current CRDs and operator take over. Every object stays Ready and no
- * key, seed, credential or certificate is regenerated.
+ * keys, agents and bindings, and encrypts data; then the current CRDs and operator take over. Every object
+ * stays Ready, no key, seed, credential or certificate is regenerated, the wrapped keys that lived in the
+ * tenant namespace move into the keystore byte for byte, and the old ciphertext still decrypts.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -32,7 +33,10 @@ async function readyReason(kind: string, name: string, namespace?: string): Prom
   return c?.status === 'True' ? c.reason : undefined;
 }
 
-/** name → uid and a digest of the data, for every Secret holding keys, seeds, credentials or certificates. */
+/**
+ * digest → where, for every value held in a Secret with keys, seeds, credentials or certificates.
+ * Keyed by content, not by name: wrapped keys move into the keystore unchanged.
+ */
 async function keyMaterial(namespaces: string[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const namespace of namespaces) {
@@ -41,14 +45,29 @@ async function keyMaterial(namespaces: string[]): Promise<Map<string, string>> {
       labelSelector: 'app.kubernetes.io/managed-by=palisade',
     });
     for (const s of list.items) {
-      if (s.metadata.name === 'palisade-nats-server' || s.metadata.name.endsWith('revocations')) continue; // derived, re-rendered
-      const digest = createHash('sha256')
-        .update(JSON.stringify(s.data ?? {}))
-        .digest('hex');
-      out.set(`${namespace}/${s.metadata.name}`, `${s.metadata.uid} ${digest}`);
+      const derived = s.metadata.name === 'palisade-nats-server' || s.metadata.name.includes('revocations');
+      const record = s.metadata.labels?.['palisade.dev/keystore-kind'] === 'agent-credentials';
+      if (derived || record) continue; // re-rendered, or records without material
+      for (const [k, v] of Object.entries(s.data ?? {})) {
+        if (v.length < 40) continue; // names, URLs, UIDs: not material
+        out.set(createHash('sha256').update(v).digest('hex'), `${namespace}/${s.metadata.name}:${k}`);
+      }
     }
   }
   return out;
+}
+
+/** Runs a checkout's own admin CLI on stdin (data encrypt|decrypt of one tenant). */
+async function cli(checkout: string, args: string[], input: string): Promise<string> {
+  const child = execFile(process.execPath, [path.join(checkout, 'controllers/cli.ts'), ...args], {
+    maxBuffer: 1 << 20,
+  });
+  const out: Buffer[] = [];
+  child.stdout?.on('data', (b: Buffer) => out.push(Buffer.from(b)));
+  child.stdin?.end(input);
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  assert.equal(code, 0, `palisade ${args.join(' ')} failed`);
+  return Buffer.concat(out).toString('utf8');
 }
 
 async function applyCrds(checkout: string): Promise<void> {
@@ -130,7 +149,18 @@ describe('Upgrade from an earlier release', function () {
     for (const [kind, n, namespace] of objects)
       await eventually(`${kind} ${n} Ready (old)`, async () => readyReason(kind, n, namespace), 90_000);
     const before = await keyMaterial([ns, tns]);
-    assert.ok(before.size >= 10, `key material found: ${[...before.keys()].join(', ')}`);
+    assert.ok(before.size >= 10, `key material found: ${[...before.values()].join(', ')}`);
+    const kc = `--kubeconfig=${testEnv().kubeconfig}`;
+    const dataArgs = (verb: string) => [
+      'data',
+      verb,
+      kc,
+      `--namespace=${tns}`,
+      '--key=payments',
+      `--operator-namespace=${ns}`,
+      '--base64',
+    ];
+    const sealed = await cli(old, dataArgs('encrypt'), 'card 4111-1111');
     await env.op.stop();
 
     await applyCrds(REPO_ROOT);
@@ -138,8 +168,26 @@ describe('Upgrade from an earlier release', function () {
     for (const [kind, n, namespace] of objects)
       await eventually(`${kind} ${n} Ready (current)`, async () => readyReason(kind, n, namespace), 90_000);
     const after = await keyMaterial([ns, tns]);
-    for (const [secret, identity] of before)
-      assert.equal(after.get(secret), identity, `${secret} is unchanged`);
+    for (const [digest, where] of before)
+      assert.ok(after.has(digest), `${where} is unchanged (now ${after.get(digest) ?? 'gone'})`);
+    const tenantSide = await kube().list<Secret>('Secret', {
+      namespace: tns,
+      labelSelector: 'app.kubernetes.io/managed-by=palisade',
+    });
+    const wrapped = tenantSide.items.filter((x) =>
+      ['tenant-key', 'nats-account'].includes(x.metadata.labels?.['palisade.dev/component'] ?? ''),
+    );
+    assert.deepEqual(
+      wrapped.map((x) => x.metadata.name),
+      [],
+      'no wrapped key is left in the tenant namespace',
+    );
+    const moved = [...after.values()].filter(
+      (w) => w.startsWith(`${ns}/palisade-key-`) || w.startsWith(`${ns}/palisade-account-`),
+    );
+    assert.ok(moved.length >= 3, `moved into the keystore: ${moved.join(', ')}`);
+    const plain = await cli(REPO_ROOT, dataArgs('decrypt'), sealed);
+    assert.equal(plain, 'card 4111-1111', 'data encrypted by the earlier release decrypts');
     await kube().delete({ kind: 'Tenant', name });
   });
 });

@@ -60,7 +60,8 @@ export function setupClusterAgentController(mgr: Manager, o: AgentControllerOpti
     reconcile: (key) => reconcileAgent(deps, key),
   });
   o.nats.heartbeats.onChange((uid, agent) => {
-    for (const r of ks.find(IndexKey.tenantByUID(uid))) controller.enqueue(`${recordOf(r).namespace}/${agent}`);
+    for (const r of ks.find(IndexKey.tenantByUID(uid)))
+      controller.enqueue(`${recordOf(r).namespace}/${agent}`);
   });
   return controller;
 }

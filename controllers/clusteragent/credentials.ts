@@ -41,7 +41,8 @@ export function planCredentials(
   if (!record) return { kind: 'issue', why: 'initial' };
   if (revoked.has(record.user)) return { kind: 'issue', why: 'revoked' };
   if (deliveredUser !== record.user) return { kind: 'issue', why: 'undelivered' };
-  if (record.trigger !== (agent.spec.credentialRotationTrigger ?? '')) return { kind: 'issue', why: 'trigger' };
+  if (record.trigger !== (agent.spec.credentialRotationTrigger ?? ''))
+    return { kind: 'issue', why: 'trigger' };
   const due = rotationDue(agent, record);
   if (due !== undefined && due <= now.getTime()) return { kind: 'issue', why: 'period' };
   return { kind: 'keep' };

@@ -13,7 +13,13 @@ import type { Informer } from '../runtime/informer.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import { splitKey, type Secret } from '../runtime/kube/types.ts';
 import type { AuditLog } from '../runtime/log.ts';
-import { addFinalizer, hasFinalizer, isControlledBy, removeFinalizer, writeStatus } from '../runtime/objects.ts';
+import {
+  addFinalizer,
+  hasFinalizer,
+  isControlledBy,
+  removeFinalizer,
+  writeStatus,
+} from '../runtime/objects.ts';
 import { accountEntry, MessagingCondition, unwrapAccountKey } from '../tenant/account.ts';
 import { AGENT_FINALIZER, AgentCondition, AgentReason, Annotation } from './conditions.ts';
 import { connectivity } from './connectivity.ts';
@@ -64,7 +70,9 @@ export async function reconcileAgent(d: AgentDeps, key: string): Promise<Reconci
   const uid = tenantRecord?.uid;
   const recordSecret = uid ? d.keystore.get(agentRecordName(uid, name)) : undefined;
   const record = readAgentRecord(recordSecret);
-  const revoked = new Set(Object.keys(readRevocations(uid ? d.keystore.get(revocationsName(uid)) : undefined)));
+  const revoked = new Set(
+    Object.keys(readRevocations(uid ? d.keystore.get(revocationsName(uid)) : undefined)),
+  );
   if (agent.metadata.deletionTimestamp) {
     if (!hasFinalizer(agent, AGENT_FINALIZER)) return;
     if (uid) {
@@ -87,7 +95,12 @@ export async function reconcileAgent(d: AgentDeps, key: string): Promise<Reconci
     (c) => c.type === MessagingCondition && c.status === 'True',
   );
   if (!tenant || !accountReady || !accountEntry(d.keystore, uid)) {
-    await report(d, agent, undefined, notReady(AgentReason.TenantNotReady, 'the tenant or its NATS account is not ready yet'));
+    await report(
+      d,
+      agent,
+      undefined,
+      notReady(AgentReason.TenantNotReady, 'the tenant or its NATS account is not ready yet'),
+    );
     return { requeueAfterMs: TENANT_RECHECK_MS };
   }
   const ctx: Context = {
@@ -101,17 +114,30 @@ export async function reconcileAgent(d: AgentDeps, key: string): Promise<Reconci
   };
   const limit = tenant.spec.messaging.maxAgents;
   if (agentIndex(d, agent) >= limit) {
-    await report(d, agent, ctx, notReady(AgentReason.AgentLimitReached, `the tenant allows at most ${limit} agents`));
+    await report(
+      d,
+      agent,
+      ctx,
+      notReady(AgentReason.AgentLimitReached, `the tenant allows at most ${limit} agents`),
+    );
     return;
   }
   if (ctx.delivered && !isControlledBy(ctx.delivered, agent)) return conflict(d, ctx);
   const credentials = await converge(d, ctx);
   if (!credentials) return conflict(d, ctx);
-  const conn = connectivity(agent, d.nats.heartbeats.get(uid, name), d.env.now().getTime(), d.statusRefreshMs);
+  const conn = connectivity(
+    agent,
+    d.nats.heartbeats.get(uid, name),
+    d.env.now().getTime(),
+    d.statusRefreshMs,
+  );
   await report(d, agent, ctx, credentials, conn);
   d.nats.heartbeats.markReported(uid, name, conn.connected);
   const due = agent.spec.suspended ? undefined : rotationDue(agent, ctx.record);
-  const waits = [conn.recheckInMs, due !== undefined ? Math.max(1000, due - d.env.now().getTime()) : undefined];
+  const waits = [
+    conn.recheckInMs,
+    due !== undefined ? Math.max(1000, due - d.env.now().getTime()) : undefined,
+  ];
   const next = Math.min(...waits.filter((w): w is number => w !== undefined));
   return Number.isFinite(next) ? { requeueAfterMs: next } : undefined;
 }
@@ -184,7 +210,9 @@ async function writeRecord(d: AgentDeps, ctx: Context, next: AgentRecord): Promi
     agent: ctx.agent.metadata.name,
     tenantNamespace: ctx.agent.metadata.namespace ?? '',
     record: next,
-    ...(ctx.recordSecret?.metadata.resourceVersion ? { resourceVersion: ctx.recordSecret.metadata.resourceVersion } : {}),
+    ...(ctx.recordSecret?.metadata.resourceVersion
+      ? { resourceVersion: ctx.recordSecret.metadata.resourceVersion }
+      : {}),
   });
   ctx.recordSecret = ctx.recordSecret ? await d.client.update(secret) : await d.client.create(secret);
   ctx.record = next;

@@ -71,7 +71,10 @@ export function readAgentRecord(s: Secret | undefined): AgentRecord | undefined 
 }
 
 /** The users of a record that must not work: every retired one and, when `withCurrent`, the current one. */
-export function usersToRevoke(r: AgentRecord | undefined, withCurrent: boolean): { user: string; exp?: number }[] {
+export function usersToRevoke(
+  r: AgentRecord | undefined,
+  withCurrent: boolean,
+): { user: string; exp?: number }[] {
   if (!r) return [];
   const exp = Date.parse(r.expiresAt ?? '');
   const current = { user: r.user, ...(Number.isNaN(exp) ? {} : { exp: Math.floor(exp / 1000) }) };

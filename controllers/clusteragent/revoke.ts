@@ -23,11 +23,22 @@ export async function revoke(
   const add: Record<string, RevocationEntry> = {};
   for (const u of users) add[u.user] = { at, ...(u.exp !== undefined ? { exp: u.exp } : {}) };
   const namespace = agent.metadata.namespace ?? '';
-  const added = await addRevocations({ client: d.client, now: () => d.env.now(), keystore: d.keystore }, uid, namespace, add);
+  const added = await addRevocations(
+    { client: d.client, now: () => d.env.now(), keystore: d.keystore },
+    uid,
+    namespace,
+    add,
+  );
   if (!added) return 0;
   const why = agent.metadata.deletionTimestamp ? 'deleted' : agent.spec.suspended ? 'suspended' : 'rotated';
   const names = users.map((u) => `${u.user.slice(0, 8)}…`).join(', ');
-  d.events.record(agent, 'Normal', 'CredentialsRevoked', 'Revoke', `revoked NATS user(s) ${names} (agent ${why})`);
+  d.events.record(
+    agent,
+    'Normal',
+    'CredentialsRevoked',
+    'Revoke',
+    `revoked NATS user(s) ${names} (agent ${why})`,
+  );
   d.audit.record({
     action: 'nats.credentials.revoke',
     outcome: 'Success',

@@ -22,7 +22,13 @@
  */
 import { ROOT_KEY_VERSION_LABEL, wrappedByRootVersion } from '../installation/rootversion.ts';
 import type { Secret } from '../runtime/kube/types.ts';
-import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL, TENANT_UID_LABEL } from '../runtime/objects.ts';
+import {
+  COMPONENT_LABEL,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  TENANT_LABEL,
+  TENANT_UID_LABEL,
+} from '../runtime/objects.ts';
 
 export const KEYSTORE_COMPONENT = 'keystore';
 export const ENTRY_KIND_LABEL = 'palisade.dev/keystore-kind';

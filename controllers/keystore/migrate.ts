@@ -60,11 +60,22 @@ export async function migrateToKeystore(d: MigrateDeps): Promise<number> {
     const namespace = t.status?.namespace ?? t.spec.namespace ?? `tenant-${t.metadata.name}`;
     if (!uid || tenantOfNamespace(d.keystore, namespace)) continue;
     const made = await d.keystore.createOnce(
-      tenantRecordSecret({ namespace, keystoreNamespace: d.keystore.namespace, uid, tenant: t.metadata.name, created: d.now().toISOString() }),
+      tenantRecordSecret({
+        namespace,
+        keystoreNamespace: d.keystore.namespace,
+        uid,
+        tenant: t.metadata.name,
+        created: d.now().toISOString(),
+      }),
     );
     if (made.created) {
       moved++;
-      d.audit.record({ action: 'tenant.record.migrate', outcome: 'Success', resource: { kind: 'Tenant', name: t.metadata.name }, tenantUID: uid });
+      d.audit.record({
+        action: 'tenant.record.migrate',
+        outcome: 'Success',
+        resource: { kind: 'Tenant', name: t.metadata.name },
+        tenantUID: uid,
+      });
     }
   }
   const legacy = d.secrets
@@ -74,7 +85,10 @@ export async function migrateToKeystore(d: MigrateDeps): Promise<number> {
   for (const s of legacy) {
     const record = await recordFor(d, s.metadata.namespace ?? '');
     if (!record) continue;
-    const entry = s.metadata.labels?.[COMPONENT_LABEL] === LegacyComponent.TenantKey ? keyEntry(d, s, record) : accountEntry(d, s, record);
+    const entry =
+      s.metadata.labels?.[COMPONENT_LABEL] === LegacyComponent.TenantKey
+        ? keyEntry(d, s, record)
+        : accountEntry(d, s, record);
     if (!entry) continue;
     try {
       unwrap(secretBytes(entry.secret, WRAPPED_DATA_KEY), d.keystore.rootKeys.lookup, entry.binding);
@@ -110,7 +124,11 @@ async function recordFor(d: MigrateDeps, namespace: string): Promise<TenantRecor
   return live ? recordOf(live) : undefined;
 }
 
-function keyEntry(d: MigrateDeps, s: Secret, record: TenantRecord): { secret: Secret; binding: Binding } | undefined {
+function keyEntry(
+  d: MigrateDeps,
+  s: Secret,
+  record: TenantRecord,
+): { secret: Secret; binding: Binding } | undefined {
   const l = s.metadata.labels ?? {};
   const a = s.metadata.annotations ?? {};
   const keyName = l[TENANTKEY_LABEL] ?? '';
@@ -142,11 +160,20 @@ function keyEntry(d: MigrateDeps, s: Secret, record: TenantRecord): { secret: Se
     immutable: true,
   });
   secret.data = { [WRAPPED_DATA_KEY]: wrapped };
-  const binding = tenantKeyBinding({ tenantUID: record.uid, keyName, keyUID: l[KEY_UID_LABEL] ?? '', version });
+  const binding = tenantKeyBinding({
+    tenantUID: record.uid,
+    keyName,
+    keyUID: l[KEY_UID_LABEL] ?? '',
+    version,
+  });
   return { secret, binding };
 }
 
-function accountEntry(d: MigrateDeps, s: Secret, record: TenantRecord): { secret: Secret; binding: Binding } | undefined {
+function accountEntry(
+  d: MigrateDeps,
+  s: Secret,
+  record: TenantRecord,
+): { secret: Secret; binding: Binding } | undefined {
   const wrapped = s.data?.['seed.wrapped'];
   const root = wrappedByRootVersion(s);
   if (!wrapped || root < 1 || s.metadata.labels?.[TENANT_UID_LABEL] !== record.uid) return undefined;

@@ -52,10 +52,7 @@ export function setupRootKeyRetirement(mgr: Manager, o: RetirementOptions) {
     const active = rootKeys.versions().at(-1)?.version ?? 0;
     for (const r of rootKeys.versions())
       if (r.version < active)
-        pending.set(
-          { root_version: String(r.version) },
-          ks.referencesOf(r.version).length,
-        );
+        pending.set({ root_version: String(r.version) }, ks.referencesOf(r.version).length);
     const root = rootKeys.versions().find((r) => key === rootKey(r.version));
     if (!root || root.version >= active) return;
     if (ks.referencesOf(root.version).length > 0) {
@@ -99,7 +96,8 @@ export function setupRootKeyRetirement(mgr: Manager, o: RetirementOptions) {
     concurrency: 1,
     watches: [
       watchMapped(o.secrets, (s) => {
-        const r = isKeystoreEntry(s, namespace) && WRAPPED_KINDS.has(entryKind(s)) ? wrappedByRootVersion(s) : 0;
+        const r =
+          isKeystoreEntry(s, namespace) && WRAPPED_KINDS.has(entryKind(s)) ? wrappedByRootVersion(s) : 0;
         const newRoot = s.metadata.namespace === namespace && s.metadata.name.startsWith(ROOT_PREFIX);
         return [
           ...(r ? [rootKey(r)] : []),

@@ -26,12 +26,16 @@ import type { Keystore } from './store.ts';
  * not a scan); a new or changed entry enqueues its own slot. Progress is visible per object (TenantKey
  * `RootKeyCurrent`) and in total (`palisade_rootkey_rewrap_pending`, keystore/retire.ts).
  */
-export function setupKeystoreRewrap(mgr: Manager, o: { keystore: Keystore; secrets: Informer<Secret>; concurrency?: number }) {
+export function setupKeystoreRewrap(
+  mgr: Manager,
+  o: { keystore: Keystore; secrets: Informer<Secret>; concurrency?: number },
+) {
   const ks = o.keystore;
   const slotOf = (s: Secret) => s.metadata.labels?.[SLOT_LABEL] ?? '';
   const map = (s: Secret): string[] => {
     if (isKeystoreEntry(s, ks.namespace) && WRAPPED_KINDS.has(entryKind(s)) && slotOf(s)) return [slotOf(s)];
-    const isRoot = s.metadata.namespace === ks.namespace && s.metadata.labels?.[COMPONENT_LABEL] === Component.RootKey;
+    const isRoot =
+      s.metadata.namespace === ks.namespace && s.metadata.labels?.[COMPONENT_LABEL] === Component.RootKey;
     if (!isRoot) return [];
     const active = ks.rootKeys.versions().at(-1)?.version ?? 0;
     const slots = new Set<string>();
@@ -65,7 +69,11 @@ export function setupKeystoreRewrap(mgr: Manager, o: { keystore: Keystore; secre
         outcome: 'Success',
         resource:
           kind === EntryKind.TenantKey
-            ? { kind: 'TenantKey', name: l[TENANTKEY_LABEL] ?? '', namespace: l[TENANT_NAMESPACE_LABEL] ?? '' }
+            ? {
+                kind: 'TenantKey',
+                name: l[TENANTKEY_LABEL] ?? '',
+                namespace: l[TENANT_NAMESPACE_LABEL] ?? '',
+              }
             : { kind: 'Secret', name: slot, namespace: ks.namespace },
         tenantUID: entryUID(newest),
         ...(kind === EntryKind.TenantKey ? { version: Number(l[VERSION_LABEL]) || undefined } : {}),

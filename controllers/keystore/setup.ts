@@ -17,7 +17,14 @@ export function setupKeystore(
 ) {
   const tenants = mgr.informer<Tenant>('Tenant');
   mgr.addStartupTask('keystore-migration', async () => {
-    await migrateToKeystore({ keystore: o.keystore, secrets: o.secrets, tenants, log: mgr.log, audit: mgr.audit, now: o.now });
+    await migrateToKeystore({
+      keystore: o.keystore,
+      secrets: o.secrets,
+      tenants,
+      log: mgr.log,
+      audit: mgr.audit,
+      now: o.now,
+    });
   });
   setupKeystoreRewrap(mgr, { keystore: o.keystore, secrets: o.secrets });
   setupRootKeyRetirement(mgr, {

@@ -1,4 +1,12 @@
-import { binding, BindingPurpose, tenantKeyBinding, unwrap, wrap, type Binding, type RandomSource } from '../crypto/index.ts';
+import {
+  binding,
+  BindingPurpose,
+  tenantKeyBinding,
+  unwrap,
+  wrap,
+  type Binding,
+  type RandomSource,
+} from '../crypto/index.ts';
 import type { RootKeyring } from '../installation/keyring.ts';
 import { isAlreadyExists } from '../runtime/errors.ts';
 import type { Informer } from '../runtime/informer.ts';
@@ -89,7 +97,11 @@ export class Keystore {
 
   /** A tenant record read live (for start-up work that runs before the cache holds its own writes). */
   liveTenantRecord(namespace: string): Promise<Secret | undefined> {
-    return this.d.client.get<Secret>({ kind: 'Secret', name: tenantRecordName(namespace), namespace: this.namespace });
+    return this.d.client.get<Secret>({
+      kind: 'Secret',
+      name: tenantRecordName(namespace),
+      namespace: this.namespace,
+    });
   }
 
   /** Keystore entries under one index key (entries.ts `IndexKey`), from the cache. */
@@ -132,7 +144,8 @@ export class Keystore {
       if (!isAlreadyExists(e)) throw e;
       const ref = { kind: 'Secret', name: secret.metadata.name, namespace: secret.metadata.namespace };
       const winner = await this.d.client.get<Secret>(ref);
-      if (!winner) throw new Error(`Secret ${secret.metadata.name} vanished right after creation`, { cause: e });
+      if (!winner)
+        throw new Error(`Secret ${secret.metadata.name} vanished right after creation`, { cause: e });
       return { secret: winner, created: false };
     }
   }
@@ -169,7 +182,11 @@ export class Keystore {
         metadata: {
           name: rewrapName(slot, rootVersion),
           namespace: this.namespace,
-          labels: { ...current.metadata.labels, [ROOT_KEY_VERSION_LABEL]: String(rootVersion), [SLOT_LABEL]: slot },
+          labels: {
+            ...current.metadata.labels,
+            [ROOT_KEY_VERSION_LABEL]: String(rootVersion),
+            [SLOT_LABEL]: slot,
+          },
           ...(current.metadata.annotations ? { annotations: current.metadata.annotations } : {}),
         },
         data: { [WRAPPED_DATA_KEY]: Buffer.from(wrapped).toString('base64') },
@@ -181,7 +198,11 @@ export class Keystore {
         throw new Error(`rewrapped entry ${newest.metadata.name} holds other bytes; the old wrap is kept`);
       // NB: a concurrent destroy of this slot (a TenantKey version below destroyBelowVersion) must not be
       // undone by the wrap just made: when the wrap it was made from is gone, the new one goes too.
-      const source = await this.d.client.get<Secret>({ kind: 'Secret', name: current.metadata.name, namespace: this.namespace });
+      const source = await this.d.client.get<Secret>({
+        kind: 'Secret',
+        name: current.metadata.name,
+        namespace: this.namespace,
+      });
       if (!source) {
         await this.delete([newest]);
         return writes + 1;

@@ -38,11 +38,20 @@ export function recordOf(s: Secret): TenantRecord {
   };
 }
 
-export function tenantRecordSecret(o: { namespace: string; keystoreNamespace: string; uid: string; tenant: string; created: string }): Secret {
+export function tenantRecordSecret(o: {
+  namespace: string;
+  keystoreNamespace: string;
+  uid: string;
+  tenant: string;
+  created: string;
+}): Secret {
   return keystoreSecret({
     name: tenantRecordName(o.namespace),
     namespace: o.keystoreNamespace,
-    labels: keystoreLabels(EntryKind.Tenant, o.uid, { [TENANT_LABEL]: o.tenant, [TENANT_NAMESPACE_LABEL]: o.namespace }),
+    labels: keystoreLabels(EntryKind.Tenant, o.uid, {
+      [TENANT_LABEL]: o.tenant,
+      [TENANT_NAMESPACE_LABEL]: o.namespace,
+    }),
     annotations: { [CREATED_ANNOTATION]: o.created },
     data: {},
     immutable: true,

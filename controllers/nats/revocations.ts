@@ -2,7 +2,13 @@ import type { Revocations } from '../messaging/index.ts';
 import { isAlreadyExists, isConflict } from '../runtime/errors.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { Secret } from '../runtime/kube/types.ts';
-import { EntryKind, keystoreLabels, keystoreSecret, revocationsName, TENANT_NAMESPACE_LABEL } from '../keystore/entries.ts';
+import {
+  EntryKind,
+  keystoreLabels,
+  keystoreSecret,
+  revocationsName,
+  TENANT_NAMESPACE_LABEL,
+} from '../keystore/entries.ts';
 import type { Keystore } from '../keystore/store.ts';
 import { secretText } from './secrets.ts';
 

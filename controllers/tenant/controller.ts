@@ -1,26 +1,20 @@
 import type { Tenant, TenantKey } from '../../crds/v1alpha1/index.ts';
-import {
-  EntryKind,
-  entryKind,
-  entryUID,
-  IndexKey,
-  isKeystoreEntry,
-} from '../keystore/entries.ts';
+import { EntryKind, entryKind, entryUID, IndexKey, isKeystoreEntry } from '../keystore/entries.ts';
 import type { Keystore } from '../keystore/store.ts';
-import { recordOf } from '../keystore/tenants.ts';
+import { recordOf, tenantOfNamespace } from '../keystore/tenants.ts';
 import { watchMapped } from '../runtime/controller.ts';
 import type { Informer } from '../runtime/informer.ts';
 import type { Namespace, Secret } from '../runtime/kube/types.ts';
 import type { Manager } from '../runtime/manager.ts';
-import { MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL } from '../runtime/objects.ts';
+import { MANAGED_BY, MANAGED_BY_LABEL } from '../runtime/objects.ts';
 import type { TenantMessagingDeps } from './account.ts';
 import { PRIMARY_KEY_NAME } from './primarykey.ts';
 import { reconcileTenant, type TenantEnv } from './reconcile.ts';
 
 /**
- * Wires the Tenant controller: Tenants; the namespaces Palisade labelled and the primary TenantKeys
- * (mapped back by label: a mapping only decides what to look at again, never what to do); and the
- * tenant's keystore entries (its record, its revocation list), mapped back through the record.
+ * Wires the Tenant controller: Tenants; the namespaces Palisade labelled, the primary TenantKeys and the
+ * tenant's keystore entries (its record, its account, its revocation list), each mapped back to its
+ * Tenant through Palisade's record of the namespace or UID — never through labels.
  */
 export function setupTenantController(
   mgr: Manager,
@@ -41,25 +35,27 @@ export function setupTenantController(
     keystore: ks,
     messaging: o.messaging,
   };
+  // NB: by Palisade's record of the namespace, not by labels a tenant (or anyone) could have changed.
+  const ownerOf = (namespace: string): string[] => {
+    const r = tenantOfNamespace(ks, namespace);
+    return r ? [r.tenant] : [];
+  };
   const tenantOfEntry = (s: Secret): string[] => {
     if (!isKeystoreEntry(s, ks.namespace)) return [];
     const kind = entryKind(s);
-    if (kind !== EntryKind.Tenant && kind !== EntryKind.Revocations && kind !== EntryKind.NatsAccount) return [];
+    if (kind !== EntryKind.Tenant && kind !== EntryKind.Revocations && kind !== EntryKind.NatsAccount)
+      return [];
     return ks.find(IndexKey.tenantByUID(entryUID(s))).map((r) => recordOf(r).tenant);
   };
   return mgr.addController({
     name: 'tenant',
     primary: tenants,
     watches: [
-      watchMapped(namespaces, (ns) => {
-        const owner = ns.metadata.labels?.[TENANT_LABEL];
-        return owner ? [owner] : [];
-      }),
+      watchMapped(namespaces, (ns) => ownerOf(ns.metadata.name)),
       // The primary TenantKey's readiness is mirrored in the Tenant's PrimaryKeyReady condition.
-      watchMapped(tenantKeys, (k) => {
-        const owner = k.metadata.labels?.[TENANT_LABEL];
-        return owner && k.metadata.name === PRIMARY_KEY_NAME ? [owner] : [];
-      }),
+      watchMapped(tenantKeys, (k) =>
+        k.metadata.name === PRIMARY_KEY_NAME ? ownerOf(k.metadata.namespace ?? '') : [],
+      ),
       watchMapped(o.secrets, tenantOfEntry),
     ],
     reconcile: (key) => reconcileTenant(deps, key),

@@ -36,17 +36,38 @@ export async function finalizeTenant(d: TenantDeps, tenant: Tenant): Promise<voi
     await d.keystore.delete(sorted);
     const note = `deleted namespace ${name} and ${entries.length} keystore entr${entries.length === 1 ? 'y' : 'ies'} (deletionPolicy Delete)`;
     d.events.record(tenant, 'Normal', 'NamespaceDeleted', 'Delete', note);
-    d.audit.record({ action: 'tenant.destroy', outcome: 'Success', resource, tenantUID: record.uid, reason: note });
+    d.audit.record({
+      action: 'tenant.destroy',
+      outcome: 'Success',
+      resource,
+      tenantUID: record.uid,
+      reason: note,
+    });
   } else if (ours) {
-    const kept = desiredNamespace({ ...tenant, spec: { ...tenant.spec, deletionPolicy: 'Retain' } }, record.uid);
+    const kept = desiredNamespace(
+      { ...tenant, spec: { ...tenant.spec, deletionPolicy: 'Retain' } },
+      record.uid,
+    );
     kept.metadata.labels = { ...kept.metadata.labels, [RETAINED_LABEL]: 'true' };
     const ns = d.namespaces.get(name) ?? (await d.client.get<Namespace>({ kind: 'Namespace', name }));
     if (ns && !ns.metadata.deletionTimestamp) await d.client.apply(kept);
-    await d.client.jsonPatch({ kind: 'Secret', name: record.secret.metadata.name, namespace: d.keystore.namespace }, [
-      { op: 'add', path: `/metadata/labels/${RETAINED_LABEL.replace('/', '~1')}`, value: 'true' },
-    ]);
-    d.events.record(tenant, 'Normal', 'NamespaceRetained', 'Delete', `kept namespace ${name} and its keys (deletionPolicy Retain)`);
-    d.audit.record({ action: 'tenant.namespace.retain', outcome: 'Success', resource, tenantUID: record.uid });
+    await d.client.jsonPatch(
+      { kind: 'Secret', name: record.secret.metadata.name, namespace: d.keystore.namespace },
+      [{ op: 'add', path: `/metadata/labels/${RETAINED_LABEL.replace('/', '~1')}`, value: 'true' }],
+    );
+    d.events.record(
+      tenant,
+      'Normal',
+      'NamespaceRetained',
+      'Delete',
+      `kept namespace ${name} and its keys (deletionPolicy Retain)`,
+    );
+    d.audit.record({
+      action: 'tenant.namespace.retain',
+      outcome: 'Success',
+      resource,
+      tenantUID: record.uid,
+    });
   }
   await removeFinalizer(d.client, tenant, TENANT_FINALIZER);
 }

@@ -1,7 +1,13 @@
 import type { Tenant } from '../../crds/v1alpha1/index.ts';
 import { newTenantUID } from '../crypto/index.ts';
 import { RETAINED_LABEL } from '../keystore/entries.ts';
-import { recordOf, tenantOfNamespace, tenantRecordSecret, uidTaken, type TenantRecord } from '../keystore/tenants.ts';
+import {
+  recordOf,
+  tenantOfNamespace,
+  tenantRecordSecret,
+  uidTaken,
+  type TenantRecord,
+} from '../keystore/tenants.ts';
 import type { Namespace } from '../runtime/kube/types.ts';
 import { TenantReason } from './conditions.ts';
 import { namespaceFor } from './namespace.ts';
@@ -28,7 +34,9 @@ export async function ensureIdentity(d: TenantDeps, tenant: Tenant): Promise<Ide
     d.namespaces.get(namespace) ?? (await d.client.get<Namespace>({ kind: 'Namespace', name: namespace }));
   if (existing) {
     const labelled = existing.metadata.labels?.['palisade.dev/tenant'];
-    const hint = labelled ? ` (its labels name tenant ${labelled}, but labels are not proof of ownership)` : '';
+    const hint = labelled
+      ? ` (its labels name tenant ${labelled}, but labels are not proof of ownership)`
+      : '';
     return conflict(
       `namespace ${namespace} exists and Palisade holds no record of creating it for this tenant${hint}; set spec.namespace to a free name or remove the namespace`,
     );
@@ -71,10 +79,13 @@ async function adopt(d: TenantDeps, tenant: Tenant, record: TenantRecord): Promi
       reason: TenantReason.RetainedKeys,
       message: `namespace ${record.namespace} and the keys of tenant UID ${record.uid} were kept by an earlier Tenant ${record.tenant} (deletionPolicy Retain); a Tenant with deletionPolicy Delete would destroy them when deleted, so it does not adopt them: set deletionPolicy: Retain to adopt them`,
     };
-  await d.client.jsonPatch({ kind: 'Secret', name: record.secret.metadata.name, namespace: d.keystore.namespace }, [
-    { op: 'test', path: '/metadata/resourceVersion', value: record.secret.metadata.resourceVersion },
-    { op: 'remove', path: `/metadata/labels/${RETAINED_LABEL.replace('/', '~1')}` },
-  ]);
+  await d.client.jsonPatch(
+    { kind: 'Secret', name: record.secret.metadata.name, namespace: d.keystore.namespace },
+    [
+      { op: 'test', path: '/metadata/resourceVersion', value: record.secret.metadata.resourceVersion },
+      { op: 'remove', path: `/metadata/labels/${RETAINED_LABEL.replace('/', '~1')}` },
+    ],
+  );
   d.audit.record({
     action: 'tenant.record.adopt',
     outcome: 'Success',

@@ -55,7 +55,11 @@ export async function reconcileTenant(d: TenantDeps, key: string): Promise<Recon
   const identity = await ensureIdentity(d, tenant);
   if (!identity.ok) {
     d.events.record(tenant, 'Warning', identity.reason, 'Reconcile', identity.message);
-    await report(d, tenant, tenant.status?.uid, { status: 'False', reason: identity.reason, message: identity.message });
+    await report(d, tenant, tenant.status?.uid, {
+      status: 'False',
+      reason: identity.reason,
+      message: identity.message,
+    });
     return { requeueAfterMs: FOREIGN_NAMESPACE_RECHECK_MS };
   }
   const uid = identity.record.uid;
@@ -100,7 +104,11 @@ async function ensureNamespace(
 ): Promise<NamespaceOutcome> {
   const name = namespaceFor(tenant);
   const desired = desiredNamespace(tenant, uid);
-  const ready = { status: 'True' as const, reason: TenantReason.NamespaceCreated, message: `namespace ${name} is ready` };
+  const ready = {
+    status: 'True' as const,
+    reason: TenantReason.NamespaceCreated,
+    message: `namespace ${name} is ready`,
+  };
   if (namespaceUpToDate(tenant, existing, desired)) return { ok: true, concern: ready };
   try {
     await d.client.apply(desired);
@@ -117,7 +125,13 @@ async function ensureNamespace(
     d.audit.record({ action: 'tenant.namespace.recreate', outcome: 'Success', resource, tenantUID: uid });
     return { ok: true, concern: { status: 'True', reason: TenantReason.NamespaceRecreated, message } };
   }
-  d.events.record(tenant, 'Normal', TenantReason.NamespaceCreated, 'Create', `created namespace ${name} for tenant UID ${uid}`);
+  d.events.record(
+    tenant,
+    'Normal',
+    TenantReason.NamespaceCreated,
+    'Create',
+    `created namespace ${name} for tenant UID ${uid}`,
+  );
   d.audit.record({ action: 'tenant.namespace.create', outcome: 'Success', resource, tenantUID: uid });
   return { ok: true, concern: ready };
 }

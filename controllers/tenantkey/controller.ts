@@ -37,7 +37,15 @@ export function setupTenantKeyController(mgr: Manager, o: TenantKeyOptions) {
   const tenants = mgr.informer<Tenant>('Tenant');
   const ks = o.keystore;
   mgr.addStartupTask('root-key-visible', () => waitForRootKey(mgr, ks.rootKeys));
-  const deps = { client: mgr.client, events: mgr.events, audit: mgr.audit, env: o.env, tenantKeys, tenants, keystore: ks };
+  const deps = {
+    client: mgr.client,
+    events: mgr.events,
+    audit: mgr.audit,
+    env: o.env,
+    tenantKeys,
+    tenants,
+    keystore: ks,
+  };
   const isRoot = (s: Secret) =>
     s.metadata.namespace === ks.namespace && s.metadata.labels?.[COMPONENT_LABEL] === Component.RootKey;
   const keysOf = (s: Secret): string[] => {

@@ -69,7 +69,9 @@ export function openTenantDataKeys(o: {
   }
   const problem = (v: number) => {
     const p = broken.get(v);
-    return p ? new Error(`TenantKey ${o.tenantKey.metadata.name} version ${v}: entry ${p.secret} ${p.message}`) : undefined;
+    return p
+      ? new Error(`TenantKey ${o.tenantKey.metadata.name} version ${v}: entry ${p.secret} ${p.message}`)
+      : undefined;
   };
   const activeVersion = versions.at(-1)?.version ?? 0;
   const active = keys.get(activeVersion);
@@ -77,7 +79,10 @@ export function openTenantDataKeys(o: {
     activeVersion,
     states,
     encrypt(plaintext, context) {
-      if (!active) throw problem(activeVersion) ?? new Error(`TenantKey ${o.tenantKey.metadata.name} has no version yet`);
+      if (!active)
+        throw (
+          problem(activeVersion) ?? new Error(`TenantKey ${o.tenantKey.metadata.name} has no version yet`)
+        );
       return encryptData(
         plaintext,
         active,
@@ -112,7 +117,11 @@ export async function loadRootKeyring(
 }
 
 /** The tenant UID of `namespace`, from the keystore's tenant record (never from namespace labels). */
-export async function tenantUIDOf(client: KubeClient, operatorNamespace: string, namespace: string): Promise<string> {
+export async function tenantUIDOf(
+  client: KubeClient,
+  operatorNamespace: string,
+  namespace: string,
+): Promise<string> {
   const list = await client.list<Secret>('Secret', {
     namespace: operatorNamespace,
     labelSelector: `${COMPONENT_LABEL_SELECTOR},${ENTRY_KIND_LABEL}=${EntryKind.Tenant},${TENANT_NAMESPACE_LABEL}=${namespace}`,
@@ -123,7 +132,12 @@ export async function tenantUIDOf(client: KubeClient, operatorNamespace: string,
 }
 
 /** The keystore entries of one TenantKey. */
-export async function keyEntries(client: KubeClient, operatorNamespace: string, uid: string, key: string): Promise<Secret[]> {
+export async function keyEntries(
+  client: KubeClient,
+  operatorNamespace: string,
+  uid: string,
+  key: string,
+): Promise<Secret[]> {
   const list = await client.list<Secret>('Secret', {
     namespace: operatorNamespace,
     labelSelector: `${COMPONENT_LABEL_SELECTOR},${ENTRY_KIND_LABEL}=${EntryKind.TenantKey},${TENANT_UID_LABEL}=${uid},${TENANTKEY_LABEL}=${key}`,

@@ -1,9 +1,6 @@
 import type { TenantKey } from '../../crds/v1alpha1/index.ts';
 import { fingerprint, generateDataKey, keyId, tenantKeyBinding } from '../crypto/index.ts';
-import {
-  COMPONENT_LABEL_SELECTOR,
-  TENANTKEY_LABEL,
-} from '../keystore/entries.ts';
+import { COMPONENT_LABEL_SELECTOR, TENANTKEY_LABEL } from '../keystore/entries.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import { TENANT_UID_LABEL } from '../runtime/objects.ts';
 import { KeyEvent } from './conditions.ts';
@@ -55,7 +52,9 @@ export async function generateVersion(
     labelSelector: `${COMPONENT_LABEL_SELECTOR},${TENANT_UID_LABEL}=${p.tenantUID},${TENANTKEY_LABEL}=${p.tk.metadata.name}`,
   });
   if (live.items.some((s) => factsOf(s).version >= version))
-    throw new Error(`version ${version} of ${p.tk.metadata.namespace}/${p.tk.metadata.name} already exists; the cache is behind`);
+    throw new Error(
+      `version ${version} of ${p.tk.metadata.namespace}/${p.tk.metadata.name} already exists; the cache is behind`,
+    );
   const key = generateDataKey(d.env.rand);
   const binding = tenantKeyBinding({ tenantUID: p.tenantUID, keyName: p.tk.metadata.name, keyUID, version });
   const { wrapped, rootVersion } = ks.wrap(key, binding);
@@ -72,7 +71,8 @@ export async function generateVersion(
     trigger: p.tk.spec.rotationTrigger ?? '',
   };
   const made = await ks.createOnce(versionSecret(facts, wrapped, false, ks.namespace));
-  if (!made.created) throw new Error(`version ${version} of ${p.tk.metadata.name} was generated concurrently; retrying`);
+  if (!made.created)
+    throw new Error(`version ${version} of ${p.tk.metadata.name} was generated concurrently; retrying`);
   const action = reason === 'Initial' ? 'generate' : 'rotate';
   const why =
     reason === 'Initial'

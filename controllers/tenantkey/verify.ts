@@ -67,7 +67,11 @@ export function unwrapVersion(
  * (a lost root key: restore it from a backup), or it is held but the header's key ID is another key's:
  * the envelope itself is damaged, and restoring the root key would not help.
  */
-function wrongKey(where: { version: number; secret: string }, wrapped: Uint8Array, held: ReadonlySet<number>): Unwrapped {
+function wrongKey(
+  where: { version: number; secret: string },
+  wrapped: Uint8Array,
+  held: ReadonlySet<number>,
+): Unwrapped {
   let named: number | undefined;
   try {
     named = parseEnvelope(wrapped).wrappingKey.version;

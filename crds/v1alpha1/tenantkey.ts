@@ -9,7 +9,6 @@ import {
   GROUP,
   READY_COLUMN,
   REASON_COLUMN,
-  TENANT_LABEL,
   TENANT_UID_PATTERN,
   VERSION,
   conditionsSchema,
@@ -204,10 +203,17 @@ export const tenantKeyCRD = customResourceDefinition<TenantKey>({
   resource: TenantKeyResource,
   shortNames: ['tk'],
   description:
-    "A versioned data key of one tenant, in the tenant's namespace (the namespace's " +
-    `${TENANT_LABEL} label names the tenant). Key versions are stored wrapped by the root key, never in status.`,
+    "A versioned data key of one tenant, in the tenant's namespace (a Tenant's spec.namespace). Key " +
+    "versions are stored wrapped by the root key in Palisade's keystore (the operator's namespace), never " +
+    'in status. The name is at most 63 characters: it becomes a label value on the keystore entries.',
   spec,
   status,
+  rules: [
+    {
+      rule: 'self.metadata.name.size() <= 63',
+      message: 'TenantKey name must be at most 63 characters (it labels the keystore entries of its versions)',
+    },
+  ],
   printerColumns: [
     {
       name: 'Tenant UID',

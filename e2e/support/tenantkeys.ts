@@ -91,7 +91,10 @@ export async function startInProcessOperator(o: {
  * Tenant's UID (Palisade's record) and returns it.
  */
 export async function tenantNamespace(client: KubeClient, name: string): Promise<string> {
-  const tenant = name.replace(/^tenant-/, 't-').slice(0, 56).replace(/-+$/, '');
+  const tenant = name
+    .replace(/^tenant-/, 't-')
+    .slice(0, 56)
+    .replace(/-+$/, '');
   await client.apply({
     apiVersion: 'palisade.dev/v1alpha1',
     kind: 'Tenant',
@@ -101,7 +104,10 @@ export async function tenantNamespace(client: KubeClient, name: string): Promise
   const deadline = Date.now() + 30_000;
   for (;;) {
     const t = await client.get<Tenant>({ kind: 'Tenant', name: tenant });
-    if (t?.status?.uid && t.status.conditions?.some((c) => c.type === 'NamespaceReady' && c.status === 'True'))
+    if (
+      t?.status?.uid &&
+      t.status.conditions?.some((c) => c.type === 'NamespaceReady' && c.status === 'True')
+    )
       return t.status.uid;
     if (Date.now() > deadline) throw new Error(`Tenant ${tenant} got no UID: ${JSON.stringify(t?.status)}`);
     await new Promise((r) => setTimeout(r, 100));

@@ -93,10 +93,19 @@ async function setUp(client: KubeClient): Promise<void> {
     await client.apply({
       apiVersion: 'v1',
       kind: 'Namespace',
-      metadata: { name: namespace, labels: { 'app.kubernetes.io/managed-by': 'palisade', 'palisade.dev/tenant-uid': uid } },
+      metadata: {
+        name: namespace,
+        labels: { 'app.kubernetes.io/managed-by': 'palisade', 'palisade.dev/tenant-uid': uid },
+      },
     });
     await client.create(
-      tenantRecordSecret({ namespace, keystoreNamespace: OPERATOR_NS, uid, tenant: `bench-${uid}`, created: new Date().toISOString() }),
+      tenantRecordSecret({
+        namespace,
+        keystoreNamespace: OPERATOR_NS,
+        uid,
+        tenant: `bench-${uid}`,
+        created: new Date().toISOString(),
+      }),
     );
   });
   await pool(
