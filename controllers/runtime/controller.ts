@@ -145,7 +145,7 @@ export class Controller<T extends KubeObject = KubeObject> {
         metrics.reconciles.inc({ ...labels, result: 'terminal' });
         log.warn('reconcile failed; waiting for a spec change', {
           controller: this.name,
-          key,
+          object: key,
           reason: e.reason,
           error: e.message,
         });
@@ -154,7 +154,7 @@ export class Controller<T extends KubeObject = KubeObject> {
         metrics.reconciles.inc({ ...labels, result: 'error' });
         log.warn('reconcile failed; will retry', {
           controller: this.name,
-          key,
+          object: key,
           retryInMs,
           error: describeError(e),
         });
