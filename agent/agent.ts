@@ -1,5 +1,5 @@
 /**
- * Palisade's reference agent: what an agent in a tenant cluster does on the message bus, in ~150 lines.
+ * Palisade's reference agent: what an agent in a tenant cluster does on the message bus, in under 200 lines.
  *
  * It reads the files of its credentials Secret (`agent.creds`, `ca.crt`, `tenant-uid`, `agent-name`,
  * optionally `nats-url`), connects over TLS ≥ 1.2 with the `.creds` (user JWT + nkey seed), and every
