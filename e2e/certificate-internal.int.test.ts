@@ -1,7 +1,9 @@
 /**
  * CertificateBinding with the internal source: RSA-2048 leaves from Palisade's internal CA that
  * `openssl verify` accepts against the published bundle, renewal, CA rotation that keeps the old CA
- * trusted until every leaf moved, and Palisade's own HTTPS endpoint (TLS 1.2+ only).
+ * trusted until every leaf (an installation certificate like nats-server's included) moved, the name
+ * policy (a tenant gets its own service names and what its Tenant allows, never Palisade's, the API
+ * server's or another tenant's), and Palisade's own HTTPS endpoint (TLS 1.2+ only).
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
@@ -15,11 +17,13 @@ import { promisify } from 'node:util';
 import type { ConfigMap, Secret } from '../controllers/runtime/kube/types.ts';
 import { operatorTlsBinding } from '../controllers/certificatebinding/serving.ts';
 import { testEnv } from '../hack/testenv/env.ts';
-import { ensureNamespace, kube, kubectl, uniqueName } from './support/cluster.ts';
+import { ensureNamespace, kube, kubectl, tenantManifest, uniqueName } from './support/cluster.ts';
 import {
   bindingManifest,
   dumpOnFailure,
+  eventsAbout,
   getBinding,
+  installationCertSecret,
   secretString,
   tlsSecret,
   waitForReady,
@@ -173,6 +177,17 @@ describe('CertificateBinding from the internal CA', function () {
     const [a] = await Promise.all(['rot-a', 'rot-b'].map((n) => waitForReady(n, ns)));
     const v1 = (await leafSecret('rot-a-tls'))?.metadata.labels?.['palisade.dev/ca-id'];
     assert.ok(v1 && a);
+    // An installation certificate, as the NATS bootstrap declares palisade-nats-tls: the keeper issues it.
+    await kube().create(
+      installationCertSecret('palisade-test-server-tls', operatorNs, ['test-server.example']),
+    );
+    const serverTls = () =>
+      kube().get<Secret>({ kind: 'Secret', name: 'palisade-test-server-tls', namespace: operatorNs });
+    const issued = await eventually('the installation certificate issued by CA v1', async () => {
+      const s = await serverTls();
+      return s?.metadata.labels?.['palisade.dev/ca-id'] === v1 && secretString(s, 'tls.crt') ? s : undefined;
+    });
+    assert.match(await opensslVerify(secretString(issued, 'tls.crt'), await bundle()), /: OK/);
     // A leaf of v1 that cannot be reissued yet (as if its binding's writes were failing): v1 must stay.
     const straggler = tlsSecret(
       'straggler',
@@ -204,6 +219,14 @@ describe('CertificateBinding from the internal CA', function () {
     const both = await bundle();
     assert.equal((both.match(/BEGIN CERTIFICATE/g) ?? []).length, 2, 'old and new CA in the bundle');
     for (const s of moved) assert.match(await opensslVerify(secretString(s, 'tls.crt'), both), /: OK/);
+    const reissued = await eventually('the installation certificate reissued by CA v2', async () => {
+      const s = await serverTls();
+      const id = s?.metadata.labels?.['palisade.dev/ca-id'];
+      return id && id !== v1 ? s : undefined;
+    });
+    assert.notEqual(secretString(reissued, 'tls.crt'), secretString(issued, 'tls.crt'));
+    const v2Only = both.slice(0, both.indexOf('-----END CERTIFICATE-----') + 26);
+    assert.match(await opensslVerify(secretString(reissued, 'tls.crt'), v2Only), /: OK/, 'issued by v2');
     const oldCA = await kube().get<Secret>({
       kind: 'Secret',
       name: 'palisade-internal-ca-v1',
@@ -233,6 +256,128 @@ describe('CertificateBinding from the internal CA', function () {
       });
       assert.match(await opensslVerify(secretString(s, 'tls.crt'), only), /: OK/);
     }
+    const current = await eventually('the installation certificate carries the new bundle', async () => {
+      const x = await serverTls();
+      return secretString(x, 'ca.crt') === only ? x : undefined;
+    });
+    assert.match(await opensslVerify(secretString(current, 'tls.crt'), only), /: OK/);
+  });
+
+  describe('which names a binding may carry', function () {
+    const tenantA = uniqueName('cb-a');
+    const tenantB = uniqueName('cb-b');
+    const nsA = `tenant-${tenantA}`;
+    const nsB = `tenant-${tenantB}`;
+    const bindingIn = (name: string, dnsNames: string[]) =>
+      bindingManifest(name, nsA, { secretName: `${name}-tls`, internal: { dnsNames } as never });
+    const secretIn = (name: string) => kube().get<Secret>({ kind: 'Secret', name, namespace: nsA });
+    const allow = (allowedDNSNames: string[]) =>
+      kube().apply(tenantManifest(tenantA, { deletionPolicy: 'Delete', certificates: { allowedDNSNames } }));
+
+    before(async function () {
+      await kube().apply(tenantManifest(tenantA, { deletionPolicy: 'Delete' }));
+      await kube().apply(tenantManifest(tenantB, { deletionPolicy: 'Delete' }));
+      await eventually(
+        `namespace ${nsA}`,
+        async () => !!(await kube().get({ kind: 'Namespace', name: nsA })),
+        60_000,
+      );
+    });
+
+    after(async function () {
+      this.timeout(90_000);
+      for (const t of [tenantA, tenantB]) await kube().delete({ kind: 'Tenant', name: t });
+      // NB: while the operator still runs, so the Tenants' finalizers complete.
+      await eventually(
+        'the test Tenants gone',
+        async () =>
+          !(await kube().get({ kind: 'Tenant', name: tenantA })) &&
+          !(await kube().get({ kind: 'Tenant', name: tenantB })),
+        60_000,
+      ).catch(() => undefined);
+    });
+
+    it("issues a tenant binding for its own namespace's service names", async function () {
+      await kube().apply(bindingIn('own', [`own.${nsA}`, `own.${nsA}.svc`, `own.${nsA}.svc.cluster.local`]));
+      const b = await waitForReady('own', nsA);
+      assert.deepEqual(b.status?.dnsNames, [`own.${nsA}`, `own.${nsA}.svc`, `own.${nsA}.svc.cluster.local`]);
+      assert.ok(secretString(await secretIn('own-tls'), 'tls.crt'));
+    });
+
+    const refusals: [string, () => string, RegExp][] = [
+      ['kubernetes.default.svc', () => 'kubernetes.default.svc', /Kubernetes API server/],
+      ["Palisade's NATS service name", () => `palisade-nats.${operatorNs}.svc`, /Palisade's namespace/],
+      [
+        "another tenant's service name",
+        () => `events.${nsB}.svc`,
+        new RegExp(`belongs to Tenant ${tenantB}`),
+      ],
+    ];
+    for (const [what, name, why] of refusals) {
+      it(`refuses ${what} to a tenant: Ready=False/NameNotAllowed, an Event, and no certificate written`, async function () {
+        const binding = `refused-${refusals.findIndex((r) => r[0] === what)}`;
+        await kube().apply(bindingIn(binding, [`ok.${nsA}.svc`, name()]));
+        await waitForReady(binding, nsA, { status: 'False', reason: 'NameNotAllowed' });
+        // NB: the reason holds from the first reconcile; the message may still name a Tenant the cache
+        // has not seen yet, so wait for the final wording.
+        const b = await eventually(`a message naming ${name()} and why`, async () => {
+          const x = await getBinding(binding, nsA);
+          const m = x?.status?.conditions?.find((c) => c.type === 'Ready')?.message ?? '';
+          return m.includes(`"${name()}"`) && why.test(m) ? x : undefined;
+        });
+        const ready = b.status?.conditions?.find((c) => c.type === 'Ready');
+        assert.equal(ready?.reason, 'NameNotAllowed');
+        assert.match(ready?.message ?? '', /Nothing was issued/);
+        assert.equal(b.status?.serialNumber, undefined);
+        assert.equal(await secretIn(`${binding}-tls`), undefined, 'no Secret written');
+        const events = await eventually('a NameNotAllowed Event', async () => {
+          const e = await eventsAbout(nsA, binding);
+          return e.some((x) => x.reason === 'NameNotAllowed' && x.type === 'Warning') ? e : undefined;
+        });
+        assert.ok(events.length);
+      });
+    }
+
+    it("issues a name once the Tenant's allowedDNSNames allows it, and stops renewing it once it does not", async function () {
+      const name = `api.${tenantA}.example.com`;
+      await kube().apply(bindingIn('allowed', [name]));
+      const refused = await waitForReady('allowed', nsA, { status: 'False', reason: 'NameNotAllowed' });
+      assert.match(
+        refused.status?.conditions?.find((c) => c.type === 'Ready')?.message ?? '',
+        /allowedDNSNames/,
+      );
+      assert.equal(await secretIn('allowed-tls'), undefined);
+
+      await allow([`*.${tenantA}.example.com`]);
+      const b = await waitForReady('allowed', nsA);
+      const pem = secretString(await secretIn('allowed-tls'), 'tls.crt');
+      assert.ok(new X509Certificate(pem).checkHost(name), `the certificate covers ${name}`);
+
+      await allow([]);
+      const kept = await waitForReady('allowed', nsA, { status: 'False', reason: 'NameNotAllowed' });
+      assert.match(kept.status?.conditions?.find((c) => c.type === 'Ready')?.message ?? '', /is not renewed/);
+      assert.equal(kept.status?.serialNumber, b.status?.serialNumber, 'status still shows the certificate');
+      assert.equal(
+        secretString(await secretIn('allowed-tls'), 'tls.crt'),
+        pem,
+        'the Secret is left as it was',
+      );
+      await kube().delete({ kind: 'CertificateBinding', name: 'allowed', namespace: nsA });
+    });
+
+    it('refuses an in-cluster name in allowedDNSNames at admission, naming the field', async function () {
+      const r = await testEnv().kubectl(['apply', '-f', '-'], {
+        input: JSON.stringify(
+          tenantManifest(tenantA, {
+            deletionPolicy: 'Delete',
+            certificates: { allowedDNSNames: [`x.${nsB}.svc`] },
+          }),
+        ),
+        allowFail: true,
+      });
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /spec\.certificates\.allowedDNSNames: x\.tenant-.*\.svc is an in-cluster name/);
+    });
   });
 
   describe("Palisade's own HTTPS endpoint", function () {

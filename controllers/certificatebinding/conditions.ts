@@ -20,6 +20,8 @@ export const BindingReason = {
   // internal source.
   SecretConflict: 'SecretConflict',
   CANotReady: 'CANotReady',
+  /** A name in spec.internal.dnsNames is not one the namespace may have certified (namepolicy.ts). */
+  NameNotAllowed: 'NameNotAllowed',
   // imported source: the validation chain, in the order it runs.
   Valid: 'Valid',
   SecretNotFound: 'SecretNotFound',

@@ -1,6 +1,7 @@
-import type { CertificateBinding } from '../../crds/v1alpha1/index.ts';
+import type { CertificateBinding, Tenant } from '../../crds/v1alpha1/index.ts';
 import { isNotFound } from '../runtime/errors.ts';
-import { watchMapped } from '../runtime/controller.ts';
+import { watchMapped, type Watch } from '../runtime/controller.ts';
+import type { Informer } from '../runtime/informer.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { ConfigMap, Secret } from '../runtime/kube/types.ts';
 import type { Manager } from '../runtime/manager.ts';
@@ -14,18 +15,59 @@ import {
   isCASecret,
   reconcileCA,
 } from './internalca.ts';
+import { INSTALLATION_CERT_LABEL, reconcileInstallationCerts } from './installationcerts.ts';
+import { TENANT_NAMESPACE_INDEX } from './internal.ts';
 import { CertificateMetrics } from './metrics.ts';
+import { namedNamespaces, tenantNamespaceOf } from './namepolicy.ts';
 import { reconcileBinding, type BindingEnv } from './reconcile.ts';
 
 const SECRET_INDEX = 'secret';
 const SOURCE_INDEX = 'source';
 const CA_ID_INDEX = CA_ID_LABEL;
+/** Internal bindings by their namespace and by every namespace whose service names they ask for. */
+const NAMESPACES_INDEX = 'namespaces';
 
 /** `ns/name` of every Secret a binding reads: its target Secret, or its imported Secret and CA. */
 export function bindingSecrets(b: CertificateBinding): string[] {
   const ns = b.metadata.namespace ?? '';
   const names = [b.spec.secretName, b.spec.imported?.secretRef.name, b.spec.imported?.caSecretRef?.name];
   return [...new Set(names.filter((n): n is string => !!n))].map((n) => `${ns}/${n}`);
+}
+
+/** The namespaces whose ownership decides an internal binding's names: its own and those it names. */
+export function policyNamespaces(b: CertificateBinding): string[] {
+  if (!b.spec.internal) return [];
+  return [...new Set([b.metadata.namespace ?? '', ...namedNamespaces(b.spec.internal.dnsNames)])];
+}
+
+/**
+ * Tenant changes that move the name policy (the namespace a Tenant owns, its allowedDNSNames) enqueue the
+ * internal bindings in, or naming, the namespaces concerned; other Tenant updates (status) enqueue nothing.
+ */
+export function tenantPolicyWatch(tenants: Informer<Tenant>, bindings: Informer<CertificateBinding>): Watch {
+  const seen = new Map<string, { namespace: string; allowed: string }>();
+  return {
+    register(enqueue) {
+      const fire = (t: Tenant, removed: boolean) => {
+        const before = seen.get(t.metadata.name);
+        const now = removed
+          ? undefined
+          : {
+              namespace: tenantNamespaceOf(t),
+              allowed: JSON.stringify(t.spec.certificates?.allowedDNSNames ?? []),
+            };
+        if (now) seen.set(t.metadata.name, now);
+        else seen.delete(t.metadata.name);
+        if (before?.namespace === now?.namespace && before?.allowed === now?.allowed) return;
+        for (const ns of new Set([before?.namespace, now?.namespace])) {
+          if (ns) bindings.byIndex(NAMESPACES_INDEX, ns).forEach(enqueue);
+        }
+      };
+      tenants.on('add', (t) => fire(t, false));
+      tenants.on('update', (t) => fire(t, false));
+      tenants.on('delete', (t) => fire(t, true));
+    },
+  };
 }
 
 export function sourceOf(b: CertificateBinding): string {
@@ -53,6 +95,7 @@ export async function certManagerServed(client: KubeClient): Promise<boolean> {
 export async function setupCertificateBindings(mgr: Manager, env: BindingEnv): Promise<void> {
   const ns = mgr.namespace;
   const bindings = mgr.informer<CertificateBinding>('CertificateBinding');
+  const tenants = mgr.informer<Tenant>('Tenant');
   const secrets = mgr.informer<Secret>('Secret', `${MANAGED_BY_LABEL}=${MANAGED_BY}`);
   const watched = mgr.informer<Secret>('Secret', `${WATCH_LABEL}=true`);
   const bundles = mgr.informer<ConfigMap>('ConfigMap', `${COMPONENT_LABEL}=${CA_BUNDLE_COMPONENT}`, ns);
@@ -62,6 +105,8 @@ export async function setupCertificateBindings(mgr: Manager, env: BindingEnv): P
   if (!certificates) mgr.log.warn('cert-manager Certificates are not served; certManager bindings will wait');
   bindings.addIndex(SECRET_INDEX, bindingSecrets);
   bindings.addIndex(SOURCE_INDEX, (b) => [sourceOf(b)]);
+  bindings.addIndex(NAMESPACES_INDEX, policyNamespaces);
+  tenants.addIndex(TENANT_NAMESPACE_INDEX, (t) => [tenantNamespaceOf(t)]);
   secrets.addIndex(CA_ID_INDEX, (s) => {
     const id = s.metadata.labels?.[CA_ID_LABEL];
     return id ? [id] : [];
@@ -83,6 +128,7 @@ export async function setupCertificateBindings(mgr: Manager, env: BindingEnv): P
     audit: mgr.audit,
     env,
     bindings,
+    tenants,
     secrets,
     watched,
     bundles,
@@ -100,6 +146,7 @@ export async function setupCertificateBindings(mgr: Manager, env: BindingEnv): P
       watchMapped(watched, (s) => bindings.byIndex(SECRET_INDEX, keyOf(s))),
       watchMapped(bundles, (cm) => (cm.metadata.namespace === ns ? internalBindings() : [])),
       ...(certificates ? [watchMapped(certificates, ownerBinding)] : []),
+      tenantPolicyWatch(tenants, bindings),
     ],
     reconcile: (key) => reconcileBinding(deps, key),
   });
@@ -120,6 +167,16 @@ export async function setupCertificateBindings(mgr: Manager, env: BindingEnv): P
         leavesOf: (id) => secrets.byIndex(CA_ID_INDEX, id).length,
       });
     },
+  });
+  const isInstallationCert = (s: Secret) =>
+    s.metadata.namespace === ns && s.metadata.labels?.[INSTALLATION_CERT_LABEL] === 'true';
+  mgr.addController({
+    name: 'installation-certificates',
+    primary: bundles,
+    watches: [watchMapped(secrets, (s) => (isCASecret(s, ns) || isInstallationCert(s) ? [bundleKey] : []))],
+    concurrency: 1,
+    reconcile: async (key) =>
+      key === bundleKey ? reconcileInstallationCerts({ ...caDeps, secrets, bundles }) : undefined,
   });
 }
 

@@ -7,7 +7,7 @@
  * the new certificate, never half of each.
  */
 import type { X509Certificate } from 'node:crypto';
-import type { CertificateBinding } from '../../crds/v1alpha1/index.ts';
+import type { CertificateBinding, Tenant } from '../../crds/v1alpha1/index.ts';
 import {
   factsOf,
   issueLeaf,
@@ -16,6 +16,8 @@ import {
   type CertificateFacts,
 } from '../pki/index.ts';
 import { describeError } from '../runtime/errors.ts';
+import { findCondition } from '../runtime/conditions.ts';
+import type { Informer } from '../runtime/informer.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import {
   COMPONENT_LABEL,
@@ -24,8 +26,9 @@ import {
   MANAGED_BY,
   MANAGED_BY_LABEL,
 } from '../runtime/objects.ts';
-import { BINDING_LABEL, BindingReason, CA_ID_LABEL, LEAF_COMPONENT } from './conditions.ts';
+import { BINDING_LABEL, BindingCondition, BindingReason, CA_ID_LABEL, LEAF_COMPONENT } from './conditions.ts';
 import { CA_BUNDLE_CONFIGMAP, caVersions, issuingCA, type CAVersion } from './internalca.ts';
+import { claimOf, refusalMessage, refusedNames, type NamePolicy } from './namepolicy.ts';
 import type { BindingDeps } from './reconcile.ts';
 import { parseDuration } from '../../crds/v1alpha1/index.ts';
 import type { Observation } from './status.ts';
@@ -35,6 +38,30 @@ import { iso, secretText } from './validate.ts';
 export const BACKDATE_MS = 60_000;
 const CA_WAIT_MS = 5_000;
 const CONFLICT_RECHECK_MS = 60_000;
+/** Index of the Tenant informer: the namespace each Tenant owns (namepolicy.ts `tenantNamespaceOf`). */
+export const TENANT_NAMESPACE_INDEX = 'certificatebinding.tenant-namespace';
+
+/** The name policy for a binding in `namespace`, from the cluster-scoped Tenants. */
+export function namePolicyFor(
+  tenants: Informer<Tenant>,
+  namespace: string,
+  operatorNamespace: string,
+): NamePolicy {
+  const claimants = (ns: string) =>
+    tenants
+      .byIndex(TENANT_NAMESPACE_INDEX, ns)
+      .map((k) => tenants.get(k))
+      .filter((t): t is Tenant => !!t);
+  return {
+    namespace,
+    operatorNamespace,
+    owner: claimOf(namespace, claimants(namespace)),
+    tenantOf: (ns) => {
+      const names = claimants(ns).map((t) => t.metadata.name);
+      return names.length ? names.sort().join(', ') : undefined;
+    },
+  };
+}
 
 export interface StoredLeaf {
   cert?: X509Certificate;
@@ -120,6 +147,9 @@ export async function reconcileInternal(d: BindingDeps, b: CertificateBinding): 
   const secretName = b.spec.secretName as string;
   const ns = b.metadata.namespace as string;
   const base = { source: 'Internal' as const, secretName };
+  const spec = b.spec.internal as NonNullable<CertificateBinding['spec']['internal']>;
+  const refused = refusedNames(spec.dnsNames, namePolicyFor(d.tenants, ns, d.operatorNamespace));
+  if (refused.length) return refuseNames(d, b, refusalMessage(refused));
   const versions = caVersions(d.secrets.list(d.operatorNamespace), d.operatorNamespace);
   const bundle = d.bundles.get(CA_BUNDLE_CONFIGMAP, d.operatorNamespace)?.data?.['ca.crt'];
   const ca = issuingCA(versions, bundle);
@@ -216,6 +246,37 @@ async function issue(
     `issued certificate serial ${facts.serialNumber} for ${spec.dnsNames.join(', ')}, valid until ${iso(facts.notAfter)} (${why})`,
   );
   return facts;
+}
+
+/**
+ * Refused names: nothing is issued or renewed, and nothing written. A leaf issued before the names became
+ * refused stays as it is (its facts in status) until it expires.
+ */
+async function refuseNames(d: BindingDeps, b: CertificateBinding, why: string): Promise<Observation> {
+  const secretName = b.spec.secretName as string;
+  const ns = b.metadata.namespace as string;
+  const existing =
+    d.secrets.get(secretName, ns) ??
+    (await d.client.get<Secret>({ kind: 'Secret', name: secretName, namespace: ns }));
+  const facts = existing && isControlledBy(existing, b) ? readLeaf(existing).facts : undefined;
+  const message = facts
+    ? `${why}. The certificate issued earlier (serial ${facts.serialNumber}) stays in Secret ${secretName} and is not renewed; it expires at ${iso(facts.notAfter)}`
+    : `${why}. Nothing was issued`;
+  const before = findCondition(b.status?.conditions, BindingCondition.CertificateReady);
+  if (before?.message !== message) {
+    d.audit.record({
+      action: 'certificate.issue',
+      outcome: 'Failure',
+      resource: { kind: 'CertificateBinding', name: b.metadata.name, namespace: ns, uid: b.metadata.uid },
+      reason: message,
+    });
+  }
+  return {
+    source: 'Internal',
+    secretName,
+    concern: { status: 'False', reason: BindingReason.NameNotAllowed, message },
+    ...(facts ? { facts } : {}),
+  };
 }
 
 async function refreshBundle(d: BindingDeps, existing: Secret, bundle: string): Promise<void> {

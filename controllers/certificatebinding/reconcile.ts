@@ -1,4 +1,4 @@
-import type { CertificateBinding, CertificateBindingStatus } from '../../crds/v1alpha1/index.ts';
+import type { CertificateBinding, CertificateBindingStatus, Tenant } from '../../crds/v1alpha1/index.ts';
 import type { RandomSource } from '../pki/index.ts';
 import { findCondition } from '../runtime/conditions.ts';
 import type { ReconcileResult } from '../runtime/controller.ts';
@@ -28,6 +28,8 @@ export interface BindingDeps {
   env: BindingEnv;
   metrics: CertificateMetrics;
   bindings: Informer<CertificateBinding>;
+  /** The cluster-scoped Tenants: which namespace is whose, and what each may have certified. */
+  tenants: Informer<Tenant>;
   /** The operator's labelled Secret informer (managed-by=palisade): leaves, CA, cert-manager Secrets. */
   secrets: Informer<Secret>;
   /** Secrets users labelled `palisade.dev/watch=true` (imported certificates and their CAs). */

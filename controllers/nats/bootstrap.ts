@@ -9,7 +9,6 @@ import {
   type NKeyPair,
   type NKeyRole,
   type ServerConfigInput,
-  type TlsIssuer,
   type TlsMaterial,
 } from '../messaging/index.ts';
 import { isAlreadyExists } from '../runtime/errors.ts';
@@ -17,6 +16,9 @@ import type { KubeClient } from '../runtime/kube/client.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import type { AuditLog, Logger } from '../runtime/log.ts';
 import { NATS_SECRETS, NatsComponent, natsSecret, PUBLIC_KEY_ANNOTATION, secretText } from './secrets.ts';
+import type { NatsTls } from './tls.ts';
+
+export { serverNames } from './tls.ts';
 
 export interface NatsInstallation {
   operator: NKeyPair;
@@ -31,45 +33,23 @@ export interface BootstrapDeps {
   namespace: string;
   log: Logger;
   audit: AuditLog;
-  tls: TlsIssuer;
+  tls: NatsTls;
   now(): Date;
 }
 
-/** DNS names the server certificate covers: the chart's Service, and loopback for local runs. */
-export function serverNames(namespace: string) {
-  const svc = 'palisade-nats';
-  return {
-    dnsNames: [
-      svc,
-      `${svc}.${namespace}`,
-      `${svc}.${namespace}.svc`,
-      `${svc}.${namespace}.svc.cluster.local`,
-      'localhost',
-    ],
-    ipAddresses: ['127.0.0.1', '::1'],
-  };
-}
-
 /**
- * At first start: the operator nkey, the system account and Palisade's account (seeds), and the server's
- * TLS material — each created once, create-only and immutable (a racing replica adopts the winner's).
- * Then (re)publishes `palisade-nats-server`: config, JWTs and CA, all derived and public. JWTs are issued
- * at their seed Secret's creation time, so the rendered config is identical on every start.
+ * At first start: the operator nkey, the system account and Palisade's account (seeds) — each created
+ * once, create-only and immutable (a racing replica adopts the winner's) — and the server's TLS Secret,
+ * which is derived, mutable and kept current (issued, renewed, reissued after a CA rotation: see
+ * `NatsTls`). Then (re)publishes `palisade-nats-server`: config, JWTs and CA, all derived and public.
+ * JWTs are issued at their seed Secret's creation time, so the rendered config is identical on every start.
  */
 export async function ensureNatsInstallation(d: BootstrapDeps): Promise<NatsInstallation> {
   const op = await ensureSeed(d, NATS_SECRETS.operator, NatsComponent.Operator, 'O');
   const sys = await ensureSeed(d, NATS_SECRETS.systemAccount, NatsComponent.SystemAccount, 'A');
   const pal = await ensureSeed(d, NATS_SECRETS.palisadeAccount, NatsComponent.PalisadeAccount, 'A');
-  const tlsSecret = await createOnce(d, NatsComponent.Tls, async () => {
-    const m = await d.tls.issueServer(serverNames(d.namespace), d.now());
-    return natsSecret({
-      name: NATS_SECRETS.tls,
-      namespace: d.namespace,
-      component: NatsComponent.Tls,
-      data: { 'ca.crt': m.caPem, 'tls.crt': m.certPem, 'tls.key': m.keyPem },
-    });
-  });
-  const tls = {
+  const tlsSecret = await d.tls.ensureSecret(d);
+  const tls: TlsMaterial = {
     caPem: secretText(tlsSecret, 'ca.crt'),
     certPem: secretText(tlsSecret, 'tls.crt'),
     keyPem: secretText(tlsSecret, 'tls.key'),
@@ -156,7 +136,6 @@ function componentName(component: NatsComponent): string {
     [NatsComponent.Operator]: NATS_SECRETS.operator,
     [NatsComponent.SystemAccount]: NATS_SECRETS.systemAccount,
     [NatsComponent.PalisadeAccount]: NATS_SECRETS.palisadeAccount,
-    [NatsComponent.Tls]: NATS_SECRETS.tls,
   };
   const name = names[component];
   if (!name) throw new Error(`no installation Secret for ${component}`);

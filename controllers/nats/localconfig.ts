@@ -1,4 +1,4 @@
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { renderServerConfig, type ServerConfigInput } from '../messaging/index.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
@@ -31,12 +31,8 @@ export async function writeLocalServerConfig(
     palisadeAccount: secretText(server, 'palisade-account'),
     palisadeAccountJwt: secretText(server, 'palisade-account.jwt'),
   };
-  await mkdir(dir, { recursive: true });
+  await writeLocalTlsFiles(dir, tls);
   const f = (name: string) => path.join(path.resolve(dir), name);
-  await writeFile(f('tls.crt'), secretText(tls, 'tls.crt'));
-  await writeFile(f('tls.key'), secretText(tls, 'tls.key'), { mode: 0o600 });
-  await chmod(f('tls.key'), 0o600);
-  await writeFile(f('ca.crt'), secretText(tls, 'ca.crt'));
   const layout = {
     resolverDir: path.resolve(resolverDir),
     tlsCertFile: f('tls.crt'),
@@ -44,4 +40,62 @@ export async function writeLocalServerConfig(
   };
   await writeFile(f('nats.conf'), renderServerConfig(input, layout));
   return { configFile: f('nats.conf'), caFile: f('ca.crt') };
+}
+
+/**
+ * Writes `tls.crt`, `tls.key` (0600) and `ca.crt` of Secret `palisade-nats-tls` into `dir`, each by
+ * rename (a reloading server never reads half a file); only files whose content differs are written.
+ * True when any was.
+ */
+export async function writeLocalTlsFiles(dir: string, tls: Secret): Promise<boolean> {
+  await mkdir(dir, { recursive: true });
+  let changed = false;
+  for (const [name, mode] of [
+    ['tls.key', 0o600],
+    ['tls.crt', 0o644],
+    ['ca.crt', 0o644],
+  ] as const) {
+    const file = path.join(path.resolve(dir), name);
+    const content = secretText(tls, name);
+    if ((await readFile(file, 'utf8').catch(() => undefined)) === content) continue;
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, content, { mode });
+    await chmod(tmp, mode);
+    await rename(tmp, file);
+    changed = true;
+  }
+  return changed;
+}
+
+/**
+ * Keeps a local nats-server's certificate current: every `intervalMs` (default 30 s) rewrites the TLS
+ * files from `palisade-nats-tls` when the operator renewed or reissued it, then calls `onChanged` —
+ * typically `process.kill(natsPid, 'SIGHUP')`: nats-server reloads its configuration, TLS files included,
+ * keeping its connections. Errors (API server away) are reported and the next round retries.
+ */
+export function watchLocalServerTls(o: {
+  client: KubeClient;
+  namespace: string;
+  dir: string;
+  onChanged: () => void;
+  onError?: (e: unknown) => void;
+  intervalMs?: number;
+}): { stop(): void } {
+  const round = async () => {
+    const tls = await o.client.get<Secret>({
+      kind: 'Secret',
+      name: NATS_SECRETS.tls,
+      namespace: o.namespace,
+    });
+    if (tls && (await writeLocalTlsFiles(o.dir, tls))) o.onChanged();
+  };
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    round()
+      .catch((e: unknown) => o.onError?.(e))
+      .finally(() => (busy = false));
+  }, o.intervalMs ?? 30_000);
+  return { stop: () => clearInterval(timer) };
 }

@@ -2,10 +2,11 @@
  * Tenant: the cluster-scoped root of a tenant. Palisade gives it a random 48-bit UID, a namespace
  * (`tenant-<name>` unless set), a primary TenantKey and a NATS account with the given limits.
  */
-import { dateTime, int, objectOf, oneOf, str } from '../schema.ts';
+import { arrayOf, dateTime, int, objectOf, oneOf, str } from '../schema.ts';
 import type { Typed } from '../schema.ts';
 import {
   AGE_COLUMN,
+  CERT_DNS_NAME_PATTERN,
   DNS_LABEL_PATTERN,
   GROUP,
   READY_COLUMN,
@@ -31,6 +32,9 @@ export const DEFAULT_DELETION_POLICY: DeletionPolicy = 'Retain';
 export const MAX_TENANT_NAME_LENGTH = 56;
 /** The namespace of a Tenant that does not set spec.namespace is this prefix + its name. */
 export const TENANT_NAMESPACE_PREFIX = 'tenant-';
+
+/** At most this many entries in spec.certificates.allowedDNSNames. */
+export const MAX_ALLOWED_DNS_NAMES = 100;
 
 /** NATS allows payloads of at most 64 MiB. */
 export const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
@@ -58,6 +62,12 @@ export interface TenantSpec {
   deletionPolicy: DeletionPolicy;
   keyPolicy: TenantKeyPolicy;
   messaging: TenantMessaging;
+  certificates?: TenantCertificates;
+}
+
+/** What Palisade's internal CA may sign for the tenant beyond its own namespace's service names. */
+export interface TenantCertificates {
+  allowedDNSNames?: string[];
 }
 
 /** The policy of the tenant's primary TenantKey. */
@@ -122,6 +132,49 @@ const messaging = objectOf<TenantMessaging>()({
   },
 });
 
+const ALLOWED = 'spec.certificates.allowedDNSNames';
+
+const allowedDNSName = str({
+  description: 'A DNS name, or "*.<domain>" for every name below <domain> (at any depth).',
+  maxLength: 253,
+  pattern: CERT_DNS_NAME_PATTERN,
+  rules: [
+    {
+      rule: "self.contains('.')",
+      messageExpression: `'${ALLOWED}: ' + self + ' is a single-label name, which means a different service in every namespace; give a fully qualified name'`,
+    },
+    {
+      rule: "!self.startsWith('*.') || self.substring(2).contains('.')",
+      messageExpression: `'${ALLOWED}: ' + self + ' is too wide: a wildcard must sit below a domain of at least two labels, such as *.acme.example.com'`,
+    },
+    {
+      rule: "!self.endsWith('.svc') && !self.endsWith('.cluster.local') && self != 'cluster.local'",
+      messageExpression: `'${ALLOWED}: ' + self + ' is an in-cluster name: a tenant gets the service names of its own namespace without listing them, and never those of another namespace'`,
+    },
+    {
+      rule: "!(self == 'kubernetes.default' || self.startsWith('kubernetes.default.'))",
+      messageExpression: `'${ALLOWED}: ' + self + ' is a name of the Kubernetes API server, which Palisade issues to no tenant'`,
+    },
+  ],
+});
+
+const certificates = objectOf<TenantCertificates>()({
+  description:
+    "What Palisade's internal CA may sign for this tenant's CertificateBindings. Without it, a binding in " +
+    "the tenant's namespace gets only that namespace's service names (<svc>.<ns>, <svc>.<ns>.svc, " +
+    '<svc>.<ns>.svc.cluster.local).',
+  properties: {
+    allowedDNSNames: arrayOf(allowedDNSName, {
+      description:
+        'More names the tenant may have certified: exact names, or "*.<domain>" for every name below ' +
+        "<domain>. Never honoured for Palisade's own service names, the Kubernetes API server's, or " +
+        "another Tenant's namespace's.",
+      maxItems: MAX_ALLOWED_DNS_NAMES,
+      'x-kubernetes-list-type': 'set',
+    }),
+  },
+});
+
 const spec = objectOf<TenantSpec>()({
   description: 'The desired tenant.',
   default: {},
@@ -150,6 +203,7 @@ const spec = objectOf<TenantSpec>()({
     }),
     keyPolicy,
     messaging,
+    certificates,
   },
   rules: [
     {

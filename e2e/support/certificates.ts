@@ -71,6 +71,28 @@ export function tlsSecret(
   };
 }
 
+/**
+ * A Secret declaring an installation certificate (as the NATS bootstrap declares `palisade-nats-tls`):
+ * labelled and annotated with its names, empty; the internal CA keeper fills, renews and reissues it.
+ */
+export function installationCertSecret(name: string, namespace: string, dnsNames: string[]): Secret {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name,
+      namespace,
+      labels: {
+        'app.kubernetes.io/managed-by': 'palisade',
+        'palisade.dev/component': 'test-server-tls',
+        'palisade.dev/installation-certificate': 'true',
+      },
+      annotations: { 'palisade.dev/dns-names': dnsNames.join(',') },
+    },
+    type: 'Opaque',
+  };
+}
+
 export function secretString(secret: Secret | undefined, key: string): string {
   return Buffer.from(secret?.data?.[key] ?? '', 'base64').toString('utf8');
 }
