@@ -57,6 +57,14 @@ describe('architecture: dependencies flow one way', () => {
     assert.deepEqual(offenders, []);
   });
 
+  it('keeps controllers/keystore below the kinds that use it', () => {
+    const kinds = ['tenant', 'tenantkey', 'clusteragent', 'certificatebinding', 'nats'];
+    const offenders = sources('controllers/keystore').filter((f) =>
+      imports(f).some((s) => kinds.some((k) => target(f, s).startsWith(`controllers/${k}/`))),
+    );
+    assert.deepEqual(offenders, []);
+  });
+
   it('lets only controllers/messaging import @nats-io', () => {
     const offenders = all.filter(
       (f) => !f.startsWith('controllers/messaging/') && imports(f).some((s) => s.startsWith('@nats-io/')),

@@ -177,8 +177,12 @@ export class Keystore {
     let newest = current;
     if (wrappedByRootVersion(current) < active) {
       const { wrapped, rootVersion } = this.wrap(plaintext, b);
+      // NB: built explicitly: objects from an informer's initial list carry no kind or apiVersion.
       const next: Secret = {
-        ...current,
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'Opaque',
+        immutable: true,
         metadata: {
           name: rewrapName(slot, rootVersion),
           namespace: this.namespace,
@@ -197,15 +201,14 @@ export class Keystore {
       if (Buffer.compare(Buffer.from(this.unwrap(newest, b)), Buffer.from(plaintext)) !== 0)
         throw new Error(`rewrapped entry ${newest.metadata.name} holds other bytes; the old wrap is kept`);
       // NB: a concurrent destroy of this slot (a TenantKey version below destroyBelowVersion) must not be
-      // undone by the wrap just made: when the wrap it was made from is gone, the new one goes too.
-      const source = await this.d.client.get<Secret>({
-        kind: 'Secret',
-        name: current.metadata.name,
-        namespace: this.namespace,
-      });
-      if (!source) {
-        await this.delete([newest]);
-        return writes + 1;
+      // undone by the wrap just made: when the wrap it was made from is gone, the new one goes too. Only
+      // a wrap made by this call: an adopted one was made by an earlier run, which then deleted the source.
+      if (made.created) {
+        const ref = { kind: 'Secret', name: current.metadata.name, namespace: this.namespace };
+        if (!(await this.d.client.get<Secret>(ref))) {
+          await this.delete([newest]);
+          return writes + 1;
+        }
       }
     }
     const older = sorted.filter((s) => s.metadata.name !== newest.metadata.name);
