@@ -67,7 +67,12 @@ describe('Key material survives SIGKILL at random moments (operator as a separat
 
   async function addKeys(n: number): Promise<void> {
     const name = `crash-${tenantCount++}`;
-    await client.apply({ apiVersion: 'palisade.dev/v1alpha1', kind: 'Tenant', metadata: { name }, spec: {} } as KubeObject);
+    await client.apply({
+      apiVersion: 'palisade.dev/v1alpha1',
+      kind: 'Tenant',
+      metadata: { name },
+      spec: {},
+    } as KubeObject);
     pending.push({ ns: `tenant-${name}`, n });
   }
 
@@ -103,10 +108,18 @@ describe('Key material survives SIGKILL at random moments (operator as a separat
     try {
       await eventually('every TenantKey converged', allConverged, 120_000, 500);
     } catch (e) {
-      const failures = op.output().split('\n').filter((l) => l.includes('failed')).slice(-8).join('\n');
-      throw new Error(`${String(e)}; still waiting for ${blocker}; the operator's last failures:\n${failures}`, {
-        cause: e,
-      });
+      const failures = op
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('failed'))
+        .slice(-8)
+        .join('\n');
+      throw new Error(
+        `${String(e)}; still waiting for ${blocker}; the operator's last failures:\n${failures}`,
+        {
+          cause: e,
+        },
+      );
     }
   };
 
@@ -155,7 +168,10 @@ describe('Key material survives SIGKILL at random moments (operator as a separat
         await op.kill();
         // An operator that spins (a hot retry loop) floods its log; fail with what it said.
         const size = op.output().length;
-        if (size > 4 << 20) assert.fail(`operator ${run - 1} wrote ${size} bytes of logs; the tail:\n${op.output().slice(-3000)}`);
+        if (size > 4 << 20)
+          assert.fail(
+            `operator ${run - 1} wrote ${size} bytes of logs; the tail:\n${op.output().slice(-3000)}`,
+          );
         await applyPending();
         const s = stats[phase];
         s.kills++;

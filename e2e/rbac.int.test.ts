@@ -140,7 +140,7 @@ async function everyKind(ns: string): Promise<void> {
   await kube().apply(
     bindingManifest('svc', tns, {
       secretName: 'svc-tls',
-      internal: { dnsNames: ['svc.example.internal'], duration: '2160h', renewBefore: '720h' },
+      internal: { dnsNames: [`svc.${tns}.svc`], duration: '2160h', renewBefore: '720h' },
     }),
   );
   await waitFor('CertificateBinding', 'svc', tns, 'Ready', 'CertificateBound');
@@ -148,7 +148,7 @@ async function everyKind(ns: string): Promise<void> {
     bindingManifest('svc', tns, {
       secretName: 'svc-tls',
       internal: {
-        dnsNames: ['svc.example.internal', 'api.example.internal'],
+        dnsNames: [`svc.${tns}.svc`, `api.${tns}.svc`],
         duration: '2160h',
         renewBefore: '720h',
       },

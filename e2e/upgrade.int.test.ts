@@ -136,7 +136,7 @@ describe('Upgrade from an earlier release', function () {
     await kube().apply(
       bindingManifest('svc', tns, {
         secretName: 'svc-tls',
-        internal: { dnsNames: ['svc.example.internal'], duration: '2160h', renewBefore: '720h' },
+        internal: { dnsNames: [`svc.${tns}.svc`], duration: '2160h', renewBefore: '720h' },
       }),
     );
     const objects: [string, string, string | undefined][] = [

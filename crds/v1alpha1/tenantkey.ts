@@ -211,7 +211,8 @@ export const tenantKeyCRD = customResourceDefinition<TenantKey>({
   rules: [
     {
       rule: 'self.metadata.name.size() <= 63',
-      message: 'TenantKey name must be at most 63 characters (it labels the keystore entries of its versions)',
+      message:
+        'TenantKey name must be at most 63 characters (it labels the keystore entries of its versions)',
     },
   ],
   printerColumns: [
