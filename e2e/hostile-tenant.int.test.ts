@@ -105,22 +105,21 @@ describe('A hostile tenant (edit rights in its own namespace only), messaging on
     }
     for (const ns of [nsA, nsB]) for (const n of ['edge', 'old']) await readyAgent(ns, n);
     // The editor: every verb on everything a tenant team usually edits, in its own namespace only.
-    await kube().apply({
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'Role',
-      metadata: { name: 'tenant-editor', namespace: nsA },
-      rules: [
-        { apiGroups: [''], resources: ['secrets', 'configmaps', 'events'], verbs: ['*'] },
-        { apiGroups: ['palisade.dev'], resources: ['*'], verbs: ['*'] },
-      ],
-    } as KubeObject);
-    await kube().apply({
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'RoleBinding',
-      metadata: { name: 'tenant-editor', namespace: nsA },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'tenant-editor' },
-      subjects: [{ kind: 'ServiceAccount', name: 'editor', namespace: nsA }],
-    } as KubeObject);
+    const rbac = `apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: { name: tenant-editor, namespace: ${nsA} }
+rules:
+  - { apiGroups: [""], resources: [secrets, configmaps, events], verbs: ["*"] }
+  - { apiGroups: [palisade.dev], resources: ["*"], verbs: ["*"] }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: { name: tenant-editor, namespace: ${nsA} }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: tenant-editor }
+subjects: [{ kind: ServiceAccount, name: editor, namespace: ${nsA} }]
+`;
+    const applied = await testEnv().kubectl(['apply', '-f', '-'], { input: rbac });
+    assert.equal(applied.code, 0, applied.stderr);
     const sa = `system:serviceaccount:${nsA}:editor`;
     const kc = await testEnv().kubeconfigFor(sa, ['system:serviceaccounts', `system:serviceaccounts:${nsA}`]);
     editor = new KubeClient(loadKubeConfig(kc), 'hostile-editor');

@@ -109,16 +109,24 @@ async function ensureNamespace(
     reason: TenantReason.NamespaceCreated,
     message: `namespace ${name} is ready`,
   };
-  if (namespaceUpToDate(tenant, existing, desired)) return { ok: true, concern: ready };
+  const previous = findCondition(tenant.status?.conditions, TenantCondition.NamespaceReady);
+  // NB: a re-creation stays visible in the condition until the next spec change, not for one reconcile.
+  const kept =
+    previous?.reason === TenantReason.NamespaceRecreated &&
+    previous.observedGeneration === tenant.metadata.generation
+      ? { status: 'True' as const, reason: previous.reason, message: previous.message }
+      : ready;
+  if (namespaceUpToDate(tenant, existing, desired)) return { ok: true, concern: kept };
   try {
     await d.client.apply(desired);
   } catch (e) {
     const message = `could not apply namespace ${name}: ${describeError(e)}`;
     return { ok: false, concern: { status: 'False', reason: TenantReason.ApplyFailed, message }, error: e };
   }
-  if (existing) return { ok: true, concern: ready };
+  if (existing) return { ok: true, concern: kept };
   const resource = { kind: 'Tenant', name: tenant.metadata.name, uid: tenant.metadata.uid };
-  const hadOne = findCondition(tenant.status?.conditions, TenantCondition.NamespaceReady)?.status === 'True';
+  // A namespace this Tenant had: ready once, or being deleted when last seen.
+  const hadOne = previous?.status === 'True' || previous?.reason === TenantReason.NamespaceTerminating;
   if (hadOne) {
     const message = `namespace ${name} disappeared and was re-created; the tenant's keys (UID ${uid}) are in the keystore and re-attach to its TenantKeys`;
     d.events.record(tenant, 'Warning', TenantReason.NamespaceRecreated, 'Create', message);
