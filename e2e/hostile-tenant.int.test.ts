@@ -15,6 +15,7 @@ import { testEnv } from '../hack/testenv/env.ts';
 import { getTenant, kube, readyStatus, tenantManifest, uniqueName } from './support/cluster.ts';
 import { eventually } from './support/operator.ts';
 import { versionSecrets } from './support/tenantkeys.ts';
+import { bindingManifest } from './support/certificates.ts';
 import { credsOf, startMessaging, stopMessaging, type MessagingEnv } from './messaging.support.ts';
 
 interface AgentView extends KubeObject {

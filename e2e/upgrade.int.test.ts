@@ -50,6 +50,8 @@ async function keyMaterial(namespaces: string[]): Promise<Map<string, string>> {
       if (derived || record) continue; // re-rendered, or records without material
       for (const [k, v] of Object.entries(s.data ?? {})) {
         if (v.length < 40) continue; // names, URLs, UIDs: not material
+        // The NATS server certificate is derived and renewed (docs/messaging.md, TLS); its CA must not change.
+        if (s.metadata.name === 'palisade-nats-tls' && k !== 'ca.crt') continue;
         out.set(createHash('sha256').update(v).digest('hex'), `${namespace}/${s.metadata.name}:${k}`);
       }
     }

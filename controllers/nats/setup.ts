@@ -1,4 +1,5 @@
 import { setupClusterAgentController } from '../clusteragent/controller.ts';
+import { migrateAgentRecords } from '../clusteragent/migrate.ts';
 import type { RandomSource } from '../crypto/index.ts';
 import type { Keystore } from '../keystore/store.ts';
 import { internalCaIssuer } from './tls.ts';
@@ -36,6 +37,10 @@ export function setupMessaging(mgr: Manager, o: MessagingSetup): TenantMessaging
       now: o.env.now,
     });
     nats.start(installation);
+  });
+  // NB: after the keystore's own move (set up earlier in main.ts), which makes the tenant records.
+  mgr.addStartupTask('clusteragent-migration', async () => {
+    await migrateAgentRecords({ keystore: o.keystore, secrets: o.secrets, audit: mgr.audit, now: o.env.now });
   });
   setupClusterAgentController(mgr, {
     env: o.env,

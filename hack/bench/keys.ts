@@ -3,6 +3,7 @@
  * separate process) on a private local control plane: seconds until nothing is wrapped by the old root,
  * seconds until the old root is retired, and the operator's API writes (by verb and kind). Then the key
  * envelope's wrap/unwrap ops/s beside node:crypto AES-256-GCM (controllers/crypto/bench.ts), same run.
+ * The floor: a bare client making the same writes per key on the same apiserver, and the ratio.
  * Prints figures; asserts nothing about speed.
  *
  *   node hack/bench/keys.ts [--keys 10000] [--namespaces 100] [--concurrency 32] [--aead-seconds 1]
@@ -24,7 +25,7 @@ import {
 } from '../../controllers/crypto/index.ts';
 import { ensureInstallationKeys } from '../../controllers/installation/keys.ts';
 import { KubeClient, loadKubeConfig } from '../../controllers/runtime/kube/client.ts';
-import type { KubeObject } from '../../controllers/runtime/kube/types.ts';
+import type { KubeObject, Secret } from '../../controllers/runtime/kube/types.ts';
 import { createLogger } from '../../controllers/runtime/log.ts';
 import { versionSecret } from '../../controllers/tenantkey/secrets.ts';
 import { tenantRecordSecret } from '../../controllers/keystore/tenants.ts';
@@ -147,6 +148,51 @@ async function setUp(client: KubeClient): Promise<void> {
   );
 }
 
+/**
+ * The floor the rewrap is measured against, in the same run on the same apiserver: for every key entry,
+ * exactly the writes a rewrap needs — create the new wrap (same size), delete the old one, write the
+ * TenantKey's status — from a bare client with the operator's concurrency and no crypto, caches or queues.
+ */
+async function bareRewrapFloor(client: KubeClient): Promise<number> {
+  const entries = await client.list<Secret>('Secret', {
+    namespace: OPERATOR_NS,
+    labelSelector: 'palisade.dev/keystore-kind=tenant-key',
+  });
+  const t = performance.now();
+  await pool(entries.items, CONCURRENCY, async (s) => {
+    const made = await client.create<Secret>({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'Opaque',
+      immutable: true,
+      metadata: {
+        name: `${s.metadata.name}-floor`,
+        namespace: OPERATOR_NS,
+        labels: { 'palisade.dev/bench': 'floor' },
+      },
+      data: s.data ?? {},
+    });
+    await client.delete(
+      { kind: 'Secret', name: s.metadata.name, namespace: OPERATOR_NS },
+      { uid: s.metadata.uid ?? '' },
+    );
+    const l = s.metadata.labels ?? {};
+    await client.apply(
+      {
+        apiVersion: 'palisade.dev/v1alpha1',
+        kind: 'TenantKey',
+        metadata: {
+          name: l['palisade.dev/tenantkey'] ?? '',
+          namespace: l['palisade.dev/tenant-namespace'] ?? '',
+        },
+        status: { lastRotationTrigger: made.metadata.name },
+      } as KubeObject,
+      { subresource: 'status' },
+    );
+  });
+  return (performance.now() - t) / 1000;
+}
+
 async function main() {
   const cp = await startControlPlane({ nats: false, crdDirs: [path.join(repo, 'crds')] });
   try {
@@ -201,6 +247,11 @@ async function main() {
     console.log(
       `operator API writes:                  ${total} (${(total / N).toFixed(2)} per key): ${delta.map(([k, v]) => `${k} ${v}`).join(', ')}`,
     );
+    const floor = await bareRewrapFloor(client);
+    console.log(
+      `floor, a bare client doing the same writes per key (create a wrap, delete the old, apply status): ${floor.toFixed(1)} s`,
+    );
+    console.log(`rewrap / floor:                       ${(rewrapped / floor).toFixed(2)}× (goal ≤ 1.5×)`);
   } finally {
     await cp.stop();
   }

@@ -1,0 +1,120 @@
+/**
+ * The chart's keystore guard (charts/palisade/templates/keystore-guard.yaml), on the real apiserver: in the
+ * release namespace, only Palisade's ServiceAccount and the break-glass groups may create, change or delete
+ * Secrets labelled as Palisade's — not even a user RBAC allows every verb on Secrets there.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { KubeClient, loadKubeConfig } from '../controllers/runtime/kube/client.ts';
+import { ApiError } from '../controllers/runtime/errors.ts';
+import type { KubeObject, Secret } from '../controllers/runtime/kube/types.ts';
+import { binaries, REPO_ROOT } from '../hack/controlplane/binaries.ts';
+import { testEnv } from '../hack/testenv/env.ts';
+import { ensureNamespace, kube, uniqueName } from './support/cluster.ts';
+import { eventually } from './support/operator.ts';
+
+const run = promisify(execFile);
+
+const secret = (namespace: string, name: string, labels: Record<string, string>): Secret => ({
+  apiVersion: 'v1',
+  kind: 'Secret',
+  metadata: { name, namespace, labels },
+  data: { wrapped: Buffer.from('testdata: not a real key').toString('base64') },
+});
+const PALISADE = { 'app.kubernetes.io/managed-by': 'palisade', 'palisade.dev/component': 'keystore' };
+const denied = (e: unknown) => e instanceof ApiError && e.code === 403 && /may not/.test(e.message);
+
+describe('Chart keystore guard (ValidatingAdmissionPolicy on the real apiserver)', function () {
+  this.timeout(120_000);
+  const ns = uniqueName('palisade-guard');
+  let alice: KubeClient;
+  let operator: KubeClient;
+  let manifest = '';
+
+  before(async function () {
+    await ensureNamespace(ns);
+    const { helm, kubernetesVersion } = await binaries();
+    const args = ['template', 'palisade', path.join(REPO_ROOT, 'charts/palisade'), '--namespace', ns];
+    const show = ['--show-only', 'templates/keystore-guard.yaml', '--kube-version', kubernetesVersion];
+    manifest = (
+      await run(helm, [...args, ...show], { env: { ...process.env, HELM_CACHE_HOME: os.tmpdir() } })
+    ).stdout;
+    const applied = await testEnv().kubectl(['apply', '-f', '-'], { input: manifest });
+    assert.equal(applied.code, 0, applied.stderr);
+    // alice may do anything with Secrets in the namespace, as far as RBAC goes.
+    const rbac = `apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: { name: secrets-admin, namespace: ${ns} }
+rules: [{ apiGroups: [""], resources: [secrets], verbs: ["*"] }]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: { name: secrets-admin, namespace: ${ns} }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: secrets-admin }
+subjects:
+  - { kind: User, name: alice, apiGroup: rbac.authorization.k8s.io }
+  - { kind: ServiceAccount, name: palisade, namespace: ${ns} }
+`;
+    const r = await testEnv().kubectl(['apply', '-f', '-'], { input: rbac });
+    assert.equal(r.code, 0, r.stderr);
+    alice = new KubeClient(
+      loadKubeConfig(await testEnv().kubeconfigFor('alice', ['platform-team'])),
+      'alice',
+    );
+    const sa = `system:serviceaccount:${ns}:palisade`;
+    const kc = await testEnv().kubeconfigFor(sa, ['system:serviceaccounts', `system:serviceaccounts:${ns}`]);
+    operator = new KubeClient(loadKubeConfig(kc), 'palisade-operator');
+  });
+
+  after(async function () {
+    await testEnv().kubectl(['delete', '--ignore-not-found', '-f', '-'], {
+      input: manifest,
+      allowFail: true,
+    });
+  });
+
+  it("refuses anyone but Palisade's ServiceAccount and the break-glass groups, naming who may", async function () {
+    // The policy takes effect once the apiserver has compiled it.
+    await eventually(
+      'the policy in force',
+      async () => {
+        try {
+          await alice.create(secret(ns, 'forged', PALISADE));
+          await kube().delete({ kind: 'Secret', name: 'forged', namespace: ns });
+          return false;
+        } catch (e) {
+          return denied(e);
+        }
+      },
+      60_000,
+    );
+    const made = await operator.create(secret(ns, 'palisade-key-guarded-v1', PALISADE));
+    assert.ok(made.metadata.uid, "Palisade's ServiceAccount creates keystore entries");
+    await assert.rejects(alice.delete({ kind: 'Secret', name: made.metadata.name, namespace: ns }), denied);
+    await assert.rejects(
+      alice.jsonPatch({ kind: 'Secret', name: made.metadata.name, namespace: ns }, [
+        { op: 'remove', path: '/metadata/labels/app.kubernetes.io~1managed-by' },
+      ]),
+      denied,
+      'removing the label to escape the guard is itself guarded',
+    );
+    await assert.rejects(
+      alice.create(secret(ns, 'forged', PALISADE)).catch((e: unknown) => {
+        assert.match(String((e as Error).message), new RegExp(`system:serviceaccount:${ns}:palisade`));
+        throw e;
+      }),
+      denied,
+    );
+    // Other Secrets in the namespace are RBAC's business only; the break-glass admin may repair.
+    await alice.create(secret(ns, 'unrelated', { team: 'platform' }));
+    await alice.delete({ kind: 'Secret', name: 'unrelated', namespace: ns });
+    await kube().delete({ kind: 'Secret', name: made.metadata.name, namespace: ns });
+    assert.equal(
+      await kube().get<KubeObject>({ kind: 'Secret', name: made.metadata.name, namespace: ns }),
+      undefined,
+    );
+  });
+});
