@@ -274,6 +274,30 @@ subjects: [{ kind: ServiceAccount, name: editor, namespace: ${nsA} }]
       assert.ok(await kube().get({ kind: 'Secret', name: n, namespace: nsA }), `${n} is left alone`);
   });
 
+  it("gets no internal-CA certificate for Palisade's, the cluster's or tenant B's names", async function () {
+    const names = [`palisade-nats.${operatorNs}.svc`, 'kubernetes.default.svc', `api.${nsB}.svc`];
+    for (const [i, name] of names.entries())
+      await editor.create(
+        bindingManifest(`foreign-${i}`, nsA, {
+          secretName: `foreign-${i}-tls`,
+          internal: { dnsNames: [name] },
+        }),
+      );
+    for (const [i, name] of names.entries()) {
+      const b = await eventually(`binding for ${name} refused`, async () => {
+        const o = await kube().get<AgentView>({
+          kind: 'CertificateBinding',
+          name: `foreign-${i}`,
+          namespace: nsA,
+        });
+        return readyStatus(o)?.reason === 'NameNotAllowed' ? o : undefined;
+      });
+      assert.equal(readyStatus(b)?.status, 'False');
+      const secret = await kube().get<Secret>({ kind: 'Secret', name: `foreign-${i}-tls`, namespace: nsA });
+      assert.equal(secret?.data?.['tls.crt'], undefined, `no certificate for ${name}`);
+    }
+  });
+
   it("does not let a labelled namespace lend its UID: a new Tenant never adopts another tenant's UID", async function () {
     const uidB = (await getTenant(b))?.status?.uid ?? '';
     const name = uniqueName('mimic');
