@@ -280,7 +280,7 @@ subjects: [{ kind: ServiceAccount, name: editor, namespace: ${nsA} }]
       await editor.create(
         bindingManifest(`foreign-${i}`, nsA, {
           secretName: `foreign-${i}-tls`,
-          internal: { dnsNames: [name] },
+          internal: { dnsNames: [name], duration: '2160h', renewBefore: '720h' },
         }),
       );
     for (const [i, name] of names.entries()) {
