@@ -17,10 +17,14 @@ export const USAGE = `palisade <command> [flags]
 
   root-key rotate      [--namespace palisade-system]
       add root key version N+1; the operator rewraps every tenant key and retires version N
+      (refused while an installation key is missing: restore it first)
   backup  --out FILE --passphrase-file FILE [--namespace palisade-system]
-      seal the installation keys (root key versions, JWT signing key, hash salt, ...) under a passphrase
+      seal the installation keys (root key versions, JWT signing key, hash salt, internal CA, NATS
+      seeds, the keystore) and the installation record under a passphrase
   restore --in FILE  --passphrase-file FILE [--namespace NS]
-      create them in a fresh cluster (create-only; refuses if different keys are already there)
+      into a fresh cluster: create them all (create-only; refuses if different keys are already there);
+      into an installation missing a key (its record exists): create the missing keys from a backup of
+      that same installation, leaving its keystore as it is; the waiting operator then proceeds
   data encrypt|decrypt --namespace TENANT_NS [--key primary] [--context TEXT] [--base64]
                        [--operator-namespace palisade-system]
       stdin → stdout with the TenantKey's active version (encrypt) or the version the ciphertext names

@@ -2,14 +2,15 @@
 /** The operator process: configuration → manager → controllers → start; stops gracefully on SIGTERM. */
 import { randomBytes } from 'node:crypto';
 import { parseConfig } from './config.ts';
-import { ensureInstallationKeys } from './installation/keys.ts';
 import { RootKeyring } from './installation/keyring.ts';
+import { setupInstallationKeys } from './installation/setup.ts';
 import type { Secret } from './runtime/kube/types.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL } from './runtime/objects.ts';
 import { Manager } from './runtime/manager.ts';
 import { setupTenantController } from './tenant/controller.ts';
 import { setupTenantKeyController } from './tenantkey/controller.ts';
-import { setupRootKeyRetirement } from './installation/retire.ts';
+import { Keystore } from './keystore/store.ts';
+import { setupKeystore } from './keystore/setup.ts';
 import { setupMessaging } from './nats/setup.ts';
 import { setupCertificateBindings } from './certificatebinding/controller.ts';
 import { startSecureEndpoint } from './certificatebinding/serving.ts';
@@ -26,19 +27,15 @@ async function main(): Promise<void> {
       process.exit(1);
     },
   });
-  mgr.addStartupTask('installation-keys', async () => {
-    await ensureInstallationKeys({
-      client: mgr.client,
-      namespace: config.namespace,
-      rand,
-      log: mgr.log,
-      audit: mgr.audit,
-    });
-  });
   // NB: the only Secret informer: it sees nothing but Secrets carrying Palisade's label.
   const secrets = mgr.informer<Secret>('Secret', `${MANAGED_BY_LABEL}=${MANAGED_BY}`);
+  // NB: first: its start-up task makes or checks the installation keys before any other task runs.
+  setupInstallationKeys(mgr, { namespace: config.namespace, rand, secrets });
   const env = { now: () => new Date(mgr.clock.now()), rand };
   const rootKeys = new RootKeyring(secrets, config.namespace);
+  const keystore = new Keystore({ client: mgr.client, secrets, namespace: config.namespace, rootKeys, rand });
+  // NB: before the kinds: its start-up task moves an earlier layout into the keystore before they run.
+  setupKeystore(mgr, { keystore, secrets, graceMs: config.rootRetireGraceMs, now: env.now });
   // NB: before messaging: the NATS server certificate is issued by the internal CA, a start-up task here.
   await setupCertificateBindings(mgr, env);
   const messaging = config.natsServers.length
@@ -46,19 +43,13 @@ async function main(): Promise<void> {
         servers: config.natsServers,
         agentUrl: config.natsAgentUrl,
         env,
-        rootKeys,
+        keystore,
         secrets,
         statusRefreshMs: config.agentStatusRefreshMs,
       })
     : undefined;
-  setupTenantController(mgr, env, messaging);
-  setupTenantKeyController(mgr, { env, rootKeys, secrets, namespace: config.namespace });
-  setupRootKeyRetirement(mgr, {
-    secrets,
-    rootKeys,
-    namespace: config.namespace,
-    graceMs: config.rootRetireGraceMs,
-  });
+  setupTenantController(mgr, { env, keystore, secrets, ...(messaging ? { messaging } : {}) });
+  setupTenantKeyController(mgr, { env, keystore, secrets });
   if (config.secureAddress) {
     startSecureEndpoint({
       address: config.secureAddress,

@@ -93,9 +93,9 @@ export const permissions: readonly Permission[] = [
   {
     apiGroup: '',
     resource: 'configmaps',
-    verbs: ['list', 'watch', 'create', 'patch'],
+    verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'],
     scope: 'operator',
-    why: 'publish the JWKS and the internal CA bundle (server-side apply); watch the CA bundle',
+    why: 'publish the JWKS and the internal CA bundle (server-side apply); watch the CA bundle; the installation record palisade-installation: read live, created create-only, new root versions added by resourceVersion-guarded updates',
   },
   {
     apiGroup: 'coordination.k8s.io',

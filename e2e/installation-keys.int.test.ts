@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { testEnv } from '../hack/testenv/env.ts';
+import { fingerprint, keyId } from '../controllers/crypto/index.ts';
+import { ensureInstallationKeys, InstallationKeysMissing } from '../controllers/installation/keys.ts';
+import {
+  parseRecord,
+  RECORD_CONFIGMAP,
+  RECORD_KEY,
+  type InstallationRecord,
+} from '../controllers/installation/record.ts';
 import type { ConfigMap, Secret } from '../controllers/runtime/kube/types.ts';
+import { createLogger } from '../controllers/runtime/log.ts';
 import { ensureNamespace, kube, uniqueName } from './support/cluster.ts';
 import { startOperator, waitForControllers } from './support/operator.ts';
 
@@ -26,6 +36,14 @@ function encodings(bytes: Buffer): string[] {
     .filter((s) => s.length >= 16)
     .concat(bytes.length > 24 ? [bytes.subarray(0, 24).toString('base64')] : []);
 }
+
+async function recordOf(ns: string): Promise<{ cm: ConfigMap; record: InstallationRecord }> {
+  const cm = await kube().get<ConfigMap>({ kind: 'ConfigMap', name: RECORD_CONFIGMAP, namespace: ns });
+  if (!cm) throw new Error(`no installation record in ${ns}`);
+  return { cm, record: parseRecord(cm.data?.[RECORD_KEY]) };
+}
+
+const bytesOf = (s: Secret | undefined, key: string) => Buffer.from(s?.data?.[key] ?? '', 'base64');
 
 describe('Installation keys', function () {
   const ns = uniqueName('palisade-keys');
@@ -58,10 +76,28 @@ describe('Installation keys', function () {
     assert.equal(doc.keys.length, 1);
     assert.equal(doc.keys[0]?.crv, 'Ed25519');
     assert.equal(doc.keys[0]?.d, undefined, 'the JWKS holds no private part');
+    const { record, cm } = await recordOf(ns);
+    assert.match(record.installationID, /^[0-9a-f]{32}$/);
+    const rootKey = bytesOf(root, 'key');
+    assert.deepEqual(record.rootKeys, [
+      { version: 1, keyId: keyId(rootKey), fingerprint: fingerprint(rootKey) },
+    ]);
+    assert.deepEqual(
+      record.jwtSigningKeys.map((k) => [k.version, k.keyId]),
+      [[1, doc.keys[0]?.kid]],
+    );
+    const salt = secrets.find((s) => s.metadata.name === 'palisade-hash-salt');
+    assert.equal(record.hashSalt?.fingerprint, fingerprint(bytesOf(salt, 'salt')));
+    const text = JSON.stringify(cm);
+    for (const s of secrets)
+      for (const value of Object.values(s.data ?? {}))
+        for (const enc of encodings(Buffer.from(value, 'base64')))
+          assert.ok(!text.includes(enc), `the record holds no bytes of ${s.metadata.name}`);
   });
 
-  it('keeps the keys byte-identical across operator restarts and a crash', async function () {
+  it('keeps the keys byte-identical, and the record untouched, across operator restarts and a crash', async function () {
     const before = snapshot(await installationSecrets(ns));
+    const recordBefore = (await recordOf(ns)).cm.metadata.resourceVersion;
     for (const [i, how] of (['stop', 'kill'] as const).entries()) {
       const op = await startOperator({
         kubeconfig: testEnv().kubeconfig,
@@ -73,6 +109,58 @@ describe('Installation keys', function () {
       outputs.push(op.output());
     }
     assert.deepEqual(snapshot(await installationSecrets(ns)), before);
+    assert.equal((await recordOf(ns)).cm.metadata.resourceVersion, recordBefore);
+  });
+
+  it('records an installation from before records existed as it is, regenerating nothing', async function () {
+    const before = snapshot(await installationSecrets(ns));
+    const old = (await recordOf(ns)).record;
+    await kube().delete({ kind: 'ConfigMap', name: RECORD_CONFIGMAP, namespace: ns });
+    const op = await startOperator({
+      kubeconfig: testEnv().kubeconfig,
+      namespace: ns,
+      identity: 'keys-upgrade',
+    });
+    await waitForControllers(op);
+    await op.stop();
+    outputs.push(op.output());
+    assert.deepEqual(snapshot(await installationSecrets(ns)), before, 'no key was made or changed');
+    const { record } = await recordOf(ns);
+    assert.deepEqual(
+      { ...record, installationID: '', created: '' },
+      { ...old, installationID: '', created: '' },
+      'the same keys are recorded',
+    );
+  });
+
+  it('never makes a recorded hash salt or JWT signing key again, and says which is missing', async function () {
+    const lossy = uniqueName('palisade-lossy');
+    await ensureNamespace(lossy);
+    const d = {
+      client: kube(),
+      namespace: lossy,
+      rand: (n: number) => new Uint8Array(randomBytes(n)),
+      log: createLogger({ level: 'error' }),
+      audit: { record: () => undefined },
+    };
+    await ensureInstallationKeys(d);
+    for (const name of ['palisade-hash-salt', 'palisade-jwt-signing-key-v1'])
+      await kube().delete({ kind: 'Secret', name, namespace: lossy });
+    const err = await ensureInstallationKeys(d).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof InstallationKeysMissing, String(err));
+    assert.deepEqual(
+      err.problems.map((p) => `${p.component} ${p.kind}`),
+      ['jwt-signing-key Missing', 'hash-salt Missing'],
+    );
+    assert.match(err.message, /palisade restore --in <backup>/);
+    assert.deepEqual(
+      (await installationSecrets(lossy)).map((s) => s.metadata.name),
+      ['palisade-root-key-v1'],
+      'nothing was made in their place',
+    );
   });
 
   it('creates exactly one of each when two replicas start at once without leader election', async function () {
@@ -92,6 +180,12 @@ describe('Installation keys', function () {
     await Promise.all(ops.map((op) => op.stop()));
     outputs.push(...ops.map((op) => op.output()));
     const names = (await installationSecrets(racing)).map((s) => s.metadata.name);
+    const { record } = await recordOf(racing);
+    assert.deepEqual(
+      record.rootKeys.map((k) => k.version),
+      [1],
+      'one record, of the one root key',
+    );
     assert.deepEqual(names, [
       'palisade-hash-salt',
       'palisade-internal-ca-v1',

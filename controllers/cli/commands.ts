@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { backupInstallation, restoreInstallation } from '../installation/backup.ts';
+import { observeInstallation } from '../installation/observe.ts';
 import { rotateRootKey } from '../installation/rotation.ts';
+import { assessInstallation } from '../installation/verdict.ts';
 import { KubeClient, loadKubeConfig } from '../runtime/kube/client.ts';
 import { createAuditLog, type AuditLog } from '../runtime/log.ts';
 import { loadTenantDataKeys } from '../tenantkey/data.ts';
@@ -62,28 +64,35 @@ export async function rootKeyRotate(c: CommandContext): Promise<void> {
 export async function backup(c: CommandContext): Promise<void> {
   const namespace = operatorNamespace(c);
   const out = str(c, 'out');
-  const { blob, names } = await backupInstallation({
+  const r = await backupInstallation({
     client: client(c),
     namespace,
     passphrase: await passphrase(c),
     rand,
     now: new Date(),
   });
-  await writeFile(out, blob, { mode: 0o600 });
+  await writeFile(out, r.blob, { mode: 0o600 });
   audit(c).record({
     action: 'installation.backup',
     outcome: 'Success',
     resource: { kind: 'Namespace', name: namespace },
-    reason: `${names.length} Secrets`,
+    reason: `${r.names.length} Secrets${r.installationID ? `, installation ${r.installationID}` : ''}`,
   });
-  c.stdout(`backed up ${names.length} Secrets from ${namespace} to ${out}: ${names.join(', ')}\n`);
+  c.stdout(
+    `backed up ${r.names.length} Secrets from ${namespace} to ${out}: ${r.names.join(', ')}\n` +
+      (r.installationID
+        ? `and the installation record (installation ${r.installationID})\n`
+        : 'no installation record yet (the operator makes one at its next start)\n') +
+      (r.derived.length ? `left out, made again by the operator: ${r.derived.join(', ')}\n` : ''),
+  );
 }
 
 export async function restore(c: CommandContext): Promise<void> {
   const blob = new Uint8Array(await readFile(str(c, 'in')));
   const ns = c.flags.namespace;
+  const kube = client(c);
   const r = await restoreInstallation({
-    client: client(c),
+    client: kube,
     blob,
     passphrase: await passphrase(c),
     ...(typeof ns === 'string' ? { namespace: ns } : {}),
@@ -92,12 +101,24 @@ export async function restore(c: CommandContext): Promise<void> {
     action: 'installation.restore',
     outcome: 'Success',
     resource: { kind: 'Namespace', name: r.namespace },
-    reason: `created ${r.created.length}, already present ${r.present.length}`,
+    reason: `${r.mode}; created ${r.created.length}, already present ${r.present.length}, skipped ${r.skipped.length}`,
   });
+  const verdict = assessInstallation(
+    (await observeInstallation({ client: kube, namespace: r.namespace })).observed,
+  );
   c.stdout(
     `restored into ${r.namespace}: created ${r.created.join(', ') || 'nothing'}` +
       (r.present.length ? `; already present (identical): ${r.present.join(', ')}` : '') +
-      '\n',
+      '\n' +
+      (r.mode === 'repair'
+        ? `repaired installation ${r.installationID ?? ''}: only missing installation keys were created; ` +
+          `the keystore was left as it is (not restored: ${r.skipped.length} Secrets)\n`
+        : r.recordCreated
+          ? `installation record restored (installation ${r.installationID ?? ''})\n`
+          : '') +
+      (verdict.kind === 'lost'
+        ? `still missing, the operator keeps waiting: ${verdict.problems.map((p) => p.message).join('; ')}\n`
+        : 'the installation keys are complete: the operator proceeds (no restart needed)\n'),
   );
 }
 

@@ -1,16 +1,12 @@
-import {
-  createHash,
-  generateKeyPairSync,
-  createPrivateKey,
-  createPublicKey,
-  type JsonWebKey,
-} from 'node:crypto';
+import { generateKeyPairSync, type JsonWebKey } from 'node:crypto';
 import { fingerprint, generateDataKey, keyId, type RandomSource } from '../crypto/index.ts';
 import { isAlreadyExists } from '../runtime/errors.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { ConfigMap, Secret } from '../runtime/kube/types.ts';
 import type { AuditLog, Logger } from '../runtime/log.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL } from '../runtime/objects.ts';
+import { jwkThumbprint, publicJwk } from './jwk.ts';
+import { observeInstallation, saveRecord, type Observation } from './observe.ts';
 import {
   Component,
   FINGERPRINT_ANNOTATION,
@@ -18,9 +14,11 @@ import {
   JWKS_CONFIGMAP,
   KEY_ID_ANNOTATION,
   secretBytes,
-  secretName,
   versionOf,
 } from './secrets.ts';
+import { assessInstallation, recoveryStep, type Problem } from './verdict.ts';
+
+export { jwkThumbprint } from './jwk.ts';
 
 export interface RootKey {
   version: number;
@@ -41,33 +39,87 @@ interface Deps {
   rand: RandomSource;
   log: Logger;
   audit: AuditLog;
+  now?: () => Date;
 }
 
 /**
- * Makes sure the installation's root key, JWT signing key and hash salt exist — generating each only if
- * no version of it exists yet — and publishes the JWT public keys as a JWKS ConfigMap. Idempotent and
- * safe to run from two replicas at once: creation is create-only and a loser adopts the winner's Secret.
- * Existing Secrets are never modified.
+ * An installation key the record lists (or that wrapped material needs) is missing or is not the
+ * recorded key. Nothing was made in its place; `problems` say what and the message says how to recover.
+ */
+export class InstallationKeysMissing extends Error {
+  override name = 'InstallationKeysMissing';
+  readonly problems: Problem[];
+  /** The record ConfigMap, when there is one (Events are about it). */
+  readonly record: ConfigMap | undefined;
+
+  constructor(namespace: string, problems: Problem[], record?: ConfigMap) {
+    super(`${problems.map((p) => p.message).join('; ')}. To recover, ${recoveryStep(problems, namespace)}`);
+    this.problems = problems;
+    this.record = record;
+  }
+}
+
+/**
+ * Makes sure the installation's root key, JWT signing key and hash salt exist and are recorded, and
+ * publishes the JWT public keys as a JWKS ConfigMap. Keys are made only where the decision
+ * (controllers/installation/verdict.ts) allows it: on a fresh install, or for a key never recorded.
+ * A recorded key that is missing (or replaced) is never made again: this throws
+ * {@link InstallationKeysMissing} instead, and the caller reports it and checks again later.
+ *
+ * Idempotent and safe to run from two replicas at once: creation is create-only (a loser adopts the
+ * winner's Secret), and so is the record (a loser re-reads it). Existing Secrets are never modified.
  */
 export async function ensureInstallationKeys(d: Deps): Promise<InstallationKeys> {
-  const root = await ensureFirstVersion(d, Component.RootKey, () => {
-    const key = generateDataKey(d.rand);
-    return {
-      data: { key },
-      annotations: { [KEY_ID_ANNOTATION]: keyId(key), [FINGERPRINT_ANNOTATION]: fingerprint(key) },
-    };
+  const now = d.now ?? (() => new Date());
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const o = await observeInstallation(d);
+    const verdict = assessInstallation(o.observed);
+    if (verdict.kind === 'lost')
+      throw new InstallationKeysMissing(d.namespace, verdict.problems, o.recordObject);
+    if (verdict.kind === 'fresh') {
+      await createOnce(d, rootKeySecret(d, 1), Component.RootKey);
+      continue;
+    }
+    if (verdict.mint.length) {
+      for (const c of verdict.mint) await createOnce(d, mintSecret(d, c), c);
+      continue;
+    }
+    if (await saveRecord({ ...d, now }, o)) return publish(d, o);
+  }
+  throw new Error('the installation keys or their record kept changing under this replica; retrying');
+}
+
+function rootKeySecret(d: Deps, version: number): Secret {
+  const key = generateDataKey(d.rand);
+  return installationSecret({
+    namespace: d.namespace,
+    component: Component.RootKey,
+    version,
+    data: { key },
+    annotations: { [KEY_ID_ANNOTATION]: keyId(key), [FINGERPRINT_ANNOTATION]: fingerprint(key) },
   });
-  const jwt = await ensureFirstVersion(d, Component.JwtSigningKey, () => {
+}
+
+function mintSecret(d: Deps, component: Component): Secret {
+  if (component === Component.HashSalt)
+    return installationSecret({ namespace: d.namespace, component, data: { salt: d.rand(32) } });
+  if (component === Component.JwtSigningKey) {
     const { privateKey } = generateKeyPairSync('ed25519');
     const der = privateKey.export({ format: 'der', type: 'pkcs8' });
-    return {
+    return installationSecret({
+      namespace: d.namespace,
+      component,
+      version: 1,
       data: { 'private.der': der },
       annotations: { [KEY_ID_ANNOTATION]: jwkThumbprint(publicJwk(der)) },
-    };
-  });
-  const salt = await ensureSingle(d, Component.HashSalt, () => ({ data: { salt: d.rand(32) } }));
+    });
+  }
+  throw new Error(`${component} is never made here`);
+}
+
+async function publish(d: Deps, o: Observation): Promise<InstallationKeys> {
   const jwks = {
-    keys: jwt.map((s) => ({
+    keys: o.jwtSecrets.map((s) => ({
       ...publicJwk(secretBytes(s, 'private.der')),
       use: 'sig',
       alg: 'EdDSA',
@@ -75,47 +127,16 @@ export async function ensureInstallationKeys(d: Deps): Promise<InstallationKeys>
     })),
   };
   await publishJwks(d, jwks);
+  if (!o.saltSecret) throw new Error('the hash salt vanished while it was being recorded');
   return {
-    rootKeys: root.map((s) => ({
+    rootKeys: o.rootSecrets.map((s) => ({
       version: versionOf(s),
-      keyId: s.metadata.annotations?.[KEY_ID_ANNOTATION] ?? '',
+      keyId: keyId(secretBytes(s, 'key')),
       key: secretBytes(s, 'key'),
     })),
-    hashSalt: secretBytes(salt, 'salt'),
+    hashSalt: secretBytes(o.saltSecret, 'salt'),
     jwks,
   };
-}
-
-type Generated = { data: Record<string, Uint8Array>; annotations?: Record<string, string> };
-
-async function listVersions(d: Deps, component: Component): Promise<Secret[]> {
-  const list = await d.client.list<Secret>('Secret', {
-    namespace: d.namespace,
-    labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY},palisade.dev/component=${component}`,
-  });
-  return list.items.filter((s) => versionOf(s) > 0).sort((a, b) => versionOf(a) - versionOf(b));
-}
-
-async function ensureFirstVersion(
-  d: Deps,
-  component: Component,
-  generate: () => Generated,
-): Promise<Secret[]> {
-  const existing = await listVersions(d, component);
-  if (existing.length > 0) return existing;
-  const secret = installationSecret({ namespace: d.namespace, component, version: 1, ...generate() });
-  await createOnce(d, secret, component);
-  return listVersions(d, component);
-}
-
-async function ensureSingle(d: Deps, component: Component, generate: () => Generated): Promise<Secret> {
-  const name = secretName(component);
-  const existing = await d.client.get<Secret>({ kind: 'Secret', name, namespace: d.namespace });
-  if (existing) return existing;
-  await createOnce(d, installationSecret({ namespace: d.namespace, component, ...generate() }), component);
-  const created = await d.client.get<Secret>({ kind: 'Secret', name, namespace: d.namespace });
-  if (!created) throw new Error(`Secret ${name} vanished right after creation`);
-  return created;
 }
 
 async function createOnce(d: Deps, secret: Secret, component: Component): Promise<void> {
@@ -159,16 +180,4 @@ async function publishJwks(d: Deps, jwks: { keys: JsonWebKey[] }): Promise<void>
     data: { 'jwks.json': JSON.stringify(jwks) },
   };
   await d.client.apply(cm);
-}
-
-function publicJwk(pkcs8Der: Uint8Array): JsonWebKey {
-  const pub = createPublicKey(createPrivateKey({ key: Buffer.from(pkcs8Der), format: 'der', type: 'pkcs8' }));
-  const jwk = pub.export({ format: 'jwk' });
-  return { kty: jwk.kty, crv: jwk.crv, x: jwk.x };
-}
-
-/** RFC 7638 JWK thumbprint (base64url SHA-256 of the canonical members), used as the `kid`. */
-export function jwkThumbprint(jwk: JsonWebKey): string {
-  const canonical = JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x });
-  return createHash('sha256').update(canonical).digest('base64url');
 }

@@ -28,6 +28,12 @@ export interface ManagerOptions {
 
 export const FIELD_MANAGER = 'palisade-operator';
 
+interface StartupTask {
+  name: string;
+  run: () => Promise<void>;
+  maxRetryDelayMs: number;
+}
+
 /**
  * Owns the process-wide pieces (client, informers, queue drivers, leader election, probes, logs) and
  * their order: probes first; then, once leading, caches synced → start-up tasks → controllers. A
@@ -44,7 +50,8 @@ export class Manager {
   private readonly o: ManagerOptions;
   private readonly informers = new Map<string, Informer<KubeObject>>();
   private readonly controllers: { name: string; start(): void; stop(): Promise<void> }[] = [];
-  private readonly startupTasks: { name: string; run: () => Promise<void> }[] = [];
+  private readonly startupTasks: StartupTask[] = [];
+  private readonly unready = new Map<string, string>();
   private elector: LeaderElector | undefined;
   private probes: ProbeServer | undefined;
   private running = false;
@@ -101,13 +108,26 @@ export class Manager {
     return c;
   }
 
-  /** Work that must finish, as leader, before any controller starts (e.g. installation keys). */
-  addStartupTask(name: string, run: () => Promise<void>): void {
-    this.startupTasks.push({ name, run });
+  /**
+   * Work that must finish, as leader, before any controller starts (e.g. installation keys). A failure
+   * is retried with backoff up to `maxRetryDelayMs` (default 30 s) between attempts.
+   */
+  addStartupTask(name: string, run: () => Promise<void>, opts: { maxRetryDelayMs?: number } = {}): void {
+    this.startupTasks.push({ name, run, maxRetryDelayMs: opts.maxRetryDelayMs ?? 30_000 });
   }
 
-  /** What /readyz answers: ready once controllers run, or as a standby replica. */
+  /**
+   * Holds /readyz at "not ready" with `detail` (e.g. a missing root key) until called again with
+   * `undefined`; `source` names who says so. Applies whether controllers run yet or not.
+   */
+  setUnready(source: string, detail: string | undefined): void {
+    if (detail === undefined) this.unready.delete(source);
+    else this.unready.set(source, detail);
+  }
+
+  /** What /readyz answers: ready once controllers run, or as a standby replica; never while held unready. */
   readiness(): { ok: boolean; detail: string } {
+    if (this.unready.size) return { ok: false, detail: [...this.unready.values()].join('\n') };
     return this.running || (this.o.leaderElection && !this.elector?.isLeader())
       ? { ok: true, detail: this.running ? 'ok' : 'standby' }
       : { ok: false, detail: 'starting' };
@@ -166,19 +186,20 @@ export class Manager {
     await Promise.all(
       all.map((i) => i.waitForSync().then(() => this.metrics.informerSynced.set({ kind: i.kind }, 1))),
     );
-    for (const task of this.startupTasks) await this.retry(task.name, task.run);
+    for (const task of this.startupTasks) await this.retry(task);
     if (this.stopping) return;
     for (const c of this.controllers) c.start();
     this.running = true;
     this.log.info('controllers started', { controllers: this.controllers.map((c) => c.name) });
   }
 
-  private async retry(name: string, run: () => Promise<void>): Promise<void> {
+  private async retry(task: StartupTask): Promise<void> {
+    const { name, run } = task;
     for (let attempt = 0; !this.stopping; attempt++) {
       try {
         return await run();
       } catch (e) {
-        const delay = Math.min(30_000, 500 * 2 ** attempt);
+        const delay = Math.min(task.maxRetryDelayMs, 500 * 2 ** attempt);
         this.log.warn('start-up task failed; retrying', {
           task: name,
           retryInMs: delay,
