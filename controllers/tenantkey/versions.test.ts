@@ -87,6 +87,11 @@ describe('TenantKey versions (pure)', function () {
       assert.deepEqual(rotationDue(policy({ rotationTrigger: 'a' }), active, now), { due: false });
     });
 
+    it('does not rotate when the trigger is removed (a key re-created without one adopts its versions)', function () {
+      assert.deepEqual(rotationDue(policy({}), active, now), { due: false });
+      assert.deepEqual(rotationDue(policy({ rotationTrigger: '' }), active, now), { due: false });
+    });
+
     it('rotates once the trigger differs from the one recorded on the active version', function () {
       assert.deepEqual(rotationDue(policy({ rotationTrigger: 'b' }), active, now), {
         due: true,

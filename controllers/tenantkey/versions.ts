@@ -87,11 +87,14 @@ export type Rotation = { due: true; reason: RotationReason } | { due: false; nex
  * Whether a new version is due. The trigger compares spec.rotationTrigger with the trigger recorded on
  * the active version's Secret at its generation (not with status), so a crash between creating a
  * version and writing status can never rotate twice for one change; the first version records the
- * trigger in force, so the initial value does not rotate.
+ * trigger in force, so the initial value does not rotate; removing the trigger does not rotate either.
  */
 export function rotationDue(policy: KeyPolicy, active: ObservedVersion | undefined, now: Date): Rotation {
   if (!active) return { due: true, reason: 'Initial' };
-  if ((policy.rotationTrigger ?? '') !== active.trigger) return { due: true, reason: 'Trigger' };
+  // NB: an absent trigger asks for nothing: a TenantKey re-created without one (a namespace re-created, a
+  // restore, the Tenant's primary key) adopts its versions instead of rotating them.
+  if (policy.rotationTrigger && policy.rotationTrigger !== active.trigger)
+    return { due: true, reason: 'Trigger' };
   if (!policy.rotationPeriod) return { due: false };
   const created = Date.parse(active.created);
   if (Number.isNaN(created)) return { due: true, reason: 'Period' };
