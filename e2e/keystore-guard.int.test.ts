@@ -1,7 +1,8 @@
 /**
- * The chart's keystore guard (charts/palisade/templates/keystore-guard.yaml), on the real apiserver: in the
- * release namespace, only Palisade's ServiceAccount and the break-glass groups may create, change or delete
- * Secrets labelled as Palisade's — not even a user RBAC allows every verb on Secrets there.
+ * The chart's guards (charts/palisade/templates/keystore-guard.yaml), on the real apiserver: in the release
+ * namespace, only Palisade's ServiceAccount and the break-glass groups may create, change or delete Secrets
+ * labelled as Palisade's — not even a user RBAC allows every verb on Secrets there; and Palisade's
+ * ServiceAccount may delete only namespaces a Tenant owns, whatever RBAC grants it.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -27,7 +28,7 @@ const secret = (namespace: string, name: string, labels: Record<string, string>)
 const PALISADE = { 'app.kubernetes.io/managed-by': 'palisade', 'palisade.dev/component': 'keystore' };
 const denied = (e: unknown) => e instanceof ApiError && e.code === 403 && /may not/.test(e.message);
 
-describe('Chart keystore guard (ValidatingAdmissionPolicy on the real apiserver)', function () {
+describe('Chart guards (ValidatingAdmissionPolicies on the real apiserver)', function () {
   this.timeout(120_000);
   const ns = uniqueName('palisade-guard');
   let alice: KubeClient;
@@ -74,6 +75,66 @@ subjects:
       input: manifest,
       allowFail: true,
     });
+  });
+
+  it('lets Palisade delete only namespaces a Tenant owns', async function () {
+    const sa = `system:serviceaccount:${ns}:palisade`;
+    const as = [`--as=${sa}`, '--as-group=system:serviceaccounts', '--as-group=system:authenticated'];
+    const kubectl = (args: string[]) => testEnv().kubectl(args, { allowFail: true });
+    const grant = `${ns}-ns-deleter`;
+    assert.equal(
+      (await kubectl(['create', 'clusterrole', grant, '--verb=delete', '--resource=namespaces'])).code,
+      0,
+    );
+    const bound = await kubectl([
+      'create',
+      'clusterrolebinding',
+      grant,
+      `--clusterrole=${grant}`,
+      `--serviceaccount=${ns}:palisade`,
+    ]);
+    assert.equal(bound.code, 0, bound.stderr);
+    const unowned = uniqueName('someone-elses');
+    const owned = uniqueName('tenant-owned');
+    const tenant = uniqueName('guard');
+    try {
+      await ensureNamespace(unowned);
+      // Dry runs pass through admission: the policy answers without anything being deleted.
+      const refusal = await eventually(
+        'the namespace guard in force',
+        async () => {
+          const r = await kubectl(['delete', 'namespace', unowned, '--dry-run=server', ...as]);
+          return r.code !== 0 && /not one/.test(r.stderr) ? r.stderr : undefined;
+        },
+        60_000,
+      );
+      assert.match(refusal, /only namespaces a Tenant owns/);
+      const real = await kubectl(['delete', 'namespace', unowned, '--wait=false', ...as]);
+      assert.notEqual(real.code, 0, 'refused for real too');
+      assert.ok(await kube().get({ kind: 'Namespace', name: unowned }), 'the namespace is still there');
+      const t = await kube().create<KubeObject>({
+        apiVersion: 'palisade.dev/v1alpha1',
+        kind: 'Tenant',
+        metadata: { name: tenant },
+        spec: { namespace: owned },
+      } as KubeObject);
+      await kube().create<KubeObject>({
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: {
+          name: owned,
+          ownerReferences: [
+            { apiVersion: 'palisade.dev/v1alpha1', kind: 'Tenant', name: tenant, uid: t.metadata.uid ?? '' },
+          ],
+        },
+      });
+      const allowed = await kubectl(['delete', 'namespace', owned, '--dry-run=server', ...as]);
+      assert.equal(allowed.code, 0, allowed.stderr);
+    } finally {
+      await kubectl(['delete', 'clusterrolebinding,clusterrole', grant]);
+      await kubectl(['delete', 'namespace', unowned, owned, '--ignore-not-found', '--wait=false']);
+      await kubectl(['delete', 'tenant', tenant, '--ignore-not-found', '--wait=false']);
+    }
   });
 
   it("refuses anyone but Palisade's ServiceAccount and the break-glass groups, naming who may", async function () {

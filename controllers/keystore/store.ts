@@ -12,6 +12,7 @@ import { isAlreadyExists } from '../runtime/errors.ts';
 import type { Informer } from '../runtime/informer.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { Secret } from '../runtime/kube/types.ts';
+import { TENANT_UID_LABEL } from '../runtime/objects.ts';
 import {
   EntryKind,
   entryKind,
@@ -22,6 +23,7 @@ import {
   keystoreIndex,
   keystoreRootIndex,
   ROOT_KEY_VERSION_LABEL,
+  COMPONENT_LABEL_SELECTOR,
   rewrapName,
   secretBytes,
   tenantRecordName,
@@ -93,6 +95,15 @@ export class Keystore {
 
   get client(): KubeClient {
     return this.d.client;
+  }
+
+  /** Every keystore entry of one tenant UID, read live (for its destruction). */
+  async liveEntriesOf(uid: string): Promise<Secret[]> {
+    const list = await this.d.client.list<Secret>('Secret', {
+      namespace: this.namespace,
+      labelSelector: `${COMPONENT_LABEL_SELECTOR},${TENANT_UID_LABEL}=${uid}`,
+    });
+    return list.items;
   }
 
   /** A tenant record read live (for start-up work that runs before the cache holds its own writes). */

@@ -1,5 +1,5 @@
 import type { Tenant } from '../../crds/v1alpha1/index.ts';
-import { IndexKey, RETAINED_LABEL } from '../keystore/entries.ts';
+import { RETAINED_LABEL } from '../keystore/entries.ts';
 import { tenantOfNamespace } from '../keystore/tenants.ts';
 import type { Namespace } from '../runtime/kube/types.ts';
 import { removeFinalizer } from '../runtime/objects.ts';
@@ -30,8 +30,9 @@ export async function finalizeTenant(d: TenantDeps, tenant: Tenant): Promise<voi
   if (ours && tenant.spec.deletionPolicy === 'Delete') {
     const ns = d.namespaces.get(name) ?? (await d.client.get<Namespace>({ kind: 'Namespace', name }));
     if (ns) await d.client.delete({ kind: 'Namespace', name }, { propagationPolicy: 'Background' });
-    const entries = d.keystore.find(IndexKey.ofTenant(record.uid));
-    // NB: the record goes last: until then a crash retries with the same identity.
+    // NB: a live list, not the cache: an entry written a moment ago must not be left behind. The record
+    // goes last: until then a crash retries with the same identity.
+    const entries = await d.keystore.liveEntriesOf(record.uid);
     const sorted = [...entries.filter((s) => s.metadata.name !== record.secret.metadata.name), record.secret];
     await d.keystore.delete(sorted);
     const note = `deleted namespace ${name} and ${entries.length} keystore entr${entries.length === 1 ? 'y' : 'ies'} (deletionPolicy Delete)`;
