@@ -6,8 +6,6 @@
  * versions, UIDs) do not move. Also: labels are not proof of a tenant's identity.
  */
 import assert from 'node:assert/strict';
-import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
-import { CLIENT_TLS } from '../controllers/messaging/index.ts';
 import { KubeClient, loadKubeConfig } from '../controllers/runtime/kube/client.ts';
 import type { KubeObject, Secret } from '../controllers/runtime/kube/types.ts';
 import { ApiError } from '../controllers/runtime/errors.ts';
@@ -16,7 +14,13 @@ import { getTenant, kube, readyStatus, tenantManifest, uniqueName } from './supp
 import { eventually } from './support/operator.ts';
 import { versionSecrets } from './support/tenantkeys.ts';
 import { bindingManifest } from './support/certificates.ts';
-import { credsOf, startMessaging, stopMessaging, type MessagingEnv } from './messaging.support.ts';
+import {
+  agentConnects,
+  credsOf,
+  startMessaging,
+  stopMessaging,
+  type MessagingEnv,
+} from './messaging.support.ts';
 
 interface AgentView extends KubeObject {
   status?: {
@@ -49,25 +53,6 @@ async function creds(ns: string, name: string): Promise<string> {
   const s = await kube().get<Secret>({ kind: 'Secret', name: `${name}-nats-creds`, namespace: ns });
   if (!s) throw new Error(`no credentials Secret ${ns}/${name}`);
   return credsOf(s);
-}
-
-async function connects(env: MessagingEnv, c: string): Promise<true | string> {
-  let nc: NatsConnection | undefined;
-  try {
-    nc = await connect({
-      servers: env.server,
-      tls: { ca: env.caPem, ...CLIENT_TLS } as { ca: string },
-      authenticator: credsAuthenticator(new TextEncoder().encode(c)),
-      reconnect: false,
-      maxReconnectAttempts: 0,
-    });
-    await nc.flush();
-    return true;
-  } catch (e) {
-    return String(e);
-  } finally {
-    await nc?.close().catch(() => undefined);
-  }
 }
 
 async function readyTenant(name: string) {
@@ -154,7 +139,7 @@ subjects: [{ kind: ServiceAccount, name: editor, namespace: ${nsA} }]
       .map((s) => s.metadata.name)
       .sort();
     const credsB = await creds(nsB, 'edge');
-    assert.equal(await connects(env, credsB), true);
+    assert.equal(await agentConnects(env, credsB), true);
 
     // A revoked user of tenant A: suspend agent "old", keep its credentials.
     const revokedCreds = await creds(nsA, 'old');
@@ -164,7 +149,7 @@ subjects: [{ kind: ServiceAccount, name: editor, namespace: ${nsA} }]
         await eventually(
           'suspended creds refused',
           async () => {
-            const r = await connects(env, revokedCreds);
+            const r = await agentConnects(env, revokedCreds);
             return r === true ? undefined : r;
           },
           30_000,
@@ -258,7 +243,7 @@ subjects: [{ kind: ServiceAccount, name: editor, namespace: ${nsA} }]
       60_000,
     );
     assert.notEqual(agentA.status?.userPublicKey, bUser);
-    assert.equal(await connects(env, await creds(nsA, 'edge')), true);
+    assert.equal(await agentConnects(env, await creds(nsA, 'edge')), true);
     const tenantAAfter = await getTenant(a);
     assert.equal(
       (tenantAAfter as { status?: { natsAccount?: { publicKey?: string } } }).status?.natsAccount?.publicKey,
@@ -267,8 +252,12 @@ subjects: [{ kind: ServiceAccount, name: editor, namespace: ${nsA} }]
     );
     // Tenant B is untouched, and A's revoked user stays revoked.
     await new Promise((r) => setTimeout(r, 2000));
-    assert.equal(await connects(env, credsB), true, "tenant B's agent still connects");
-    assert.match(String(await connects(env, revokedCreds)), /uthorization/, 'a revoked user stays revoked');
+    assert.equal(await agentConnects(env, credsB), true, "tenant B's agent still connects");
+    assert.match(
+      String(await agentConnects(env, revokedCreds)),
+      /uthorization/,
+      'a revoked user stays revoked',
+    );
     // The planted look-alikes were neither read nor touched.
     for (const n of ['palisade-nats-account', 'palisade-nats-revocations', 'palisade-key-planted'])
       assert.ok(await kube().get({ kind: 'Secret', name: n, namespace: nsA }), `${n} is left alone`);

@@ -5,16 +5,20 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { connect, credsAuthenticator } from '@nats-io/transport-node';
 import { runCli } from '../controllers/cli.ts';
-import { CLIENT_TLS } from '../controllers/messaging/index.ts';
 import type { KubeObject, Secret } from '../controllers/runtime/kube/types.ts';
 import { loadTenantDataKeys } from '../controllers/tenantkey/data.ts';
 import { testEnv } from '../hack/testenv/env.ts';
 import { getTenant, kube, readyStatus, tenantManifest, uniqueName } from './support/cluster.ts';
 import { eventually } from './support/operator.ts';
 import { versionSecrets } from './support/tenantkeys.ts';
-import { credsOf, startMessaging, stopMessaging, type MessagingEnv } from './messaging.support.ts';
+import {
+  agentConnects,
+  credsOf,
+  startMessaging,
+  stopMessaging,
+  type MessagingEnv,
+} from './messaging.support.ts';
 
 type Conditioned = KubeObject & {
   status?: {
@@ -53,18 +57,6 @@ async function readyAgent(ns: string, name: string): Promise<string> {
   const s = await kube().get<Secret>({ kind: 'Secret', name: `${name}-nats-creds`, namespace: ns });
   if (!s) throw new Error('no credentials Secret');
   return credsOf(s);
-}
-
-async function connects(env: MessagingEnv, creds: string): Promise<void> {
-  const nc = await connect({
-    servers: env.server,
-    tls: { ca: env.caPem, ...CLIENT_TLS } as { ca: string },
-    authenticator: credsAuthenticator(new TextEncoder().encode(creds)),
-    reconnect: false,
-    maxReconnectAttempts: 0,
-  });
-  await nc.flush();
-  await nc.close();
 }
 
 describe('Keystore journeys (messaging on, operator as a process)', function () {
@@ -148,7 +140,7 @@ describe('Keystore journeys (messaging on, operator as a process)', function () 
       rand,
     });
     assert.equal(new TextDecoder().decode(again.decrypt(sealed, 'user/1')), 'alice@example.com');
-    await connects(env, await readyAgent(ns, 'edge'));
+    assert.equal(await agentConnects(env, await readyAgent(ns, 'edge')), true);
   });
 
   it('a root rotation rewraps tenant keys and account seeds, retires the old root, and agents keep connecting', async function () {
@@ -214,7 +206,7 @@ describe('Keystore journeys (messaging on, operator as a process)', function () 
         rand,
       });
       assert.equal(new TextDecoder().decode(keys.decrypt(sealed[i] as Uint8Array)), n);
-      await connects(env, creds[i] as string);
+      assert.equal(await agentConnects(env, creds[i] as string), true);
     }
     // New credentials are signed with the rewrapped account seed: still the same account.
     await kube().apply({
@@ -241,6 +233,6 @@ describe('Keystore journeys (messaging on, operator as a process)', function () 
       },
       60_000,
     );
-    await connects(env, fresh);
+    assert.equal(await agentConnects(env, fresh), true);
   });
 });

@@ -5,10 +5,11 @@
  */
 import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { testEnv } from '../hack/testenv/env.ts';
 import { unwrap } from '../controllers/crypto/index.ts';
 import {
+  CLIENT_TLS,
   connectionOptions,
   createKeyPair,
   fromSeed,
@@ -129,4 +130,24 @@ export async function mountSecret(secret: Secret, dir: string): Promise<string> 
 
 export function credsOf(secret: Secret): string {
   return secretText(secret, 'agent.creds');
+}
+
+/** Whether credentials get a connection through to nats-server: `true`, or the refusal's text. */
+export async function agentConnects(env: MessagingEnv, creds: string): Promise<true | string> {
+  let nc: NatsConnection | undefined;
+  try {
+    nc = await connect({
+      servers: env.server,
+      tls: { ca: env.caPem, ...CLIENT_TLS } as { ca: string },
+      authenticator: credsAuthenticator(new TextEncoder().encode(creds)),
+      reconnect: false,
+      maxReconnectAttempts: 0,
+    });
+    await nc.flush();
+    return true;
+  } catch (e) {
+    return String(e);
+  } finally {
+    await nc?.close().catch(() => undefined);
+  }
 }
