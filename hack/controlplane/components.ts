@@ -71,6 +71,8 @@ export interface ApiserverConfig {
   etcdPort: number;
   pki: Pki;
   withControllerManager: boolean;
+  /** Audit policy and log files: the apiserver then logs requests as the policy says (JSON lines). */
+  audit?: { policyFile: string; logFile: string };
 }
 
 export function apiserverArgs(c: ApiserverConfig): string[] {
@@ -92,6 +94,14 @@ export function apiserverArgs(c: ApiserverConfig): string[] {
   // Without the serviceaccount controller no "default" ServiceAccount exists and the admission plugin
   // would reject every Pod.
   if (!c.withControllerManager) args.push('--disable-admission-plugins=ServiceAccount');
+  // NB: the log backend's default mode is blocking: an event is written before the request goes on.
+  // One file, never rotated (the default rotates at 100 MB), so a reader can follow it.
+  if (c.audit)
+    args.push(
+      `--audit-policy-file=${c.audit.policyFile}`,
+      `--audit-log-path=${c.audit.logFile}`,
+      '--audit-log-maxsize=100000',
+    );
   return args;
 }
 

@@ -2,7 +2,7 @@
 // optionally cert-manager, all on 127.0.0.1, for integration tests and the demo. See
 // hack/controlplane/README.md for what runs, with which flags, and why.
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { binaries, requireFiles, type Binaries } from './binaries.ts';
@@ -26,6 +26,8 @@ export interface ControlPlaneOptions {
   nats?: boolean | { configFile: string };
   certManager?: boolean;
   crdDirs?: string[];
+  /** An audit policy (YAML): the apiserver then writes its audit log to `ControlPlane.auditLog`. */
+  auditPolicy?: string;
   log?: (line: string) => void;
 }
 
@@ -42,6 +44,8 @@ export interface ControlPlane {
   kubeconfig: string;
   apiserverUrl: string;
   natsUrl?: string;
+  // The apiserver's audit log (JSON lines), when started with `auditPolicy`.
+  auditLog?: string;
   // Runs the pinned kubectl as admin (or as whoever `kubeconfig`, e.g. from kubeconfigFor, names).
   kubectl(args: string[], opts?: KubectlOptions): Promise<KubectlResult>;
   kubeconfigFor(user: string, groups?: string[]): Promise<string>;
@@ -102,6 +106,7 @@ class LocalControlPlane implements ControlPlane {
   readonly kubeconfig: string;
   apiserverUrl = '';
   natsUrl?: string;
+  auditLog?: string;
   #opts: ControlPlaneOptions;
   #bins: Binaries;
   #dirs: Dirs;
@@ -142,6 +147,12 @@ class LocalControlPlane implements ControlPlane {
     this.#log(`etcd ready after ${Date.now() - t0} ms`);
     const withKcm = this.#opts.controllerManager !== false;
     this.#apiserverConfig = { port: apiPort, etcdPort: etcdClient, pki, withControllerManager: withKcm };
+    if (this.#opts.auditPolicy !== undefined) {
+      const policyFile = path.join(this.dir, 'audit-policy.yaml');
+      await writeFile(policyFile, this.#opts.auditPolicy);
+      this.auditLog = path.join(this.#layout.logs, 'kube-apiserver-audit.log');
+      this.#apiserverConfig.audit = { policyFile, logFile: this.auditLog };
+    }
     await this.startApiserver();
     this.#log(`kube-apiserver ready after ${Date.now() - t0} ms`);
     this.apiserverUrl = `https://127.0.0.1:${apiPort}`;
