@@ -97,6 +97,16 @@ export class Keystore {
     return this.d.client;
   }
 
+  /** True when a live read finds every one of `versions` of a TenantKey in the keystore (the cache lags). */
+  async liveVersionsPresent(uid: string, keyName: string, versions: readonly number[]): Promise<boolean> {
+    const list = await this.d.client.list<Secret>('Secret', {
+      namespace: this.namespace,
+      labelSelector: `${COMPONENT_LABEL_SELECTOR},${TENANT_UID_LABEL}=${uid},${TENANTKEY_LABEL}=${keyName}`,
+    });
+    const present = new Set(list.items.map((s) => Number(s.metadata.labels?.[VERSION_LABEL])));
+    return versions.every((v) => present.has(v));
+  }
+
   /** Every keystore entry of one tenant UID, read live (for its destruction). */
   async liveEntriesOf(uid: string): Promise<Secret[]> {
     const list = await this.d.client.list<Secret>('Secret', {

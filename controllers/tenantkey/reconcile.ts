@@ -76,9 +76,15 @@ export async function reconcileTenantKey(d: TenantKeyDeps, key: string): Promise
   const listed = tk.status?.versions ?? [];
   const missing = missingVersions(versions, listed, tk.spec);
   if (missing.length > 0) {
+    // NB: the Secret cache may not have seen a version this key's own status already lists (two watch
+    // streams, no common order): missing key material is claimed only after a live read agrees.
+    if (await d.keystore.liveVersionsPresent(tenantUID, tk.metadata.name, missing))
+      throw new Error(
+        `version(s) ${missing.join(', ')} exist but the Secret cache has not seen them yet; retrying`,
+      );
     const message = `the keystore entries of version(s) ${missing.join(', ')} are gone although they were never destroyed; restore them from a backup (no new key is generated in their place)`;
     await report(d, tk, tenantUID, versions, notReady(TenantKeyReason.KeyMaterialMissing, message));
-    return;
+    return { requeueAfterMs: ROOT_MISSING_RECHECK_MS };
   }
   const place: KeyPlace = { tk, tenantUID };
   const view = await converge(d, place, versions);
