@@ -1,4 +1,3 @@
-import type { TenantKey } from '../../crds/v1alpha1/index.ts';
 import { watchMapped } from '../runtime/controller.ts';
 import type { Informer } from '../runtime/informer.ts';
 import type { Secret } from '../runtime/kube/types.ts';
@@ -32,7 +31,6 @@ export function setupKeystoreRewrap(
   o: { keystore: Keystore; secrets: Informer<Secret>; concurrency?: number },
 ) {
   const ks = o.keystore;
-  const tenantKeys = mgr.informer<TenantKey>('TenantKey');
   const slotOf = (s: Secret) => s.metadata.labels?.[SLOT_LABEL] ?? '';
   const map = (s: Secret): string[] => {
     if (isKeystoreEntry(s, ks.namespace) && WRAPPED_KINDS.has(entryKind(s)) && slotOf(s)) return [slotOf(s)];
@@ -81,15 +79,6 @@ export function setupKeystoreRewrap(
         ...(kind === EntryKind.TenantKey ? { version: Number(l[VERSION_LABEL]) || undefined } : {}),
         reason: `rewrapped from root key version ${before} to ${after}`,
       });
-      const tk = tenantKeys.get(l[TENANTKEY_LABEL] ?? '', l[TENANT_NAMESPACE_LABEL] ?? '');
-      if (kind === EntryKind.TenantKey && tk)
-        mgr.events.record(
-          tk,
-          'Normal',
-          'KeyRewrapped',
-          'Rewrap',
-          `rewrapped version ${l[VERSION_LABEL]} under root key version ${after}`,
-        );
     },
   });
 }

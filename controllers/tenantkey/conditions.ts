@@ -21,7 +21,6 @@ export const TenantKeyReason = {
 export const KeyEvent = {
   Generated: 'KeyGenerated',
   Rotated: 'KeyRotated',
-  Rewrapped: 'KeyRewrapped',
   Destroyed: 'KeyDestroyed',
   Retained: 'KeyRetained',
   BindingMismatch: 'KeyBindingMismatch',

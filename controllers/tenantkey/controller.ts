@@ -1,6 +1,6 @@
 import type { Tenant, TenantKey } from '../../crds/v1alpha1/index.ts';
 import type { RootKeyring } from '../installation/keyring.ts';
-import { Component } from '../installation/secrets.ts';
+import { Component, versionOf } from '../installation/secrets.ts';
 import {
   EntryKind,
   entryKind,
@@ -28,8 +28,8 @@ const ROOT_WAIT_MS = 60_000;
 
 /**
  * Wires the TenantKey controller. Keystore entries map to their TenantKey by their labels (entries are
- * read only from the keystore's namespace); a change to a root key version (rotation, restore,
- * retirement) re-checks every TenantKey; a tenant record re-checks the keys of its namespace. The
+ * read only from the keystore's namespace); a root key version that appears, vanishes or comes back
+ * re-checks the keys it wraps; a tenant record re-checks the keys of its namespace. The
  * controller starts only once the root key is visible in the Secret informer.
  */
 export function setupTenantKeyController(mgr: Manager, o: TenantKeyOptions) {
@@ -48,12 +48,22 @@ export function setupTenantKeyController(mgr: Manager, o: TenantKeyOptions) {
   };
   const isRoot = (s: Secret) =>
     s.metadata.namespace === ks.namespace && s.metadata.labels?.[COMPONENT_LABEL] === Component.RootKey;
+  const keyOfEntry = (e: Secret) =>
+    `${e.metadata.labels?.[TENANT_NAMESPACE_LABEL] ?? ''}/${e.metadata.labels?.[TENANTKEY_LABEL] ?? ''}`;
+  // NB: a root version that appears, vanishes or comes back concerns only the keys it wraps (an index
+  // lookup): a rotation's new version wraps nothing yet, and each key is re-checked as it is rewrapped.
+  const keysWrappedBy = (root: Secret): string[] =>
+    ks
+      .referencesOf(versionOf(root))
+      .map((k) => ks.get(k.slice(k.indexOf('/') + 1)))
+      .filter((e): e is Secret => !!e && entryKind(e) === EntryKind.TenantKey)
+      .map(keyOfEntry);
   const keysOf = (s: Secret): string[] => {
-    if (isRoot(s)) return tenantKeys.list().map((k) => objectKey(k.metadata));
+    if (isRoot(s)) return keysWrappedBy(s);
     if (!isKeystoreEntry(s, ks.namespace)) return [];
     const ns = s.metadata.labels?.[TENANT_NAMESPACE_LABEL] ?? '';
     if (entryKind(s) === EntryKind.Tenant) return tenantKeys.list(ns).map((k) => objectKey(k.metadata));
-    if (entryKind(s) === EntryKind.TenantKey) return [`${ns}/${s.metadata.labels?.[TENANTKEY_LABEL] ?? ''}`];
+    if (entryKind(s) === EntryKind.TenantKey) return [keyOfEntry(s)];
     return [];
   };
   return mgr.addController({

@@ -50,8 +50,25 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const rand = (n: number) => new Uint8Array(randomBytes(n));
 const silentAudit = { record: () => undefined };
 
+let operatorOutput: () => string = () => '';
+
+/** The operator's metrics; an operator that stopped answering ends the bench with what it last said. */
 async function metrics(port: number): Promise<string> {
-  return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    } catch (e) {
+      // A busy operator may drop one scrape; ten in a row means it is gone.
+      if (attempt >= 10)
+        throw new Error(
+          `the operator stopped answering; its last output:\n${operatorOutput().slice(-4000)}`,
+          {
+            cause: e,
+          },
+        );
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
 }
 
 /** Write requests by "verb kind", from palisade_api_requests_total. */
@@ -210,6 +227,7 @@ async function main() {
       identity: 'bench-keys',
       args: ['--log-level=warn'],
     });
+    operatorOutput = () => op.output();
     const t1 = performance.now();
     await until('adopted', async () => {
       const text = await metrics(op.probePort).catch(() => '');
