@@ -5,6 +5,8 @@ import { COMPONENT_LABEL } from '../runtime/objects.ts';
 import { Component, KEY_ID_ANNOTATION, secretBytes, versionOf } from './secrets.ts';
 import type { RootKey } from './keys.ts';
 
+const ROOT_KEY_INDEX = 'root-key';
+
 /**
  * The root key versions, read live from the operator's labelled-Secret informer, so a root rotation
  * (a new `palisade-root-key-v<N>` Secret) is seen without a restart. The active version, the one new
@@ -18,13 +20,23 @@ export class RootKeyring {
   constructor(secrets: Informer<Secret>, namespace: string) {
     this.secrets = secrets;
     this.namespace = namespace;
+    // NB: an index, not a scan: the keystore's entries share this namespace, tens of thousands of them,
+    // and the keyring is read on every wrap and unwrap.
+    secrets.addIndex(ROOT_KEY_INDEX, (s) =>
+      s.metadata.namespace === namespace &&
+      s.metadata.labels?.[COMPONENT_LABEL] === Component.RootKey &&
+      versionOf(s) > 0
+        ? ['root']
+        : [],
+    );
   }
 
   /** Every root key version present, lowest first. */
   versions(): RootKey[] {
     const found = this.secrets
-      .list(this.namespace)
-      .filter((s) => s.metadata.labels?.[COMPONENT_LABEL] === Component.RootKey && versionOf(s) > 0)
+      .byIndex(ROOT_KEY_INDEX, 'root')
+      .map((k) => this.secrets.get(k.slice(k.indexOf('/') + 1), this.namespace))
+      .filter((s): s is Secret => !!s)
       .sort((a, b) => versionOf(a) - versionOf(b));
     const rv = found.map((s) => s.metadata.resourceVersion).join(',');
     if (this.cache?.rv === rv) return this.cache.keys;

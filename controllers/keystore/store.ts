@@ -8,7 +8,7 @@ import {
   type RandomSource,
 } from '../crypto/index.ts';
 import type { RootKeyring } from '../installation/keyring.ts';
-import { isAlreadyExists } from '../runtime/errors.ts';
+import { isAlreadyExists, isNotFound } from '../runtime/errors.ts';
 import type { Informer } from '../runtime/informer.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { Secret } from '../runtime/kube/types.ts';
@@ -196,6 +196,7 @@ export class Keystore {
     const plaintext = this.unwrap(current, b);
     let writes = 0;
     let newest = current;
+    let createdNow = false;
     if (wrappedByRootVersion(current) < active) {
       const { wrapped, rootVersion } = this.wrap(plaintext, b);
       // NB: built explicitly: objects from an informer's initial list carry no kind or apiVersion.
@@ -221,19 +222,26 @@ export class Keystore {
       newest = made.secret;
       if (Buffer.compare(Buffer.from(this.unwrap(newest, b)), Buffer.from(plaintext)) !== 0)
         throw new Error(`rewrapped entry ${newest.metadata.name} holds other bytes; the old wrap is kept`);
-      // NB: a concurrent destroy of this slot (a TenantKey version below destroyBelowVersion) must not be
-      // undone by the wrap just made: when the wrap it was made from is gone, the new one goes too. Only
-      // a wrap made by this call: an adopted one was made by an earlier run, which then deleted the source.
-      if (made.created) {
-        const ref = { kind: 'Secret', name: current.metadata.name, namespace: this.namespace };
-        if (!(await this.d.client.get<Secret>(ref))) {
+      createdNow = made.created;
+    }
+    const older = sorted.filter((s) => s.metadata.name !== newest.metadata.name);
+    let deleted = 0;
+    for (const s of older) {
+      try {
+        await this.delete([s]);
+        deleted++;
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+        // NB: a concurrent destroy of this slot (a TenantKey version below destroyBelowVersion) must not be
+        // undone by the wrap just made: when the wrap it was made from is already gone, the new one goes
+        // too. Only a wrap made by this call: an adopted one was made by an earlier run, which then
+        // deleted the source itself.
+        if (createdNow && s.metadata.name === current.metadata.name) {
           await this.delete([newest]);
-          return writes + 1;
+          return writes + deleted + 1;
         }
       }
     }
-    const older = sorted.filter((s) => s.metadata.name !== newest.metadata.name);
-    await this.delete(older);
-    return writes + older.length;
+    return writes + deleted;
   }
 }
