@@ -117,13 +117,15 @@ async function ensureNamespace(
       ? { status: 'True' as const, reason: previous.reason, message: previous.message }
       : ready;
   if (namespaceUpToDate(tenant, existing, desired)) return { ok: true, concern: kept };
+  let applied: Namespace;
   try {
-    await d.client.apply(desired);
+    applied = await d.client.apply<Namespace>(desired);
   } catch (e) {
     const message = `could not apply namespace ${name}: ${describeError(e)}`;
     return { ok: false, concern: { status: 'False', reason: TenantReason.ApplyFailed, message }, error: e };
   }
-  if (existing) return { ok: true, concern: kept };
+  // NB: by UID, not by the cache: a cached namespace may already be gone, and the apply re-created it.
+  if (existing && applied.metadata.uid === existing.metadata.uid) return { ok: true, concern: kept };
   const resource = { kind: 'Tenant', name: tenant.metadata.name, uid: tenant.metadata.uid };
   // A namespace this Tenant had: ready once, or being deleted when last seen.
   const hadOne = previous?.status === 'True' || previous?.reason === TenantReason.NamespaceTerminating;
