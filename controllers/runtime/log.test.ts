@@ -2,17 +2,17 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { ApiError, TerminalError } from './errors.ts';
 import { createAuditLog, createLogger, redact, MAX_DEPTH } from './log.ts';
-
-// Obviously fake material, shaped like the real thing.
-const USER_SEED = `SU${'A'.repeat(56)}`;
-const ACCOUNT_SEED = `SA${'B'.repeat(56)}`;
-const OPERATOR_SEED = `SO${'C'.repeat(56)}`;
-const ACCOUNT_PUBLIC_KEY = `A${'BCDEFGHIJKLMNOPQRSTUVWXYZ234567'.repeat(2).slice(0, 55)}`;
-const KEY_BASE64 = Buffer.from(Array.from({ length: 32 }, (_, i) => i)).toString('base64');
-const JWT = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJmYWtlIn0.ZmFrZS1zaWduYXR1cmU';
-const PEM =
-  '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIAABAgMEBQYHCAkKCwwNDg8Q\n-----END PRIVATE KEY-----\n';
-const CREDS = `-----BEGIN NATS USER JWT-----\n${JWT}\n------END NATS USER JWT------\n\n-----BEGIN USER NKEY SEED-----\n${USER_SEED}\n------END USER NKEY SEED------\n`;
+import {
+  ACCOUNT_PUBLIC_KEY,
+  ACCOUNT_SEED,
+  CREDS,
+  JWT,
+  KEY_BASE64,
+  OPERATOR_SEED,
+  PEM,
+  PEM_FRAGMENT,
+  USER_SEED,
+} from './testdata/material.ts';
 
 /** Every line a logger writes to `stream`, parsed, once the writes have landed. */
 async function linesOf(stream: PassThrough): Promise<Record<string, unknown>[]> {
@@ -87,7 +87,7 @@ describe('log redaction', () => {
       ['redacts a PEM private key', { value: PEM }, { value: '[redacted]\n' }],
       [
         'redacts an encrypted PEM private key cut short',
-        { value: 'got -----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHDBOBgkqhkiG9w0BBQ0w' },
+        { value: `got ${PEM_FRAGMENT}` },
         { value: 'got [redacted]' },
       ],
       ['redacts a 32-byte key in base64', { value: KEY_BASE64 }, { value: '[redacted]' }],

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inFlight, type Write } from './audit.ts';
-import { freePort, type OperatorProcess } from './operator.ts';
+import { freePort, watchOperatorChild, type OperatorProcess } from './operator.ts';
 
 const warmScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'warm-operator.ts');
 
@@ -49,24 +49,8 @@ export async function warmOperator(opts: {
       },
     },
   );
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')));
   child.stdin.on('error', () => undefined); // a process that died early: its output says why
-  let exited = false;
-  const exit = new Promise<void>((resolve) =>
-    child.on('exit', () => {
-      exited = true;
-      resolve();
-    }),
-  );
-  const cleanup = () => child.kill('SIGKILL');
-  process.once('exit', cleanup);
-  const end = async (signal: NodeJS.Signals) => {
-    if (!exited) child.kill(signal);
-    await exit;
-    process.off('exit', cleanup);
-  };
+  const watched = watchOperatorChild(child);
   return {
     identity: opts.identity,
     start: () => {
@@ -75,13 +59,13 @@ export async function warmOperator(opts: {
         identity: opts.identity,
         probePort,
         child,
-        output: () => out,
-        stop: () => end('SIGTERM'),
-        kill: () => end('SIGKILL'),
-        exited: () => exited,
+        output: watched.output,
+        stop: () => watched.end('SIGTERM'),
+        kill: () => watched.end('SIGKILL'),
+        exited: watched.exited,
       };
     },
-    discard: () => end('SIGKILL'),
+    discard: () => watched.end('SIGKILL'),
   };
 }
 

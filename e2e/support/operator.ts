@@ -30,6 +30,38 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts `controllers/main.ts` as a separate process, the way a Deployment would run it. */
+/**
+ * What every operator child process needs from its test: its output buffered, its exit tracked, and a
+ * SIGKILL if the test process itself dies (a test that dies must not leave operators behind).
+ */
+export function watchOperatorChild(child: ChildProcess): {
+  output(): string;
+  exited(): boolean;
+  end(signal: NodeJS.Signals): Promise<void>;
+} {
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString('utf8')));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString('utf8')));
+  let exited = false;
+  const exit = new Promise<void>((resolve) =>
+    child.on('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
+  const cleanup = () => child.kill('SIGKILL');
+  process.once('exit', cleanup);
+  return {
+    output: () => out,
+    exited: () => exited,
+    end: async (signal) => {
+      if (!exited) child.kill(signal);
+      await exit;
+      process.off('exit', cleanup);
+    },
+  };
+}
+
 export async function startOperator(opts: {
   kubeconfig: string;
   namespace: string;
@@ -53,32 +85,15 @@ export async function startOperator(opts: {
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: opts.kubeconfig } },
   );
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString('utf8')));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString('utf8')));
-  let exited = false;
-  const exit = new Promise<void>((resolve) =>
-    child.on('exit', () => {
-      exited = true;
-      resolve();
-    }),
-  );
-  // A test process that dies must not leave operators behind.
-  const cleanup = () => child.kill('SIGKILL');
-  process.once('exit', cleanup);
-  const end = async (signal: NodeJS.Signals) => {
-    if (!exited) child.kill(signal);
-    await exit;
-    process.off('exit', cleanup);
-  };
+  const watched = watchOperatorChild(child);
   return {
     identity: opts.identity,
     probePort,
     child,
-    output: () => out,
-    stop: () => end('SIGTERM'),
-    kill: () => end('SIGKILL'),
-    exited: () => exited,
+    output: watched.output,
+    stop: () => watched.end('SIGTERM'),
+    kill: () => watched.end('SIGKILL'),
+    exited: watched.exited,
   };
 }
 
