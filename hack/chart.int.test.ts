@@ -1,20 +1,40 @@
 /**
  * The Helm chart: lint, then render with default and non-default values and have the real local
- * apiserver accept every rendered object (CRDs included) in a server-side dry run.
+ * apiserver accept every rendered object (CRDs included) in a server-side dry run. Rendered by the
+ * project's helm with no --kube-version: it is stamped like a release build.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { binaries, REPO_ROOT } from './controlplane/binaries.ts';
 import { testEnv } from './testenv/env.ts';
 import { ensureNamespace, uniqueName } from '../e2e/support/cluster.ts';
 
 const run = promisify(execFile);
 const CHART = path.join(REPO_ROOT, 'charts/palisade');
+
+const OBSERVABILITY = `
+metrics: { serviceMonitor: { enabled: true } }
+prometheusRule: { enabled: true, labels: { release: kube-prometheus-stack } }
+grafanaDashboard:
+  { enabled: true, namespace: monitoring, labels: { team: platform }, annotations: { grafana_folder: Palisade } }
+`;
+
+interface Rendered {
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  data?: Record<string, string>;
+  spec?: unknown;
+}
 
 const NON_DEFAULT = `
 replicaCount: 3
@@ -37,10 +57,7 @@ async function helm(args: string[]): Promise<string> {
 }
 
 async function render(namespace: string, valuesFile?: string): Promise<string> {
-  const { kubernetesVersion } = await binaries();
   return helm([
-    '--kube-version',
-    kubernetesVersion,
     'template',
     'palisade',
     CHART,
@@ -56,12 +73,57 @@ describe('Helm chart', function () {
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'palisade-chart-'));
     await writeFile(path.join(dir, 'values.yaml'), NON_DEFAULT);
+    await writeFile(path.join(dir, 'observability.yaml'), OBSERVABILITY);
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
-  it('passes helm lint, strict, with default and non-default values', async function () {
+  it('passes helm lint, strict, with default, non-default and observability values', async function () {
     await helm(['lint', '--strict', CHART]);
     await helm(['lint', '--strict', CHART, '-f', path.join(dir, 'values.yaml')]);
+    await helm(['lint', '--strict', CHART, '-f', path.join(dir, 'observability.yaml')]);
+  });
+
+  it('renders with `helm template` and no flags (helm knows a current Kubernetes version)', async function () {
+    const manifest = await helm(['template', CHART]);
+    assert.match(manifest, /kind: Deployment/);
+  });
+
+  it('renders the Grafana dashboard and the PrometheusRule from the chart files when enabled', async function () {
+    const objects = parseAllDocuments(
+      await helm([
+        'template',
+        'palisade',
+        CHART,
+        '-n',
+        'palisade-system',
+        '-f',
+        path.join(dir, 'observability.yaml'),
+      ]),
+    )
+      .map((d) => d.toJS() as Rendered | null)
+      .filter((d): d is Rendered => !!d?.kind);
+    const dashboard = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'palisade-dashboard');
+    assert.ok(dashboard, 'the dashboard ConfigMap');
+    assert.equal(dashboard.metadata.namespace, 'monitoring');
+    assert.equal(dashboard.metadata.labels?.grafana_dashboard, '1');
+    assert.equal(dashboard.metadata.labels?.team, 'platform');
+    assert.equal(dashboard.metadata.annotations?.grafana_folder, 'Palisade');
+    const json = await readFile(path.join(CHART, 'dashboards/palisade.json'), 'utf8');
+    assert.deepEqual(JSON.parse(dashboard.data?.['palisade.json'] ?? ''), JSON.parse(json));
+    const rule = objects.find((o) => o.kind === 'PrometheusRule');
+    assert.ok(rule, 'the PrometheusRule');
+    assert.equal(rule.metadata.labels?.release, 'kube-prometheus-stack');
+    const source = parse(await readFile(path.join(CHART, 'rules/palisade.rules.yaml'), 'utf8')) as object;
+    assert.deepEqual(rule.spec, source, 'the rules file, verbatim');
+    // The rules read per-object series by their own `namespace` label: the scrape must keep it.
+    const monitor = objects.find((o) => o.kind === 'ServiceMonitor');
+    assert.deepEqual(
+      (monitor?.spec as { endpoints: { honorLabels?: boolean }[] }).endpoints[0]?.honorLabels,
+      true,
+    );
+    // Off by default: a plain install needs neither Grafana nor the Prometheus operator.
+    const plain = await helm(['template', 'palisade', CHART]);
+    assert.doesNotMatch(plain, /PrometheusRule|grafana_dashboard/);
   });
 
   it('refuses values the schema does not allow, saying which', async function () {

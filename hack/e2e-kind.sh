@@ -9,7 +9,8 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 command -v docker >/dev/null && docker info >/dev/null 2>&1 || { echo "e2e-kind needs a running Docker engine" >&2; exit 2; }
 export GOBIN="${PALISADE_CACHE:-$HOME/.cache/palisade}/bin"
 [ -x "$GOBIN/kind" ] || go install "sigs.k8s.io/kind@${KIND_VERSION}"
-hack_helm=$("$repo/hack/build-tools.sh" helm >/dev/null && ls "$GOBIN"/helm-* | head -n1)
+"$repo/hack/build-tools.sh" helm >/dev/null
+hack_helm="$GOBIN/helm-${HELM_VERSION}-stamped"
 cluster=${KIND_CLUSTER:-palisade-e2e}
 image=palisade:e2e
 ns=palisade-system

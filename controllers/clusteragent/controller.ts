@@ -1,3 +1,4 @@
+import { Gauge } from 'prom-client';
 import type { ClusterAgent, Tenant } from '../../crds/v1alpha1/index.ts';
 import type { RandomSource } from '../crypto/index.ts';
 import {
@@ -17,6 +18,7 @@ import type { Informer } from '../runtime/informer.ts';
 import type { Manager } from '../runtime/manager.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import { COMPONENT_LABEL } from '../runtime/objects.ts';
+import { AgentCondition, AgentReason } from './conditions.ts';
 import { reconcileAgent } from './reconcile.ts';
 
 export interface AgentControllerOptions {
@@ -58,6 +60,25 @@ export function setupClusterAgentController(mgr: Manager, o: AgentControllerOpti
     concurrency: 16,
     watches: [watchMapped(o.secrets, fromSecret), watchMapped(tenants, (t) => agentsOf(t.status?.namespace))],
     reconcile: (key) => reconcileAgent(deps, key),
+  });
+  // Read from the written Connected condition at scrape time: no series to keep or forget. Agents that never
+  // connected or are suspended are left out (offline by design, not an incident).
+  new Gauge({
+    name: 'palisade_clusteragent_connected',
+    help: '1 while a ClusterAgent heartbeats within its deadline, 0 once it missed it (never-connected and suspended agents omitted).',
+    labelNames: ['namespace', 'name'] as const,
+    registers: [mgr.metrics.registry],
+    collect() {
+      this.reset();
+      for (const a of agents.list()) {
+        const c = a.status?.conditions?.find((x) => x.type === AgentCondition.Connected);
+        if (!c || a.spec.suspended || c.reason === AgentReason.NeverConnected) continue;
+        this.set(
+          { namespace: a.metadata.namespace ?? '', name: a.metadata.name },
+          c.status === 'True' ? 1 : 0,
+        );
+      }
+    },
   });
   o.nats.heartbeats.onChange((uid, agent) => {
     for (const r of ks.find(IndexKey.tenantByUID(uid)))

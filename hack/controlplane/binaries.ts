@@ -15,6 +15,7 @@ export interface Binaries {
   certManagerController: string;
   certManagerCrds: string;
   helm: string;
+  promtool: string;
   kubernetesVersion: string;
 }
 
@@ -52,7 +53,9 @@ export async function binaries(): Promise<Binaries> {
     natsServer: path.join(bin, `nats-server-${pin(v, 'NATS_SERVER_VERSION')}`),
     certManagerController: path.join(bin, `cert-manager-controller-${cm}`),
     certManagerCrds: path.join(cacheDir(), `cert-manager-crds-${cm}`),
-    helm: path.join(bin, `helm-${pin(v, 'HELM_VERSION')}`),
+    // Stamped like a release build (hack/build-tools.sh): `helm template` needs no --kube-version.
+    helm: path.join(bin, `helm-${pin(v, 'HELM_VERSION')}-stamped`),
+    promtool: path.join(bin, `promtool-${pin(v, 'PROMETHEUS_VERSION')}`),
     kubernetesVersion: k8s,
   };
 }
