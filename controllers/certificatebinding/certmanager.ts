@@ -18,6 +18,7 @@ import {
   MANAGED_BY_LABEL,
   normalized,
 } from '../runtime/objects.ts';
+import { CERT_MANAGER_RECHECK_MS } from './certmanagerapi.ts';
 import { BINDING_LABEL, BindingReason, CERT_MANAGER_COMPONENT } from './conditions.ts';
 import type { BindingDeps } from './reconcile.ts';
 import type { Observation } from './status.ts';
@@ -91,9 +92,13 @@ export async function observeCertManager(d: BindingDeps, b: CertificateBinding):
   const secretName = b.spec.secretName as string;
   const base = { source: 'CertManager' as const, secretName };
   if (!d.certificates) {
-    const message =
-      'the cert-manager.io/v1 Certificate API is not served: install cert-manager, then restart the operator';
-    return { ...base, concern: { status: 'False', reason: BindingReason.CertManagerNotInstalled, message } };
+    d.recheckCertManager();
+    const message = `the cert-manager.io/v1 Certificate API is not served: install cert-manager; this binding proceeds once it is (checked every ${CERT_MANAGER_RECHECK_MS / 1000} s)`;
+    return {
+      ...base,
+      concern: { status: 'False', reason: BindingReason.CertManagerNotInstalled, message },
+      requeueAfterMs: CERT_MANAGER_RECHECK_MS,
+    };
   }
   const existing = d.certificates.get(b.metadata.name, ns);
   if (existing && !isControlledBy(existing, b)) {

@@ -1,5 +1,5 @@
 import type { CertificateBinding, Tenant } from '../../crds/v1alpha1/index.ts';
-import { isNotFound } from '../runtime/errors.ts';
+import { describeError } from '../runtime/errors.ts';
 import { watchMapped, type Watch } from '../runtime/controller.ts';
 import type { Informer } from '../runtime/informer.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
@@ -7,6 +7,7 @@ import type { ConfigMap, Secret } from '../runtime/kube/types.ts';
 import type { Manager } from '../runtime/manager.ts';
 import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../runtime/objects.ts';
 import type { CMCertificate } from './certmanager.ts';
+import { CertManagerDetection, certificatesServed } from './certmanagerapi.ts';
 import { CA_ID_LABEL, WATCH_LABEL } from './conditions.ts';
 import {
   CA_BUNDLE_COMPONENT,
@@ -79,12 +80,8 @@ const keyOf = (o: { metadata: { name: string; namespace?: string } }) =>
 
 /** Whether the API server serves cert-manager.io/v1 Certificates (a 404 says the CRD is missing). */
 export async function certManagerServed(client: KubeClient): Promise<boolean> {
-  try {
-    await client.list('Certificate', { labelSelector: 'palisade.dev/probe=none' });
-    return true;
-  } catch (e) {
-    return !isNotFound(e); // any other failure: assume it is there; the informer retries
-  }
+  // Any other failure: assume it is there; the informer retries.
+  return certificatesServed(client).catch(() => true);
 }
 
 /**
@@ -99,10 +96,12 @@ export async function setupCertificateBindings(mgr: Manager, env: BindingEnv): P
   const secrets = mgr.informer<Secret>('Secret', `${MANAGED_BY_LABEL}=${MANAGED_BY}`);
   const watched = mgr.informer<Secret>('Secret', `${WATCH_LABEL}=true`);
   const bundles = mgr.informer<ConfigMap>('ConfigMap', `${COMPONENT_LABEL}=${CA_BUNDLE_COMPONENT}`, ns);
+  const certificateLabels = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
   const certificates = (await certManagerServed(mgr.client))
-    ? mgr.informer<CMCertificate>('Certificate', `${MANAGED_BY_LABEL}=${MANAGED_BY}`)
+    ? mgr.informer<CMCertificate>('Certificate', certificateLabels)
     : undefined;
-  if (!certificates) mgr.log.warn('cert-manager Certificates are not served; certManager bindings will wait');
+  if (!certificates)
+    mgr.log.warn('cert-manager Certificates are not served; certManager bindings wait for them');
   bindings.addIndex(SECRET_INDEX, bindingSecrets);
   bindings.addIndex(SOURCE_INDEX, (b) => [sourceOf(b)]);
   bindings.addIndex(NAMESPACES_INDEX, policyNamespaces);
@@ -133,10 +132,11 @@ export async function setupCertificateBindings(mgr: Manager, env: BindingEnv): P
     watched,
     bundles,
     certificates,
+    recheckCertManager: () => certManager.recheck(),
     operatorNamespace: ns,
     metrics: new CertificateMetrics(mgr.metrics.registry),
   };
-  mgr.addController({
+  const controller = mgr.addController({
     name: 'certificatebinding',
     primary: bindings,
     watches: [
@@ -149,6 +149,21 @@ export async function setupCertificateBindings(mgr: Manager, env: BindingEnv): P
       tenantPolicyWatch(tenants, bindings),
     ],
     reconcile: (key) => reconcileBinding(deps, key),
+  });
+  // cert-manager installed while running: its informer starts, the waiting bindings go again.
+  const certManager = new CertManagerDetection({
+    clock: mgr.clock,
+    served: () => certificatesServed(mgr.client),
+    installed: async () => {
+      const late = mgr.informer<CMCertificate>('Certificate', certificateLabels);
+      watchMapped(late, ownerBinding).register((key) => controller.enqueue(key));
+      await mgr.startInformer(late);
+      deps.certificates = late;
+      mgr.log.info('cert-manager Certificates are served now; certManager bindings proceed');
+      bindings.byIndex(SOURCE_INDEX, 'CertManager').forEach((key) => controller.enqueue(key));
+    },
+    onError: (e) =>
+      mgr.log.warn('could not check whether cert-manager is installed', { error: describeError(e) }),
   });
   const bundleKey = `${ns}/${CA_BUNDLE_CONFIGMAP}`;
   mgr.addController({

@@ -36,8 +36,10 @@ export interface BindingDeps {
   watched: Informer<Secret>;
   /** The published CA bundle ConfigMap (operator namespace). */
   bundles: Informer<ConfigMap>;
-  /** Undefined when the cluster does not serve cert-manager.io/v1 Certificates. */
+  /** Undefined while the cluster does not serve cert-manager.io/v1 Certificates; set once it does. */
   certificates: Informer<CMCertificate> | undefined;
+  /** Asks whether cert-manager was installed meanwhile (rate-limited; see certmanagerapi.ts). */
+  recheckCertManager(): void;
   operatorNamespace: string;
 }
 

@@ -63,8 +63,11 @@ export class Manager {
     this.clock = opts.clock ?? systemClock;
     this.log = createLogger({ level: opts.logLevel });
     this.audit = createAuditLog({ file: opts.auditFile, actor: `system:palisade:${opts.identity}` });
-    this.client = new KubeClient(loadKubeConfig(opts.kubeconfig), FIELD_MANAGER, (verb, kind, code) =>
-      this.metrics.apiRequests.inc({ verb, kind, code: String(code) }),
+    this.client = new KubeClient(
+      loadKubeConfig(opts.kubeconfig),
+      FIELD_MANAGER,
+      (verb, kind, code) => this.metrics.apiRequests.inc({ verb, kind, code: String(code) }),
+      { onCredentials: (problem) => this.credentialsChanged(problem) },
     );
     this.events = new ApiEventRecorder({
       client: this.client,
@@ -135,6 +138,25 @@ export class Manager {
 
   isRunning(): boolean {
     return this.running;
+  }
+
+  /**
+   * Starts an informer made after the controllers started (for a kind that appeared while running, e.g.
+   * a CRD installed later) and resolves once its cache is synced. Earlier informers start with the
+   * controllers, so this is only for a running manager.
+   */
+  async startInformer(inf: { kind: string; start(): Promise<void>; waitForSync(): Promise<void> }) {
+    if (!this.running) throw new Error(`informer for ${inf.kind} started before the controllers`);
+    await inf.start();
+    await inf.waitForSync();
+    this.metrics.informerSynced.set({ kind: inf.kind }, 1);
+  }
+
+  /** Credentials the API server rejects (even when re-read) hold /readyz with the reason, until accepted. */
+  private credentialsChanged(problem: string | undefined): void {
+    if (problem) this.log.error('the API server rejects the operator credentials', { detail: problem });
+    else this.log.info('the API server accepts the operator credentials again');
+    this.setUnready('api-credentials', problem);
   }
 
   async start(): Promise<void> {

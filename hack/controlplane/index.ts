@@ -24,7 +24,9 @@ export interface ControlPlaneOptions {
   dir?: string;
   controllerManager?: boolean;
   nats?: boolean | { configFile: string };
-  certManager?: boolean;
+  // true: cert-manager's CRDs and controller; 'later': neither until installCertManager() (a cluster
+  // where cert-manager gets installed while its clients run); false: its CRDs only.
+  certManager?: boolean | 'later';
   crdDirs?: string[];
   /** An audit policy (YAML): the apiserver then writes its audit log to `ControlPlane.auditLog`. */
   auditPolicy?: string;
@@ -49,6 +51,8 @@ export interface ControlPlane {
   // Runs the pinned kubectl as admin (or as whoever `kubeconfig`, e.g. from kubeconfigFor, names).
   kubectl(args: string[], opts?: KubectlOptions): Promise<KubectlResult>;
   kubeconfigFor(user: string, groups?: string[]): Promise<string>;
+  // Applies cert-manager's CRDs (waits until Established) and starts its controller unless it runs.
+  installCertManager(): Promise<void>;
   stopApiserver(): Promise<void>;
   startApiserver(): Promise<void>;
   // configFile: run from now on with this config (null: none, back to the default no-auth server).
@@ -170,20 +174,35 @@ class LocalControlPlane implements ControlPlane {
 
   async #loadAllCrds(): Promise<Awaited<ReturnType<typeof loadCrds>>> {
     const log = this.#log;
-    const certManager = await loadCrds(this.#bins.certManagerCrds, { stripLabels: true, log });
+    const certManager = this.#opts.certManager === 'later' ? [] : await this.#loadCertManagerCrds();
     const extra = await Promise.all(
       (this.#opts.crdDirs ?? []).map((d) => loadCrds(d, { stripLabels: false, log })),
     );
     return [...certManager, ...extra.flat()];
   }
 
+  #loadCertManagerCrds(): ReturnType<typeof loadCrds> {
+    return loadCrds(this.#bins.certManagerCrds, { stripLabels: true, log: this.#log });
+  }
+
   async #installCrdsThenCertManager(crds: Awaited<ReturnType<typeof loadCrds>>): Promise<void> {
     const target = this.#requireTarget();
     await installCrds(target, crds, this.#watchApiserver());
     this.#log(`${crds.length} CRDs established`);
-    if (!this.#opts.certManager) return;
+    if (this.#opts.certManager === true) await this.#startCertManager();
+  }
+
+  async #startCertManager(): Promise<void> {
+    const running = this.#children.get('cert-manager-controller');
+    if (running && running.exitStatus === undefined) return;
     await startCertManager(this.#layout, this.kubeconfig, await freePort());
     this.#log('cert-manager controller started');
+  }
+
+  async installCertManager(): Promise<void> {
+    await installCrds(this.#requireTarget(), await this.#loadCertManagerCrds(), this.#watchApiserver());
+    this.#log('cert-manager CRDs established');
+    await this.#startCertManager();
   }
 
   // Waiting for the "default" ServiceAccount proves the controller manager runs and reaches the apiserver.
@@ -255,7 +274,7 @@ class LocalControlPlane implements ControlPlane {
       this.apiserverUrl,
       ca,
       user,
-      clientCredentials(this.#requirePki(), user, groups),
+      await clientCredentials(this.#requirePki(), user, groups),
     );
     return file;
   }

@@ -23,7 +23,7 @@ export async function createPki(dir: string): Promise<Pki> {
   await mkdir(certDir, { recursive: true });
   const sa = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const adminToken = randomBytes(24).toString('hex');
-  const clientCa = createCa('palisade-local-client-ca');
+  const clientCa = await createCa('palisade-local-client-ca');
   const pki: Pki = {
     dir,
     saKey: path.join(dir, 'sa.key'),
@@ -79,7 +79,7 @@ export async function writeKubeconfig(
   await writeFile(file, stringify(config), { mode: 0o600 });
 }
 
-export function clientCredentials(pki: Pki, user: string, groups: string[]): Credentials {
-  const pair = issueClientCert(pki.clientCa, { cn: user, o: groups });
+export async function clientCredentials(pki: Pki, user: string, groups: string[]): Promise<Credentials> {
+  const pair = await issueClientCert(pki.clientCa, { cn: user, o: groups });
   return { certPem: pair.certPem, keyPem: pair.keyPem };
 }

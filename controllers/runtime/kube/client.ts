@@ -1,13 +1,23 @@
 import https from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { ApiError } from '../errors.ts';
+import { CredentialSource, type Connection } from './credentials.ts';
 import { resourceFor, resourcePath } from './resources.ts';
 import type { KubeObject, ObjectList } from './types.ts';
+
+export { loadKubeConfig } from './credentials.ts';
 
 export type Verb = 'get' | 'list' | 'create' | 'update' | 'apply' | 'patch' | 'delete';
 
 export interface RequestObserver {
   (verb: Verb, kind: string, code: number, seconds: number): void;
+}
+
+export interface KubeClientOptions {
+  /** How long credentials are reused before being re-read (client-go: a token file every minute). */
+  credentialRefreshMs?: number;
+  /** Called when the server starts rejecting the credentials (a reason) and when it accepts them again. */
+  onCredentials?: (problem: string | undefined) => void;
 }
 
 interface Ref {
@@ -18,24 +28,35 @@ interface Ref {
 
 /**
  * A thin REST client for the Kubernetes API: JSON over a keep-alive HTTPS agent, authenticated from a
- * kubeconfig by @kubernetes/client-node. Server-side apply (including on `/status`) and create-only
- * writes are first-class, which the generated clients make awkward. Every failure is an {@link ApiError}
- * carrying the server's Status reason; no request or response bodies are ever put in errors.
+ * kubeconfig by @kubernetes/client-node, with credentials re-read every minute and after a 401 (see
+ * credentials.ts: rotated ServiceAccount tokens, token files, exec plugins). Server-side apply
+ * (including on `/status`) and create-only writes are first-class, which the generated clients make
+ * awkward. Every failure is an {@link ApiError} carrying the server's Status reason; no request or
+ * response bodies are ever put in errors.
  */
 export class KubeClient {
   readonly kubeConfig: KubeConfig;
   readonly fieldManager: string;
   private readonly server: URL;
   private readonly observe: RequestObserver;
-  private agentPromise: Promise<{ agent: https.Agent; headers: Record<string, string> }> | undefined;
+  private readonly credentials: CredentialSource;
+  private readonly onCredentials: (problem: string | undefined) => void;
+  private credentialProblem: string | undefined;
 
-  constructor(kubeConfig: KubeConfig, fieldManager: string, observe: RequestObserver = () => undefined) {
+  constructor(
+    kubeConfig: KubeConfig,
+    fieldManager: string,
+    observe: RequestObserver = () => undefined,
+    opts: KubeClientOptions = {},
+  ) {
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     this.kubeConfig = kubeConfig;
     this.fieldManager = fieldManager;
     this.server = new URL(cluster.server);
     this.observe = observe;
+    this.credentials = new CredentialSource(kubeConfig, { refreshMs: opts.credentialRefreshMs });
+    this.onCredentials = opts.onCredentials ?? (() => undefined);
   }
 
   async get<T extends KubeObject>(ref: Ref): Promise<T | undefined> {
@@ -112,25 +133,25 @@ export class KubeClient {
     return resourcePath(resourceFor(ref.kind), ref.namespace, ref.name, subresource);
   }
 
-  private connection() {
-    this.agentPromise ??= (async () => {
-      const opts: https.RequestOptions = {};
-      await this.kubeConfig.applyToHTTPSOptions(opts);
-      const agent = new https.Agent({
-        keepAlive: true,
-        maxSockets: 32,
-        ca: opts.ca,
-        cert: opts.cert,
-        key: opts.key,
-        ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}),
-      });
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(opts.headers ?? {})) if (typeof v === 'string') headers[k] = v;
-      return { agent, headers };
-    })();
-    return this.agentPromise;
+  /** The current credentials; a failure to load them (token file gone, exec plugin failing) is reported. */
+  private async connection(renewing?: Connection): Promise<Connection> {
+    try {
+      return await (renewing ? this.credentials.renew(renewing) : this.credentials.connection());
+    } catch (e) {
+      const message = `cannot load the API credentials: ${e instanceof Error ? e.message : String(e)}`;
+      this.reportCredentials(message);
+      throw new ApiError(0, 'CredentialsUnavailable', message, { cause: e });
+    }
   }
 
+  /** Tells `onCredentials` when the server starts or stops rejecting the credentials (any answer but 401). */
+  private reportCredentials(problem: string | undefined): void {
+    if (problem === this.credentialProblem) return;
+    this.credentialProblem = problem;
+    this.onCredentials(problem);
+  }
+
+  /** One request; a 401 is retried once with credentials re-read from their source (rotated tokens). */
   private async call<T>(
     verb: Verb,
     kind: string,
@@ -140,12 +161,25 @@ export class KubeClient {
     body?: unknown,
     contentType = 'application/json',
   ): Promise<T> {
-    const started = performance.now();
-    const { agent, headers } = await this.connection();
     const url = new URL(path, this.server);
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const request = { verb, kind, method, url, payload, contentType };
+    const first = await this.connection();
+    let { status, text } = await this.send(first, request);
+    if (status === 401) ({ status, text } = await this.send(await this.connection(first), request));
+    this.reportCredentials(status === 401 ? REJECTED : undefined);
+    if (status >= 200 && status < 300) return (text ? JSON.parse(text) : {}) as T;
+    throw statusError(status, text, `${method} ${url.pathname}`);
+  }
+
+  private async send(
+    { agent, headers }: Connection,
+    r: { verb: Verb; kind: string; method: string; url: URL; payload?: string; contentType: string },
+  ): Promise<{ status: number; text: string }> {
+    const { method, url, payload } = r;
+    const started = performance.now();
+    const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = https.request(
         url,
         {
@@ -155,7 +189,9 @@ export class KubeClient {
           headers: {
             ...headers,
             Accept: 'application/json',
-            ...(payload ? { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(payload) } : {}),
+            ...(payload
+              ? { 'Content-Type': r.contentType, 'Content-Length': Buffer.byteLength(payload) }
+              : {}),
           },
         },
         (res) => {
@@ -174,14 +210,17 @@ export class KubeClient {
       if (payload) req.write(payload);
       req.end();
     }).catch((e: unknown) => {
-      this.observe(verb, kind, 0, (performance.now() - started) / 1000);
+      this.observe(r.verb, r.kind, 0, (performance.now() - started) / 1000);
       throw e;
     });
-    this.observe(verb, kind, status, (performance.now() - started) / 1000);
-    if (status >= 200 && status < 300) return (text ? JSON.parse(text) : {}) as T;
-    throw statusError(status, text, `${method} ${url.pathname}`);
+    this.observe(r.verb, r.kind, res.status, (performance.now() - started) / 1000);
+    return res;
   }
 }
+
+const REJECTED =
+  'the API server rejects the credentials (401 Unauthorized), also when re-read: ' +
+  'check the ServiceAccount token (or the kubeconfig user) the operator runs with';
 
 function statusError(code: number, text: string, what: string): ApiError {
   try {
@@ -190,11 +229,4 @@ function statusError(code: number, text: string, what: string): ApiError {
   } catch {
     return new ApiError(code, 'Unknown', `${what} failed with HTTP ${code}`);
   }
-}
-
-export function loadKubeConfig(path?: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  return kc;
 }
