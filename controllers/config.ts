@@ -17,6 +17,12 @@ export interface OperatorConfig {
   natsServers: string[];
   /** The URL written into agents' credentials (default: the first of natsServers). */
   natsAgentUrl?: string;
+  /** The fixed ClusterRole (Secrets only) Palisade binds to its ServiceAccount in each tenant namespace. */
+  namespaceRole?: string;
+  /** The operator's ServiceAccount, the subject of those RoleBindings. */
+  serviceAccount?: string;
+  /** Namespaces besides its own where Palisade reads Secrets from the start (certificates outside tenants). */
+  certificateNamespaces: string[];
   /** Test knobs, from the environment only: how often a live agent's status is refreshed, and how long an
    * unreferenced root key version waits before it is deleted. */
   agentStatusRefreshMs?: number;
@@ -37,6 +43,12 @@ const USAGE = `palisade operator
   --concurrency <n>          reconciles in flight per controller (default 8)
   --nats-url <h:p,...>       NATS servers (TLS); turns messaging on (default $PALISADE_NATS_URL; off when empty)
   --nats-agent-url <url>     the server URL written into agents' credentials (default $PALISADE_NATS_AGENT_URL)
+  --namespace-role <name>    a ClusterRole granting Secrets; bound to --service-account in each tenant
+                             namespace Palisade makes (default: none: the kubeconfig's own rights are used)
+  --service-account <name>   the operator's ServiceAccount in --namespace (required with --namespace-role)
+  --certificate-namespaces <ns,...>
+                             more namespaces whose CertificateBindings Palisade serves (their Secret access
+                             is granted by the chart); tenant namespaces need not be listed
 `;
 
 /** Flags first, then environment, then defaults. Throws with the usage text on a bad flag. */
@@ -57,6 +69,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
         concurrency: { type: 'string' },
         'nats-url': { type: 'string' },
         'nats-agent-url': { type: 'string' },
+        'namespace-role': { type: 'string' },
+        'service-account': { type: 'string' },
+        'certificate-namespaces': { type: 'string' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -71,10 +86,16 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   const concurrency = Number(values.concurrency ?? '8');
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new Error(`--concurrency must be a positive integer\n\n${USAGE}`);
+  const namespaceRole = values['namespace-role'] || undefined;
+  const serviceAccount = values['service-account'] || undefined;
+  if (namespaceRole && !serviceAccount)
+    throw new Error(`--namespace-role needs --service-account (the subject it is bound to)\n\n${USAGE}`);
   const positive = (v: string | undefined) => (Number(v) > 0 ? Number(v) : undefined);
   return {
     natsServers: (values['nats-url'] ?? env.PALISADE_NATS_URL ?? '').split(',').filter(Boolean),
     natsAgentUrl: values['nats-agent-url'] ?? env.PALISADE_NATS_AGENT_URL,
+    ...(namespaceRole ? { namespaceRole, serviceAccount } : {}),
+    certificateNamespaces: (values['certificate-namespaces'] ?? '').split(',').filter(Boolean),
     agentStatusRefreshMs: positive(env.PALISADE_AGENT_STATUS_REFRESH_MS),
     rootRetireGraceMs: positive(env.PALISADE_ROOT_RETIRE_GRACE_MS),
     concurrency,

@@ -8,6 +8,7 @@ import type { Secret } from './runtime/kube/types.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL } from './runtime/objects.ts';
 import { Manager } from './runtime/manager.ts';
 import { setupTenantController } from './tenant/controller.ts';
+import { TenantNamespaceAccess } from './tenant/access.ts';
 import { setupTenantKeyController } from './tenantkey/controller.ts';
 import { Keystore } from './keystore/store.ts';
 import { setupKeystore } from './keystore/setup.ts';
@@ -22,18 +23,37 @@ async function main(): Promise<void> {
   const config = parseConfig(process.argv.slice(2));
   const mgr = new Manager({
     ...config,
+    extraNamespaces: config.certificateNamespaces,
     onFatal: (reason) => {
       mgr.log.error('exiting', { reason });
       process.exit(1);
     },
   });
-  // NB: the only Secret informer: it sees nothing but Secrets carrying Palisade's label.
-  const secrets = mgr.informer<Secret>('Secret', `${MANAGED_BY_LABEL}=${MANAGED_BY}`);
+  // NB: Secrets carrying Palisade's label, in the namespaces Palisade manages only (RBAC grants no others).
+  const secrets = mgr.namespacedInformer<Secret>('Secret', `${MANAGED_BY_LABEL}=${MANAGED_BY}`);
+  const access = new TenantNamespaceAccess({
+    client: mgr.client,
+    namespaces: mgr.namespaces,
+    keystoreNamespace: config.namespace,
+    log: mgr.log,
+    ...(config.namespaceRole && config.serviceAccount
+      ? {
+          role: {
+            clusterRole: config.namespaceRole,
+            serviceAccount: config.serviceAccount,
+            serviceAccountNamespace: config.namespace,
+          },
+        }
+      : {}),
+  });
+  access.track(secrets);
   // NB: first: its start-up task makes or checks the installation keys before any other task runs.
   setupInstallationKeys(mgr, { namespace: config.namespace, rand, secrets });
   const env = { now: () => new Date(mgr.clock.now()), rand };
   const rootKeys = new RootKeyring(secrets, config.namespace);
   const keystore = new Keystore({ client: mgr.client, secrets, namespace: config.namespace, rootKeys, rand });
+  // NB: before the keystore's start-up task, which reads the tenant namespaces it makes managed here.
+  mgr.addStartupTask('tenant-namespaces', async () => access.resume(secrets));
   // NB: before the kinds: its start-up task moves an earlier layout into the keystore before they run.
   setupKeystore(mgr, { keystore, secrets, graceMs: config.rootRetireGraceMs, now: env.now });
   // NB: before messaging: the NATS server certificate is issued by the internal CA, a start-up task here.
@@ -48,7 +68,7 @@ async function main(): Promise<void> {
         statusRefreshMs: config.agentStatusRefreshMs,
       })
     : undefined;
-  setupTenantController(mgr, { env, keystore, secrets, ...(messaging ? { messaging } : {}) });
+  setupTenantController(mgr, { env, keystore, secrets, access, ...(messaging ? { messaging } : {}) });
   setupTenantKeyController(mgr, { env, keystore, secrets });
   if (config.secureAddress) {
     startSecureEndpoint({

@@ -7,10 +7,19 @@ export interface Permission {
   apiGroup: string;
   resource: string;
   verbs: readonly string[];
-  /** `operator`: only in the operator's own namespace (a Role); `cluster`: everywhere (a ClusterRole). */
-  scope: 'cluster' | 'operator';
+  /**
+   * `operator`: only in the operator's own namespace (a Role); `cluster`: everywhere (a ClusterRole);
+   * `namespace`: in each namespace Palisade manages (a ClusterRole bound by a RoleBinding per tenant
+   * namespace, which Palisade creates, and per namespace in the chart's certificateNamespaces).
+   */
+  scope: 'cluster' | 'operator' | 'namespace';
+  /** Only these objects; {@link NAMESPACE_ROLE} stands for the `namespace` scope's ClusterRole. */
+  resourceNames?: readonly string[];
   why: string;
 }
+
+/** Placeholder for the name of the ClusterRole holding the `namespace`-scope permissions. */
+export const NAMESPACE_ROLE = '<namespace-role>';
 
 export const permissions: readonly Permission[] = [
   {
@@ -80,8 +89,30 @@ export const permissions: readonly Permission[] = [
     apiGroup: '',
     resource: 'secrets',
     verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
+    scope: 'operator',
+    why: 'the installation keys and the keystore (wrapped tenant keys, account seeds, tenant and agent records, revocation lists): key material created create-only, records replaced only by resourceVersion-guarded updates, labelled when retained (JSON patch), the NATS server configuration applied, deleted after a verified rewrap or on an explicit destroy. The informer selects only Palisade-labelled Secrets',
+  },
+  {
+    apiGroup: '',
+    resource: 'secrets',
+    verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'],
+    scope: 'namespace',
+    why: 'in tenant namespaces only (and certificateNamespaces): delivered agent credentials and internal leaf certificates (created, replaced by resourceVersion-guarded updates), imported and cert-manager certificates read; Secrets of the layout before the keystore deleted once moved. The informers select only Palisade-labelled Secrets (and palisade.dev/watch=true imports)',
+  },
+  {
+    apiGroup: 'rbac.authorization.k8s.io',
+    resource: 'rolebindings',
+    verbs: ['create', 'patch', 'delete'],
     scope: 'cluster',
-    why: 'wrapped key material, NATS credentials and leaf certificates in tenant namespaces: created create-only, replaced only by resourceVersion-guarded updates (credentials, leaves), labelled when retained, deleted after a verified rewrap or on request. The informers select only Palisade-labelled Secrets (and palisade.dev/watch=true imports)',
+    why: 'bind the namespace-scope ClusterRole to the operator in each tenant namespace it makes (server-side apply), unbind when a Tenant is deleted with Retain. The keystore guard admits only that one binding, in namespaces a Tenant holds',
+  },
+  {
+    apiGroup: 'rbac.authorization.k8s.io',
+    resource: 'clusterroles',
+    verbs: ['bind'],
+    resourceNames: [NAMESPACE_ROLE],
+    scope: 'cluster',
+    why: 'the RoleBindings above may reference this one ClusterRole (Secrets only) and no other',
   },
   {
     apiGroup: 'cert-manager.io',

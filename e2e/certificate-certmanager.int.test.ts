@@ -57,6 +57,8 @@ describe('CertificateBinding from cert-manager (real cert-manager controller)', 
       kubeconfig: testEnv().kubeconfig,
       namespace: operatorNs,
       identity: 'cert-cm',
+      // NB: not a tenant's namespace: Palisade serves bindings there as the chart's certificateNamespaces.
+      args: [`--certificate-namespaces=${ns}`],
     });
     await waitForControllers(op);
   });

@@ -43,6 +43,8 @@ describe('CertificateBinding from an imported Secret', function () {
       kubeconfig: testEnv().kubeconfig,
       namespace: operatorNs,
       identity: 'cert-imp',
+      // NB: not a tenant's namespace: Palisade serves bindings there as the chart's certificateNamespaces.
+      args: [`--certificate-namespaces=${ns}`],
     });
     await waitForControllers(op);
   });

@@ -66,7 +66,8 @@ describe('CertificateBinding from the internal CA', function () {
       kubeconfig: testEnv().kubeconfig,
       namespace: operatorNs,
       identity: 'cert-int',
-      args: [`--secure-address=127.0.0.1:${securePort}`],
+      // NB: `ns` is not a tenant's namespace: Palisade serves bindings there as the chart's certificateNamespaces.
+      args: [`--secure-address=127.0.0.1:${securePort}`, `--certificate-namespaces=${ns}`],
     });
     await waitForControllers(op);
   });

@@ -178,4 +178,78 @@ subjects:
       undefined,
     );
   });
+
+  it('keeps the RoleBindings Palisade may create to its Secrets role, for itself, in namespaces it made', async function () {
+    const sa = `system:serviceaccount:${ns}:palisade`;
+    const as = [`--as=${sa}`, '--as-group=system:serviceaccounts', '--as-group=system:authenticated'];
+    const kubectl = (args: string[], input?: string) =>
+      testEnv().kubectl(args, { allowFail: true, ...(input ? { input } : {}) });
+    // RBAC as the chart grants it: create RoleBindings anywhere, bind the Secrets role, patch namespaces.
+    const grant = `${ns}-binder`;
+    const role = 'palisade-namespace';
+    const rbac = `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: ${grant} }
+rules:
+  - { apiGroups: [rbac.authorization.k8s.io], resources: [rolebindings], verbs: [create, patch, delete] }
+  - { apiGroups: [rbac.authorization.k8s.io], resources: [clusterroles], verbs: [bind], resourceNames: [${role}, cluster-admin] }
+  - { apiGroups: [""], resources: [namespaces], verbs: [patch, update, get] }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: ${grant} }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: ${grant} }
+subjects: [{ kind: ServiceAccount, name: palisade, namespace: ${ns} }]
+`;
+    assert.equal((await kubectl(['apply', '-f', '-'], rbac)).code, 0);
+    const made = uniqueName('made');
+    const foreign = uniqueName('foreign');
+    const binding = (where: string, roleName: string, subject = 'palisade') =>
+      JSON.stringify({
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: 'palisade-operator', namespace: where },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: roleName },
+        subjects: [{ kind: 'ServiceAccount', name: subject, namespace: ns }],
+      });
+    const create = (where: string, roleName: string, subject?: string) =>
+      kubectl(['create', '--dry-run=server', '-f', '-', ...as], binding(where, roleName, subject));
+    try {
+      await kube().create({
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name: made, labels: { 'app.kubernetes.io/managed-by': 'palisade' } },
+      });
+      await ensureNamespace(foreign);
+      const refused = await eventually(
+        'the access guard in force',
+        async () => {
+          const r = await create(foreign, role);
+          return r.code !== 0 && /not one/.test(r.stderr) ? r.stderr : undefined;
+        },
+        60_000,
+      );
+      assert.match(refused, /Secrets only in namespaces it made/);
+      const ok = await create(made, role);
+      assert.equal(ok.code, 0, `its own binding in a namespace it made is admitted: ${ok.stderr}`);
+      const admin = await create(made, 'cluster-admin');
+      assert.notEqual(admin.code, 0, 'another role is refused');
+      assert.match(admin.stderr, /binds only its Secrets role/);
+      const other = await create(made, role, 'someone-else');
+      assert.notEqual(other.code, 0, 'another subject is refused');
+      const label = await kubectl([
+        'label',
+        'namespace',
+        foreign,
+        'app.kubernetes.io/managed-by=palisade',
+        '--dry-run=server',
+        ...as,
+      ]);
+      assert.notEqual(label.code, 0, 'Palisade cannot claim a namespace it did not make by labelling it');
+      assert.match(label.stderr, /changes only namespaces it made/);
+    } finally {
+      await kubectl(['delete', 'clusterrolebinding,clusterrole', grant]);
+      await kubectl(['delete', 'namespace', made, foreign, '--ignore-not-found', '--wait=false']);
+    }
+  });
 });

@@ -37,6 +37,7 @@ export async function startMessaging(
   extraEnv: Record<string, string> = {},
   kubeconfig = testEnv().kubeconfig,
   checkout?: string,
+  args: string[] = [],
 ): Promise<MessagingEnv> {
   const cp = testEnv();
   const server = (cp.natsUrl ?? '').replace(/^nats:\/\//, '');
@@ -49,6 +50,7 @@ export async function startMessaging(
       kubeconfig,
       namespace: operatorNs,
       identity,
+      args,
       ...(checkout ? { checkout } : {}),
     });
   } finally {

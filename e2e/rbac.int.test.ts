@@ -1,7 +1,8 @@
 /**
  * The chart's RBAC is exactly what the operator needs: run under the chart's ServiceAccount identity
- * (rendered by helm, applied to the real apiserver), the operator drives every kind without a single
- * 403, and every granted verb shows up in what it actually did.
+ * (rendered by helm, applied to the real apiserver, with the chart's admission guards), the operator drives
+ * every kind without a single 403, every granted verb shows up in what it actually did, and it can read
+ * Secrets only in its own namespace and in the tenant namespaces it manages.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -30,7 +31,7 @@ import type { Condition } from '../crds/v1alpha1/index.ts';
 import { rotateRootKey } from '../controllers/installation/rotation.ts';
 import type { KubeObject } from '../controllers/runtime/kube/types.ts';
 import { KubeClient, loadKubeConfig } from '../controllers/runtime/kube/client.ts';
-import { describeError } from '../controllers/runtime/errors.ts';
+import { ApiError, describeError } from '../controllers/runtime/errors.ts';
 
 const run = promisify(execFile);
 const API_VERB: Record<string, string> = {
@@ -107,7 +108,7 @@ async function waitFor(
 }
 
 /** Drives every kind through the paths that need distinct permissions: create, change, revoke, rotate, delete. */
-async function everyKind(ns: string): Promise<void> {
+async function everyKind(ns: string, sa: KubeClient): Promise<void> {
   const keep = uniqueName('rbac-keep');
   const drop = uniqueName('rbac-drop');
   await kube().apply(tenantManifest(keep));
@@ -115,6 +116,8 @@ async function everyKind(ns: string): Promise<void> {
   for (const n of [keep, drop])
     await eventually(`${n} Ready`, async () => readyStatus(await getTenant(n))?.status === 'True', 90_000);
   const tns = `tenant-${keep}`;
+  // Secret rights come with the tenant namespace (Palisade's RoleBinding there), not before.
+  assert.ok(await canReadSecrets(sa, tns), `the operator reads Secrets in ${tns}, a namespace it manages`);
 
   await kube().apply({ ...tenantKey(tns, 'extra', { rotationTrigger: 'one' }) });
   await waitFor('TenantKey', 'extra', tns, 'Ready', 'KeyReady');
@@ -187,6 +190,20 @@ async function everyKind(ns: string): Promise<void> {
   await kube().delete({ kind: 'Tenant', name: keep });
   await kube().delete({ kind: 'Tenant', name: drop });
   await eventually('Tenants gone', async () => !(await getTenant(keep)) && !(await getTenant(drop)), 90_000);
+  // Retain kept the namespace and its keys, but it is no longer Palisade's to manage: no Secret rights.
+  assert.ok(await kube().get({ kind: 'Namespace', name: tns }), 'Retain keeps the namespace');
+  assert.equal(await canReadSecrets(sa, tns), false, `no Secret rights left in retained ${tns}`);
+}
+
+/** True when `client` may list Secrets in `namespace`; false on 403; anything else fails the test. */
+async function canReadSecrets(client: KubeClient, namespace: string): Promise<boolean> {
+  try {
+    await client.list('Secret', { namespace });
+    return true;
+  } catch (e) {
+    if (e instanceof ApiError && e.code === 403) return false;
+    throw e;
+  }
 }
 
 describe('RBAC from the chart', function () {
@@ -217,44 +234,104 @@ describe('RBAC from the chart', function () {
         maxBuffer: 16 << 20,
       },
     );
-    const rbac = parseAllDocuments(stdout)
-      .map((d) => d.toJS() as { kind?: string } | null)
-      .filter(
-        (d) =>
-          d &&
-          ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(
-            d.kind ?? '',
-          ),
-      );
-    assert.equal(rbac.length, 5);
+    const docs = parseAllDocuments(stdout).map((d) => d.toJS() as { kind?: string } | null);
+    const rbac = docs.filter(
+      (d) =>
+        d &&
+        ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(d.kind ?? ''),
+    );
+    // The Secrets-only ClusterRole is bound by no ClusterRoleBinding: per namespace only.
+    assert.deepEqual(rbac.map((d) => d?.kind).sort(), [
+      'ClusterRole',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'Role',
+      'RoleBinding',
+      'ServiceAccount',
+    ]);
+    // The admission guards run too: they must admit everything the operator really does.
+    const guards = docs.filter((d) => d?.kind?.startsWith('ValidatingAdmissionPolicy'));
+    assert.equal(guards.length, 6, 'keystore, namespace and access guards with their bindings');
     const applied = await testEnv().kubectl(['apply', '-f', '-'], {
-      input: rbac.map((d) => JSON.stringify(d)).join('\n'),
+      input: [...rbac, ...guards].map((d) => JSON.stringify(d)).join('\n'),
     });
     assert.equal(applied.code, 0, applied.stderr);
+    const deployment = docs.find((d) => d?.kind === 'Deployment') as {
+      spec: { template: { spec: { containers: { args: string[] }[] } } };
+    };
+    const chartArgs = (deployment.spec.template.spec.containers[0]?.args ?? []).filter(
+      (a) => a.startsWith('--namespace-role=') || a.startsWith('--service-account='),
+    );
+    assert.equal(chartArgs.length, 2, 'the chart tells the operator which role to bind, to whom');
 
     const sa = `system:serviceaccount:${ns}:palisade`;
     const kubeconfig = await testEnv().kubeconfigFor(sa, [
       'system:serviceaccounts',
       `system:serviceaccounts:${ns}`,
     ]);
-    env = await startMessaging(ns, 'rbac', { PALISADE_ROOT_RETIRE_GRACE_MS: '1000' }, kubeconfig);
+    const saClient = new KubeClient(loadKubeConfig(kubeconfig), 'rbac-probe');
+    // A namespace Palisade does not manage, with a Secret in it.
+    const unmanaged = uniqueName('unmanaged');
+    await ensureNamespace(unmanaged);
+    await kube().create({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'not-palisades', namespace: unmanaged },
+      stringData: { password: 'fake-testdata' },
+    } as KubeObject);
+    env = await startMessaging(
+      ns,
+      'rbac',
+      { PALISADE_ROOT_RETIRE_GRACE_MS: '1000' },
+      kubeconfig,
+      undefined,
+      chartArgs,
+    );
     const op = env.op;
 
-    await everyKind(ns);
+    await everyKind(ns, saClient);
+
+    // Least privilege: no Secret outside the operator's namespace and the namespaces it manages.
+    for (const where of [unmanaged, 'kube-system', 'default']) {
+      assert.equal(await canReadSecrets(saClient, where), false, `no Secret list in ${where}`);
+      const got = await saClient
+        .get({ kind: 'Secret', name: 'not-palisades', namespace: where })
+        .catch((e: unknown) => e);
+      assert.ok(
+        got instanceof ApiError && got.code === 403,
+        `no Secret get in ${where}: ${describeError(got)}`,
+      );
+    }
+    assert.ok(await canReadSecrets(saClient, ns), 'its own namespace stays readable');
+    // A binding in an unmanaged namespace says why it is refused.
+    await kube().apply(
+      bindingManifest('stray', unmanaged, {
+        secretName: 'stray-tls',
+        internal: { dnsNames: [`stray.${unmanaged}.svc`], duration: '2160h', renewBefore: '720h' },
+      }),
+    );
+    await waitFor('CertificateBinding', 'stray', unmanaged, 'Ready', 'NamespaceNotManaged');
     const lease = await kube().get({ kind: 'Lease', name: 'palisade-operator-leader', namespace: ns });
     assert.ok(lease, 'leader election worked under the role');
 
     // The denial detector recognises a real RBAC refusal, as the operator would log it.
-    const saClient = new KubeClient(loadKubeConfig(kubeconfig), 'rbac-probe');
     const refusal = await saClient.list('Secret', { namespace: 'kube-system' }).catch((e: unknown) => e);
-    assert.deepEqual(rbacDenials(JSON.stringify({ error: describeError(refusal) })), []);
+    assert.deepEqual(rbacDenials(JSON.stringify({ error: describeError(refusal) })), ['list secrets']);
     const denied = await saClient
       .create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'kube-system' } })
       .catch((e: unknown) => e);
     assert.deepEqual(rbacDenials(JSON.stringify({ error: describeError(denied) })), ['create configmaps']);
 
     const used = await usedPermissions(op);
-    assert.deepEqual(rbacDenials(op.output()), [], 'RBAC refused no call');
+    // `bind` is checked by the apiserver on each RoleBinding Palisade creates; one created means it was used.
+    if (used.has('rbac.authorization.k8s.io/rolebindings:create'))
+      used.add('rbac.authorization.k8s.io/clusterroles:bind');
+    const refusedLines = op
+      .output()
+      .split('\n')
+      .filter((l) => rbacDenials(l).length)
+      .slice(0, 5);
+    assert.deepEqual(rbacDenials(op.output()), [], `RBAC refused no call:\n${refusedLines.join('\n')}`);
     const granted = permissions.flatMap((p) => p.verbs.map((v) => `${p.apiGroup}/${p.resource}:${v}`));
     const unused = granted.filter((g) => !used.has(g));
     assert.deepEqual(unused, [], `granted but never used (used: ${[...used].sort().join(', ')})`);

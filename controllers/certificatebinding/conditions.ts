@@ -11,6 +11,8 @@ export const BindingReason = {
   Ready: 'CertificateBound',
   // Any source.
   Issued: 'Issued',
+  /** The binding's namespace is not one Palisade manages: it holds no Secret rights there. */
+  NamespaceNotManaged: 'NamespaceNotManaged',
   // certManager source.
   Pending: 'Pending',
   IssuanceFailed: 'IssuanceFailed',

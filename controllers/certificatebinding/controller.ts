@@ -87,14 +87,15 @@ export async function certManagerServed(client: KubeClient): Promise<boolean> {
 /**
  * Wires the CertificateBinding controller and the internal CA keeper. Informers: bindings, the shared
  * labelled Secret informer, Secrets labelled `palisade.dev/watch=true`, Palisade's cert-manager
- * Certificates (labelled) and the CA bundle ConfigMap. Nothing caches the cluster's other Secrets.
+ * Certificates (labelled) and the CA bundle ConfigMap. Secrets are read only in the namespaces Palisade
+ * manages (runtime/namespaced.ts); a binding anywhere else is `NamespaceNotManaged`.
  */
 export async function setupCertificateBindings(mgr: Manager, env: BindingEnv): Promise<void> {
   const ns = mgr.namespace;
   const bindings = mgr.informer<CertificateBinding>('CertificateBinding');
   const tenants = mgr.informer<Tenant>('Tenant');
-  const secrets = mgr.informer<Secret>('Secret', `${MANAGED_BY_LABEL}=${MANAGED_BY}`);
-  const watched = mgr.informer<Secret>('Secret', `${WATCH_LABEL}=true`);
+  const secrets = mgr.namespacedInformer<Secret>('Secret', `${MANAGED_BY_LABEL}=${MANAGED_BY}`);
+  const watched = mgr.namespacedInformer<Secret>('Secret', `${WATCH_LABEL}=true`);
   const bundles = mgr.informer<ConfigMap>('ConfigMap', `${COMPONENT_LABEL}=${CA_BUNDLE_COMPONENT}`, ns);
   const certificateLabels = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
   const certificates = (await certManagerServed(mgr.client))
@@ -134,6 +135,7 @@ export async function setupCertificateBindings(mgr: Manager, env: BindingEnv): P
     certificates,
     recheckCertManager: () => certManager.recheck(),
     operatorNamespace: ns,
+    managedNamespace: (n: string) => mgr.namespaces.has(n),
     metrics: new CertificateMetrics(mgr.metrics.registry),
   };
   const controller = mgr.addController({
@@ -147,6 +149,11 @@ export async function setupCertificateBindings(mgr: Manager, env: BindingEnv): P
       watchMapped(bundles, (cm) => (cm.metadata.namespace === ns ? internalBindings() : [])),
       ...(certificates ? [watchMapped(certificates, ownerBinding)] : []),
       tenantPolicyWatch(tenants, bindings),
+      // A namespace that became managed (a Tenant's) re-checks the bindings already waiting there.
+      {
+        register: (enqueue) =>
+          secrets.onNamespaceSynced((n) => bindings.list(n).forEach((b) => enqueue(keyOf(b)))),
+      },
     ],
     reconcile: (key) => reconcileBinding(deps, key),
   });

@@ -15,7 +15,7 @@
 import type { X509Certificate } from 'node:crypto';
 import { dnsNamesOf, issueLeaf, type RandomSource } from '../pki/index.ts';
 import { describeError } from '../runtime/errors.ts';
-import type { Informer } from '../runtime/informer.ts';
+import type { Informer, ObjectCache } from '../runtime/informer.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { ConfigMap, Secret } from '../runtime/kube/types.ts';
 import type { AuditLog, Logger } from '../runtime/log.ts';
@@ -253,7 +253,7 @@ export async function ensureInstallationCertNow(
  * Returns when the next renewal is due.
  */
 export async function reconcileInstallationCerts(
-  d: InstallationCertDeps & { secrets: Informer<Secret>; bundles: Informer<ConfigMap> },
+  d: InstallationCertDeps & { secrets: ObjectCache<Secret>; bundles: Informer<ConfigMap> },
 ): Promise<{ requeueAfterMs?: number }> {
   const all = d.secrets.list(d.namespace);
   const bundle = d.bundles.get(CA_BUNDLE_CONFIGMAP, d.namespace)?.data?.['ca.crt'];

@@ -11,7 +11,7 @@
 import { X509Certificate } from 'node:crypto';
 import { createCA, keyIdOf, type IssuedPair, type RandomSource } from '../pki/index.ts';
 import { isAlreadyExists } from '../runtime/errors.ts';
-import type { Informer } from '../runtime/informer.ts';
+import type { Informer, ObjectCache } from '../runtime/informer.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { ConfigMap, Secret } from '../runtime/kube/types.ts';
 import type { AuditLog, Logger } from '../runtime/log.ts';
@@ -233,7 +233,7 @@ export async function ensureInternalCA(d: CADeps): Promise<void> {
  */
 export async function reconcileCA(
   d: CADeps & {
-    secrets: Informer<Secret>;
+    secrets: ObjectCache<Secret>;
     bundles: Informer<ConfigMap>;
     leavesOf: (keyId: string) => number;
   },

@@ -3,7 +3,7 @@ import type { RandomSource } from '../pki/index.ts';
 import { findCondition } from '../runtime/conditions.ts';
 import type { ReconcileResult } from '../runtime/controller.ts';
 import type { EventRecorder } from '../runtime/events.ts';
-import type { Informer } from '../runtime/informer.ts';
+import type { Informer, ObjectCache } from '../runtime/informer.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import { splitKey, type ConfigMap, type Secret } from '../runtime/kube/types.ts';
 import type { AuditLog } from '../runtime/log.ts';
@@ -31,9 +31,9 @@ export interface BindingDeps {
   /** The cluster-scoped Tenants: which namespace is whose, and what each may have certified. */
   tenants: Informer<Tenant>;
   /** The operator's labelled Secret informer (managed-by=palisade): leaves, CA, cert-manager Secrets. */
-  secrets: Informer<Secret>;
+  secrets: ObjectCache<Secret>;
   /** Secrets users labelled `palisade.dev/watch=true` (imported certificates and their CAs). */
-  watched: Informer<Secret>;
+  watched: ObjectCache<Secret>;
   /** The published CA bundle ConfigMap (operator namespace). */
   bundles: Informer<ConfigMap>;
   /** Undefined while the cluster does not serve cert-manager.io/v1 Certificates; set once it does. */
@@ -41,6 +41,8 @@ export interface BindingDeps {
   /** Asks whether cert-manager was installed meanwhile (rate-limited; see certmanagerapi.ts). */
   recheckCertManager(): void;
   operatorNamespace: string;
+  /** True for a namespace Palisade may read and write Secrets in (its own, the chart's, live tenants'). */
+  managedNamespace(namespace: string): boolean;
 }
 
 /** setTimeout's ceiling is ~24.8 days; longer waits are covered by re-checking daily. */
@@ -57,11 +59,13 @@ export async function reconcileBinding(d: BindingDeps, key: string): Promise<Rec
     d.metrics.forget(namespace ?? '', name);
     return; // the Certificate or leaf Secret is owned by the binding: garbage collection removes it
   }
-  const o = b.spec.certManager
-    ? await observeCertManager(d, b)
-    : b.spec.imported
-      ? await observeImported(d, b)
-      : await reconcileInternal(d, b);
+  const o = !d.managedNamespace(namespace ?? '')
+    ? unmanaged(b)
+    : b.spec.certManager
+      ? await observeCertManager(d, b)
+      : b.spec.imported
+        ? await observeImported(d, b)
+        : await reconcileInternal(d, b);
   const now = d.env.now();
   const status = bindingStatus(b, o, now);
   announce(d, b, o, status);
@@ -78,6 +82,20 @@ export async function reconcileBinding(d: BindingDeps, key: string): Promise<Rec
     (w): w is number => w !== undefined,
   );
   return waits.length ? { requeueAfterMs: Math.min(MAX_REQUEUE_MS, ...waits) } : undefined;
+}
+
+/**
+ * Palisade holds Secret rights only where it manages the namespace (least privilege): elsewhere a binding
+ * is refused with the two ways to change that. Re-checked when the namespace becomes a tenant's.
+ */
+function unmanaged(b: CertificateBinding): Observation {
+  const ns = b.metadata.namespace ?? '';
+  const message = `Palisade does not manage namespace ${ns}, so it may not read or write Secrets there: make it a Tenant's namespace (Tenant spec.namespace), or add it to the chart's certificateNamespaces`;
+  return {
+    source: b.spec.certManager ? 'CertManager' : b.spec.imported ? 'Imported' : 'Internal',
+    secretName: b.spec.secretName ?? '',
+    concern: { status: 'False', reason: BindingReason.NamespaceNotManaged, message },
+  };
 }
 
 /** Events and audit for what changed: a new certificate in use, a failure, the expiry warning. */

@@ -14,17 +14,17 @@ import { recordOf } from '../keystore/tenants.ts';
 import { NatsComponent } from '../nats/secrets.ts';
 import type { NatsService } from '../nats/service.ts';
 import { watchMapped } from '../runtime/controller.ts';
-import type { Informer } from '../runtime/informer.ts';
 import type { Manager } from '../runtime/manager.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import { COMPONENT_LABEL } from '../runtime/objects.ts';
 import { AgentCondition, AgentReason } from './conditions.ts';
 import { reconcileAgent } from './reconcile.ts';
+import type { NamespacedInformer } from '../runtime/namespaced.ts';
 
 export interface AgentControllerOptions {
   env: { now(): Date; rand: RandomSource };
   keystore: Keystore;
-  secrets: Informer<Secret>;
+  secrets: NamespacedInformer<Secret>;
   nats: NatsService;
   agentUrl?: string;
   statusRefreshMs?: number;
@@ -58,7 +58,12 @@ export function setupClusterAgentController(mgr: Manager, o: AgentControllerOpti
     primary: agents,
     // Mostly status writes waiting on the API server: more in flight shortens a burst of first heartbeats.
     concurrency: 16,
-    watches: [watchMapped(o.secrets, fromSecret), watchMapped(tenants, (t) => agentsOf(t.status?.namespace))],
+    watches: [
+      watchMapped(o.secrets, fromSecret),
+      watchMapped(tenants, (t) => agentsOf(t.status?.namespace)),
+      // A tenant namespace whose Secret cache just became whole: its agents can see what was delivered.
+      { register: (enqueue) => o.secrets.onNamespaceSynced((ns) => agentsOf(ns).forEach(enqueue)) },
+    ],
     reconcile: (key) => reconcileAgent(deps, key),
   });
   // Read from the written Connected condition at scrape time: no series to keep or forget. Agents that never

@@ -3,7 +3,7 @@ import type { Keystore } from '../keystore/store.ts';
 import { recordOf, tenantOfNamespace, type TenantRecord } from '../keystore/tenants.ts';
 import { addRevocations, readRevocations } from '../nats/revocations.ts';
 import { NATS_SECRETS, NatsComponent } from '../nats/secrets.ts';
-import type { Informer } from '../runtime/informer.ts';
+import type { ObjectCache } from '../runtime/informer.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import type { AuditLog } from '../runtime/log.ts';
 import { COMPONENT_LABEL } from '../runtime/objects.ts';
@@ -18,7 +18,7 @@ const Legacy = {
 
 interface Deps {
   keystore: Keystore;
-  secrets: Informer<Secret>;
+  secrets: ObjectCache<Secret>;
   audit: AuditLog;
   now(): Date;
 }

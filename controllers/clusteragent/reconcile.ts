@@ -26,6 +26,7 @@ import { connectivity } from './connectivity.ts';
 import { credentialsSecretName, issueCredentials, planCredentials, rotationDue } from './credentials.ts';
 import { agentRecordSecret, readAgentRecord, type AgentRecord } from './record.ts';
 import { revoke } from './revoke.ts';
+import type { NamespacedInformer } from '../runtime/namespaced.ts';
 
 export interface AgentDeps {
   client: KubeClient;
@@ -35,7 +36,7 @@ export interface AgentDeps {
   agents: Informer<ClusterAgent>;
   tenants: Informer<Tenant>;
   /** The labelled-Secret informer: where delivered credentials Secrets are seen. */
-  secrets: Informer<Secret>;
+  secrets: NamespacedInformer<Secret>;
   keystore: Keystore;
   nats: NatsService;
   /** The URL written into credentials Secrets for agents (optional). */
@@ -56,6 +57,8 @@ interface Context {
   delivered: Secret | undefined;
   revoked: Set<string>;
 }
+
+const CACHE_WAIT_MS = 1_000;
 
 /**
  * ClusterAgent: dedicated NATS credentials (issued, rotated, revoked on suspension, rotation and
@@ -103,6 +106,9 @@ export async function reconcileAgent(d: AgentDeps, key: string): Promise<Reconci
     );
     return { requeueAfterMs: TENANT_RECHECK_MS };
   }
+  // NB: until the namespace's Secret cache is whole, "not delivered" may only mean "not seen yet": wait,
+  // rather than issue new credentials (and revoke the ones the agent holds).
+  if (!d.secrets.synced(namespace)) return { requeueAfterMs: CACHE_WAIT_MS };
   const ctx: Context = {
     agent,
     tenant,

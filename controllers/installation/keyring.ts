@@ -1,5 +1,5 @@
 import type { Keyring, WrappingKeyRef } from '../crypto/index.ts';
-import type { Informer } from '../runtime/informer.ts';
+import type { ObjectCache } from '../runtime/informer.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import { COMPONENT_LABEL } from '../runtime/objects.ts';
 import { Component, KEY_ID_ANNOTATION, secretBytes, versionOf } from './secrets.ts';
@@ -13,11 +13,11 @@ const ROOT_KEY_INDEX = 'root-key';
  * wraps use, is the highest; every version present can unwrap.
  */
 export class RootKeyring {
-  private readonly secrets: Informer<Secret>;
+  private readonly secrets: ObjectCache<Secret>;
   private readonly namespace: string;
   private cache: { rv: string; keys: RootKey[] } | undefined;
 
-  constructor(secrets: Informer<Secret>, namespace: string) {
+  constructor(secrets: ObjectCache<Secret>, namespace: string) {
     this.secrets = secrets;
     this.namespace = namespace;
     // NB: an index, not a scan: the keystore's entries share this namespace, tens of thousands of them,

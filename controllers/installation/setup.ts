@@ -12,7 +12,7 @@
 import { Gauge } from 'prom-client';
 import type { RandomSource } from '../crypto/index.ts';
 import { watchMapped } from '../runtime/controller.ts';
-import type { Informer } from '../runtime/informer.ts';
+import type { ObjectCache } from '../runtime/informer.ts';
 import type { ConfigMap, KubeObject, Secret } from '../runtime/kube/types.ts';
 import type { Manager } from '../runtime/manager.ts';
 import { COMPONENT_LABEL } from '../runtime/objects.ts';
@@ -26,7 +26,7 @@ export interface InstallationKeysOptions {
   namespace: string;
   rand: RandomSource;
   /** The operator's labelled-Secret informer: changes to installation keys re-check the record. */
-  secrets: Informer<Secret>;
+  secrets: ObjectCache<Secret>;
   /** How often a replica missing a key checks again (default 5 s). */
   recheckMs?: number;
 }

@@ -1,6 +1,6 @@
 import type { Tenant } from '../../crds/v1alpha1/index.ts';
 import { tenantKeyBinding } from '../crypto/index.ts';
-import type { Informer } from '../runtime/informer.ts';
+import type { Informer, ObjectCache } from '../runtime/informer.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import type { AuditLog, Logger } from '../runtime/log.ts';
 import { COMPONENT_LABEL, TENANT_UID_LABEL } from '../runtime/objects.ts';
@@ -37,11 +37,13 @@ export const LegacyComponent = {
 
 interface MigrateDeps {
   keystore: Keystore;
-  secrets: Informer<Secret>;
+  secrets: ObjectCache<Secret>;
   tenants: Informer<Tenant>;
   log: Logger;
   audit: AuditLog;
   now(): Date;
+  /** Makes these tenant namespaces' Secrets readable and waits for their caches (step 2 reads them). */
+  watchNamespaces(namespaces: string[]): Promise<void>;
 }
 
 /**
@@ -55,6 +57,7 @@ interface MigrateDeps {
  */
 export async function migrateToKeystore(d: MigrateDeps): Promise<number> {
   let moved = 0;
+  const recorded: string[] = [];
   for (const t of d.tenants.list()) {
     const uid = t.status?.uid;
     const namespace = t.status?.namespace ?? t.spec.namespace ?? `tenant-${t.metadata.name}`;
@@ -70,6 +73,7 @@ export async function migrateToKeystore(d: MigrateDeps): Promise<number> {
     );
     if (made.created) {
       moved++;
+      recorded.push(namespace);
       d.audit.record({
         action: 'tenant.record.migrate',
         outcome: 'Success',
@@ -78,6 +82,7 @@ export async function migrateToKeystore(d: MigrateDeps): Promise<number> {
       });
     }
   }
+  await d.watchNamespaces(recorded);
   const legacy = d.secrets
     .list()
     .filter((s) => s.metadata.namespace !== d.keystore.namespace)

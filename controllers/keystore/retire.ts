@@ -1,6 +1,6 @@
 import { Gauge } from 'prom-client';
 import { watchMapped } from '../runtime/controller.ts';
-import type { Informer } from '../runtime/informer.ts';
+import type { ObjectCache } from '../runtime/informer.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import type { Manager } from '../runtime/manager.ts';
 import { Component, secretName } from '../installation/secrets.ts';
@@ -15,7 +15,7 @@ import {
 import type { Keystore } from './store.ts';
 
 export interface RetirementOptions {
-  secrets: Informer<Secret>;
+  secrets: ObjectCache<Secret>;
   keystore: Keystore;
   /**
    * How long a non-active root version must have had nothing wrapped by it before it is deleted: covers

@@ -1,5 +1,5 @@
 import { watchMapped } from '../runtime/controller.ts';
-import type { Informer } from '../runtime/informer.ts';
+import type { ObjectCache } from '../runtime/informer.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import type { Manager } from '../runtime/manager.ts';
 import { COMPONENT_LABEL } from '../runtime/objects.ts';
@@ -28,7 +28,7 @@ import type { Keystore } from './store.ts';
  */
 export function setupKeystoreRewrap(
   mgr: Manager,
-  o: { keystore: Keystore; secrets: Informer<Secret>; concurrency?: number },
+  o: { keystore: Keystore; secrets: ObjectCache<Secret>; concurrency?: number },
 ) {
   const ks = o.keystore;
   const slotOf = (s: Secret) => s.metadata.labels?.[SLOT_LABEL] ?? '';

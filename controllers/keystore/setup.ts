@@ -1,5 +1,5 @@
 import type { Tenant } from '../../crds/v1alpha1/index.ts';
-import type { Informer } from '../runtime/informer.ts';
+import type { NamespacedInformer } from '../runtime/namespaced.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import type { Manager } from '../runtime/manager.ts';
 import { migrateToKeystore } from './migrate.ts';
@@ -7,13 +7,20 @@ import { setupRootKeyRetirement } from './retire.ts';
 import { setupKeystoreRewrap } from './rewrap.ts';
 import type { Keystore } from './store.ts';
 
+const NAMESPACE_SYNC_WAIT_MS = 60_000;
+
 /**
  * Wires the keystore's own work: the upgrade from the layout before it (a start-up task, so no
  * controller ever sees half-moved keys), the one rewrap loop, and root version retirement.
  */
 export function setupKeystore(
   mgr: Manager,
-  o: { keystore: Keystore; secrets: Informer<Secret>; graceMs?: number; now(): Date },
+  o: {
+    keystore: Keystore;
+    secrets: NamespacedInformer<Secret>;
+    graceMs?: number;
+    now(): Date;
+  },
 ) {
   const tenants = mgr.informer<Tenant>('Tenant');
   mgr.addStartupTask('keystore-migration', async () => {
@@ -24,6 +31,18 @@ export function setupKeystore(
       log: mgr.log,
       audit: mgr.audit,
       now: o.now,
+      watchNamespaces: async (namespaces) => {
+        for (const ns of namespaces) mgr.namespaces.add(ns);
+        const waiting = await o.secrets.settle(NAMESPACE_SYNC_WAIT_MS);
+        // NB: a namespace that is gone holds nothing to move; one that exists but cannot be read yet may
+        // hold keys of the earlier layout, and no controller may start before they are moved.
+        for (const name of waiting) {
+          if (await mgr.client.get({ kind: 'Namespace', name }))
+            throw new Error(
+              `Secrets in tenant namespace ${name} are not readable yet; retrying before any controller starts`,
+            );
+        }
+      },
     });
   });
   setupKeystoreRewrap(mgr, { keystore: o.keystore, secrets: o.secrets });

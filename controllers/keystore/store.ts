@@ -9,7 +9,7 @@ import {
 } from '../crypto/index.ts';
 import type { RootKeyring } from '../installation/keyring.ts';
 import { isAlreadyExists, isNotFound } from '../runtime/errors.ts';
-import type { Informer } from '../runtime/informer.ts';
+import type { ObjectCache } from '../runtime/informer.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import { TENANT_UID_LABEL } from '../runtime/objects.ts';
@@ -36,7 +36,7 @@ import {
 export interface KeystoreDeps {
   client: KubeClient;
   /** The operator's labelled-Secret informer (the only one). */
-  secrets: Informer<Secret>;
+  secrets: ObjectCache<Secret>;
   /** The operator's namespace: the only place keystore entries are read from. */
   namespace: string;
   rootKeys: RootKeyring;

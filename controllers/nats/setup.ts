@@ -4,11 +4,11 @@ import type { RandomSource } from '../crypto/index.ts';
 import type { Keystore } from '../keystore/store.ts';
 import { internalCaIssuer } from './tls.ts';
 import type { Manager } from '../runtime/manager.ts';
-import type { Informer } from '../runtime/informer.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import type { TenantMessagingDeps } from '../tenant/account.ts';
 import { ensureNatsInstallation } from './bootstrap.ts';
 import { NatsService } from './service.ts';
+import type { NamespacedInformer } from '../runtime/namespaced.ts';
 
 export interface MessagingSetup {
   /** nats-server URLs (`tls://host:port`); messaging is off when empty. */
@@ -17,7 +17,7 @@ export interface MessagingSetup {
   agentUrl?: string;
   env: { now(): Date; rand: RandomSource };
   keystore: Keystore;
-  secrets: Informer<Secret>;
+  secrets: NamespacedInformer<Secret>;
   statusRefreshMs?: number;
 }
 

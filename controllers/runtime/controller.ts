@@ -1,6 +1,6 @@
 import type { Clock } from './clock.ts';
-import { describeError, TerminalError } from './errors.ts';
-import type { Informer } from './informer.ts';
+import { ApiError, describeError, TerminalError } from './errors.ts';
+import type { ObjectCache } from './informer.ts';
 import { objectKey } from './kube/types.ts';
 import type { KubeObject } from './kube/types.ts';
 import type { Logger } from './log.ts';
@@ -20,7 +20,10 @@ export interface Watch {
 }
 
 /** Changes to objects of `informer` enqueue the primary keys `map` returns (use indexes, not scans). */
-export function watchMapped<T extends KubeObject>(informer: Informer<T>, map: (obj: T) => string[]): Watch {
+export function watchMapped<T extends KubeObject>(
+  informer: ObjectCache<T>,
+  map: (obj: T) => string[],
+): Watch {
   return {
     register(enqueue) {
       const fire = (o: T) => map(o).forEach(enqueue);
@@ -33,7 +36,7 @@ export function watchMapped<T extends KubeObject>(informer: Informer<T>, map: (o
 
 export interface ControllerOptions<T extends KubeObject = KubeObject> {
   name: string;
-  primary: Informer<T>;
+  primary: ObjectCache<T>;
   watches?: Watch[];
   reconcile: Reconcile;
   clock: Clock;
@@ -139,6 +142,13 @@ export class Controller<T extends KubeObject = KubeObject> {
         metrics.reconciles.inc({ ...labels, result: 'success' });
       }
     } catch (e) {
+      if (isStale(e)) {
+        // The cache had not caught up with the object yet: go again once it has, which is no error.
+        this.queue.addRateLimited(key);
+        metrics.reconciles.inc({ ...labels, result: 'conflict' });
+        log.debug('stale object; requeued', { controller: this.name, object: key });
+        return;
+      }
       metrics.reconcileErrors.inc(labels);
       if (e instanceof TerminalError) {
         this.queue.forget(key);
@@ -163,4 +173,9 @@ export class Controller<T extends KubeObject = KubeObject> {
       end();
     }
   }
+}
+
+/** A write refused because the object changed since it was read (409 Conflict, not AlreadyExists). */
+function isStale(e: unknown): boolean {
+  return e instanceof ApiError && e.code === 409 && e.reason === 'Conflict';
 }

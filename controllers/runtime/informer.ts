@@ -7,6 +7,24 @@ import type { KubeObject } from './kube/types.ts';
 export type IndexFn<T> = (obj: T) => string[];
 type Handler<T> = (obj: T) => void;
 
+/**
+ * What controllers read and watch: a cache of one kind with handlers and secondary indexes. An
+ * {@link Informer} (one list+watch) or a NamespacedInformer (one per namespace Palisade may read).
+ */
+export interface ObjectCache<T extends KubeObject> {
+  readonly kind: string;
+  on(event: 'add' | 'update' | 'delete', fn: Handler<T>): void;
+  addIndex(name: string, fn: IndexFn<T>): void;
+  get(name: string, namespace?: string): T | undefined;
+  list(namespace?: string): T[];
+  /** Keys (`ns/name`) of the objects whose index `name` contains `value`. */
+  byIndex(name: string, value: string): string[];
+  hasSynced(): boolean;
+  waitForSync(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
 export interface InformerOptions {
   kind: string;
   labelSelector?: string;
@@ -27,7 +45,7 @@ export interface InformerOptions {
  *
  * Secondary indexes (`addIndex`) answer "which objects reference X" without scanning the cache.
  */
-export class Informer<T extends KubeObject> {
+export class Informer<T extends KubeObject> implements ObjectCache<T> {
   readonly kind: string;
   private readonly lw: ListWatch<KubernetesObject>;
   private readonly opts: InformerOptions;

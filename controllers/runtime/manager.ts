@@ -2,18 +2,22 @@ import { type Clock, systemClock } from './clock.ts';
 import { Controller, type ControllerOptions } from './controller.ts';
 import { describeError } from './errors.ts';
 import { ApiEventRecorder, type EventRecorder } from './events.ts';
-import { Informer } from './informer.ts';
+import { Informer, type ObjectCache } from './informer.ts';
 import { KubeClient, loadKubeConfig } from './kube/client.ts';
 import type { KubeObject } from './kube/types.ts';
 import { LeaderElector } from './leaderelection.ts';
 import { type AuditLog, createAuditLog, createLogger, type Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
+import { ManagedNamespaces, NamespacedInformer } from './namespaced.ts';
+import { ApiError } from './errors.ts';
 import { type ProbeServer, startProbeServer } from './server.ts';
 
 export interface ManagerOptions {
   kubeconfig?: string;
   /** The operator's own namespace: installation Secrets, the leader Lease. */
   namespace: string;
+  /** More namespaces whose Secrets Palisade reads from the start (the chart's certificateNamespaces). */
+  extraNamespaces?: readonly string[];
   identity: string;
   leaderElection: boolean;
   probeAddress: string;
@@ -47,8 +51,10 @@ export class Manager {
   readonly events: EventRecorder;
   readonly metrics = new Metrics();
   readonly namespace: string;
+  /** Where namespaced informers watch: the operator's namespace, the extra ones, live tenants'. */
+  readonly namespaces: ManagedNamespaces;
   private readonly o: ManagerOptions;
-  private readonly informers = new Map<string, Informer<KubeObject>>();
+  private readonly informers = new Map<string, ObjectCache<KubeObject>>();
   private readonly controllers: { name: string; start(): void; stop(): Promise<void> }[] = [];
   private readonly startupTasks: StartupTask[] = [];
   private readonly unready = new Map<string, string>();
@@ -60,6 +66,7 @@ export class Manager {
   constructor(opts: ManagerOptions) {
     this.o = opts;
     this.namespace = opts.namespace;
+    this.namespaces = new ManagedNamespaces([...new Set([opts.namespace, ...(opts.extraNamespaces ?? [])])]);
     this.clock = opts.clock ?? systemClock;
     this.log = createLogger({ level: opts.logLevel });
     this.audit = createAuditLog({ file: opts.auditFile, actor: `system:palisade:${opts.identity}` });
@@ -82,19 +89,48 @@ export class Manager {
     const id = `${kind}|${labelSelector ?? ''}|${namespace ?? ''}`;
     let inf = this.informers.get(id);
     if (!inf) {
-      inf = new Informer<KubeObject>(this.client, {
-        kind,
-        labelSelector,
-        namespace,
-        clock: this.clock,
-        onError: (k, err, retryInMs) => {
-          this.metrics.informerRestarts.inc({ kind: k });
-          this.log.warn('list/watch failed; restarting', { kind: k, retryInMs, error: describeError(err) });
-        },
-      });
+      inf = this.newInformer(kind, labelSelector, namespace);
       this.informers.set(id, inf);
     }
     return inf as unknown as Informer<T>;
+  }
+
+  /**
+   * A shared informer per (kind, label selector) over the managed namespaces only: the way Secrets are
+   * read, since RBAC grants them nowhere else.
+   */
+  namespacedInformer<T extends KubeObject>(kind: string, labelSelector?: string): NamespacedInformer<T> {
+    const id = `${kind}|${labelSelector ?? ''}|<managed>`;
+    let inf = this.informers.get(id);
+    if (!inf) {
+      inf = new NamespacedInformer<KubeObject>(
+        this.namespaces,
+        (ns) => this.newInformer(kind, labelSelector, ns),
+        kind,
+      );
+      this.informers.set(id, inf);
+    }
+    return inf as unknown as NamespacedInformer<T>;
+  }
+
+  private newInformer(kind: string, labelSelector: string | undefined, namespace: string | undefined) {
+    return new Informer<KubeObject>(this.client, {
+      kind,
+      labelSelector,
+      namespace,
+      clock: this.clock,
+      onError: (k, err, retryInMs) => {
+        this.metrics.informerRestarts.inc({ kind: k });
+        this.log.warn('list/watch failed; restarting', {
+          kind: k,
+          ...(namespace ? { namespace } : {}),
+          retryInMs,
+          error: describeError(err),
+        });
+        const forbidden = (err instanceof ApiError && err.code === 403) || /\b403\b/.test(String(err));
+        if (forbidden && namespace && namespace !== this.namespace) this.namespaces.onForbidden?.(namespace);
+      },
+    });
   }
 
   addController<T extends KubeObject>(

@@ -5,7 +5,7 @@ export class Metrics {
   readonly registry = new Registry();
   readonly reconciles = new Counter({
     name: 'palisade_reconcile_total',
-    help: 'Reconciles by controller and result (success, error, requeue, terminal).',
+    help: 'Reconciles by controller and result (success, error, requeue, terminal, conflict: a stale read, requeued).',
     labelNames: ['controller', 'result'] as const,
     registers: [this.registry],
   });

@@ -48,6 +48,9 @@ export async function writeStatus<S>(
       metadata: {
         name: obj.metadata.name,
         ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}),
+        // NB: a precondition: status computed from a stale cached object is refused (409), not written
+        // over a newer one; the controller requeues the key without counting an error.
+        ...(obj.metadata.resourceVersion ? { resourceVersion: obj.metadata.resourceVersion } : {}),
       },
       status,
     } as KubeObject,

@@ -3,11 +3,12 @@ import { EntryKind, entryKind, entryUID, IndexKey, isKeystoreEntry } from '../ke
 import type { Keystore } from '../keystore/store.ts';
 import { recordOf, tenantOfNamespace } from '../keystore/tenants.ts';
 import { watchMapped } from '../runtime/controller.ts';
-import type { Informer } from '../runtime/informer.ts';
+import type { ObjectCache } from '../runtime/informer.ts';
 import type { Namespace, Secret } from '../runtime/kube/types.ts';
 import type { Manager } from '../runtime/manager.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL } from '../runtime/objects.ts';
 import type { TenantMessagingDeps } from './account.ts';
+import type { TenantNamespaceAccess } from './access.ts';
 import { PRIMARY_KEY_NAME } from './primarykey.ts';
 import { reconcileTenant, type TenantEnv } from './reconcile.ts';
 
@@ -18,7 +19,13 @@ import { reconcileTenant, type TenantEnv } from './reconcile.ts';
  */
 export function setupTenantController(
   mgr: Manager,
-  o: { env: TenantEnv; keystore: Keystore; secrets: Informer<Secret>; messaging?: TenantMessagingDeps },
+  o: {
+    env: TenantEnv;
+    keystore: Keystore;
+    secrets: ObjectCache<Secret>;
+    access: TenantNamespaceAccess;
+    messaging?: TenantMessagingDeps;
+  },
 ) {
   const tenants = mgr.informer<Tenant>('Tenant');
   const namespaces = mgr.informer<Namespace>('Namespace', `${MANAGED_BY_LABEL}=${MANAGED_BY}`);
@@ -33,6 +40,7 @@ export function setupTenantController(
     namespaces,
     tenantKeys,
     keystore: ks,
+    access: o.access,
     messaging: o.messaging,
   };
   // NB: by Palisade's record of the namespace, not by labels a tenant (or anyone) could have changed.

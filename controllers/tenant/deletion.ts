@@ -28,6 +28,8 @@ export async function finalizeTenant(d: TenantDeps, tenant: Tenant): Promise<voi
     );
   }
   if (ours && tenant.spec.deletionPolicy === 'Delete') {
+    // NB: stop reading the namespace before it goes, so no watch there ends in a refusal.
+    await d.access.revoke(name);
     const ns = d.namespaces.get(name) ?? (await d.client.get<Namespace>({ kind: 'Namespace', name }));
     if (ns) await d.client.delete({ kind: 'Namespace', name }, { propagationPolicy: 'Background' });
     // NB: a live list, not the cache: an entry written a moment ago must not be left behind. The record
@@ -52,6 +54,8 @@ export async function finalizeTenant(d: TenantDeps, tenant: Tenant): Promise<voi
     kept.metadata.labels = { ...kept.metadata.labels, [RETAINED_LABEL]: 'true' };
     const ns = d.namespaces.get(name) ?? (await d.client.get<Namespace>({ kind: 'Namespace', name }));
     if (ns && !ns.metadata.deletionTimestamp) await d.client.apply(kept);
+    // A retained namespace is no longer Palisade's to manage: its Secret rights go with the Tenant.
+    await d.access.revoke(name);
     await d.client.jsonPatch(
       { kind: 'Secret', name: record.secret.metadata.name, namespace: d.keystore.namespace },
       [{ op: 'add', path: `/metadata/labels/${RETAINED_LABEL.replace('/', '~1')}`, value: 'true' }],

@@ -15,6 +15,7 @@ import { desiredNamespace, namespaceFor, namespaceUpToDate } from './namespace.t
 import { finalizeTenant } from './deletion.ts';
 import { ensureIdentity } from './identity.ts';
 import { ensurePrimaryKey } from './primarykey.ts';
+import { ACCESS_ROLEBINDING, type TenantNamespaceAccess } from './access.ts';
 import { reconcileTenantAccount, type AccountOutcome, type TenantMessagingDeps } from './account.ts';
 
 export interface TenantEnv {
@@ -30,6 +31,8 @@ export interface TenantDeps {
   tenants: Informer<Tenant>;
   namespaces: Informer<Namespace>;
   keystore: Keystore;
+  /** Palisade's Secret rights in the tenant's namespace (bound when the namespace is made). */
+  access: TenantNamespaceAccess;
   /** The primary TenantKeys (optional: without it the key is applied on every reconcile). */
   tenantKeys?: Informer<TenantKey>;
   /** NATS (account.ts); absent when messaging is not configured. */
@@ -122,6 +125,12 @@ async function ensureNamespace(
     applied = await d.client.apply<Namespace>(desired);
   } catch (e) {
     const message = `could not apply namespace ${name}: ${describeError(e)}`;
+    return { ok: false, concern: { status: 'False', reason: TenantReason.ApplyFailed, message }, error: e };
+  }
+  try {
+    await d.access.grant(name);
+  } catch (e) {
+    const message = `could not bind Palisade's Secret role in namespace ${name} (RoleBinding ${ACCESS_ROLEBINDING}): ${describeError(e)}`;
     return { ok: false, concern: { status: 'False', reason: TenantReason.ApplyFailed, message }, error: e };
   }
   // NB: by UID, not by the cache: a cached namespace may already be gone, and the apply re-created it.

@@ -11,7 +11,7 @@ import {
 import type { Keystore } from '../keystore/store.ts';
 import { watchMapped } from '../runtime/controller.ts';
 import { objectKey, type Secret } from '../runtime/kube/types.ts';
-import type { Informer } from '../runtime/informer.ts';
+import type { ObjectCache } from '../runtime/informer.ts';
 import type { Manager } from '../runtime/manager.ts';
 import { COMPONENT_LABEL } from '../runtime/objects.ts';
 import { reconcileTenantKey, type TenantKeyEnv } from './reconcile.ts';
@@ -20,7 +20,7 @@ export interface TenantKeyOptions {
   env: TenantKeyEnv;
   keystore: Keystore;
   /** The operator's labelled-Secret informer (the only one). */
-  secrets: Informer<Secret>;
+  secrets: ObjectCache<Secret>;
   concurrency?: number;
 }
 

@@ -20,6 +20,7 @@ import { setupTenantKeyController } from '../../controllers/tenantkey/controller
 import { keyEntries, loadRootKeyring, tenantUIDOf } from '../../controllers/tenantkey/data.ts';
 import { foundSecret, unwrapVersion } from '../../controllers/tenantkey/verify.ts';
 import { startControlPlane, type ControlPlane } from '../../hack/controlplane/index.ts';
+import { TenantNamespaceAccess } from '../../controllers/tenant/access.ts';
 
 export const rand = (n: number) => new Uint8Array(randomBytes(n));
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -69,10 +70,18 @@ export async function startInProcessOperator(o: {
       audit: mgr.audit,
     });
   });
-  const secrets = mgr.informer<Secret>('Secret', `${MANAGED_BY_LABEL}=${MANAGED_BY}`);
+  const secrets = mgr.namespacedInformer<Secret>('Secret', `${MANAGED_BY_LABEL}=${MANAGED_BY}`);
+  const access = new TenantNamespaceAccess({
+    client: mgr.client,
+    namespaces: mgr.namespaces,
+    keystoreNamespace: o.namespace,
+    log: mgr.log,
+  });
+  access.track(secrets);
+  mgr.addStartupTask('tenant-namespaces', async () => access.resume(secrets));
   const rootKeys = new RootKeyring(secrets, o.namespace);
   const keystore = new Keystore({ client: mgr.client, secrets, namespace: o.namespace, rootKeys, rand });
-  setupTenantController(mgr, { env, keystore, secrets });
+  setupTenantController(mgr, { env, keystore, secrets, access });
   const keys = setupTenantKeyController(mgr, { env, keystore, secrets });
   setupKeystore(mgr, { keystore, secrets, graceMs: o.graceMs ?? 500, now: env.now });
   await mgr.start();

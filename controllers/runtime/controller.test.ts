@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { Controller } from './controller.ts';
+import { systemClock } from './clock.ts';
+import { ApiError } from './errors.ts';
+import type { ObjectCache } from './informer.ts';
+import type { KubeObject } from './kube/types.ts';
+import { createLogger } from './log.ts';
+import { Metrics } from './metrics.ts';
+
+/** A cache with no objects: the tests enqueue keys themselves. */
+function emptyCache(): ObjectCache<KubeObject> {
+  return {
+    kind: 'Thing',
+    on: () => undefined,
+    addIndex: () => undefined,
+    get: () => undefined,
+    list: () => [],
+    byIndex: () => [],
+    hasSynced: () => true,
+    waitForSync: async () => undefined,
+    start: async () => undefined,
+    stop: async () => undefined,
+  };
+}
+
+async function counter(metrics: Metrics, name: string): Promise<Record<string, number>> {
+  const m = await metrics.registry.getSingleMetric(name)?.get();
+  return Object.fromEntries((m?.values ?? []).map((v) => [String(v.labels.result ?? ''), v.value]));
+}
+
+describe('the reconcile driver', function () {
+  it('requeues a key whose write met a stale read (409 Conflict) without counting an error', async function () {
+    const metrics = new Metrics();
+    let calls = 0;
+    const c = new Controller({
+      name: 'things',
+      primary: emptyCache(),
+      clock: systemClock,
+      log: createLogger({ level: 'error' }),
+      metrics,
+      baseDelayMs: 1,
+      reconcile: async () => {
+        calls++;
+        if (calls === 1) throw new ApiError(409, 'Conflict', 'the object has been modified');
+      },
+    });
+    c.start();
+    c.enqueue('ns/a');
+    await new Promise((r) => setTimeout(r, 50));
+    await c.idle();
+    await c.stop();
+    assert.equal(calls, 2, 'reconciled again after the conflict');
+    const errors = await metrics.registry.getSingleMetric('palisade_reconcile_errors_total')?.get();
+    assert.equal(errors?.values.reduce((n, v) => n + v.value, 0) ?? 0, 0, 'no error counted');
+    assert.deepEqual(await counter(metrics, 'palisade_reconcile_total'), { conflict: 1, success: 1 });
+  });
+
+  it('counts any other failure as an error and retries it', async function () {
+    const metrics = new Metrics();
+    let calls = 0;
+    const c = new Controller({
+      name: 'things',
+      primary: emptyCache(),
+      clock: systemClock,
+      log: createLogger({ level: 'error' }),
+      metrics,
+      baseDelayMs: 1,
+      reconcile: async () => {
+        calls++;
+        if (calls === 1) throw new ApiError(409, 'AlreadyExists', 'exists');
+      },
+    });
+    c.start();
+    c.enqueue('ns/a');
+    await new Promise((r) => setTimeout(r, 50));
+    await c.idle();
+    await c.stop();
+    assert.equal(calls, 2);
+    assert.deepEqual(await counter(metrics, 'palisade_reconcile_total'), { error: 1, success: 1 });
+  });
+});

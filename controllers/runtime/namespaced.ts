@@ -1,0 +1,172 @@
+import type { IndexFn, Informer, ObjectCache } from './informer.ts';
+import type { KubeObject } from './kube/types.ts';
+
+type Handler<T> = (obj: T) => void;
+type Event = 'add' | 'update' | 'delete';
+
+/**
+ * The namespaces Palisade may read Secrets in: its own, any the chart names, and each live tenant's
+ * (added when Palisade's record of the tenant appears, removed when the tenant is gone or retained).
+ * RBAC grants Secrets only there, so nothing may list or watch Secrets cluster-wide.
+ */
+export class ManagedNamespaces {
+  private readonly members = new Set<string>();
+  private readonly listeners: { add(ns: string): void; remove(ns: string): void }[] = [];
+  /** Called when a namespace's list or watch is refused (403): e.g. its RoleBinding was deleted. */
+  onForbidden: ((namespace: string) => void) | undefined;
+
+  readonly fixed: readonly string[];
+
+  constructor(fixed: readonly string[]) {
+    this.fixed = fixed;
+    for (const ns of fixed) this.members.add(ns);
+  }
+
+  has(namespace: string): boolean {
+    return this.members.has(namespace);
+  }
+
+  list(): string[] {
+    return [...this.members];
+  }
+
+  add(namespace: string): void {
+    if (this.members.has(namespace)) return;
+    this.members.add(namespace);
+    for (const l of this.listeners) l.add(namespace);
+  }
+
+  /** Namespaces named at start stay: only tenants' namespaces come and go. */
+  remove(namespace: string): void {
+    if (this.fixed.includes(namespace) || !this.members.delete(namespace)) return;
+    for (const l of this.listeners) l.remove(namespace);
+  }
+
+  subscribe(l: { add(ns: string): void; remove(ns: string): void }): void {
+    this.listeners.push(l);
+  }
+}
+
+/**
+ * One cache over an {@link Informer} per managed namespace, each with the same label selector, handlers
+ * and indexes: controllers read it like one informer. Synced means the fixed namespaces' caches are
+ * whole; a tenant namespace added later says so through `synced(ns)` and `onNamespaceSynced`.
+ */
+export class NamespacedInformer<T extends KubeObject> implements ObjectCache<T> {
+  readonly kind: string;
+  private readonly children = new Map<string, Informer<T>>();
+  private readonly handlers: [Event, Handler<T>][] = [];
+  private readonly indexFns: [string, IndexFn<T>][] = [];
+  private readonly syncedListeners: ((namespace: string) => void)[] = [];
+  private readonly namespaces: ManagedNamespaces;
+  private readonly make: (namespace: string) => Informer<T>;
+  private started = false;
+
+  constructor(namespaces: ManagedNamespaces, make: (namespace: string) => Informer<T>, kind: string) {
+    this.kind = kind;
+    this.namespaces = namespaces;
+    this.make = make;
+    for (const ns of namespaces.list()) this.child(ns);
+    namespaces.subscribe({
+      add: (ns) => {
+        const c = this.child(ns);
+        if (this.started) void this.startChild(ns, c);
+      },
+      remove: (ns) => {
+        const c = this.children.get(ns);
+        this.children.delete(ns);
+        void c?.stop();
+      },
+    });
+  }
+
+  on(event: Event, fn: Handler<T>): void {
+    this.handlers.push([event, fn]);
+    for (const c of this.children.values()) c.on(event, fn);
+  }
+
+  addIndex(name: string, fn: IndexFn<T>): void {
+    this.indexFns.push([name, fn]);
+    for (const c of this.children.values()) c.addIndex(name, fn);
+  }
+
+  /** Calls `fn` each time a namespace's cache becomes whole after it was added. */
+  onNamespaceSynced(fn: (namespace: string) => void): void {
+    this.syncedListeners.push(fn);
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    if (namespace !== undefined) return this.children.get(namespace)?.get(name, namespace);
+    for (const [ns, c] of this.children) {
+      const o = c.get(name, ns);
+      if (o) return o;
+    }
+    return undefined;
+  }
+
+  list(namespace?: string): T[] {
+    if (namespace !== undefined) return this.children.get(namespace)?.list(namespace) ?? [];
+    return [...this.children.values()].flatMap((c) => c.list());
+  }
+
+  byIndex(name: string, value: string): string[] {
+    if (this.children.size === 1) return [...this.children.values()][0]?.byIndex(name, value) ?? [];
+    return [...this.children.values()].flatMap((c) => c.byIndex(name, value));
+  }
+
+  /** True when `namespace` is watched and its cache is whole. */
+  synced(namespace: string): boolean {
+    return this.children.get(namespace)?.hasSynced() ?? false;
+  }
+
+  hasSynced(): boolean {
+    return this.namespaces.fixed.every((ns) => this.synced(ns));
+  }
+
+  async waitForSync(): Promise<void> {
+    await Promise.all(this.namespaces.fixed.map((ns) => this.children.get(ns)?.waitForSync()));
+  }
+
+  /** Waits until every namespace watched now has a whole cache, or `timeoutMs` passed; returns those that do not. */
+  async settle(timeoutMs: number): Promise<string[]> {
+    const waits = [...this.children.values()].map((c) => c.waitForSync());
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(waits),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, timeoutMs);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
+    return [...this.children].filter(([, c]) => !c.hasSynced()).map(([ns]) => ns);
+  }
+
+  async start(): Promise<void> {
+    this.started = true;
+    await Promise.all([...this.children].map(([ns, c]) => this.startChild(ns, c)));
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    await Promise.all([...this.children.values()].map((c) => c.stop()));
+  }
+
+  private child(namespace: string): Informer<T> {
+    let c = this.children.get(namespace);
+    if (c) return c;
+    c = this.make(namespace);
+    for (const [name, fn] of this.indexFns) c.addIndex(name, fn);
+    for (const [event, fn] of this.handlers) c.on(event, fn);
+    this.children.set(namespace, c);
+    return c;
+  }
+
+  private async startChild(namespace: string, c: Informer<T>): Promise<void> {
+    await c.start();
+    void c.waitForSync().then(() => {
+      if (this.children.get(namespace) !== c || this.namespaces.fixed.includes(namespace)) return;
+      for (const fn of this.syncedListeners) fn(namespace);
+    });
+  }
+}
