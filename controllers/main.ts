@@ -13,6 +13,7 @@ import { setupTenantKeyController } from './tenantkey/controller.ts';
 import { Keystore } from './keystore/store.ts';
 import { setupKeystore } from './keystore/setup.ts';
 import { setupMessaging } from './nats/setup.ts';
+import { setupClusterAgentController } from './clusteragent/controller.ts';
 import { setupCertificateBindings } from './certificatebinding/controller.ts';
 import { startSecureEndpoint } from './certificatebinding/serving.ts';
 import { probeHandler } from './runtime/server.ts';
@@ -58,16 +59,20 @@ async function main(): Promise<void> {
   setupKeystore(mgr, { keystore, secrets, graceMs: config.rootRetireGraceMs, now: env.now });
   // NB: before messaging: the NATS server certificate is issued by the internal CA, a start-up task here.
   await setupCertificateBindings(mgr, env);
-  const messaging = config.natsServers.length
-    ? setupMessaging(mgr, {
-        servers: config.natsServers,
-        agentUrl: config.natsAgentUrl,
-        env,
-        keystore,
-        secrets,
-        statusRefreshMs: config.agentStatusRefreshMs,
-      })
+  const nats = config.natsServers.length
+    ? setupMessaging(mgr, { servers: config.natsServers, env })
     : undefined;
+  if (nats) {
+    setupClusterAgentController(mgr, {
+      env,
+      keystore,
+      secrets,
+      nats,
+      ...(config.natsAgentUrl ? { agentUrl: config.natsAgentUrl } : {}),
+      ...(config.agentStatusRefreshMs ? { statusRefreshMs: config.agentStatusRefreshMs } : {}),
+    });
+  }
+  const messaging = nats ? { nats, rand } : undefined;
   setupTenantController(mgr, { env, keystore, secrets, access, ...(messaging ? { messaging } : {}) });
   setupTenantKeyController(mgr, { env, keystore, secrets });
   if (config.secureAddress) {

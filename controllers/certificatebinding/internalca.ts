@@ -10,7 +10,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { createCA, keyIdOf, type IssuedPair, type RandomSource } from '../pki/index.ts';
-import { isAlreadyExists } from '../runtime/errors.ts';
+import { createOrAdopt } from '../runtime/reconciler.ts';
 import type { Informer, ObjectCache } from '../runtime/informer.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { ConfigMap, Secret } from '../runtime/kube/types.ts';
@@ -193,9 +193,8 @@ export async function createCAVersion(d: CADeps, version: number, why: string): 
   const resource = { kind: 'Secret', name: secret.metadata.name, namespace: d.namespace };
   const keyId = keyIdOf(new X509Certificate(pair.certPem));
   try {
-    await d.client.create(secret);
+    if (!(await createOrAdopt(d.client, secret)).created) return;
   } catch (e) {
-    if (isAlreadyExists(e)) return;
     d.audit.record({
       action: 'internal-ca.create',
       outcome: 'Failure',

@@ -18,6 +18,7 @@ import type { Manager } from '../runtime/manager.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import { COMPONENT_LABEL } from '../runtime/objects.ts';
 import { AgentCondition, AgentReason } from './conditions.ts';
+import { migrateAgentRecords } from './migrate.ts';
 import { reconcileAgent } from './reconcile.ts';
 import type { NamespacedInformer } from '../runtime/namespaced.ts';
 
@@ -36,6 +37,10 @@ export interface AgentControllerOptions {
  * the namespace); and heartbeats, which enqueue an agent only when its status may change.
  */
 export function setupClusterAgentController(mgr: Manager, o: AgentControllerOptions) {
+  // NB: after the keystore's own move (set up earlier in main.ts), which makes the tenant records.
+  mgr.addStartupTask('clusteragent-migration', async () => {
+    await migrateAgentRecords({ keystore: o.keystore, secrets: o.secrets, audit: mgr.audit, now: o.env.now });
+  });
   const agents = mgr.informer<ClusterAgent>('ClusterAgent');
   const tenants = mgr.informer<Tenant>('Tenant');
   const ks = o.keystore;

@@ -67,8 +67,9 @@ const CACHE_WAIT_MS = 1_000;
  */
 export async function reconcileAgent(d: AgentDeps, key: string): Promise<ReconcileResult | void> {
   const { namespace = '', name } = splitKey(key);
-  const agent = d.agents.get(name, namespace);
-  if (!agent) return;
+  const cached = d.agents.get(name, namespace);
+  if (!cached) return;
+  let agent = cached;
   const tenantRecord = tenantOfNamespace(d.keystore, namespace);
   const uid = tenantRecord?.uid;
   const recordSecret = uid ? d.keystore.get(agentRecordName(uid, name)) : undefined;
@@ -86,7 +87,7 @@ export async function reconcileAgent(d: AgentDeps, key: string): Promise<Reconci
     await removeFinalizer(d.client, agent, AGENT_FINALIZER);
     return;
   }
-  await addFinalizer(d.client, agent, AGENT_FINALIZER);
+  agent = await addFinalizer(d.client, agent, AGENT_FINALIZER);
   if (!tenantRecord || !uid) {
     const message = `namespace ${namespace} belongs to no Tenant: ClusterAgents live in a tenant's namespace (a Tenant's spec.namespace)`;
     await report(d, agent, undefined, notReady(AgentReason.TenantNotFound, message));

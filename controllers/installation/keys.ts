@@ -1,6 +1,6 @@
 import { generateKeyPairSync, type JsonWebKey } from 'node:crypto';
 import { fingerprint, generateDataKey, keyId, type RandomSource } from '../crypto/index.ts';
-import { isAlreadyExists } from '../runtime/errors.ts';
+import { createOrAdopt } from '../runtime/reconciler.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { ConfigMap, Secret } from '../runtime/kube/types.ts';
 import type { AuditLog, Logger } from '../runtime/log.ts';
@@ -141,31 +141,33 @@ async function publish(d: Deps, o: Observation): Promise<InstallationKeys> {
 
 async function createOnce(d: Deps, secret: Secret, component: Component): Promise<void> {
   const resource = { kind: 'Secret', name: secret.metadata.name, namespace: d.namespace };
+  let created: boolean;
   try {
-    await d.client.create(secret);
-    d.log.info('generated installation key', { component, secret: secret.metadata.name });
+    created = (await createOrAdopt(d.client, secret)).created;
+  } catch (e) {
     d.audit.record({
       action: `${component}.generate`,
-      outcome: 'Success',
+      outcome: 'Failure',
       resource,
-      version: versionOf(secret) || undefined,
-      keyId: secret.metadata.annotations?.[KEY_ID_ANNOTATION],
+      reason: e instanceof Error ? e.message : String(e),
     });
-  } catch (e) {
-    if (!isAlreadyExists(e)) {
-      d.audit.record({
-        action: `${component}.generate`,
-        outcome: 'Failure',
-        resource,
-        reason: e instanceof Error ? e.message : String(e),
-      });
-      throw e;
-    }
+    throw e;
+  }
+  if (!created) {
     d.log.info('installation key created by another replica; adopting it', {
       component,
       secret: secret.metadata.name,
     });
+    return;
   }
+  d.log.info('generated installation key', { component, secret: secret.metadata.name });
+  d.audit.record({
+    action: `${component}.generate`,
+    outcome: 'Success',
+    resource,
+    version: versionOf(secret) || undefined,
+    keyId: secret.metadata.annotations?.[KEY_ID_ANNOTATION],
+  });
 }
 
 async function publishJwks(d: Deps, jwks: { keys: JsonWebKey[] }): Promise<void> {

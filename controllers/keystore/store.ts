@@ -8,7 +8,8 @@ import {
   type RandomSource,
 } from '../crypto/index.ts';
 import type { RootKeyring } from '../installation/keyring.ts';
-import { isAlreadyExists, isNotFound } from '../runtime/errors.ts';
+import { isNotFound } from '../runtime/errors.ts';
+import { createOrAdopt } from '../runtime/reconciler.ts';
 import type { ObjectCache } from '../runtime/informer.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { Secret } from '../runtime/kube/types.ts';
@@ -159,16 +160,8 @@ export class Keystore {
    * other adopts the winner's (read live: the cache may lag). The only way key material is written.
    */
   async createOnce(secret: Secret): Promise<{ secret: Secret; created: boolean }> {
-    try {
-      return { secret: await this.d.client.create(secret), created: true };
-    } catch (e) {
-      if (!isAlreadyExists(e)) throw e;
-      const ref = { kind: 'Secret', name: secret.metadata.name, namespace: secret.metadata.namespace };
-      const winner = await this.d.client.get<Secret>(ref);
-      if (!winner)
-        throw new Error(`Secret ${secret.metadata.name} vanished right after creation`, { cause: e });
-      return { secret: winner, created: false };
-    }
+    const made = await createOrAdopt(this.d.client, secret);
+    return { secret: made.object, created: made.created };
   }
 
   /** Deletes entries by name with a UID precondition (never a same-named newer object). */

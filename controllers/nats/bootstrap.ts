@@ -11,7 +11,7 @@ import {
   type ServerConfigInput,
   type TlsMaterial,
 } from '../messaging/index.ts';
-import { isAlreadyExists } from '../runtime/errors.ts';
+import { createOrAdopt } from '../runtime/reconciler.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import type { AuditLog, Logger } from '../runtime/log.ts';
@@ -117,18 +117,12 @@ async function createOnce(
   const ref = { kind: 'Secret', name, namespace: d.namespace };
   const existing = await d.client.get<Secret>(ref);
   if (existing) return existing;
-  try {
-    const created = await d.client.create(await make());
+  const made = await createOrAdopt(d.client, await make());
+  if (made.created) {
     d.log.info('generated NATS installation secret', { component, secret: name });
     d.audit.record({ action: `${component}.generate`, outcome: 'Success', resource: ref });
-    return created;
-  } catch (e) {
-    if (!isAlreadyExists(e)) throw e;
-    const winner = await d.client.get<Secret>(ref);
-    if (!winner)
-      throw new Error(`Secret ${name} vanished right after another replica created it`, { cause: e });
-    return winner;
   }
+  return made.object;
 }
 
 function componentName(component: NatsComponent): string {

@@ -45,10 +45,6 @@ export function findCondition(list: readonly Condition[] | undefined, type: stri
   return list?.find((c) => c.type === type);
 }
 
-export function isTrue(list: readonly Condition[] | undefined, type: string): boolean {
-  return findCondition(list, type)?.status === 'True';
-}
-
 /**
  * The `Ready` summary: True when every listed concern is True; otherwise the first failing concern's
  * reason and message (the chain's order is the order of importance).

@@ -63,16 +63,32 @@ export function hasFinalizer(obj: KubeObject, finalizer: string): boolean {
   return (obj.metadata.finalizers ?? []).includes(finalizer);
 }
 
-/** Adds a finalizer; conditional on the resourceVersion read, so it never overwrites someone else's change. */
-export async function addFinalizer(client: KubeClient, obj: KubeObject, finalizer: string): Promise<void> {
-  if (hasFinalizer(obj, finalizer)) return;
+/**
+ * Adds a finalizer; conditional on the resourceVersion read, so it never overwrites someone else's change.
+ * Returns the object to go on with: `obj` itself, or (after the patch) `obj` with the new resourceVersion,
+ * so a later status write's precondition is not refused because of this very patch.
+ */
+export async function addFinalizer<T extends KubeObject>(
+  client: KubeClient,
+  obj: T,
+  finalizer: string,
+): Promise<T> {
+  if (hasFinalizer(obj, finalizer)) return obj;
   const ops = [
     { op: 'test', path: '/metadata/resourceVersion', value: obj.metadata.resourceVersion },
     obj.metadata.finalizers
       ? { op: 'add', path: '/metadata/finalizers/-', value: finalizer }
       : { op: 'add', path: '/metadata/finalizers', value: [finalizer] },
   ];
-  await client.jsonPatch(refOf(obj), ops);
+  const patched = await client.jsonPatch<KubeObject>(refOf(obj), ops);
+  return {
+    ...obj,
+    metadata: {
+      ...obj.metadata,
+      finalizers: patched.metadata.finalizers,
+      resourceVersion: patched.metadata.resourceVersion,
+    },
+  };
 }
 
 /**

@@ -10,7 +10,9 @@ import { MANAGED_BY, MANAGED_BY_LABEL } from '../runtime/objects.ts';
 import type { TenantMessagingDeps } from './account.ts';
 import type { TenantNamespaceAccess } from './access.ts';
 import { PRIMARY_KEY_NAME } from './primarykey.ts';
-import { reconcileTenant, type TenantEnv } from './reconcile.ts';
+import type { TenantEnv } from './deps.ts';
+import { tenantKind } from './reconcile.ts';
+import { reconcilerFor } from '../runtime/reconciler.ts';
 
 /**
  * Wires the Tenant controller: Tenants; the namespaces Palisade labelled, the primary TenantKeys and the
@@ -66,6 +68,6 @@ export function setupTenantController(
       ),
       watchMapped(o.secrets, tenantOfEntry),
     ],
-    reconcile: (key) => reconcileTenant(deps, key),
+    reconcile: reconcilerFor({ cache: tenants, client: mgr.client }, tenantKind(deps)),
   });
 }

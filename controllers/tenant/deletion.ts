@@ -5,7 +5,7 @@ import type { Namespace } from '../runtime/kube/types.ts';
 import { removeFinalizer } from '../runtime/objects.ts';
 import { TENANT_FINALIZER } from './conditions.ts';
 import { desiredNamespace, namespaceFor } from './namespace.ts';
-import type { TenantDeps } from './reconcile.ts';
+import type { TenantDeps } from './deps.ts';
 import { finalizeTenantAccount } from './account.ts';
 
 /**

@@ -11,7 +11,7 @@ import {
 import type { Namespace } from '../runtime/kube/types.ts';
 import { TenantReason } from './conditions.ts';
 import { namespaceFor } from './namespace.ts';
-import type { TenantDeps } from './reconcile.ts';
+import type { TenantDeps } from './deps.ts';
 
 export type Identity =
   | { ok: true; record: TenantRecord; adoptedRetained: boolean }

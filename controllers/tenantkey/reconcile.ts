@@ -51,13 +51,14 @@ const MAX_REQUEUE_MS = 10 * 60_000;
  * Every step is create-first / delete-last, so a crash anywhere resumes.
  */
 export async function reconcileTenantKey(d: TenantKeyDeps, key: string): Promise<ReconcileResult | void> {
-  const tk = d.tenantKeys.get(key.slice(key.indexOf('/') + 1), key.slice(0, key.indexOf('/')));
-  if (!tk) return;
+  const cached = d.tenantKeys.get(key.slice(key.indexOf('/') + 1), key.slice(0, key.indexOf('/')));
+  if (!cached) return;
+  let tk = cached;
   if (tk.metadata.deletionTimestamp) {
     if (hasFinalizer(tk, TENANTKEY_FINALIZER)) await finalizeTenantKey(d, tk);
     return;
   }
-  await addFinalizer(d.client, tk, TENANTKEY_FINALIZER);
+  tk = await addFinalizer(d.client, tk, TENANTKEY_FINALIZER);
   const ns = tk.metadata.namespace ?? '';
   // NB: the tenant comes from Palisade's own record of which tenant owns this namespace, never from labels.
   const tenantUID = tenantOfNamespace(d.keystore, ns)?.uid;

@@ -49,9 +49,14 @@ export const resources = {
     plural: 'certificates',
     namespaced: true,
   },
+  CertificateRequest: {
+    apiVersion: 'cert-manager.io/v1',
+    kind: 'CertificateRequest',
+    plural: 'certificaterequests',
+    namespaced: true,
+  },
 } as const satisfies Record<string, ResourceType>;
 
-export type KindName = keyof typeof resources;
 
 export function resourceFor(kind: string): ResourceType {
   const r = (resources as Record<string, ResourceType>)[kind];
