@@ -47,7 +47,8 @@ test-int: deps tools ## integration tests against a real local control plane and
 test: verify test-unit test-int ## everything CI runs
 
 .PHONY: demo
-demo: deps tools ## start a local control plane, NATS and the operator in the background; apply examples/
+demo: deps ## start a local control plane, cert-manager, NATS and the operator in the background; apply examples/
+	hack/build-tools.sh etcd kube-apiserver kube-controller-manager kubectl nats-server cert-manager-controller cert-manager-crds
 	hack/demo.sh up "$(STATE)"
 
 .PHONY: down

@@ -1,105 +1,196 @@
 #!/usr/bin/env bash
-# make demo / make down: a local control plane + NATS (hack/controlplane), the operator as a background
-# process, and the examples applied. Everything stops on `make down` or after PALISADE_DEMO_TTL (default 8h).
+# make demo / make down: a local control plane with the cert-manager controller (hack/controlplane), the
+# operator, a nats-server in operator mode and the reference agent as background processes, and every
+# example applied and Ready. Everything stops on `make down` or after PALISADE_DEMO_TTL (default 8h).
+#
+#   hack/demo.sh up <state-dir>     on a running demo: re-applies the examples and waits for them again
+#   hack/demo.sh down <state-dir>   stops every process `up` started (their pids are in <state-dir>)
 set -euo pipefail
 cmd=${1:?up|down}
-state=${2:?state dir}
+state=$(mkdir -p "${2:?state dir}" && cd "$2" && pwd)
 repo=$(cd "$(dirname "$0")/.." && pwd)
+cache=${PALISADE_CACHE:-$HOME/.cache/palisade}
+bin=$cache/bin
+# Node keeps compiled code here across runs: the operator starts in half the time.
+export NODE_COMPILE_CACHE=${NODE_COMPILE_CACHE:-$cache/node-compile-cache}
+# shellcheck source=versions.env
+. "$repo/hack/versions.env"
+kubectl=$bin/kubectl-$KUBERNETES_VERSION
 ttl=${PALISADE_DEMO_TTL:-8h}
+wait_s=${PALISADE_DEMO_TIMEOUT:-120} # seconds, for each wait below; a healthy demo needs a few
 operator_ns=palisade-system
+export KUBECONFIG="$state/kubeconfig"
+
+k() { "$kubectl" --cache-dir "$state/kubectl-cache" "$@"; }
+# --force-conflicts: `make demo` again puts the examples back as they are in examples/.
+apply() { k apply --server-side --force-conflicts --field-manager=palisade-demo "$@" >/dev/null; }
+# Two free TCP ports on 127.0.0.1, on one line.
+free_ports() {
+  node -e 'const listen = () => new Promise((ok) => { const s = require("net").createServer();
+    s.listen(0, "127.0.0.1", () => { ok(s.address().port); s.close(); }); });
+    Promise.all([listen(), listen()]).then((ports) => console.log(ports.join(" ")));'
+}
+
+# Is <name>.pid ours: alive, and the `timeout` wrapper of a command given a path in the state dir?
+ours() {
+  local pid cmdline
+  pid=$(cat "$state/$1.pid" 2>/dev/null) || return 1
+  [ -d /proc/self ] || { kill -0 "$pid" 2>/dev/null; return; } # no procfs: trust the pid file
+  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  [[ $cmdline == "timeout "*"$state"* ]]
+}
+
+# start <name> <command...>: detached from make, bounded by the TTL, output in <name>.log. `timeout`
+# leads its own process group and passes a SIGTERM on to all of it, then SIGKILL 5 s later.
+start() {
+  local name=$1
+  shift
+  nohup timeout --kill-after=5s "$ttl" "$@" >"$state/$name.log" 2>&1 &
+  echo $! >"$state/$name.pid"
+}
+
+# stop <name>...: SIGTERM to each, then wait until they are gone.
+stop() {
+  local name pid i pids=()
+  for name; do
+    if ours "$name"; then
+      pid=$(cat "$state/$name.pid")
+      pids+=("$pid")
+      kill "$pid" 2>/dev/null || true
+    fi
+    rm -f "$state/$name.pid"
+  done
+  for pid in "${pids[@]}"; do
+    for i in $(seq 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+  done
+}
 
 down() {
-  if [ -f "$state/agent.pid" ]; then
-    kill "$(cat "$state/agent.pid")" 2>/dev/null || true
-    rm -f "$state/agent.pid"
-  fi
-  if [ -f "$state/nats.pid" ]; then
-    kill "$(cat "$state/nats.pid")" 2>/dev/null || true
-    rm -f "$state/nats.pid"
-  fi
-  if [ -f "$state/operator.pid" ]; then
-    kill "$(cat "$state/operator.pid")" 2>/dev/null || true
-    rm -f "$state/operator.pid"
-  fi
-  if [ -f "$state/pids" ] || [ -f "$state/env" ]; then
-    node "$repo/hack/controlplane/cli.ts" down --state "$state" || true
-  fi
+  stop agent nats operator
+  node "$repo/hack/controlplane/cli.ts" down --state "$state"
   echo "stopped (state was in $state)"
 }
 
+# Whether the operator's connections are up, asked of nats-server's monitoring endpoint (bash alone).
+operator_on_nats() {
+  (
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf 'GET /connz HTTP/1.0\r\n\r\n' >&3
+    grep -q '"name": *"palisade-reports"' <&3
+  ) 2>/dev/null
+}
+
+# The operator, then a nats-server in operator mode configured from the Secrets the operator bootstraps.
+start_palisade() {
+  local nats_port monitor_port i
+  read -r nats_port monitor_port < <(free_ports)
+  PALISADE_NATS_URL="127.0.0.1:$nats_port" PALISADE_NATS_AGENT_URL="tls://127.0.0.1:$nats_port" \
+    start operator node "$repo/controllers/main.ts" --kubeconfig "$KUBECONFIG" --namespace "$operator_ns" \
+    --probe-address 127.0.0.1:0 --audit-log "$state/audit.log"
+  node "$repo/controllers/nats/cli.ts" write-config --kubeconfig "$KUBECONFIG" --namespace "$operator_ns" \
+    --dir "$state/nats" --wait "$wait_s" >/dev/null
+  start nats "$bin/nats-server-$NATS_SERVER_VERSION" -c "$state/nats/nats.conf" -a 127.0.0.1 -p "$nats_port" \
+    -m "$monitor_port"
+  # NB: a Tenant reconciled before the operator reaches NATS fails and backs off for seconds; waiting
+  # here for its connection (about a second) saves that.
+  for i in $(seq 150); do
+    operator_on_nats "$monitor_port" && break
+    sleep 0.1
+  done
+  echo "NATS (operator mode, TLS) on 127.0.0.1:$nats_port"
+}
+
+# The examples, with what they need: for `portal` the demo's ClusterIssuers (applied earlier: the CA
+# issuer takes seconds), for `wildcard` the certificate globex brings along, made once from a throwaway
+# CA (by the background job `making`).
+apply_examples() {
+  local making=$1 imported=$2 out
+  apply -f "$repo/examples/tenants.yaml"
+  # The other examples live in the namespaces the operator makes for the Tenants.
+  k wait --for=condition=Ready tenants --all --timeout="${wait_s}s" >/dev/null
+  wait "$making"
+  if ! out=$(k create -f "$imported" 2>&1) && [[ $out != *AlreadyExists* ]]; then
+    echo "$out" >&2
+    return 1
+  fi
+  rm -f "$imported"
+  k wait --for=condition=Ready clusterissuer/palisade-demo-ca --timeout="${wait_s}s" >/dev/null
+  apply -f "$repo/examples/acme.yaml" -f "$repo/examples/globex.yaml"
+}
+
 # The reference agent (agent/) for acme's prod-eu-west-1, with the credentials Palisade issued to it,
-# mounted as files the way a Secret volume would be: its heartbeats turn the ClusterAgent Connected.
+# written as files the way a Secret volume mounts them: its heartbeats turn the ClusterAgent Connected.
 start_agent() {
-  [ -f "$state/agent.pid" ] && kill -0 "$(cat "$state/agent.pid")" 2>/dev/null && return 0
-  local dir="$state/agent-prod-eu-west-1" i
-  for i in $(seq 60); do
-    "$kubectl" -n tenant-acme get secret prod-eu-west-1-nats-creds >/dev/null 2>&1 && break
-    sleep 1
-  done
+  local dir="$state/agent-prod-eu-west-1" secret=prod-eu-west-1-nats-creds key value
+  ours agent && return 0
+  k -n tenant-acme wait --for=create "secret/$secret" --timeout="${wait_s}s" >/dev/null
   mkdir -p "$dir"
-  for k in $("$kubectl" -n tenant-acme get secret prod-eu-west-1-nats-creds -o go-template='{{range $k, $v := .data}}{{$k}} {{end}}'); do
-    "$kubectl" -n tenant-acme get secret prod-eu-west-1-nats-creds -o go-template="{{index .data \"$k\" | base64decode}}" >"$dir/$k"
-  done
-  chmod 600 "$dir"/*
-  nohup timeout "$ttl" node "$repo/agent/main.ts" --secret-dir "$dir" --interval 5s >"$state/agent.log" 2>&1 &
-  echo $! >"$state/agent.pid"
-  "$kubectl" -n tenant-acme wait --for=condition=Connected clusteragent/prod-eu-west-1 --timeout=60s >/dev/null
+  while read -r key value; do
+    base64 -d <<<"$value" >"$dir/$key"
+    chmod 600 "$dir/$key"
+  done < <(k -n tenant-acme get secret "$secret" \
+    -o go-template='{{range $k, $v := .data}}{{$k}} {{$v}}{{"\n"}}{{end}}')
+  start agent node "$repo/agent/main.ts" --secret-dir "$dir" --interval 5s
+}
+
+summary() {
+  k get palisade -A
+  cat <<MSG
+
+Palisade runs on a local control plane; state, logs and pids are in $state. Try:
+  export KUBECONFIG=$state/kubeconfig; alias kubectl=$kubectl
+  alias palisade="$(command -v node) $repo/controllers/cli.ts"
+  # encrypt with acme's payments key, rotate the key, and decrypt the old ciphertext
+  echo hello | palisade data encrypt --namespace tenant-acme --key payments --base64 >/tmp/sealed
+  kubectl -n tenant-acme patch tenantkey payments --type=merge -p '{"spec":{"rotationTrigger":"try-1"}}'
+  kubectl -n tenant-acme get tenantkey payments         # CURRENT is now 2
+  palisade data decrypt --namespace tenant-acme --key payments --base64 </tmp/sealed
+  kubectl get certificatebindings -A -o wide            # from cert-manager, imported, internal CA
+  tail -f $state/operator.log $state/audit.log
+'make demo' again puts examples/ back as written (that rotates the key again); 'make down' stops it all.
+MSG
+}
+
+on_exit() {
+  local rc=$?
+  [ "$rc" -eq 0 ] && return
+  echo >&2
+  k get palisade -A >&2 2>/dev/null
+  echo "make demo failed (exit $rc); logs: $state/operator.log, $state/logs/. 'make down' stops it." >&2
 }
 
 up() {
-  mkdir -p "$state"
-  if [ -f "$state/operator.pid" ] && kill -0 "$(cat "$state/operator.pid")" 2>/dev/null; then
-    echo "the demo is already running; 'make down' stops it"
+  local imported="$state/imported-cert.json" making
+  trap on_exit EXIT
+  node "$repo/hack/demo/imported-cert.ts" --namespace tenant-globex >"$imported" &
+  making=$!
+  if ours operator; then
+    echo "the demo is already running (state in $state); 'make down' stops it"
   else
-    node "$repo/hack/controlplane/cli.ts" up --state "$state" --ttl "$ttl" --crds "$repo/crds"
-    export KUBECONFIG="$state/kubeconfig"
-    kubectl=$(ls "${PALISADE_CACHE:-$HOME/.cache/palisade}"/bin/kubectl-* | head -n1)
-    "$kubectl" create namespace "$operator_ns" --dry-run=client -o yaml | "$kubectl" apply -f - >/dev/null
-    # Messaging: a nats-server in operator mode, configured from the Secrets the operator bootstraps.
-    nats_port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-    # The operator runs detached; `timeout` bounds it to the same lifetime as the control plane.
-    PALISADE_NATS_URL="127.0.0.1:$nats_port" PALISADE_NATS_AGENT_URL="tls://127.0.0.1:$nats_port" \
-      nohup timeout "$ttl" node "$repo/controllers/main.ts" --kubeconfig "$KUBECONFIG" --namespace "$operator_ns" \
-      --probe-address 127.0.0.1:0 --audit-log "$state/audit.log" >"$state/operator.log" 2>&1 &
-    echo $! >"$state/operator.pid"
-    node "$repo/controllers/nats/cli.ts" write-config --kubeconfig "$KUBECONFIG" --namespace "$operator_ns" \
-      --dir "$state/nats" >/dev/null
-    nats=$(ls "${PALISADE_CACHE:-$HOME/.cache/palisade}"/bin/nats-server-* | head -n1)
-    nohup timeout "$ttl" "$nats" -c "$state/nats/nats.conf" -a 127.0.0.1 -p "$nats_port" >"$state/nats.log" 2>&1 &
-    echo $! >"$state/nats.pid"
-    echo "NATS (operator mode, TLS) on 127.0.0.1:$nats_port; agent credentials: kubectl get secrets -A -l palisade.dev/component=nats-agent-credentials"
+    stop agent nats # left from an interrupted start
+    node "$repo/hack/controlplane/cli.ts" up --state "$state" --ttl "$ttl" --crds "$repo/crds" --cert-manager \
+      >/dev/null
   fi
-  export KUBECONFIG="$state/kubeconfig"
-  kubectl=$(ls "${PALISADE_CACHE:-$HOME/.cache/palisade}"/bin/kubectl-* | head -n1)
-  # Tenants first: the other examples live in the namespaces the operator makes for them.
-  "$kubectl" apply --server-side --field-manager=palisade-demo -f "$repo/examples/tenants.yaml" >/dev/null
-  "$kubectl" wait --for=condition=Ready tenants --all --timeout=120s >/dev/null
-  for f in "$repo"/examples/*.yaml; do
-    [ "$f" = "$repo/examples/tenants.yaml" ] && continue
-    "$kubectl" apply --server-side --field-manager=palisade-demo -f "$f" >/dev/null
-  done
+  printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n' "$operator_ns" |
+    apply -f - -f "$repo/hack/demo/cluster-issuers.yaml"
+  ours operator || start_palisade
+  apply_examples "$making" "$imported"
   start_agent
-  echo
-  "$kubectl" get tenants
-  echo
-  "$kubectl" get secrets,configmaps -n "$operator_ns" -l app.kubernetes.io/managed-by=palisade
-  echo
-  "$kubectl" get palisade -A
-  cat <<MSG
-
-Palisade is running against a local control plane (state in $state):
-  export KUBECONFIG=$state/kubeconfig
-  alias kubectl=$kubectl
-  kubectl get tenants                      # the example tenants
-  tail -f $state/operator.log              # operator logs (JSON)
-  tail -f $state/audit.log                 # audit log
-  tail -f $state/agent.log                 # the reference agent of acme's prod-eu-west-1
-Stop everything with: make down
-MSG
+  k wait --for=condition=Ready tenantkeys,clusteragents,certificatebindings -A --all --timeout="${wait_s}s" \
+    >/dev/null
+  k -n tenant-acme wait --for=condition=Connected clusteragent/prod-eu-west-1 --timeout="${wait_s}s" \
+    >/dev/null
+  summary
 }
 
 case $cmd in
   up) up ;;
   down) down ;;
-  *) echo "usage: $0 up|down <state-dir>" >&2; exit 2 ;;
+  *)
+    echo "usage: $0 up|down <state-dir>" >&2
+    exit 2
+    ;;
 esac

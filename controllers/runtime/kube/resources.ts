@@ -57,7 +57,6 @@ export const resources = {
   },
 } as const satisfies Record<string, ResourceType>;
 
-
 export function resourceFor(kind: string): ResourceType {
   const r = (resources as Record<string, ResourceType>)[kind];
   if (!r) throw new Error(`unknown resource kind ${kind}`);
