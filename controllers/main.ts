@@ -73,7 +73,16 @@ async function main(): Promise<void> {
     });
   }
   const messaging = nats ? { nats, rand } : undefined;
-  setupTenantController(mgr, { env, keystore, secrets, access, ...(messaging ? { messaging } : {}) });
+  const tenants = setupTenantController(mgr, {
+    env,
+    keystore,
+    secrets,
+    access,
+    ...(messaging ? { messaging } : {}),
+  });
+  // NB: Tenants reconciled before NATS was reachable backed off; they (and, through them, their agents)
+  // go again as soon as it is.
+  nats?.onConnected(() => tenants.requeueAll());
   setupTenantKeyController(mgr, { env, keystore, secrets });
   if (config.secureAddress) {
     startSecureEndpoint({

@@ -49,6 +49,7 @@ export class NatsService {
   private driftTimer: NodeJS.Timeout | undefined;
   private repairing: Promise<void> | undefined;
   private started = false;
+  private readonly connectedListeners: (() => void)[] = [];
 
   constructor(o: NatsServiceOptions) {
     this.o = o;
@@ -95,11 +96,19 @@ export class NatsService {
       onError: (what, err) => o.log.warn('NATS error', { what, error: describeError(err) }),
     });
     this.bus_.start().then(
-      () => this.o.log.info('connected to NATS', { servers: this.o.servers }),
+      () => {
+        this.o.log.info('connected to NATS', { servers: this.o.servers });
+        for (const fn of this.connectedListeners) fn();
+      },
       (e: unknown) => this.o.log.error('NATS connection failed', { error: describeError(e) }),
     );
     this.driftTimer = setInterval(() => void this.checkDrift(), this.o.driftCheckMs ?? 10_000);
     this.driftTimer.unref();
+  }
+
+  /** Calls `fn` once the first connection is up: work that failed for want of it can go again at once. */
+  onConnected(fn: () => void): void {
+    this.connectedListeners.push(fn);
   }
 
   async stop(): Promise<void> {

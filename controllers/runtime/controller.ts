@@ -114,6 +114,11 @@ export class Controller<T extends KubeObject = KubeObject> {
     await this.queue.shutdown();
   }
 
+  /** Enqueues every object of the primary kind now (e.g. a dependency they were waiting for came up). */
+  requeueAll(): void {
+    for (const o of this.o.primary.list()) this.enqueue(objectKey(o.metadata));
+  }
+
   /** Resolves when the queue is empty and nothing is in flight (tests and benchmarks). */
   idle(): Promise<void> {
     return this.queue.idle();
