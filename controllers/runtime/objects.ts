@@ -30,9 +30,20 @@ export function normalized<T>(value: T): T {
   return value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T);
 }
 
+/** What this process last wrote as an object's status, until its cache shows the write. */
+interface WrittenStatus {
+  /** The resourceVersion the status was computed from (the cache's, then). */
+  from: string;
+  status: unknown;
+}
+const MAX_WRITTEN = 50_000;
+const written = new WeakMap<KubeClient, Map<string, WrittenStatus>>();
+
 /**
  * Writes `status` with server-side apply on the `/status` subresource — once per reconcile, and not at
- * all when it equals what the object already has, so a converged object costs no writes.
+ * all when it equals what the object already has, so a converged object costs no writes. Nor when this
+ * process already wrote exactly this status over the very version the cache still holds: the cache has
+ * not caught up with our own write yet (two events for one object a few milliseconds apart, say).
  * Returns whether a write happened.
  */
 export async function writeStatus<S>(
@@ -40,7 +51,14 @@ export async function writeStatus<S>(
   obj: KubeObject & { status?: S },
   status: S,
 ): Promise<boolean> {
-  if (isDeepStrictEqual(normalized(obj.status), normalized(status))) return false;
+  const want = normalized(status);
+  if (isDeepStrictEqual(normalized(obj.status), want)) return false;
+  let memo = written.get(client);
+  if (!memo) written.set(client, (memo = new Map()));
+  const id = obj.metadata.uid ?? `${obj.kind}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
+  const last = memo.get(id);
+  if (last && last.from === obj.metadata.resourceVersion && isDeepStrictEqual(last.status, want))
+    return false;
   await client.apply(
     {
       apiVersion: obj.apiVersion,
@@ -56,6 +74,11 @@ export async function writeStatus<S>(
     } as KubeObject,
     { subresource: 'status' },
   );
+  if (obj.metadata.resourceVersion) {
+    memo.delete(id);
+    if (memo.size >= MAX_WRITTEN) memo.delete(memo.keys().next().value as string);
+    memo.set(id, { from: obj.metadata.resourceVersion, status: want });
+  }
   return true;
 }
 
