@@ -122,6 +122,13 @@ export const permissions: readonly Permission[] = [
     why: 'create (server-side apply) and watch the cert-manager Certificates of certManager bindings',
   },
   {
+    apiGroup: 'cert-manager.io',
+    resource: 'certificaterequests',
+    verbs: ['list'],
+    scope: 'cluster',
+    why: "quote cert-manager's reason (a missing or unready issuer, an unapproved request) in a waiting certManager binding: a live list by the binding's label, only while its Certificate is not Ready; never cached",
+  },
+  {
     apiGroup: '',
     resource: 'configmaps',
     verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'],

@@ -205,7 +205,7 @@ describe('CertificateBinding from cert-manager (real cert-manager controller)', 
     });
   });
 
-  it('reports Ready=False while the issuer does not exist', async function () {
+  it("sets Ready=False/IssuerNotFound naming the missing issuer and quoting cert-manager's CertificateRequest, then issues once it exists", async function () {
     await kube().apply(
       bindingManifest('orphan', ns, {
         secretName: 'orphan-tls',
@@ -215,7 +215,50 @@ describe('CertificateBinding from cert-manager (real cert-manager controller)', 
         },
       }),
     );
-    const b = await waitForReady('orphan', ns, { status: 'False', reason: 'Pending' });
+    // NB: the request is re-read every 30 s while cert-manager works (nothing watches CertificateRequests).
+    const b = await waitForReady('orphan', ns, { status: 'False', reason: 'IssuerNotFound' }, 90_000);
+    const ready = b.status?.conditions?.find((c) => c.type === 'Ready');
+    assert.match(ready?.message ?? '', new RegExp(`^Issuer ${ns}/no-such-issuer does not exist: create it`));
+    assert.match(
+      ready?.message ?? '',
+      /CertificateRequest orphan-[a-z0-9]+: Referenced "Issuer" not found: issuer\.cert-manager\.io "no-such-issuer" not found/,
+    );
     assert.equal(b.status?.serialNumber, undefined);
+    const cols = await kubectl(['get', 'certificatebindings', '-n', ns, 'orphan', '--no-headers']);
+    assert.match(cols, /CertManager\s+False\s+IssuerNotFound/);
+    // Not final: the issuer appears, cert-manager issues, the binding follows.
+    await kubectl(
+      ['apply', '-f', '-'],
+      `{"apiVersion":"cert-manager.io/v1","kind":"Issuer","metadata":{"name":"no-such-issuer","namespace":"${ns}"},"spec":{"selfSigned":{}}}`,
+    );
+    await waitForReady('orphan', ns, { status: 'True' }, 90_000);
+  });
+
+  it("refuses a secretName that is someone else's Secret: Ready=False/SecretConflict, no Certificate, the Secret untouched", async function () {
+    await kube().create({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'app-config', namespace: ns },
+      stringData: { password: 'fake-testdata' },
+    } as Secret);
+    await kube().apply(
+      bindingManifest('taken', ns, {
+        secretName: 'app-config',
+        certManager: {
+          issuerRef: { name: `${id}-ca`, kind: 'ClusterIssuer', group: 'cert-manager.io' },
+          dnsNames: ['taken.example.test'],
+        },
+      }),
+    );
+    const b = await waitForReady('taken', ns, { status: 'False', reason: 'SecretConflict' });
+    const ready = b.status?.conditions?.find((c) => c.type === 'Ready');
+    assert.match(
+      ready?.message ?? '',
+      new RegExp(`Secret ${ns}/app-config exists and is not this binding's`),
+    );
+    assert.equal(await kube().get({ kind: 'Certificate', name: 'taken', namespace: ns }), undefined);
+    const s = await kube().get<Secret>({ kind: 'Secret', name: 'app-config', namespace: ns });
+    assert.deepEqual(Object.keys(s?.data ?? {}), ['password']);
+    assert.equal(s?.metadata.labels, undefined);
   });
 });

@@ -3,6 +3,7 @@ import type { Tenant, TenantKey } from '../crds/v1alpha1/index.ts';
 import { runCli } from '../controllers/cli.ts';
 import type { KubeClient } from '../controllers/runtime/kube/client.ts';
 import type { KubeObject, Secret } from '../controllers/runtime/kube/types.ts';
+import { FIELD_MANAGER } from '../controllers/runtime/manager.ts';
 import { loadTenantDataKeys } from '../controllers/tenantkey/data.ts';
 import type { ControlPlane } from '../hack/controlplane/index.ts';
 import { tenantManifest, uniqueName } from './support/cluster.ts';
@@ -69,6 +70,33 @@ describe('TenantKey (controllers in-process, private control plane, injectable c
     assert.equal(key.length, 64);
     assert.ok(!JSON.stringify(tk).includes(key), 'status carries no key material');
     assert.ok(tk.metadata.finalizers?.includes('palisade.dev/tenantkey-deletion'));
+    // The finalizer's JSON patch is recorded under the operator's field manager, not "unknown".
+    const fresh = await client.get<TenantKey>({ kind: 'TenantKey', name: 'k', namespace: ns });
+    const managers = (fresh?.metadata as { managedFields?: { manager: string; fieldsV1?: object }[] })
+      .managedFields;
+    const finalizerManagers = (managers ?? [])
+      .filter((m) => JSON.stringify(m.fieldsV1 ?? {}).includes('"f:finalizers"'))
+      .map((m) => m.manager);
+    assert.deepEqual(finalizerManagers, [FIELD_MANAGER]);
+  });
+
+  it('stays Ready=True but says PolicyAheadOfVersion when minDecryptionVersion is above the current version', async function () {
+    const ns = uniqueName('tenant-k');
+    await tenantNamespace(client, ns);
+    await client.apply(tenantKey(ns, 'k', { minDecryptionVersion: 3 }));
+    const tk = await eventuallyKey(client, ns, 'k', (k) => ready(k) && k.status?.currentVersion === 1, 'v1');
+    const r = tk.status?.conditions?.find((c) => c.type === 'Ready');
+    assert.equal(r?.reason, 'PolicyAheadOfVersion');
+    assert.match(r?.message ?? '', /spec\.minDecryptionVersion \(3\) is ahead of the current version \(1\)/);
+    // Lowered to the current version: the warning goes.
+    await client.apply(tenantKey(ns, 'k', { minDecryptionVersion: 1 }));
+    await eventuallyKey(
+      client,
+      ns,
+      'k',
+      (k) => k.status?.conditions?.find((c) => c.type === 'Ready')?.reason === 'KeyReady',
+      'KeyReady',
+    );
   });
 
   it('rotates exactly once per rotationTrigger change, never for the initial trigger', async function () {

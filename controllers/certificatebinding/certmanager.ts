@@ -2,11 +2,14 @@
  * The `certManager` source: Palisade server-side applies a cert-manager.io/v1 Certificate named like
  * the binding and controlled by it, and mirrors the Certificate's readiness and the issued
  * certificate's facts. cert-manager is asked (secretTemplate) to put Palisade's labels on the Secret it
- * writes, so the operator's labelled Secret informer sees it: no cluster-wide Secret cache.
+ * writes, so the operator's labelled Secret informer sees it: no cluster-wide Secret cache. A Secret of
+ * that name without those labels is someone else's: the Certificate is not applied (SecretConflict), as
+ * cert-manager would overwrite it. While cert-manager works, its CertificateRequest says why
+ * (certificaterequests.ts).
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { ICertificate } from '@kubernetes-models/cert-manager/cert-manager.io/v1';
-import type { CertificateBinding } from '../../crds/v1alpha1/index.ts';
+import type { CertificateBinding, IssuerRef } from '../../crds/v1alpha1/index.ts';
 import { factsOf, parseCertificates, type CertificateFacts } from '../pki/index.ts';
 import { describeError } from '../runtime/errors.ts';
 import type { KubeObject, Secret } from '../runtime/kube/types.ts';
@@ -19,6 +22,12 @@ import {
   normalized,
 } from '../runtime/objects.ts';
 import { CERT_MANAGER_RECHECK_MS } from './certmanagerapi.ts';
+import {
+  currentRequest,
+  issuerName,
+  requestConcern,
+  type CMCertificateRequest,
+} from './certificaterequests.ts';
 import { BINDING_LABEL, BindingReason, CERT_MANAGER_COMPONENT } from './conditions.ts';
 import type { BindingDeps } from './reconcile.ts';
 import type { Observation } from './status.ts';
@@ -28,6 +37,8 @@ import { secretText } from './validate.ts';
 export type CMCertificate = Omit<ICertificate, 'metadata'> & KubeObject;
 
 const CONFLICT_RECHECK_MS = 60_000;
+/** While cert-manager works on a Certificate, how often its CertificateRequest is read again. */
+export const REQUEST_RECHECK_MS = 30_000;
 
 /** The Certificate Palisade wants for `b`. Pure. */
 export function desiredCertificate(b: CertificateBinding): CMCertificate {
@@ -109,6 +120,18 @@ export async function observeCertManager(d: BindingDeps, b: CertificateBinding):
       requeueAfterMs: CONFLICT_RECHECK_MS,
     };
   }
+  // The informer has it once cert-manager applied the secretTemplate labels; anything else, one GET.
+  const secret =
+    d.secrets.get(secretName, ns) ??
+    (await d.client.get<Secret>({ kind: 'Secret', name: secretName, namespace: ns }));
+  if (secret && !isBindingSecret(secret, b)) {
+    const message = `Secret ${ns}/${secretName} exists and is not this binding's (cert-manager would overwrite it): delete it or choose another spec.secretName`;
+    return {
+      ...base,
+      concern: { status: 'False', reason: BindingReason.SecretConflict, message },
+      requeueAfterMs: CONFLICT_RECHECK_MS,
+    };
+  }
   const desired = desiredCertificate(b);
   if (!existing || !certificateUpToDate(existing, desired, b)) {
     try {
@@ -132,19 +155,64 @@ export async function observeCertManager(d: BindingDeps, b: CertificateBinding):
       });
     }
   }
-  const facts = await issuedFacts(d, ns, secretName);
+  const facts = secret ? issuedFacts(secret) : undefined;
   const renewal = existing?.status?.renewalTime ? new Date(existing.status.renewalTime) : undefined;
+  const waiting = existing && isWaiting(existing);
+  let concern = readiness(existing, src.issuerRef, ns, facts);
+  if (waiting) {
+    try {
+      concern = requestConcern(await currentRequestOf(d, b, existing), src.issuerRef, ns) ?? concern;
+    } catch (e) {
+      concern = {
+        ...concern,
+        message: `${concern.message}; its CertificateRequest could not be read: ${describeError(e)}`,
+      };
+    }
+  }
   return {
     ...base,
-    concern: readiness(existing, src.issuerRef, facts),
+    concern,
     ...(facts ? { facts } : {}),
     ...(renewal ? { renewalTime: renewal } : {}),
+    // NB: nothing is watched on a CertificateRequest: look again while cert-manager is still working on it.
+    ...(waiting ? { requeueAfterMs: REQUEST_RECHECK_MS } : {}),
   };
+}
+
+/**
+ * Whether `secret` is the one cert-manager writes for this binding's Certificate: it carries the labels
+ * Palisade asks cert-manager to put there (secretTemplate). Anything else by that name is someone else's.
+ */
+export function isBindingSecret(secret: Secret, b: CertificateBinding): boolean {
+  const labels = secret.metadata.labels ?? {};
+  return labels[MANAGED_BY_LABEL] === MANAGED_BY && labels[BINDING_LABEL] === b.metadata.name;
+}
+
+/** Not Ready, and not failed for good (IssuanceFailed says that): cert-manager is still at work. */
+function isWaiting(c: CMCertificate): boolean {
+  const issuing = conditionOf(c, 'Issuing');
+  return (
+    conditionOf(c, 'Ready')?.status !== 'True' &&
+    !(issuing?.status === 'False' && issuing.reason === 'Failed')
+  );
+}
+
+async function currentRequestOf(
+  d: BindingDeps,
+  b: CertificateBinding,
+  c: CMCertificate,
+): Promise<CMCertificateRequest | undefined> {
+  const { items } = await d.client.list<CMCertificateRequest>('CertificateRequest', {
+    namespace: b.metadata.namespace as string,
+    labelSelector: `${BINDING_LABEL}=${b.metadata.name}`,
+  });
+  return currentRequest(items, c.metadata.uid);
 }
 
 function readiness(
   c: CMCertificate | undefined,
-  issuer: { kind: string; name: string },
+  issuer: IssuerRef,
+  namespace: string,
   facts: CertificateFacts | undefined,
 ): Observation['concern'] {
   const ready = conditionOf(c, 'Ready');
@@ -154,7 +222,7 @@ function readiness(
     return {
       status: 'False',
       reason: BindingReason.IssuanceFailed,
-      message: `cert-manager could not issue the certificate (${said(issuing)}); check issuer ${issuer.kind}/${issuer.name}`,
+      message: `cert-manager could not issue the certificate (${said(issuing)}); check ${issuerName(issuer, namespace)}`,
     };
   }
   if (ready?.status !== 'True') {
@@ -177,11 +245,8 @@ function readiness(
   };
 }
 
-async function issuedFacts(d: BindingDeps, ns: string, name: string): Promise<CertificateFacts | undefined> {
-  // The informer has it once cert-manager applied the secretTemplate labels; before, one GET.
-  const secret =
-    d.secrets.get(name, ns) ?? (await d.client.get<Secret>({ kind: 'Secret', name, namespace: ns }));
-  const crt = secret && secretText(secret, 'tls.crt');
+function issuedFacts(secret: Secret): CertificateFacts | undefined {
+  const crt = secretText(secret, 'tls.crt');
   if (!crt) return undefined;
   try {
     const [leaf] = parseCertificates(crt);

@@ -13,14 +13,21 @@ export const BindingReason = {
   Issued: 'Issued',
   /** The binding's namespace is not one Palisade manages: it holds no Secret rights there. */
   NamespaceNotManaged: 'NamespaceNotManaged',
+  /** A name in dnsNames is an IP address or has a label over 63 characters (admitted by an older CRD). */
+  InvalidDNSName: 'InvalidDNSName',
   // certManager source.
   Pending: 'Pending',
+  /** cert-manager's CertificateRequest says the issuerRef names no Issuer/ClusterIssuer. */
+  IssuerNotFound: 'IssuerNotFound',
+  /** cert-manager's CertificateRequest says the issuer exists but is not Ready. */
+  IssuerNotReady: 'IssuerNotReady',
   IssuanceFailed: 'IssuanceFailed',
   CertManagerNotInstalled: 'CertManagerNotInstalled',
   CertificateConflict: 'CertificateConflict',
   ApplyFailed: 'ApplyFailed',
-  // internal source.
+  // certManager and internal sources: secretName is a Secret the binding does not own.
   SecretConflict: 'SecretConflict',
+  // internal source.
   CANotReady: 'CANotReady',
   /** A name in spec.internal.dnsNames is not one the namespace may have certified (namepolicy.ts). */
   NameNotAllowed: 'NameNotAllowed',
@@ -33,6 +40,8 @@ export const BindingReason = {
   InvalidPrivateKey: 'InvalidPrivateKey',
   EncryptedPrivateKey: 'EncryptedPrivateKey',
   KeyMismatch: 'KeyMismatch',
+  /** tls.key belongs to a certificate of tls.crt other than the first: the leaf is not listed first. */
+  ChainOutOfOrder: 'ChainOutOfOrder',
   WeakKey: 'WeakKey',
   WeakSignature: 'WeakSignature',
   NotServerCertificate: 'NotServerCertificate',

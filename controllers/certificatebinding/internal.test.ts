@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { CertificateBinding } from '../../crds/v1alpha1/index.ts';
 import { createCA, issueLeaf, type IssuedPair } from '../pki/index.ts';
 import type { Secret } from '../runtime/kube/types.ts';
-import { leafPlan, leafSecret, readLeaf, renewalTimeOf } from './internal.ts';
+import { leafPlan, leafSecret, lifetimeCut, readLeaf, renewalTimeOf } from './internal.ts';
 import {
   bundleOf,
   caPlan,
@@ -166,5 +166,27 @@ describe('leafPlan', () => {
   it('reissues a leaf whose key does not match its certificate', () => {
     const broken = { ...stored, data: { ...stored.data, 'tls.key': Buffer.from('junk').toString('base64') } };
     assert.equal(plan(binding(), broken).action, 'issue');
+  });
+
+  it('says when the CA cut the lifetime short, and only then', async () => {
+    const caEnd = caInfo.cert.validToDate;
+    const factsOf = (s: Secret) => readLeaf(s).facts as NonNullable<ReturnType<typeof readLeaf>['facts']>;
+    assert.equal(lifetimeCut(binding(), factsOf(stored), caEnd), undefined, 'a full 2160h leaf');
+    // 20000h asked, 10000h of CA left: the leaf ends with the CA (internal.ts `issue` takes the earlier).
+    const cut = await issueLeaf({
+      ca,
+      dnsNames: ['svc.ns.svc'],
+      notBefore: new Date(T0.getTime() - 60_000),
+      notAfter: caEnd,
+      rand,
+    });
+    const long = binding(['svc.ns.svc'], '20000h');
+    const note = lifetimeCut(long, factsOf(leafSecret(long, caInfo, bundle(), cut)), caEnd);
+    assert.equal(
+      note,
+      `it ends with the internal CA at ${caEnd.toISOString().replace('.000Z', 'Z')}, 416 days short of spec.internal.duration (20000h): a CA cannot sign past its own validity; the CA's successor (rotation at 80% of its life, or on request) reissues it`,
+    );
+    // A leaf shorter than asked for another reason (duration lengthened since) ends before the CA: no note.
+    assert.equal(lifetimeCut(binding(['svc.ns.svc'], '4000h'), factsOf(stored), caEnd), undefined);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * The `internal` source: RSA-2048 leaves from Palisade's internal CA in the binding's `secretName`
- * (kubernetes.io/tls, with the CA bundle as ca.crt), owned by the binding and renewed before expiry.
+ * (kubernetes.io/tls, with the CA bundle as ca.crt), owned by the binding and renewed before expiry. A leaf
+ * never outlives the CA that signs it: one asked to ends with the CA, and status says so ({@link lifetimeCut}).
  *
  * NB: a leaf is written create-only the first time; later it is replaced with a conditional update
  * (resourceVersion precondition), so two racing writers cannot both win and a crash leaves the old or
@@ -31,7 +32,7 @@ import { CA_BUNDLE_CONFIGMAP, caVersions, issuingCA, type CAVersion } from './in
 import { claimOf, refusalMessage, refusedNames, type NamePolicy } from './namepolicy.ts';
 import type { BindingDeps } from './reconcile.ts';
 import { parseDuration } from '../../crds/v1alpha1/index.ts';
-import type { Observation } from './status.ts';
+import { humanDuration, type Observation } from './status.ts';
 import { iso, secretText } from './validate.ts';
 
 /** Leaves are backdated this much, for clocks slightly behind the operator's. */
@@ -89,6 +90,23 @@ export function readLeaf(secret: Secret): StoredLeaf {
 export function renewalTimeOf(b: CertificateBinding, facts: CertificateFacts): Date {
   const spec = b.spec.internal as NonNullable<CertificateBinding['spec']['internal']>;
   return new Date(facts.notAfter.getTime() - parseDuration(spec.renewBefore));
+}
+
+/**
+ * Why the leaf is shorter than asked, when the issuing CA's own expiry cut it: a CA cannot sign past its
+ * validity, so a leaf asked to outlive it ends with it. Undefined when the leaf has the lifetime
+ * spec.internal.duration asks (or is shorter for another reason, such as a duration lengthened since).
+ */
+export function lifetimeCut(
+  b: CertificateBinding,
+  facts: CertificateFacts,
+  caNotAfter: Date,
+): string | undefined {
+  const spec = b.spec.internal as NonNullable<CertificateBinding['spec']['internal']>;
+  const short =
+    parseDuration(spec.duration) - (facts.notAfter.getTime() - facts.notBefore.getTime() - BACKDATE_MS);
+  if (short < 60_000 || Math.abs(facts.notAfter.getTime() - caNotAfter.getTime()) >= 1000) return undefined;
+  return `it ends with the internal CA at ${iso(facts.notAfter)}, ${humanDuration(short)} short of spec.internal.duration (${spec.duration}): a CA cannot sign past its own validity; the CA's successor (rotation at 80% of its life, or on request) reissues it`;
 }
 
 /** Whether the stored leaf can stay, needs only a fresh CA bundle, or must be reissued (and why). Pure. */
@@ -179,12 +197,13 @@ export async function reconcileInternal(d: BindingDeps, b: CertificateBinding): 
   if (plan.action === 'issue') facts = await issue(d, b, ca, bundle, existing, plan.why);
   else if (plan.action === 'bundle' && existing) await refreshBundle(d, existing, bundle);
   const renewal = renewalTimeOf(b, facts);
+  const cut = lifetimeCut(b, facts, ca.cert.validToDate);
   return {
     ...base,
     concern: {
       status: 'True',
       reason: BindingReason.Issued,
-      message: `issued by the internal CA (${ca.name}); renews at ${iso(renewal)}`,
+      message: `issued by the internal CA (${ca.name}); renews at ${iso(renewal)}${cut ? `; ${cut}` : ''}`,
     },
     facts,
     renewalTime: renewal,
@@ -238,12 +257,13 @@ async function issue(
   const [cert] = parseCertificates(pem.certPem);
   const facts = factsOf(cert as X509Certificate);
   d.audit.record({ action: 'certificate.issue', outcome: 'Success', resource, keyId: ca.keyId, reason: why });
+  const cut = lifetimeCut(b, facts, ca.cert.validToDate);
   d.events.record(
     b,
     'Normal',
     BindingReason.Issued,
     'Issue',
-    `issued certificate serial ${facts.serialNumber} for ${spec.dnsNames.join(', ')}, valid until ${iso(facts.notAfter)} (${why})`,
+    `issued certificate serial ${facts.serialNumber} for ${spec.dnsNames.join(', ')}, valid until ${iso(facts.notAfter)} (${why})${cut ? `; ${cut}` : ''}`,
   );
   return facts;
 }

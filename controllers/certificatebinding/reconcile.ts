@@ -14,7 +14,7 @@ import { observeImported } from './imported.ts';
 import { reconcileInternal } from './internal.ts';
 import type { CertificateMetrics } from './metrics.ts';
 import { bindingStatus, nextTimeEdgeMs, type Observation } from './status.ts';
-import { iso } from './validate.ts';
+import { dnsNameProblems, iso } from './validate.ts';
 
 export interface BindingEnv {
   now(): Date;
@@ -59,13 +59,7 @@ export async function reconcileBinding(d: BindingDeps, key: string): Promise<Rec
     d.metrics.forget(namespace ?? '', name);
     return; // the Certificate or leaf Secret is owned by the binding: garbage collection removes it
   }
-  const o = !d.managedNamespace(namespace ?? '')
-    ? unmanaged(b)
-    : b.spec.certManager
-      ? await observeCertManager(d, b)
-      : b.spec.imported
-        ? await observeImported(d, b)
-        : await reconcileInternal(d, b);
+  const o = await observe(d, b);
   const now = d.env.now();
   const status = bindingStatus(b, o, now);
   announce(d, b, o, status);
@@ -84,6 +78,28 @@ export async function reconcileBinding(d: BindingDeps, key: string): Promise<Rec
   return waits.length ? { requeueAfterMs: Math.min(MAX_REQUEUE_MS, ...waits) } : undefined;
 }
 
+/** What the binding's source found, after the checks every source shares. */
+async function observe(d: BindingDeps, b: CertificateBinding): Promise<Observation> {
+  if (!d.managedNamespace(b.metadata.namespace ?? '')) return unmanaged(b);
+  const field = b.spec.certManager ? 'certManager' : b.spec.imported ? 'imported' : 'internal';
+  const problems = dnsNameProblems(b.spec[field]?.dnsNames ?? []);
+  if (problems.length) {
+    const message = `${problems.join('; ')}: fix spec.${field}.dnsNames (nothing is requested or issued until then)`;
+    return refused(b, BindingReason.InvalidDNSName, message);
+  }
+  if (b.spec.certManager) return observeCertManager(d, b);
+  if (b.spec.imported) return observeImported(d, b);
+  return reconcileInternal(d, b);
+}
+
+function refused(b: CertificateBinding, reason: BindingReason, message: string): Observation {
+  return {
+    source: b.spec.certManager ? 'CertManager' : b.spec.imported ? 'Imported' : 'Internal',
+    secretName: b.spec.secretName ?? b.spec.imported?.secretRef.name ?? '',
+    concern: { status: 'False', reason, message },
+  };
+}
+
 /**
  * Palisade holds Secret rights only where it manages the namespace (least privilege): elsewhere a binding
  * is refused with the two ways to change that. Re-checked when the namespace becomes a tenant's.
@@ -91,11 +107,7 @@ export async function reconcileBinding(d: BindingDeps, key: string): Promise<Rec
 function unmanaged(b: CertificateBinding): Observation {
   const ns = b.metadata.namespace ?? '';
   const message = `Palisade does not manage namespace ${ns}, so it may not read or write Secrets there: make it a Tenant's namespace (Tenant spec.namespace), or add it to the chart's certificateNamespaces`;
-  return {
-    source: b.spec.certManager ? 'CertManager' : b.spec.imported ? 'Imported' : 'Internal',
-    secretName: b.spec.secretName ?? '',
-    concern: { status: 'False', reason: BindingReason.NamespaceNotManaged, message },
-  };
+  return refused(b, BindingReason.NamespaceNotManaged, message);
 }
 
 /** Events and audit for what changed: a new certificate in use, a failure, the expiry warning. */

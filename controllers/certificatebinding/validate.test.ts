@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { Secret } from '../runtime/kube/types.ts';
 import { fakeCertificate } from '../pki/testdata/fixtures.ts';
 import type { IssuedPair } from '../pki/index.ts';
-import { checkImport, type ImportInput } from './validate.ts';
+import { checkImport, dnsNameProblems, type ImportInput } from './validate.ts';
 import { importFixtures, NAMES, type ImportFixtures } from './testdata/imports.ts';
 
 function secret(data: Record<string, string> | undefined): Secret | undefined {
@@ -77,5 +77,49 @@ describe('checkImport', () => {
     const v = checkImport({ ...base(), secret: secret(expired?.secret) });
     assert.equal(v.ok, false);
     assert.ok(!v.ok && v.facts && v.facts.notAfter < new Date());
+  });
+
+  it('sets ChainOutOfOrder, not KeyMismatch, when tls.crt lists the leaf after its CA, naming the leaf and the fix', () => {
+    const v = checkImport({
+      ...base(),
+      secret: secret({ 'tls.crt': f.ca.certPem + f.good.certPem, 'tls.key': f.good.keyPem }),
+    });
+    assert.equal(v.ok, false);
+    if (v.ok) return;
+    assert.equal(v.reason, 'ChainOutOfOrder');
+    assert.match(
+      v.message,
+      /lists the leaf certificate \(serial [0-9A-F]+, the one tls\.key belongs to\) last of 2/,
+    );
+    assert.match(v.message, /put the leaf first/);
+    assert.deepEqual(v.facts?.dnsNames, NAMES, "the leaf's facts, not the CA's");
+  });
+
+  it('keeps KeyMismatch when no certificate of the chain belongs to the key', () => {
+    const other = f.cases.find((c) => c.reason === 'KeyMismatch')?.secret?.['tls.key'] ?? '';
+    const v = checkImport({
+      ...base(),
+      secret: secret({ 'tls.crt': f.ca.certPem + f.good.certPem, 'tls.key': other }),
+    });
+    assert.equal(!v.ok && v.reason, 'KeyMismatch');
+  });
+});
+
+describe('dnsNameProblems', () => {
+  it('accepts DNS names and wildcards with labels of up to 63 characters', () => {
+    const label = 'a'.repeat(63);
+    assert.deepEqual(
+      dnsNameProblems(['api.example.com', '*.example.com', `${label}.example.com`, 'x1.example.c0m']),
+      [],
+    );
+  });
+
+  it('names an IP address (a numeric last label) and a label over 63 characters', () => {
+    const long = `${'a'.repeat(64)}.example.com`;
+    assert.deepEqual(dnsNameProblems(['10.0.0.1', 'a.b.1', long, 'ok.example.com']), [
+      '10.0.0.1 is an IP address (its last label is numeric), not a DNS name',
+      'a.b.1 is an IP address (its last label is numeric), not a DNS name',
+      `${long} has a label longer than 63 characters, the most a DNS label may have`,
+    ]);
   });
 });

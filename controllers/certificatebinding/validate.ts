@@ -77,10 +77,57 @@ export function checkImport(i: ImportInput): ImportVerdict {
   const [leaf, ...intermediates] = chain as [X509Certificate, ...X509Certificate[]];
   const facts = factsOf(leaf);
   const keyVerdict = checkKey(where, leaf, keyText, facts);
+  if (keyVerdict && !keyVerdict.ok && keyVerdict.reason === BindingReason.KeyMismatch)
+    return chainOrderVerdict(where, chain, keyText) ?? keyVerdict;
   if (keyVerdict) return keyVerdict;
   const certVerdict = checkCertificate(leaf, facts, i);
   if (certVerdict) return certVerdict;
   return i.ca ? checkChain(i, leaf, intermediates, facts) : { ok: true, facts };
+}
+
+/**
+ * tls.crt must list the leaf first (RFC 8446 §4.4.2; what nginx, Ingress controllers and Go's
+ * tls.X509KeyPair expect). When the key is not the first certificate's but a later one's, the chain is out
+ * of order — commonly leaf-last, as some CAs ship "fullchain" bundles — not a wrong key.
+ */
+function chainOrderVerdict(
+  where: string,
+  chain: readonly X509Certificate[],
+  keyText: string,
+): ImportVerdict | undefined {
+  let key: ReturnType<typeof parsePrivateKey>;
+  try {
+    key = parsePrivateKey(keyText);
+  } catch {
+    return undefined;
+  }
+  const at = chain.findIndex((c, i) => i > 0 && c.checkPrivateKey(key));
+  const leaf = chain[at];
+  if (!leaf) return undefined;
+  const position = at === chain.length - 1 ? 'last' : `at position ${at + 1}`;
+  const facts = factsOf(leaf);
+  return fail(
+    BindingReason.ChainOutOfOrder,
+    `tls.crt of ${where} lists the leaf certificate (serial ${facts.serialNumber}, the one tls.key belongs to) ${position} of ${chain.length}: put the leaf first, then its intermediates in order (the CA's "fullchain" order, not the reverse)`,
+    facts,
+  );
+}
+
+/**
+ * What is wrong with the DNS names of a binding, one message per bad name (empty when all are fine): a
+ * label over 63 characters, or a name that is an IP address (its last label numeric). The CRD refuses both
+ * at admission (crds/v1alpha1/certificatebinding.ts `DNS_NAME_RULES`); this catches objects admitted by an
+ * older CRD (Helm does not upgrade CRDs) before a certificate is requested or issued for them.
+ */
+export function dnsNameProblems(names: readonly string[]): string[] {
+  const problems: string[] = [];
+  for (const name of names) {
+    if (/(^|\.)[0-9]+$/.test(name))
+      problems.push(`${name} is an IP address (its last label is numeric), not a DNS name`);
+    else if (name.split('.').some((label) => label.length > 63))
+      problems.push(`${name} has a label longer than 63 characters, the most a DNS label may have`);
+  }
+  return problems;
 }
 
 function checkKey(where: string, leaf: X509Certificate, keyText: string, facts: CertificateFacts) {

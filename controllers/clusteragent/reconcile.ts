@@ -20,12 +20,13 @@ import {
   removeFinalizer,
   writeStatus,
 } from '../runtime/objects.ts';
-import { accountEntry, MessagingCondition, unwrapAccountKey } from '../tenant/account.ts';
+import { accountEntry, unwrapAccountKey } from '../tenant/account.ts';
 import { AGENT_FINALIZER, AgentCondition, AgentReason, Annotation } from './conditions.ts';
 import { connectivity } from './connectivity.ts';
 import { credentialsSecretName, issueCredentials, planCredentials, rotationDue } from './credentials.ts';
 import { agentRecordSecret, readAgentRecord, type AgentRecord } from './record.ts';
 import { revoke } from './revoke.ts';
+import { tenancyProblem } from './tenancy.ts';
 import type { NamespacedInformer } from '../runtime/namespaced.ts';
 
 export interface AgentDeps {
@@ -88,25 +89,20 @@ export async function reconcileAgent(d: AgentDeps, key: string): Promise<Reconci
     return;
   }
   agent = await addFinalizer(d.client, agent, AGENT_FINALIZER);
-  if (!tenantRecord || !uid) {
-    const message = `namespace ${namespace} belongs to no Tenant: ClusterAgents live in a tenant's namespace (a Tenant's spec.namespace)`;
-    await report(d, agent, undefined, notReady(AgentReason.TenantNotFound, message));
-    return { requeueAfterMs: TENANT_RECHECK_MS * 12 };
+  const tenant = tenantRecord && !tenantRecord.retained ? d.tenants.get(tenantRecord.tenant) : undefined;
+  const problem = tenancyProblem({
+    namespace,
+    record: tenantRecord,
+    tenant,
+    accountStored: !!uid && !!accountEntry(d.keystore, uid),
+  });
+  if (problem) {
+    await report(d, agent, undefined, notReady(problem.reason, problem.message));
+    // A Tenant (or its record) appearing re-queues the agent; the recheck is a safety net.
+    const wrongPlace = problem.reason === AgentReason.TenantNotFound;
+    return { requeueAfterMs: wrongPlace ? TENANT_RECHECK_MS * 12 : TENANT_RECHECK_MS };
   }
-  const tenant = tenantRecord.retained ? undefined : d.tenants.get(tenantRecord.tenant);
-  // NB: credentials are issued only once the account is on the resolver, so they work when they appear.
-  const accountReady = tenant?.status?.conditions?.some(
-    (c) => c.type === MessagingCondition && c.status === 'True',
-  );
-  if (!tenant || !accountReady || !accountEntry(d.keystore, uid)) {
-    await report(
-      d,
-      agent,
-      undefined,
-      notReady(AgentReason.TenantNotReady, 'the tenant or its NATS account is not ready yet'),
-    );
-    return { requeueAfterMs: TENANT_RECHECK_MS };
-  }
+  if (!tenant || !uid) return; // NB: no problem means a live tenant record and its Tenant
   // NB: until the namespace's Secret cache is whole, "not delivered" may only mean "not seen yet": wait,
   // rather than issue new credentials (and revoke the ones the agent holds).
   if (!d.secrets.synced(namespace)) return { requeueAfterMs: CACHE_WAIT_MS };

@@ -8,6 +8,11 @@ export const TenantKeyCondition = {
 export const TenantKeyReason = {
   Ready: 'KeyReady',
   VersionsAvailable: 'VersionsAvailable',
+  /**
+   * The key works (Ready stays True), but minDecryptionVersion or destroyBelowVersion names a version above
+   * the active one: each rotation until then disables, or destroys, the version it replaces.
+   */
+  PolicyAheadOfVersion: 'PolicyAheadOfVersion',
   TenantNotFound: 'TenantNotFound',
   KeyBindingMismatch: 'KeyBindingMismatch',
   RootKeyMissing: 'RootKeyMissing',

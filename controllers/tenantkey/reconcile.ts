@@ -18,6 +18,7 @@ import {
   groupVersions,
   missingVersions,
   nextVersion,
+  policyAhead,
   rotationDue,
   statusVersions,
   versionStates,
@@ -167,13 +168,14 @@ function keyConcerns(d: TenantKeyDeps, tk: TenantKey, view: ObservedVersion[]): 
   const usable = [...states.values()].filter((s) => s === 'DecryptOnly').length;
   const root = d.keystore.rootKeys.active().version;
   const behind = view.filter((v) => v.current.rootVersion < root && states.get(v.version) !== 'Destroyed');
+  const ahead = active ? policyAhead(tk.spec, active.version) : undefined;
   return [
     {
       type: TenantKeyCondition.KeyReady,
       status: active ? 'True' : 'False',
-      reason: TenantKeyReason.VersionsAvailable,
+      reason: ahead ? TenantKeyReason.PolicyAheadOfVersion : TenantKeyReason.VersionsAvailable,
       message: active
-        ? `version ${active.version} is active; ${usable} older version(s) decrypt`
+        ? `version ${active.version} is active; ${usable} older version(s) decrypt${ahead ? `. But ${ahead}` : ''}`
         : 'no version yet',
     },
     behind.length === 0
@@ -192,6 +194,18 @@ function keyConcerns(d: TenantKeyDeps, tk: TenantKey, view: ObservedVersion[]): 
   ];
 }
 
+/**
+ * Ready: every concern True. A key whose policy is ahead of its versions works — Ready stays True — but
+ * Ready carries that reason and message instead of "All checks passed", so `kubectl get` shows it.
+ */
+function readyOf(concerns: readonly ConditionInput[]): ConditionInput {
+  const ready = readySummary(concerns, TenantKeyReason.Ready);
+  const ahead = concerns.find((c) => c.reason === TenantKeyReason.PolicyAheadOfVersion);
+  return ready.status === 'True' && ahead
+    ? { ...ready, reason: ahead.reason, message: ahead.message }
+    : ready;
+}
+
 /** Writes status once: versions derived from the Secrets, conditions from the verdict. */
 async function report(
   d: TenantKeyDeps,
@@ -201,6 +215,10 @@ async function report(
   failure?: ConditionInput,
 ): Promise<void> {
   const concerns = failure ? [failure] : keyConcerns(d, tk, view);
+  const ready = readyOf(concerns);
+  const wasReady = tk.status?.conditions?.find((c) => c.type === TenantKeyCondition.Ready);
+  if (ready.reason === TenantKeyReason.PolicyAheadOfVersion && wasReady?.reason !== ready.reason)
+    d.events.record(tk, 'Warning', ready.reason, 'Reconcile', ready.message);
   const states = versionStates(
     tk.spec,
     view.map((v) => v.version),
@@ -215,7 +233,7 @@ async function report(
     observedGeneration: tk.metadata.generation,
     conditions: setConditions(
       tk.status?.conditions,
-      [...concerns, readySummary(concerns, TenantKeyReason.Ready)],
+      [...concerns, ready],
       tk.metadata.generation,
       d.env.now(),
     ),

@@ -3,6 +3,7 @@ import {
   groupVersions,
   missingVersions,
   nextVersion,
+  policyAhead,
   rewrapTargets,
   rotationDue,
   statusVersions,
@@ -174,5 +175,31 @@ describe('TenantKey versions (pure)', function () {
         [3, 'Active', 2],
       ],
     );
+  });
+
+  describe('policyAhead', function () {
+    it('says nothing while the policy names versions that exist', function () {
+      assert.equal(policyAhead(policy(), 3), undefined);
+      assert.equal(policyAhead(policy({ minDecryptionVersion: 3, destroyBelowVersion: 3 }), 3), undefined);
+    });
+
+    it('warns that rotations disable replaced versions when minDecryptionVersion is ahead, and how to undo it', function () {
+      const said = policyAhead(policy({ minDecryptionVersion: 5 }), 3) ?? '';
+      assert.match(said, /^spec\.minDecryptionVersion \(5\) is ahead of the current version \(3\)/);
+      assert.match(said, /every rotation until version 5 is active disables the version it replaces/);
+      assert.match(said, /Set minDecryptionVersion to 3 or less/);
+      // What it warns about: after one rotation the replaced version is Disabled at once.
+      assert.equal(versionStates(policy({ minDecryptionVersion: 5 }), [3, 4]).get(3), 'Disabled');
+    });
+
+    it('warns, first, that rotations destroy replaced versions when destroyBelowVersion is ahead', function () {
+      const said = policyAhead(policy({ minDecryptionVersion: 6, destroyBelowVersion: 5 }), 3) ?? '';
+      assert.match(said, /^spec\.destroyBelowVersion \(5\) is ahead of the current version \(3\)/);
+      assert.match(said, /destroys the version it replaces, with all data still encrypted under it/);
+      assert.equal(
+        versionStates(policy({ minDecryptionVersion: 6, destroyBelowVersion: 5 }), [3, 4]).get(3),
+        'Destroyed',
+      );
+    });
   });
 });

@@ -77,6 +77,25 @@ export function versionStates(policy: KeyPolicy, versions: readonly number[]): M
   return states;
 }
 
+/**
+ * What a policy ahead of the versions does, or undefined when it is not ahead: `destroyBelowVersion` or
+ * `minDecryptionVersion` above the active version `active`. Nothing breaks now (the active version always
+ * encrypts and decrypts, whatever the spec says), but until the named version is active every rotation
+ * retires the version it replaces at once: Destroyed, for good, below destroyBelowVersion; Disabled
+ * (kept, unused, re-enabled by lowering the field) below minDecryptionVersion.
+ */
+export function policyAhead(policy: KeyPolicy, active: number): string | undefined {
+  const destroy = policy.destroyBelowVersion;
+  if (destroy !== undefined && destroy > active) {
+    return `spec.destroyBelowVersion (${destroy}) is ahead of the current version (${active}): every rotation until version ${destroy} is active destroys the version it replaces, with all data still encrypted under it. destroyBelowVersion cannot be lowered: re-encrypt data under the active version before each rotation`;
+  }
+  const min = policy.minDecryptionVersion;
+  if (min !== undefined && min > active) {
+    return `spec.minDecryptionVersion (${min}) is ahead of the current version (${active}): no older version decrypts, and every rotation until version ${min} is active disables the version it replaces. Set minDecryptionVersion to ${active} or less to keep retainedVersions decrypting`;
+  }
+  return undefined;
+}
+
 /** True for the states that may decrypt. */
 export const usable = (s: KeyVersionState | undefined): boolean => s === 'Active' || s === 'DecryptOnly';
 

@@ -3,7 +3,7 @@
  * Palisade's internal CA — with its facts and an expiry warning in status.
  */
 import { arrayOf, dateTime, int, objectOf, oneOf, str } from '../schema.ts';
-import type { Typed } from '../schema.ts';
+import type { Typed, ValidationRule } from '../schema.ts';
 import {
   AGE_COLUMN,
   CERT_DNS_NAME_PATTERN,
@@ -117,12 +117,33 @@ export interface CertificateBindingStatus {
   conditions?: Condition[];
 }
 
+/**
+ * Rules on one DNS name beyond its pattern, each naming the problem (controllers/certificatebinding/
+ * validate.ts `dnsNameProblems` checks the same on the operator's side, for objects admitted before).
+ */
+export const DNS_NAME_RULES = [
+  {
+    // RFC 1035 §2.3.4: labels are 63 octets or less.
+    rule: "!self.matches('[^.]{64,}')",
+    messageExpression:
+      "self + ' has a label (a part between dots) longer than 63 characters, the most a DNS label may have'",
+  },
+  {
+    // NB: a name whose last label is numeric is an IP address to clients (the WHATWG URL parser reads
+    // `10.0.0.1`, even `1.2.3`, as IPv4): as a DNS subjectAltName it would never match anything.
+    rule: "!self.matches('(^|[.])[0-9]+$')",
+    messageExpression:
+      "self + ' is not a DNS name: its last label is numeric, so clients read it as an IP address; certificates here carry DNS names only'",
+  },
+] as const satisfies readonly ValidationRule[];
+
 function dnsNames(description: string) {
   return arrayOf(
     str({
-      description: 'A DNS name; a leading "*." makes it a wildcard.',
+      description: 'A DNS name; a leading "*." makes it a wildcard. Not an IP address; labels of at most 63.',
       maxLength: 253,
       pattern: CERT_DNS_NAME_PATTERN,
+      rules: [...DNS_NAME_RULES],
     }),
     { description, minItems: 1, maxItems: MAX_DNS_NAMES, 'x-kubernetes-list-type': 'set' },
   );

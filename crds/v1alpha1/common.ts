@@ -108,21 +108,47 @@ export function observedGenerationSchema(): NoDefault<number> {
   return int({ description: 'The .metadata.generation the status was last computed for.', minimum: 0 });
 }
 
+/** The longest duration any field accepts: ten years. */
+export const MAX_DURATION = '87600h';
 /**
- * A CEL condition true when the string `expr` is a well-formed duration. Rules guard `duration()` with it:
- * a malformed value then fails only the pattern, with one clear message, not also a conversion error.
+ * {@link DURATION_PATTERN} with each number bounded by its unit: at most 5 digits of hours, 7 of minutes, 9
+ * of seconds, 12 of ms, 15 of us, 18 of ns. Within a duration field's maxLength (32) such a value stays
+ * below a million hours, far from the ~292 years (2562047h) where a Go — and so a CEL — duration
+ * overflows. NB: `duration()` on an overflowing string fails the whole rule with "type conversion error
+ * from 'string' to 'google.protobuf.Duration'", CEL's internals instead of a message.
+ */
+export const BOUNDED_DURATION_PATTERN =
+  '^([0-9]{1,5}(\\.[0-9]+)?h|[0-9]{1,7}(\\.[0-9]+)?m|[0-9]{1,9}(\\.[0-9]+)?s|' +
+  '[0-9]{1,12}(\\.[0-9]+)?ms|[0-9]{1,15}(\\.[0-9]+)?us|[0-9]{1,18}(\\.[0-9]+)?ns)+$';
+
+/**
+ * A CEL condition true when the string `expr` is a well-formed duration that `duration()` can convert.
+ * Rules guard `duration()` with it: a malformed value then fails only the pattern, and an enormous one only
+ * the range rule of {@link durationSchema}, each with one clear message, never a conversion error.
  */
 export function celIsDuration(expr: string): string {
-  return `${expr}.matches(r'${DURATION_PATTERN}')`;
+  return `${expr}.matches(r'${BOUNDED_DURATION_PATTERN}')`;
 }
 
-/** A duration string; `min` adds a CEL rule with a human message. */
+/**
+ * A duration string, at most {@link MAX_DURATION}; `min` adds a CEL rule with a human message. Every value
+ * that matches the pattern gets exactly one range message when it is too long, however many digits it has.
+ */
 export function durationSchema<D extends string | undefined = undefined>(o: {
   description: string;
   default?: D;
   min?: string;
 }): Typed<string> & (D extends string ? { default: D } : { default?: undefined }) {
-  const rules: ValidationRule[] = [];
+  const rules: ValidationRule[] = [
+    {
+      // NB: `&&` in CEL absorbs the error of one side when the other is false: duration() never sees a
+      // value the bounded pattern refused.
+      rule:
+        `!self.matches(r'${DURATION_PATTERN}') || ` +
+        `(${celIsDuration('self')} && duration(self) <= duration('${MAX_DURATION}'))`,
+      messageExpression: `'must be at most ${MAX_DURATION} (10 years), got ' + self`,
+    },
+  ];
   if (o.min !== undefined) {
     rules.push({
       rule: `!${celIsDuration('self')} || duration(self) >= duration('${o.min}')`,

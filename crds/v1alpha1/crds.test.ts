@@ -6,11 +6,14 @@ import { REPO_ROOT, staleFiles } from '../../hack/gen-crds.ts';
 import type { JSONSchemaProps } from '../schema.ts';
 import {
   ALL_CRDS,
+  BOUNDED_DURATION_PATTERN,
   CATEGORY,
   CERT_DNS_NAME_PATTERN,
   DNS_LABEL_PATTERN,
   DURATION_PATTERN,
   GROUP,
+  MAX_DURATION,
+  parseDuration,
   VERSION,
 } from './index.ts';
 import type { CustomResourceDefinition } from './index.ts';
@@ -205,6 +208,29 @@ describe('validation patterns', () => {
       for (const b of bad) assert.ok(!re.test(b), `rejects ${b}`);
     });
   }
+
+  it('BOUNDED_DURATION_PATTERN keeps every duration field value far from a Go duration overflow (2562047h)', () => {
+    const re = new RegExp(BOUNDED_DURATION_PATTERN, 'u');
+    for (const ok of ['90s', '1h30m', '87600h', '99999h', '2592000s', '9999999m', '1.5h', '250ms'])
+      assert.ok(re.test(ok), `accepts ${ok}`);
+    for (const big of ['100000h', '10000000m', '1000000000s', '9999999999h', '2562048h'])
+      assert.ok(!re.test(big), `refuses ${big}`);
+    // The largest value per character of each unit, repeated up to the fields' maxLength (32).
+    const maxLength = 32;
+    for (const widest of [
+      '99999h',
+      '9999999m',
+      '999999999s',
+      '999999999999ms',
+      '999999999999999us',
+      '9'.repeat(18) + 'ns',
+    ]) {
+      const value = widest.repeat(Math.floor(maxLength / widest.length));
+      assert.ok(re.test(value) && value.length <= maxLength, value);
+      assert.ok(parseDuration(value) < 1_000_000 * 3_600_000, `${value} stays under a million hours`);
+    }
+    assert.ok(parseDuration(MAX_DURATION) < 1_000_000 * 3_600_000);
+  });
 });
 
 describe('hack/gen-crds.ts --check', () => {

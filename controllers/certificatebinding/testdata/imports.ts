@@ -65,6 +65,11 @@ export async function importFixtures(): Promise<ImportFixtures> {
       secret: { 'tls.crt': good.certPem, 'tls.key': other.keyPem },
       reason: 'KeyMismatch',
     },
+    {
+      name: 'tls.crt lists the chain leaf last',
+      secret: { 'tls.crt': ca.certPem + good.certPem, 'tls.key': good.keyPem },
+      reason: 'ChainOutOfOrder',
+    },
     { name: 'the key is RSA-1024', secret: pair(await leaf({ key: 'rsa1024' })), reason: 'WeakKey' },
     {
       name: 'the signature is SHA-1',

@@ -106,9 +106,14 @@ export class KubeClient {
     return this.call<T>('update', obj.kind, 'PUT', path, { fieldManager: this.fieldManager }, obj);
   }
 
-  /** A JSON patch (RFC 6902); `test` operations make it conditional, which is how finalizers stay race-safe. */
+  /**
+   * A JSON patch (RFC 6902); `test` operations make it conditional, which is how finalizers stay race-safe.
+   * NB: without `fieldManager` the server records the change in managedFields under "unknown".
+   */
   async jsonPatch<T extends KubeObject>(ref: Ref, ops: readonly object[]): Promise<T> {
-    return this.call<T>('patch', ref.kind, 'PATCH', this.path(ref), {}, ops, 'application/json-patch+json');
+    const query = { fieldManager: this.fieldManager };
+    const type = 'application/json-patch+json';
+    return this.call<T>('patch', ref.kind, 'PATCH', this.path(ref), query, ops, type);
   }
 
   async delete(
