@@ -49,9 +49,7 @@ export class Informer<T extends KubeObject> implements ObjectCache<T> {
   readonly kind: string;
   private readonly lw: ListWatch<KubernetesObject>;
   private readonly opts: InformerOptions;
-  private readonly indexFns = new Map<string, IndexFn<T>>();
-  private readonly indexes = new Map<string, Map<string, Set<string>>>();
-  private readonly indexedValues = new Map<string, Map<string, string[]>>();
+  private readonly indexer = new Indexer<T>();
   private readonly handlers: { add: Handler<T>[]; update: Handler<T>[]; delete: Handler<T>[] } = {
     add: [],
     update: [],
@@ -91,9 +89,7 @@ export class Informer<T extends KubeObject> implements ObjectCache<T> {
   }
 
   addIndex(name: string, fn: IndexFn<T>): void {
-    this.indexFns.set(name, fn);
-    this.indexes.set(name, new Map());
-    this.indexedValues.set(name, new Map());
+    this.indexer.add(name, fn);
   }
 
   get(name: string, namespace?: string): T | undefined {
@@ -106,7 +102,7 @@ export class Informer<T extends KubeObject> implements ObjectCache<T> {
 
   /** Keys (`ns/name`) of the objects whose index `name` contains `value`. */
   byIndex(name: string, value: string): string[] {
-    return [...(this.indexes.get(name)?.get(value) ?? [])];
+    return this.indexer.lookup(name, value);
   }
 
   hasSynced(): boolean {
@@ -144,25 +140,8 @@ export class Informer<T extends KubeObject> implements ObjectCache<T> {
   }
 
   private dispatch(event: 'add' | 'update' | 'delete', obj: T): void {
-    this.reindex(obj, event === 'delete');
+    this.indexer.update(obj, event === 'delete');
     for (const h of this.handlers[event]) h(obj);
-  }
-
-  private reindex(obj: T, removed: boolean): void {
-    const key = obj.metadata.namespace ? `${obj.metadata.namespace}/${obj.metadata.name}` : obj.metadata.name;
-    for (const [name, fn] of this.indexFns) {
-      const index = this.indexes.get(name) as Map<string, Set<string>>;
-      const previous = this.indexedValues.get(name) as Map<string, string[]>;
-      for (const v of previous.get(key) ?? []) index.get(v)?.delete(key);
-      const values = removed ? [] : fn(obj);
-      for (const v of values) {
-        let set = index.get(v);
-        if (!set) index.set(v, (set = new Set()));
-        set.add(key);
-      }
-      if (values.length) previous.set(key, values);
-      else previous.delete(key);
-    }
   }
 
   private scheduleRestart(err: unknown): void {
@@ -175,5 +154,46 @@ export class Informer<T extends KubeObject> implements ObjectCache<T> {
     this.retryTimer = this.opts.clock.setTimer(delay, () => {
       if (!this.stopped) void this.run();
     });
+  }
+}
+
+/**
+ * Secondary indexes over objects keyed `ns/name`: for each index, value → keys, kept current on every
+ * add, update and delete, so a lookup costs the size of its answer.
+ */
+export class Indexer<T extends KubeObject> {
+  private readonly indexFns = new Map<string, IndexFn<T>>();
+  private readonly indexes = new Map<string, Map<string, Set<string>>>();
+  private readonly indexedValues = new Map<string, Map<string, string[]>>();
+
+  add(name: string, fn: IndexFn<T>): void {
+    this.indexFns.set(name, fn);
+    this.indexes.set(name, new Map());
+    this.indexedValues.set(name, new Map());
+  }
+
+  lookup(name: string, value: string): string[] {
+    return [...(this.indexes.get(name)?.get(value) ?? [])];
+  }
+
+  update(obj: T, removed: boolean): void {
+    const key = obj.metadata.namespace ? `${obj.metadata.namespace}/${obj.metadata.name}` : obj.metadata.name;
+    for (const [name, fn] of this.indexFns) {
+      const index = this.indexes.get(name) as Map<string, Set<string>>;
+      const previous = this.indexedValues.get(name) as Map<string, string[]>;
+      for (const v of previous.get(key) ?? []) {
+        const set = index.get(v);
+        set?.delete(key);
+        if (set?.size === 0) index.delete(v);
+      }
+      const values = removed ? [] : fn(obj);
+      for (const v of values) {
+        let set = index.get(v);
+        if (!set) index.set(v, (set = new Set()));
+        set.add(key);
+      }
+      if (values.length) previous.set(key, values);
+      else previous.delete(key);
+    }
   }
 }

@@ -1,4 +1,4 @@
-import type { IndexFn, Informer, ObjectCache } from './informer.ts';
+import { Indexer, type IndexFn, type Informer, type ObjectCache } from './informer.ts';
 import type { KubeObject } from './kube/types.ts';
 
 type Handler<T> = (obj: T) => void;
@@ -56,7 +56,8 @@ export class NamespacedInformer<T extends KubeObject> implements ObjectCache<T> 
   readonly kind: string;
   private readonly children = new Map<string, Informer<T>>();
   private readonly handlers: [Event, Handler<T>][] = [];
-  private readonly indexFns: [string, IndexFn<T>][] = [];
+  /** One index over every namespace's objects: a lookup costs its answer, not the number of namespaces. */
+  private readonly indexer = new Indexer<T>();
   private readonly syncedListeners: ((namespace: string) => void)[] = [];
   private readonly namespaces: ManagedNamespaces;
   private readonly make: (namespace: string) => Informer<T>;
@@ -75,6 +76,7 @@ export class NamespacedInformer<T extends KubeObject> implements ObjectCache<T> 
       remove: (ns) => {
         const c = this.children.get(ns);
         this.children.delete(ns);
+        for (const o of c?.list() ?? []) this.indexer.update(o, true);
         void c?.stop();
       },
     });
@@ -86,8 +88,7 @@ export class NamespacedInformer<T extends KubeObject> implements ObjectCache<T> 
   }
 
   addIndex(name: string, fn: IndexFn<T>): void {
-    this.indexFns.push([name, fn]);
-    for (const c of this.children.values()) c.addIndex(name, fn);
+    this.indexer.add(name, fn);
   }
 
   /** Calls `fn` each time a namespace's cache becomes whole after it was added. */
@@ -110,8 +111,7 @@ export class NamespacedInformer<T extends KubeObject> implements ObjectCache<T> 
   }
 
   byIndex(name: string, value: string): string[] {
-    if (this.children.size === 1) return [...this.children.values()][0]?.byIndex(name, value) ?? [];
-    return [...this.children.values()].flatMap((c) => c.byIndex(name, value));
+    return this.indexer.lookup(name, value);
   }
 
   /** True when `namespace` is watched and its cache is whole. */
@@ -156,7 +156,10 @@ export class NamespacedInformer<T extends KubeObject> implements ObjectCache<T> 
     let c = this.children.get(namespace);
     if (c) return c;
     c = this.make(namespace);
-    for (const [name, fn] of this.indexFns) c.addIndex(name, fn);
+    // NB: indexed before any handler runs, so a handler's lookups already see the object.
+    c.on('add', (o) => this.indexer.update(o, false));
+    c.on('update', (o) => this.indexer.update(o, false));
+    c.on('delete', (o) => this.indexer.update(o, true));
     for (const [event, fn] of this.handlers) c.on(event, fn);
     this.children.set(namespace, c);
     return c;
