@@ -11,6 +11,7 @@ RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY crds ./crds
 COPY controllers ./controllers
+COPY proto ./proto
 RUN npm run build && npm prune --omit=dev --ignore-scripts
 
 FROM gcr.io/distroless/nodejs24-debian12:nonroot
@@ -19,6 +20,8 @@ ENV NODE_ENV=production
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
+# The key service's .proto, where dist/controllers/keyservice/proto.js looks for it.
+COPY --from=build /src/proto ./dist/proto
 USER 65532:65532
 # The distroless entrypoint is node itself.
 CMD ["dist/controllers/main.js"]

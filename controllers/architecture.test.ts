@@ -65,6 +65,13 @@ describe('architecture: dependencies flow one way', () => {
     assert.deepEqual(offenders, []);
   });
 
+  it('lets only controllers/keyservice import @grpc', () => {
+    const offenders = all.filter(
+      (f) => !f.startsWith('controllers/keyservice/') && imports(f).some((s) => s.startsWith('@grpc/')),
+    );
+    assert.deepEqual(offenders, []);
+  });
+
   it('lets only controllers/messaging import @nats-io', () => {
     const offenders = all.filter(
       (f) => !f.startsWith('controllers/messaging/') && imports(f).some((s) => s.startsWith('@nats-io/')),

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * `palisade`: the admin CLI (root key rotation, disaster recovery, tenant data encryption). Talks to the
- * API server with the admin's kubeconfig; prints audit lines on stderr.
+ * API server with the admin's kubeconfig, and to the key service for tenant data; prints audit lines on
+ * stderr.
  */
 import { parseArgs } from 'node:util';
 import {
@@ -25,9 +26,15 @@ export const USAGE = `palisade <command> [flags]
       into a fresh cluster: create them all (create-only; refuses if different keys are already there);
       into an installation missing a key (its record exists): create the missing keys from a backup of
       that same installation, leaving its keystore as it is; the waiting operator then proceeds
-  data encrypt|decrypt --namespace TENANT_NS [--key primary] [--context TEXT] [--base64]
+  data encrypt|decrypt --tenant NAME [--key primary] [--context TEXT] [--base64]
+                       (--token-file FILE | --cert FILE --cert-key FILE)
+                       [--server HOST:PORT] [--ca-file FILE] [--server-name NAME]
                        [--operator-namespace palisade-system]
-      stdin → stdout with the TenantKey's active version (encrypt) or the version the ciphertext names
+      stdin → stdout through the key service (docs/keyservice.md), as the identity of the token or
+      certificate (a KeyAccessPolicy must allow it): the TenantKey's active version (encrypt) or the
+      version the ciphertext names (decrypt). --server defaults to $PALISADE_KEYSERVICE, then
+      palisade-keyservice.<operator-namespace>.svc:8443; the CA bundle to the operator namespace's
+      ConfigMap palisade-ca-bundle. The CLI reads no key.
 
   common: --kubeconfig PATH (default $KUBECONFIG, then ~/.kube/config)
 `;
@@ -48,6 +55,13 @@ export async function runCli(argv: string[], io: Omit<CommandContext, 'flags'>):
     options: {
       kubeconfig: { type: 'string' },
       namespace: { type: 'string' },
+      tenant: { type: 'string' },
+      server: { type: 'string' },
+      'server-name': { type: 'string' },
+      'ca-file': { type: 'string' },
+      'token-file': { type: 'string' },
+      cert: { type: 'string' },
+      'cert-key': { type: 'string' },
       'operator-namespace': { type: 'string' },
       key: { type: 'string' },
       context: { type: 'string' },

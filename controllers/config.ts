@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { DEFAULT_AUDIENCE } from './keyservice/tokenreview.ts';
 
 export interface OperatorConfig {
   kubeconfig?: string;
@@ -23,6 +24,10 @@ export interface OperatorConfig {
   serviceAccount?: string;
   /** Namespaces besides its own where Palisade reads Secrets from the start (certificates outside tenants). */
   certificateNamespaces: string[];
+  /** The key service's gRPC listener (off when absent). */
+  keyServiceAddress?: string;
+  /** Audiences a ServiceAccount token for the key service must carry. */
+  keyServiceAudiences: string[];
   /** Test knobs, from the environment only: how often a live agent's status is refreshed, and how long an
    * unreferenced root key version waits before it is deleted. */
   agentStatusRefreshMs?: number;
@@ -49,6 +54,10 @@ const USAGE = `palisade operator
   --certificate-namespaces <ns,...>
                              more namespaces whose CertificateBindings Palisade serves (their Secret access
                              is granted by the chart); tenant namespaces need not be listed
+  --keyservice-address <h:p> serve the key service (gRPC, TLS 1.2+, on every replica) here (default: off;
+                             docs/keyservice.md)
+  --keyservice-audiences <a,...>
+                             audiences a caller's ServiceAccount token must carry (default palisade-keyservice)
 `;
 
 /** Flags first, then environment, then defaults. Throws with the usage text on a bad flag. */
@@ -72,6 +81,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
         'namespace-role': { type: 'string' },
         'service-account': { type: 'string' },
         'certificate-namespaces': { type: 'string' },
+        'keyservice-address': { type: 'string' },
+        'keyservice-audiences': { type: 'string' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -96,6 +107,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     natsAgentUrl: values['nats-agent-url'] ?? env.PALISADE_NATS_AGENT_URL,
     ...(namespaceRole ? { namespaceRole, serviceAccount } : {}),
     certificateNamespaces: (values['certificate-namespaces'] ?? '').split(',').filter(Boolean),
+    ...(values['keyservice-address'] ? { keyServiceAddress: values['keyservice-address'] } : {}),
+    keyServiceAudiences: (values['keyservice-audiences'] || DEFAULT_AUDIENCE).split(',').filter(Boolean),
     agentStatusRefreshMs: positive(env.PALISADE_AGENT_STATUS_REFRESH_MS),
     rootRetireGraceMs: positive(env.PALISADE_ROOT_RETIRE_GRACE_MS),
     concurrency,

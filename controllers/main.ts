@@ -17,6 +17,7 @@ import { setupClusterAgentController } from './clusteragent/controller.ts';
 import { setupCertificateBindings } from './certificatebinding/controller.ts';
 import { startSecureEndpoint } from './certificatebinding/serving.ts';
 import { probeHandler } from './runtime/server.ts';
+import { setupKeyService } from './keyservice/setup.ts';
 
 const rand = (n: number) => new Uint8Array(randomBytes(n));
 
@@ -84,6 +85,17 @@ async function main(): Promise<void> {
   // go again as soon as it is.
   nats?.onConnected(() => tenants.requeueAll());
   setupTenantKeyController(mgr, { env, keystore, secrets });
+  // NB: after the certificate bindings: its start-up task issues its certificate from the internal CA.
+  const keyService = config.keyServiceAddress
+    ? setupKeyService(mgr, {
+        address: config.keyServiceAddress,
+        audiences: config.keyServiceAudiences,
+        secrets,
+        keystore,
+        rootKeys,
+        rand,
+      })
+    : undefined;
   if (config.secureAddress) {
     startSecureEndpoint({
       address: config.secureAddress,
@@ -100,7 +112,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     mgr.log.info('shutting down', { signal });
-    mgr.stop().then(
+    Promise.all([keyService?.close(), mgr.stop()]).then(
       () => process.exit(0),
       () => process.exit(1),
     );

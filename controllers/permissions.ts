@@ -79,6 +79,27 @@ export const permissions: readonly Permission[] = [
     why: 'write CertificateBinding status (server-side apply)',
   },
   {
+    apiGroup: 'palisade.dev',
+    resource: 'keyaccesspolicies',
+    verbs: ['list', 'watch'],
+    scope: 'cluster',
+    why: 'the key service authorizes every call by the KeyAccessPolicies (read on every replica)',
+  },
+  {
+    apiGroup: 'palisade.dev',
+    resource: 'keyaccesspolicies/status',
+    verbs: ['patch'],
+    scope: 'cluster',
+    why: 'write KeyAccessPolicy status (server-side apply)',
+  },
+  {
+    apiGroup: 'authentication.k8s.io',
+    resource: 'tokenreviews',
+    verbs: ['create'],
+    scope: 'cluster',
+    why: "authenticate the key service's callers: a ServiceAccount token is checked by the API server (with the key service's audience); verdicts are cached for seconds",
+  },
+  {
     apiGroup: '',
     resource: 'namespaces',
     verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],

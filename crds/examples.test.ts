@@ -81,8 +81,11 @@ describe('examples/', () => {
     const tenants = docs
       .filter((d) => d.doc.kind === 'Tenant')
       .map((d) => (d.doc.metadata as { name: string }).name);
+    const clusterScoped = new Set(
+      ALL_CRDS.filter((c) => c.spec.scope === 'Cluster').map((c) => c.spec.names.kind),
+    );
     for (const { file, doc } of docs) {
-      if (doc.kind === 'Tenant') continue;
+      if (clusterScoped.has(String(doc.kind))) continue;
       const ns = (doc.metadata as { namespace?: string }).namespace ?? '';
       assert.ok(tenants.map((t) => `tenant-${t}`).includes(ns), `${file}: ${ns}`);
     }

@@ -23,13 +23,14 @@ import {
   uniqueName,
 } from './support/cluster.ts';
 import { bindingManifest, getBinding } from './support/certificates.ts';
-import { eventually, type OperatorProcess } from './support/operator.ts';
+import { eventually, freePort, type OperatorProcess } from './support/operator.ts';
 import { tenantKey } from './support/tenantkeys.ts';
 import { startMessaging, stopMessaging, type MessagingEnv } from './messaging.support.ts';
 import { randomBytes } from 'node:crypto';
 import type { Condition } from '../crds/v1alpha1/index.ts';
 import { rotateRootKey } from '../controllers/installation/rotation.ts';
-import type { KubeObject } from '../controllers/runtime/kube/types.ts';
+import type { ConfigMap, KubeObject } from '../controllers/runtime/kube/types.ts';
+import { KeyServiceClient } from '../controllers/keyservice/client.ts';
 import { KubeClient, loadKubeConfig } from '../controllers/runtime/kube/client.ts';
 import { ApiError, describeError } from '../controllers/runtime/errors.ts';
 
@@ -108,7 +109,42 @@ async function waitFor(
 }
 
 /** Drives every kind through the paths that need distinct permissions: create, change, revoke, rotate, delete. */
-async function everyKind(ns: string, sa: KubeClient): Promise<void> {
+/** One key service call as a ServiceAccount (a TokenReview) under a KeyAccessPolicy (its status written). */
+async function keyService(ns: string, tenant: string, port: number): Promise<void> {
+  const name = uniqueName('rbac-caller');
+  await testEnv().kubectl(['create', 'serviceaccount', name, '-n', ns]);
+  await kube().apply({
+    apiVersion: 'palisade.dev/v1alpha1',
+    kind: 'KeyAccessPolicy',
+    metadata: { name },
+    spec: {
+      subjects: [{ serviceAccount: { namespace: ns, name } }],
+      tenants: [tenant],
+      operations: ['Encrypt'],
+    },
+  } as KubeObject);
+  await waitFor('KeyAccessPolicy', name, '', 'Ready', 'Accepted');
+  const token = (
+    await testEnv().kubectl(['create', 'token', name, '-n', ns, '--audience', 'palisade-keyservice'])
+  ).stdout.trim();
+  const ca = await kube().get<ConfigMap>({ kind: 'ConfigMap', name: 'palisade-ca-bundle', namespace: ns });
+  const client = new KeyServiceClient({
+    address: `127.0.0.1:${port}`,
+    caPem: ca?.data?.['ca.crt'] ?? '',
+    serverName: 'localhost',
+    token: () => token,
+  });
+  try {
+    await eventually('a key service call', async () =>
+      client.encrypt({ tenant }, new TextEncoder().encode('x')).catch(() => undefined),
+    );
+  } finally {
+    client.close();
+  }
+  await kube().delete({ kind: 'KeyAccessPolicy', name });
+}
+
+async function everyKind(ns: string, sa: KubeClient, keyServicePort: number): Promise<void> {
   const keep = uniqueName('rbac-keep');
   const drop = uniqueName('rbac-drop');
   await kube().apply(tenantManifest(keep));
@@ -118,6 +154,7 @@ async function everyKind(ns: string, sa: KubeClient): Promise<void> {
   const tns = `tenant-${keep}`;
   // Secret rights come with the tenant namespace (Palisade's RoleBinding there), not before.
   assert.ok(await canReadSecrets(sa, tns), `the operator reads Secrets in ${tns}, a namespace it manages`);
+  await keyService(ns, keep, keyServicePort);
 
   await kube().apply({ ...tenantKey(tns, 'extra', { rotationTrigger: 'one' }) });
   await waitFor('TenantKey', 'extra', tns, 'Ready', 'KeyReady');
@@ -279,17 +316,14 @@ describe('RBAC from the chart', function () {
       metadata: { name: 'not-palisades', namespace: unmanaged },
       stringData: { password: 'fake-testdata' },
     } as KubeObject);
-    env = await startMessaging(
-      ns,
-      'rbac',
-      { PALISADE_ROOT_RETIRE_GRACE_MS: '1000' },
-      kubeconfig,
-      undefined,
-      chartArgs,
-    );
+    const keyServicePort = await freePort();
+    env = await startMessaging(ns, 'rbac', { PALISADE_ROOT_RETIRE_GRACE_MS: '1000' }, kubeconfig, undefined, [
+      ...chartArgs,
+      `--keyservice-address=127.0.0.1:${keyServicePort}`,
+    ]);
     const op = env.op;
 
-    await everyKind(ns, saClient);
+    await everyKind(ns, saClient, keyServicePort);
 
     // Least privilege: no Secret outside the operator's namespace and the namespaces it manages.
     for (const where of [unmanaged, 'kube-system', 'default']) {

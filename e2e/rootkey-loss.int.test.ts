@@ -17,7 +17,7 @@ import { createLogger } from '../controllers/runtime/log.ts';
 import { testEnv } from '../hack/testenv/env.ts';
 import { getTenant, kube, readyStatus, tenantManifest, uniqueName } from './support/cluster.ts';
 import { eventually, startOperator, waitForControllers, type OperatorProcess } from './support/operator.ts';
-import { eventuallyKey, rand, ready } from './support/tenantkeys.ts';
+import { eventuallyKey, openData, rand, ready, sealData } from './support/tenantkeys.ts';
 import { startMessaging, stopMessaging, type MessagingEnv } from './messaging.support.ts';
 
 const silentAudit = { record: () => undefined };
@@ -94,10 +94,7 @@ describe('Root key loss: no replacement, reported everywhere, repaired by restor
       120_000,
     );
     await eventuallyKey(kube(), tns, 'primary', ready, 'ready', 60_000);
-    box = await cli(
-      ['data', 'encrypt', `--namespace=${tns}`, `--operator-namespace=${ns}`, '--base64'],
-      plain,
-    );
+    box = await sealData(kube(), { namespace: tns, operatorNamespace: ns }, plain);
     const out = await cli([
       'backup',
       `--namespace=${ns}`,
@@ -224,10 +221,7 @@ describe('Root key loss: no replacement, reported everywhere, repaired by restor
     const rec = await record();
     assert.deepEqual(rec?.data, recordBefore?.data, 'the record is still the same installation');
     await eventuallyKey(kube(), tns, 'primary', ready, 'ready after the restore', 60_000);
-    const decrypted = await cli(
-      ['data', 'decrypt', `--namespace=${tns}`, `--operator-namespace=${ns}`, '--base64'],
-      box,
-    );
+    const decrypted = await openData(kube(), { namespace: tns, operatorNamespace: ns }, box);
     assert.equal(decrypted, plain);
   });
 });

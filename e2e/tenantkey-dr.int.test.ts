@@ -32,6 +32,8 @@ import {
   eventuallyKey,
   rand,
   ready,
+  openData,
+  sealData,
   tenantKey,
   unwrapEveryVersion,
 } from './support/tenantkeys.ts';
@@ -143,17 +145,7 @@ describe('Disaster recovery with messaging on: backup â†’ fresh control plane â†
         await eventuallyKey(client, ns, RECORDS, ready, 'v1', 60_000);
         for (const key of ['primary', RECORDS]) {
           const plain = `${key} data of tenant ${i}`;
-          const box = await cli(
-            [
-              'data',
-              'encrypt',
-              `--kubeconfig=${cp.kubeconfig}`,
-              `--namespace=${ns}`,
-              `--key=${key}`,
-              '--base64',
-            ],
-            plain,
-          );
+          const box = await sealData(client, { namespace: ns, key, operatorNamespace: OPERATOR_NS }, plain);
           sealed.push({ ns, key, plain, box });
         }
         await client.apply(tenantKey(ns, RECORDS, { rotationTrigger: 'b' }));
@@ -265,15 +257,9 @@ describe('Disaster recovery with messaging on: backup â†’ fresh control plane â†
         assert.deepEqual(await unwrapEveryVersion(client, OPERATOR_NS, ns, key), before, ref);
       }
       for (const s of sealed) {
-        const plain = await cli(
-          [
-            'data',
-            'decrypt',
-            `--kubeconfig=${cp.kubeconfig}`,
-            `--namespace=${s.ns}`,
-            `--key=${s.key}`,
-            '--base64',
-          ],
+        const plain = await openData(
+          client,
+          { namespace: s.ns, key: s.key, operatorNamespace: OPERATOR_NS },
           s.box,
         );
         assert.equal(plain, s.plain);

@@ -86,7 +86,7 @@ const cases: [string, object, string, RegExp][] = [
 describe('Argo CD health checks', function () {
   const data = (parse(argocdConfigMapPatch()) as { data: Record<string, string> }).data;
 
-  it('covers all four kinds', () => {
+  it('covers every kind', () => {
     assert.deepEqual(
       Object.keys(data).sort(),
       HEALTH_CHECKED_KINDS.map((k) => `resource.customizations.health.palisade.dev_${k}`).sort(),

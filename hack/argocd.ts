@@ -10,7 +10,13 @@ import { stringify } from 'yaml';
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const ARGOCD_HEALTH_LUA = 'examples/argocd/health.lua';
 export const ARGOCD_CM_PATCH = 'examples/argocd/argocd-cm-patch.yaml';
-export const HEALTH_CHECKED_KINDS = ['Tenant', 'TenantKey', 'ClusterAgent', 'CertificateBinding'] as const;
+export const HEALTH_CHECKED_KINDS = [
+  'Tenant',
+  'TenantKey',
+  'ClusterAgent',
+  'CertificateBinding',
+  'KeyAccessPolicy',
+] as const;
 
 export function healthScript(): string {
   return readFileSync(path.join(repo, ARGOCD_HEALTH_LUA), 'utf8');

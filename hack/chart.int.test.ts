@@ -45,6 +45,7 @@ podDisruptionBudget: { enabled: false }
 metrics: { service: { enabled: false } }
 nodeSelector: { kubernetes.io/os: linux }
 nats: { enabled: false, externalUrl: "nats.example.com:4222", agentUrl: "tls://nats.example.com:4222" }
+keyService: { port: 9443, networkPolicy: { enabled: true } }
 `;
 
 async function helm(args: string[]): Promise<string> {

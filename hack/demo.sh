@@ -85,11 +85,13 @@ operator_on_nats() {
 
 # The operator, then a nats-server in operator mode configured from the Secrets the operator bootstraps.
 start_palisade() {
-  local nats_port monitor_port i
+  local nats_port monitor_port keyservice_port i
   read -r nats_port monitor_port < <(free_ports)
+  read -r keyservice_port _ < <(free_ports)
+  echo "$keyservice_port" >"$state/keyservice.port"
   PALISADE_NATS_URL="127.0.0.1:$nats_port" PALISADE_NATS_AGENT_URL="tls://127.0.0.1:$nats_port" \
     start operator node "$repo/controllers/main.ts" --kubeconfig "$KUBECONFIG" --namespace "$operator_ns" \
-    --probe-address 127.0.0.1:0 --audit-log "$state/audit.log"
+    --probe-address 127.0.0.1:0 --audit-log "$state/audit.log" --keyservice-address "127.0.0.1:$keyservice_port"
   node "$repo/controllers/nats/cli.ts" write-config --kubeconfig "$KUBECONFIG" --namespace "$operator_ns" \
     --dir "$state/nats" --wait "$wait_s" >/dev/null
   start nats "$bin/nats-server-$NATS_SERVER_VERSION" -c "$state/nats/nats.conf" -a 127.0.0.1 -p "$nats_port" \
@@ -118,7 +120,8 @@ apply_examples() {
   fi
   rm -f "$imported"
   k wait --for=condition=Ready clusterissuer/palisade-demo-ca --timeout="${wait_s}s" >/dev/null
-  apply -f "$repo/examples/acme.yaml" -f "$repo/examples/globex.yaml"
+  apply -f "$repo/examples/acme.yaml" -f "$repo/examples/globex.yaml" -f "$repo/examples/keyaccess.yaml"
+  k -n tenant-acme get serviceaccount billing >/dev/null 2>&1 || k -n tenant-acme create serviceaccount billing >/dev/null
 }
 
 # The reference agent (agent/) for acme's prod-eu-west-1, with the credentials Palisade issued to it,
@@ -144,10 +147,13 @@ Palisade runs on a local control plane; state, logs and pids are in $state. Try:
   export KUBECONFIG=$state/kubeconfig; alias kubectl=$kubectl
   alias palisade="$(command -v node) $repo/controllers/cli.ts"
   # encrypt with acme's payments key, rotate the key, and decrypt the old ciphertext
-  echo hello | palisade data encrypt --namespace tenant-acme --key payments --base64 >/tmp/sealed
+  # as acme's billing ServiceAccount, which examples/keyaccess.yaml allows (docs/keyservice.md)
+  kubectl -n tenant-acme create token billing --audience palisade-keyservice >$state/billing.token
+  ks="--tenant acme --key payments --token-file $state/billing.token --server 127.0.0.1:$(cat "$state/keyservice.port") --base64"
+  echo hello | palisade data encrypt \$ks >/tmp/sealed
   kubectl -n tenant-acme patch tenantkey payments --type=merge -p '{"spec":{"rotationTrigger":"try-1"}}'
   kubectl -n tenant-acme get tenantkey payments         # CURRENT is now 2
-  palisade data decrypt --namespace tenant-acme --key payments --base64 </tmp/sealed
+  palisade data decrypt \$ks </tmp/sealed
   kubectl get certificatebindings -A -o wide            # from cert-manager, imported, internal CA
   tail -f $state/operator.log $state/audit.log
 'make demo' again puts examples/ back as written (that rotates the key again); 'make down' stops it all.

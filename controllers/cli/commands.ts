@@ -7,7 +7,10 @@ import { rotateRootKey } from '../installation/rotation.ts';
 import { assessInstallation } from '../installation/verdict.ts';
 import { KubeClient, loadKubeConfig } from '../runtime/kube/client.ts';
 import { createAuditLog, type AuditLog } from '../runtime/log.ts';
-import { loadTenantDataKeys } from '../tenantkey/data.ts';
+import { CA_BUNDLE_CONFIGMAP } from '../certificatebinding/internalca.ts';
+import { KeyServiceClient } from '../keyservice/client.ts';
+import { KEYSERVICE_SERVICE } from '../keyservice/setup.ts';
+import type { ConfigMap } from '../runtime/kube/types.ts';
 
 /** What every command gets: parsed flags and the streams it may use (tests pass their own). */
 export interface CommandContext {
@@ -122,28 +125,77 @@ export async function restore(c: CommandContext): Promise<void> {
   );
 }
 
-async function dataKeys(c: CommandContext) {
-  return loadTenantDataKeys(client(c), {
-    namespace: str(c, 'namespace'),
-    key: str(c, 'key', 'primary'),
-    operatorNamespace: str(c, 'operator-namespace', 'palisade-system'),
-    rand,
+const KEYSERVICE_PORT = 8443;
+
+/**
+ * A key service client for `data` commands: the server from --server (default the chart's Service), the
+ * CA bundle from --ca-file or the operator namespace's ConfigMap (read with the kubeconfig), and the
+ * caller's credentials: a ServiceAccount token file or an internal-CA client certificate. The CLI never
+ * reads a key: the key service does the work, under a KeyAccessPolicy that names the caller.
+ */
+async function keyService(c: CommandContext): Promise<KeyServiceClient> {
+  const operatorNs = str(c, 'operator-namespace', 'palisade-system');
+  const address = str(
+    c,
+    'server',
+    process.env.PALISADE_KEYSERVICE || `${KEYSERVICE_SERVICE}.${operatorNs}.svc:${KEYSERVICE_PORT}`,
+  );
+  const caFile = c.flags['ca-file'];
+  let caPem: string;
+  if (typeof caFile === 'string') caPem = await readFile(caFile, 'utf8');
+  else {
+    const cm = await client(c).get<ConfigMap>({
+      kind: 'ConfigMap',
+      name: CA_BUNDLE_CONFIGMAP,
+      namespace: operatorNs,
+    });
+    caPem = cm?.data?.['ca.crt'] ?? '';
+    if (!caPem)
+      throw new Error(
+        `no CA bundle: ConfigMap ${operatorNs}/${CA_BUNDLE_CONFIGMAP} not found (or give --ca-file)`,
+      );
+  }
+  const tokenFile = c.flags['token-file'];
+  const cert = c.flags.cert;
+  const certKey = c.flags['cert-key'];
+  if (typeof tokenFile !== 'string' && (typeof cert !== 'string' || typeof certKey !== 'string'))
+    throw new Error(
+      'give --token-file (a ServiceAccount token, audience palisade-keyservice) or --cert and --cert-key',
+    );
+  return new KeyServiceClient({
+    address,
+    caPem,
+    ...(typeof tokenFile === 'string' ? { token: () => readFile(tokenFile, 'utf8') } : {}),
+    ...(typeof cert === 'string' && typeof certKey === 'string'
+      ? { clientCert: { certPem: await readFile(cert, 'utf8'), keyPem: await readFile(certKey, 'utf8') } }
+      : {}),
+    ...(typeof c.flags['server-name'] === 'string' ? { serverName: c.flags['server-name'] } : {}),
   });
 }
 
-const context = (c: CommandContext) => (typeof c.flags.context === 'string' ? c.flags.context : undefined);
+const keyName = (c: CommandContext) => ({ tenant: str(c, 'tenant'), key: str(c, 'key', 'primary') });
+const context = (c: CommandContext) =>
+  typeof c.flags.context === 'string' ? new TextEncoder().encode(c.flags.context) : undefined;
 
 export async function dataEncrypt(c: CommandContext): Promise<void> {
-  const keys = await dataKeys(c);
-  const sealed = keys.encrypt(await c.stdin(), context(c));
-  c.stdout(c.flags.base64 ? `${Buffer.from(sealed).toString('base64')}\n` : sealed);
+  const ks = await keyService(c);
+  try {
+    const { ciphertext } = await ks.encrypt(keyName(c), await c.stdin(), context(c));
+    c.stdout(c.flags.base64 ? `${Buffer.from(ciphertext).toString('base64')}\n` : ciphertext);
+  } finally {
+    ks.close();
+  }
 }
 
 export async function dataDecrypt(c: CommandContext): Promise<void> {
-  const keys = await dataKeys(c);
-  const input = await c.stdin();
-  const bytes = c.flags.base64
-    ? new Uint8Array(Buffer.from(new TextDecoder().decode(input).trim(), 'base64'))
-    : input;
-  c.stdout(keys.decrypt(bytes, context(c)));
+  const ks = await keyService(c);
+  try {
+    const input = await c.stdin();
+    const bytes = c.flags.base64
+      ? new Uint8Array(Buffer.from(new TextDecoder().decode(input).trim(), 'base64'))
+      : input;
+    c.stdout((await ks.decrypt(keyName(c), bytes, context(c))).plaintext);
+  } finally {
+    ks.close();
+  }
 }

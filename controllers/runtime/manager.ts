@@ -32,6 +32,8 @@ export interface ManagerOptions {
 
 export const FIELD_MANAGER = 'palisade-operator';
 
+type Startable = Pick<ObjectCache<KubeObject>, 'kind' | 'start' | 'waitForSync'>;
+
 interface StartupTask {
   name: string;
   run: () => Promise<void>;
@@ -40,8 +42,9 @@ interface StartupTask {
 
 /**
  * Owns the process-wide pieces (client, informers, queue drivers, leader election, probes, logs) and
- * their order: probes first; then, once leading, caches synced → start-up tasks → controllers. A
- * start-up task that fails is retried with backoff; the replica stays unready meanwhile.
+ * their order: probes first, and the informers a replica serves from ({@link runOnEveryReplica}); then,
+ * once leading, the other caches synced → start-up tasks → controllers. A start-up task that fails is
+ * retried with backoff; the replica stays unready meanwhile.
  */
 export class Manager {
   readonly client: KubeClient;
@@ -58,6 +61,8 @@ export class Manager {
   private readonly controllers: { name: string; start(): void; stop(): Promise<void> }[] = [];
   private readonly startupTasks: StartupTask[] = [];
   private readonly unready = new Map<string, string>();
+  private readonly everyReplica = new Set<Startable>();
+  private readonly started = new Set<Startable>();
   private elector: LeaderElector | undefined;
   private probes: ProbeServer | undefined;
   private running = false;
@@ -188,6 +193,20 @@ export class Manager {
     this.metrics.informerSynced.set({ kind: inf.kind }, 1);
   }
 
+  /**
+   * Informers that start with the process on every replica, standby or leader: what a replica serves
+   * from (the key service reads the keystore, TenantKeys and policies). Only caches: controllers and
+   * start-up tasks still wait for leadership, and their handlers only enqueue until then.
+   */
+  runOnEveryReplica(...infs: Startable[]): void {
+    for (const i of infs) this.everyReplica.add(i);
+  }
+
+  /** Resolves once every {@link runOnEveryReplica} cache is whole. */
+  async everyReplicaSynced(): Promise<void> {
+    await Promise.all([...this.everyReplica].map((i) => i.waitForSync()));
+  }
+
   /** Credentials the API server rejects (even when re-read) hold /readyz with the reason, until accepted. */
   private credentialsChanged(problem: string | undefined): void {
     if (problem) this.log.error('the API server rejects the operator credentials', { detail: problem });
@@ -202,6 +221,7 @@ export class Manager {
       ready: () => this.readiness(),
     });
     this.log.info('probe server listening', { address: this.o.probeAddress, port: this.probes.port });
+    void this.startInformers([...this.everyReplica]);
     if (!this.o.leaderElection) return this.runControllers();
     this.elector = new LeaderElector({
       client: this.client,
@@ -239,16 +259,22 @@ export class Manager {
   }
 
   private async runControllers(): Promise<void> {
-    const all = [...this.informers.values()];
-    await Promise.all(all.map((i) => i.start()));
-    await Promise.all(
-      all.map((i) => i.waitForSync().then(() => this.metrics.informerSynced.set({ kind: i.kind }, 1))),
-    );
+    await this.startInformers([...this.informers.values()]);
     for (const task of this.startupTasks) await this.retry(task);
     if (this.stopping) return;
     for (const c of this.controllers) c.start();
     this.running = true;
     this.log.info('controllers started', { controllers: this.controllers.map((c) => c.name) });
+  }
+
+  /** Starts those of `infs` not started yet (each once) and resolves when all of them are synced. */
+  private async startInformers(infs: readonly Startable[]): Promise<void> {
+    const fresh = infs.filter((i) => !this.started.has(i));
+    for (const i of fresh) this.started.add(i);
+    await Promise.all(fresh.map((i) => i.start()));
+    await Promise.all(
+      infs.map((i) => i.waitForSync().then(() => this.metrics.informerSynced.set({ kind: i.kind }, 1))),
+    );
   }
 
   private async retry(task: StartupTask): Promise<void> {

@@ -1,8 +1,11 @@
 /**
- * Tenant data encryption for platform code: encrypt with a TenantKey's Active version, decrypt with any
- * version still allowed to decrypt (Active or DecryptOnly). The ciphertext format is
- * controllers/crypto/data.ts ("PALD"): its header names the key version, so old ciphertexts keep working
- * across rotations.
+ * Tenant data encryption: encrypt with a TenantKey's Active version, decrypt with any version still
+ * allowed to decrypt (Active or DecryptOnly). The ciphertext format is controllers/crypto/data.ts
+ * ("PALD"): its header names the key version, so old ciphertexts keep working across rotations.
+ *
+ * `openTenantDataKeys` is what the key service (controllers/keyservice/) runs on every call's key. Platform
+ * code calls the key service; the `load…` readers below need the root key Secret and are for tests and an
+ * administrator's recovery checks only:
  *
  *   const keys = await loadTenantDataKeys(client, { namespace: 'tenant-acme', key: 'primary' });
  *   const box = keys.encrypt(utf8('alice@example.com'), 'user/42/email');
@@ -39,6 +42,8 @@ export interface TenantDataKeys {
   readonly states: ReadonlyMap<number, KeyVersionState>;
   encrypt(plaintext: Uint8Array, context?: DataContext): Uint8Array;
   decrypt(ciphertext: Uint8Array, context?: DataContext): Uint8Array;
+  /** Overwrites the unwrapped keys with zeros; every later encrypt or decrypt fails. */
+  forget(): void;
 }
 
 /** Builds the data keys of one TenantKey from its version Secrets (pure: no I/O). */
@@ -74,7 +79,7 @@ export function openTenantDataKeys(o: {
       : undefined;
   };
   const activeVersion = versions.at(-1)?.version ?? 0;
-  const active = keys.get(activeVersion);
+  let active = keys.get(activeVersion);
   return {
     activeVersion,
     states,
@@ -99,6 +104,11 @@ export function openTenantDataKeys(o: {
         throw new Error(`the ciphertext needs key version ${needed}, which is ${state}: it may not decrypt`);
       }
       return decryptData(ciphertext, (v) => keys.get(v), context);
+    },
+    forget() {
+      for (const k of keys.values()) k.fill(0);
+      keys.clear();
+      active = undefined;
     },
   };
 }

@@ -63,7 +63,7 @@ describe('palisade.dev/v1alpha1 CRDs', () => {
     );
   });
 
-  it('are the four kinds of the group, each in its own resource', () => {
+  it('are the kinds of the group, each in its own resource', () => {
     assert.deepEqual(
       ALL_CRDS.map((c) => [c.metadata.name, c.spec.scope]),
       [
@@ -71,6 +71,7 @@ describe('palisade.dev/v1alpha1 CRDs', () => {
         [`tenantkeys.${GROUP}`, 'Namespaced'],
         [`clusteragents.${GROUP}`, 'Namespaced'],
         [`certificatebindings.${GROUP}`, 'Namespaced'],
+        [`keyaccesspolicies.${GROUP}`, 'Cluster'],
       ],
     );
   });

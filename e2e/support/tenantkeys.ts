@@ -17,7 +17,12 @@ import { Manager } from '../../controllers/runtime/manager.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL } from '../../controllers/runtime/objects.ts';
 import { setupTenantController } from '../../controllers/tenant/controller.ts';
 import { setupTenantKeyController } from '../../controllers/tenantkey/controller.ts';
-import { keyEntries, loadRootKeyring, tenantUIDOf } from '../../controllers/tenantkey/data.ts';
+import {
+  keyEntries,
+  loadRootKeyring,
+  loadTenantDataKeys,
+  tenantUIDOf,
+} from '../../controllers/tenantkey/data.ts';
 import { foundSecret, unwrapVersion } from '../../controllers/tenantkey/verify.ts';
 import { startControlPlane, type ControlPlane } from '../../hack/controlplane/index.ts';
 import { TenantNamespaceAccess } from '../../controllers/tenant/access.ts';
@@ -184,6 +189,29 @@ export async function eventuallyKey(
       );
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * Tenant data sealed (base64) and opened the way an administrator's check does it, with the root key read
+ * directly: for journeys about key material itself (loss, restore, upgrade). Platform code, and the admin
+ * CLI, go through the key service instead (e2e/keyservice.int.test.ts).
+ */
+export async function sealData(
+  client: KubeClient,
+  o: { namespace: string; key?: string; operatorNamespace?: string },
+  plain: string,
+): Promise<string> {
+  const keys = await loadTenantDataKeys(client, { key: 'primary', ...o, rand });
+  return Buffer.from(keys.encrypt(new TextEncoder().encode(plain))).toString('base64');
+}
+
+export async function openData(
+  client: KubeClient,
+  o: { namespace: string; key?: string; operatorNamespace?: string },
+  box: string,
+): Promise<string> {
+  const keys = await loadTenantDataKeys(client, { key: 'primary', ...o, rand });
+  return new TextDecoder().decode(keys.decrypt(new Uint8Array(Buffer.from(box.trim(), 'base64'))));
 }
 
 export const ready = (tk: TenantKey) =>

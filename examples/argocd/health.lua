@@ -1,4 +1,5 @@
--- Argo CD health check for Palisade's kinds (Tenant, TenantKey, ClusterAgent, CertificateBinding).
+-- Argo CD health check for Palisade's kinds (Tenant, TenantKey, ClusterAgent, CertificateBinding,
+-- KeyAccessPolicy).
 -- Healthy when Palisade has reconciled the current generation and reports Ready=True; Degraded with the
 -- Ready reason when it reports Ready=False; Progressing while it has not caught up; Suspended for a
 -- suspended ClusterAgent.

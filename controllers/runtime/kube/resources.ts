@@ -5,6 +5,7 @@
 import {
   CertificateBindingResource,
   ClusterAgentResource,
+  KeyAccessPolicyResource,
   TenantKeyResource,
   TenantResource,
 } from '../../../crds/v1alpha1/index.ts';
@@ -43,6 +44,13 @@ export const resources = {
   TenantKey: palisade(TenantKeyResource),
   ClusterAgent: palisade(ClusterAgentResource),
   CertificateBinding: palisade(CertificateBindingResource),
+  KeyAccessPolicy: palisade(KeyAccessPolicyResource),
+  TokenReview: {
+    apiVersion: 'authentication.k8s.io/v1',
+    kind: 'TokenReview',
+    plural: 'tokenreviews',
+    namespaced: false,
+  },
   Certificate: {
     apiVersion: 'cert-manager.io/v1',
     kind: 'Certificate',

@@ -1,0 +1,167 @@
+/**
+ * A typed client of the key service (palisade.keys.v1.TenantData) for platform code, the admin CLI and
+ * tests. TLS 1.2+ trusting the internal CA bundle; the caller proves itself with a ServiceAccount token
+ * (read again for every call: projected tokens rotate) or an internal-CA client certificate.
+ *
+ *   const keys = new KeyServiceClient({ address: 'palisade-keyservice.palisade-system.svc:8443', caPem,
+ *     token: () => readFileSync('/var/run/secrets/palisade/token', 'utf8') });
+ *   const { ciphertext } = await keys.encrypt({ tenant: 'acme' }, utf8('alice@example.com'), utf8('user/42/email'));
+ *
+ * A refusal rejects with a {@link KeyServiceCallError}: its `code` is the gRPC status (`status` of
+ * @grpc/grpc-js), its message the server's explanation.
+ */
+import { createSecureContext } from 'node:tls';
+import {
+  Client,
+  credentials,
+  Metadata,
+  status,
+  type ServiceDefinition,
+  type ServiceError,
+} from '@grpc/grpc-js';
+import { MAX_MESSAGE_BYTES } from './server.ts';
+import {
+  tenantDataService,
+  type BatchResponse,
+  type DecryptResponse,
+  type EncryptResponse,
+  type GenerateDataKeyResponse,
+  type KeyRef,
+  type Method,
+  type Methods,
+  type RewrapResponse,
+} from './proto.ts';
+
+export interface KeyServiceClientOptions {
+  /** `host:port` of the key service. */
+  address: string;
+  /** The internal CA bundle (ConfigMap palisade-ca-bundle, key ca.crt). */
+  caPem: string;
+  /** The name the server's certificate must carry when it differs from the address's host. */
+  serverName?: string;
+  /** A ServiceAccount token with the key service's audience. */
+  token?: () => string | Promise<string>;
+  /** An internal-CA client certificate and its key. */
+  clientCert?: { certPem: string; keyPem: string };
+  /** Per-call deadline (default 30 s). */
+  deadlineMs?: number;
+}
+
+export class KeyServiceCallError extends Error {
+  override readonly name = 'KeyServiceCallError';
+  readonly code: status;
+  constructor(code: status, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** A key reference: a Tenant name and a TenantKey name (default primary). */
+export type KeyName = { tenant: string; key?: string };
+const ref = (k: KeyName): KeyRef => ({ tenant: k.tenant, key: k.key ?? '' });
+const EMPTY = new Uint8Array(0);
+
+export class KeyServiceClient {
+  private readonly client: Client;
+  private readonly service: ServiceDefinition;
+  private readonly o: KeyServiceClientOptions;
+
+  constructor(o: KeyServiceClientOptions) {
+    this.o = o;
+    this.service = tenantDataService();
+    const ctx = createSecureContext({
+      ca: o.caPem,
+      minVersion: 'TLSv1.2',
+      ...(o.clientCert ? { cert: o.clientCert.certPem, key: o.clientCert.keyPem } : {}),
+    });
+    this.client = new Client(o.address, credentials.createFromSecureContext(ctx), {
+      'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+      'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+      ...(o.serverName
+        ? { 'grpc.ssl_target_name_override': o.serverName, 'grpc.default_authority': o.serverName }
+        : {}),
+    });
+  }
+
+  encrypt(key: KeyName, plaintext: Uint8Array, context = EMPTY): Promise<EncryptResponse> {
+    return this.call('Encrypt', { key: ref(key), plaintext, context });
+  }
+
+  decrypt(key: KeyName, ciphertext: Uint8Array, context = EMPTY): Promise<DecryptResponse> {
+    return this.call('Decrypt', { key: ref(key), ciphertext, context });
+  }
+
+  generateDataKey(key: KeyName, context = EMPTY): Promise<GenerateDataKeyResponse> {
+    return this.call('GenerateDataKey', { key: ref(key), context });
+  }
+
+  rewrap(key: KeyName, ciphertext: Uint8Array, context = EMPTY): Promise<RewrapResponse> {
+    return this.call('Rewrap', { key: ref(key), ciphertext, context });
+  }
+
+  batchEncrypt(
+    key: KeyName,
+    items: readonly { plaintext: Uint8Array; context?: Uint8Array }[],
+  ): Promise<BatchResponse<EncryptResponse>> {
+    return this.call('BatchEncrypt', {
+      key: ref(key),
+      items: items.map((i) => ({ plaintext: i.plaintext, context: i.context ?? EMPTY })),
+    });
+  }
+
+  batchDecrypt(
+    key: KeyName,
+    items: readonly { ciphertext: Uint8Array; context?: Uint8Array }[],
+  ): Promise<BatchResponse<DecryptResponse>> {
+    return this.call('BatchDecrypt', {
+      key: ref(key),
+      items: items.map((i) => ({ ciphertext: i.ciphertext, context: i.context ?? EMPTY })),
+    });
+  }
+
+  batchGenerateDataKey(
+    key: KeyName,
+    contexts: readonly Uint8Array[],
+  ): Promise<BatchResponse<GenerateDataKeyResponse>> {
+    return this.call('BatchGenerateDataKey', { key: ref(key), contexts: [...contexts] });
+  }
+
+  batchRewrap(
+    key: KeyName,
+    items: readonly { ciphertext: Uint8Array; context?: Uint8Array }[],
+  ): Promise<BatchResponse<RewrapResponse>> {
+    return this.call('BatchRewrap', {
+      key: ref(key),
+      items: items.map((i) => ({ ciphertext: i.ciphertext, context: i.context ?? EMPTY })),
+    });
+  }
+
+  /** Any RPC by name, typed by the proto's request and response. */
+  async call<M extends Method>(method: M, req: Methods[M][0]): Promise<Methods[M][1]> {
+    const def = this.service[method];
+    if (!def) throw new Error(`no method ${method}`);
+    const md = new Metadata();
+    if (this.o.token) md.set('authorization', `Bearer ${(await this.o.token()).trim()}`);
+    return new Promise((resolve, reject) => {
+      this.client.makeUnaryRequest<Methods[M][0], Methods[M][1]>(
+        def.path,
+        def.requestSerialize,
+        def.responseDeserialize,
+        req,
+        md,
+        { deadline: Date.now() + (this.o.deadlineMs ?? 30_000) },
+        (err: ServiceError | null, res?: Methods[M][1]) =>
+          err || !res ? reject(callError(err)) : resolve(res),
+      );
+    });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+function callError(err: ServiceError | null): KeyServiceCallError {
+  if (!err) return new KeyServiceCallError(status.INTERNAL, 'empty response');
+  return new KeyServiceCallError(err.code, err.details || err.message);
+}

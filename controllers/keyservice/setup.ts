@@ -1,0 +1,183 @@
+/**
+ * Wires the key service into the operator. Every replica serves it, leader or not: its reads come from
+ * informers the Manager starts on every replica (the labelled Secrets of the operator's namespace — the
+ * keystore and the root key versions —, the TenantKeys and the KeyAccessPolicies). Only the leader
+ * writes: its start-up task issues the service's certificate, Secret `palisade-keyservice-tls`, from the
+ * internal CA (an installation certificate, renewed by the CA keeper); every replica serves with it from
+ * its Secret cache and takes a renewal without a restart.
+ */
+import { Counter, Histogram } from 'prom-client';
+import type { KeyAccessPolicy, TenantKey } from '../../crds/v1alpha1/index.ts';
+import {
+  ensureInstallationCertNow,
+  type InstallationCertSpec,
+} from '../certificatebinding/installationcerts.ts';
+import { secretText } from '../certificatebinding/validate.ts';
+import type { RandomSource } from '../crypto/index.ts';
+import type { RootKeyring } from '../installation/keyring.ts';
+import type { Keystore } from '../keystore/store.ts';
+import { describeError } from '../runtime/errors.ts';
+import type { ObjectCache } from '../runtime/informer.ts';
+import type { Secret } from '../runtime/kube/types.ts';
+import type { Manager } from '../runtime/manager.ts';
+import { Authenticator } from './auth.ts';
+import { tenantDataHandlers } from './handlers.ts';
+import { TenantKeyCache } from './keycache.ts';
+import { POLICY_SUBJECT_INDEX, policySubjects, subjectKeys } from './policy.ts';
+import { setupPolicyStatus } from './policystatus.ts';
+import { startKeyServer, type KeyServer, type ServerTls } from './server.ts';
+import { apiTokenReviewer } from './tokenreview.ts';
+
+export const KEYSERVICE_TLS_SECRET = 'palisade-keyservice-tls';
+/** The chart's Service: the names the certificate carries besides loopback. */
+export const KEYSERVICE_SERVICE = 'palisade-keyservice';
+
+export function keyServiceTlsSpec(namespace: string): InstallationCertSpec {
+  const svc = KEYSERVICE_SERVICE;
+  return {
+    name: KEYSERVICE_TLS_SECRET,
+    component: 'keyservice-tls',
+    dnsNames: [
+      svc,
+      `${svc}.${namespace}`,
+      `${svc}.${namespace}.svc`,
+      `${svc}.${namespace}.svc.cluster.local`,
+      'localhost',
+    ],
+    ipAddresses: ['127.0.0.1', '::1'],
+  };
+}
+
+export interface KeyServiceOptions {
+  /** `host:port` to listen on. */
+  address: string;
+  /** Token audiences accepted. */
+  audiences: readonly string[];
+  /** The operator's labelled-Secret informer (the keystore lives in its operator-namespace cache). */
+  secrets: ObjectCache<Secret>;
+  keystore: Keystore;
+  rootKeys: RootKeyring;
+  rand: RandomSource;
+  maxKeys?: number;
+}
+
+export interface KeyService {
+  /** The bound port once listening. */
+  port(): number | undefined;
+  close(): Promise<void>;
+}
+
+export function setupKeyService(mgr: Manager, o: KeyServiceOptions): KeyService {
+  const ns = mgr.namespace;
+  const tenantKeys = mgr.informer<TenantKey>('TenantKey');
+  const policies = mgr.informer<KeyAccessPolicy>('KeyAccessPolicy');
+  policies.addIndex(POLICY_SUBJECT_INDEX, policySubjects);
+  mgr.runOnEveryReplica(o.secrets, tenantKeys, policies);
+  const keys = new TenantKeyCache(
+    { keystore: o.keystore, rootKeys: o.rootKeys, tenantKeys, rand: o.rand },
+    { maxKeys: o.maxKeys },
+  );
+  keys.watch(o.secrets, tenantKeys);
+  setupPolicyStatus(mgr, { policies });
+
+  const calls = new Counter({
+    name: 'palisade_keyservice_requests_total',
+    help: 'Key service calls by method and outcome (a KeyServiceErrorCode, or OK).',
+    labelNames: ['method', 'code'] as const,
+    registers: [mgr.metrics.registry],
+  });
+  const seconds = new Histogram({
+    name: 'palisade_keyservice_request_duration_seconds',
+    help: 'Key service call latency inside the server (authentication to response).',
+    labelNames: ['method'] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1],
+    registers: [mgr.metrics.registry],
+  });
+
+  let synced = false;
+  const handlers = tenantDataHandlers({
+    authenticator: new Authenticator({ reviewer: apiTokenReviewer(mgr.client, o.audiences) }),
+    policiesOf: (id) => {
+      const names = new Set(subjectKeys(id).flatMap((k) => policies.byIndex(POLICY_SUBJECT_INDEX, k)));
+      return [...names].map((n) => policies.get(n)).filter((p): p is KeyAccessPolicy => !!p);
+    },
+    keys,
+    audit: mgr.audit,
+    rand: o.rand,
+    notReady: () => (synced ? undefined : 'this replica is still loading its caches; retry'),
+    observe: (method, code, s) => {
+      calls.inc({ method, code });
+      seconds.observe({ method }, s);
+    },
+  });
+
+  mgr.setUnready('keyservice', 'the key service is not serving yet');
+  mgr.addStartupTask('keyservice-certificate', async () => {
+    await ensureInstallationCertNow(
+      {
+        client: mgr.client,
+        namespace: ns,
+        rand: o.rand,
+        now: () => new Date(mgr.clock.now()),
+        log: mgr.log,
+        audit: mgr.audit,
+      },
+      keyServiceTlsSpec(ns),
+    );
+  });
+
+  let server: KeyServer | undefined;
+  let starting: Promise<void> | undefined;
+  let loaded: string | undefined;
+  let closed = false;
+  const tlsOf = (s: Secret | undefined): ServerTls | undefined => {
+    const cert = s && secretText(s, 'tls.crt');
+    const key = s && secretText(s, 'tls.key');
+    const ca = s && secretText(s, 'ca.crt');
+    return cert && key && ca ? { cert, key, ca } : undefined;
+  };
+  const follow = () => {
+    const s = o.secrets.get(KEYSERVICE_TLS_SECRET, ns);
+    const tls = tlsOf(s);
+    if (!s || !tls || closed || s.metadata.resourceVersion === loaded || starting) return;
+    loaded = s.metadata.resourceVersion;
+    if (server) {
+      server.reload(tls);
+      mgr.log.info('reloaded the key service certificate', { secret: KEYSERVICE_TLS_SECRET });
+      return;
+    }
+    starting = startKeyServer({ address: o.address, tls, handlers }).then(
+      (s) => {
+        server = s;
+        starting = undefined;
+        mgr.log.info('key service listening', { address: o.address, port: s.port });
+        if (synced) mgr.setUnready('keyservice', undefined);
+        follow();
+      },
+      (e: unknown) => {
+        starting = undefined;
+        loaded = undefined;
+        mgr.log.error('the key service could not listen', { address: o.address, error: describeError(e) });
+        mgr.setUnready('keyservice', `the key service could not listen on ${o.address}`);
+      },
+    );
+  };
+  for (const e of ['add', 'update'] as const)
+    o.secrets.on(e, (s) => {
+      if (s.metadata.name === KEYSERVICE_TLS_SECRET && s.metadata.namespace === ns) follow();
+    });
+  void mgr.everyReplicaSynced().then(() => {
+    synced = true;
+    if (server) mgr.setUnready('keyservice', undefined);
+    follow();
+  });
+
+  return {
+    port: () => server?.port,
+    close: async () => {
+      closed = true;
+      await starting;
+      await server?.close();
+    },
+  };
+}

@@ -1,0 +1,232 @@
+/**
+ * An in-memory key service for unit tests and the benchmark: the real server, handlers, authenticator,
+ * policies and key cache over a keystore held in an array (the real index functions), a throwaway CA and
+ * a token reviewer that knows a fixed set of tokens. No API server.
+ */
+import { randomBytes } from 'node:crypto';
+import type {
+  KeyAccessPolicy,
+  KeyOperation,
+  TenantKey,
+  TenantKeySpec,
+} from '../../../crds/v1alpha1/index.ts';
+import {
+  fingerprint,
+  generateDataKey,
+  keyId,
+  keyringOf,
+  tenantKeyBinding,
+  wrap,
+  wrappingKeyRef,
+} from '../../crypto/index.ts';
+import { keystoreIndex } from '../../keystore/entries.ts';
+import { tenantRecordSecret } from '../../keystore/tenants.ts';
+import { createCA, issueLeaf, type IssuedPair } from '../../pki/index.ts';
+import type { AuditLog, AuditRecord } from '../../runtime/log.ts';
+import type { Secret } from '../../runtime/kube/types.ts';
+import { versionSecret } from '../../tenantkey/secrets.ts';
+import { Authenticator, type TokenReviewer } from '../auth.ts';
+import { KeyServiceClient } from '../client.ts';
+import { tenantDataHandlers } from '../handlers.ts';
+import { TenantKeyCache } from '../keycache.ts';
+import { policySubjects, subjectKeys, type Identity } from '../policy.ts';
+import { startKeyServer, type KeyServer } from '../server.ts';
+
+export const NS = 'palisade-system';
+export const rand = (n: number) => new Uint8Array(randomBytes(n));
+
+export interface World {
+  server: KeyServer;
+  ca: IssuedPair;
+  audit: AuditRecord[];
+  policies: KeyAccessPolicy[];
+  tenantKeys: Map<string, TenantKey>;
+  entries: Secret[];
+  keys: TenantKeyCache;
+  /** Adds version `version` of a tenant's key (as a rotation would); returns the key bytes. */
+  addVersion(tenant: string, key: string, version: number): Uint8Array;
+  /** Changes a TenantKey's spec (its version policy), as an edit would. */
+  setSpec(tenant: string, key: string, spec: Partial<TenantKeySpec>): void;
+  /** A client with a token (`sa:<ns>:<name>` tokens are known) or a client certificate of the CA. */
+  client(auth: { token?: string; cert?: IssuedPair }): KeyServiceClient;
+  leaf(dnsNames: string[]): Promise<IssuedPair>;
+  grant(
+    name: string,
+    subject: Identity,
+    tenants: string[],
+    operations: KeyOperation[],
+    keys?: string[],
+  ): void;
+  close(): Promise<void>;
+}
+
+const uidOf = (tenant: string) => createUid(tenant);
+function createUid(tenant: string): string {
+  return Buffer.from(tenant.padEnd(6, '0').slice(0, 6)).toString('hex');
+}
+
+/** Tokens `sa:<namespace>:<name>` are ServiceAccounts; anything else is refused. */
+export const fakeReviewer: TokenReviewer = {
+  review: async (token) => {
+    const m = /^sa:([^:]+):([^:]+)$/.exec(token);
+    return m
+      ? { authenticated: true, username: `system:serviceaccount:${m[1]}:${m[2]}` }
+      : { authenticated: false, reason: 'invalid bearer token' };
+  },
+};
+
+export async function startWorld(o: {
+  tenants: string[];
+  audit?: AuditLog;
+  maxKeys?: number;
+}): Promise<World> {
+  const now = Date.now();
+  const ca = await createCA({
+    subject: 'CN=test internal CA',
+    notBefore: new Date(now - 3_600_000),
+    notAfter: new Date(now + 86_400_000),
+    rand,
+  });
+  const leaf = (dnsNames: string[]) =>
+    issueLeaf({
+      ca,
+      dnsNames,
+      ipAddresses: ['127.0.0.1'],
+      notBefore: new Date(now - 3_600_000),
+      notAfter: new Date(now + 86_400_000),
+      rand,
+    });
+  const serverPair = await leaf(['localhost']);
+  const rootKey = generateDataKey(rand);
+  const root = wrappingKeyRef(1, rootKey);
+  const entries: Secret[] = [];
+  const tenantKeys = new Map<string, TenantKey>();
+  const policies: KeyAccessPolicy[] = [];
+  const audit: AuditRecord[] = [];
+  const index = keystoreIndex(NS);
+
+  const nsOf = (tenant: string) => `tenant-${tenant}`;
+  for (const t of o.tenants) {
+    entries.push(
+      tenantRecordSecret({
+        namespace: nsOf(t),
+        keystoreNamespace: NS,
+        uid: uidOf(t),
+        tenant: t,
+        created: '',
+      }),
+    );
+  }
+  const keys = new TenantKeyCache(
+    {
+      keystore: { namespace: NS, find: (k: string) => entries.filter((s) => index(s).includes(k)) },
+      rootKeys: { lookup: keyringOf(new Map([[1, rootKey]])), versions: () => [{ version: 1 }] },
+      tenantKeys: { get: (name: string, namespace?: string) => tenantKeys.get(`${namespace}/${name}`) },
+      rand,
+    },
+    { maxKeys: o.maxKeys },
+  );
+  const addVersion = (tenant: string, key: string, version: number) => {
+    const id = `${nsOf(tenant)}/${key}`;
+    let tk = tenantKeys.get(id);
+    if (!tk) {
+      tk = {
+        apiVersion: 'palisade.dev/v1alpha1',
+        kind: 'TenantKey',
+        metadata: { name: key, namespace: nsOf(tenant), uid: `uid-${tenant}-${key}`, generation: 1 },
+        spec: { algorithm: 'XChaCha20-Poly1305', retainedVersions: 10 },
+      } as TenantKey;
+      tenantKeys.set(id, tk);
+    }
+    const bytes = generateDataKey(rand);
+    const f = {
+      tenantUID: uidOf(tenant),
+      tenantNamespace: nsOf(tenant),
+      keyName: key,
+      keyUID: tk.metadata.uid ?? '',
+      version,
+      rootVersion: 1,
+      keyId: keyId(bytes),
+      fingerprint: fingerprint(bytes),
+      created: new Date(now).toISOString(),
+      trigger: '',
+    };
+    const b = tenantKeyBinding({ tenantUID: f.tenantUID, keyName: key, keyUID: f.keyUID, version });
+    const s = versionSecret(f, wrap(bytes, rootKey, root, b, rand), false, NS);
+    entries.push(s);
+    keys.onSecret(s);
+    return bytes;
+  };
+  const setSpec = (tenant: string, key: string, spec: Partial<TenantKeySpec>) => {
+    const id = `${nsOf(tenant)}/${key}`;
+    const tk = tenantKeys.get(id) as TenantKey;
+    const next = {
+      ...tk,
+      metadata: { ...tk.metadata, generation: (tk.metadata.generation ?? 1) + 1 },
+      spec: { ...tk.spec, ...spec },
+    };
+    tenantKeys.set(id, next);
+    keys.onTenantKey(next, false);
+  };
+  const handlers = tenantDataHandlers({
+    authenticator: new Authenticator({ reviewer: fakeReviewer }),
+    policiesOf: (id) => {
+      const wanted = new Set(subjectKeys(id));
+      return policies.filter((p) => policySubjects(p).some((k) => wanted.has(k)));
+    },
+    keys,
+    audit: o.audit ?? { record: (r) => audit.push(r) },
+    rand,
+    notReady: () => undefined,
+  });
+  const server = await startKeyServer({
+    address: '127.0.0.1:0',
+    tls: { cert: serverPair.certPem, key: serverPair.keyPem, ca: ca.certPem },
+    handlers,
+  });
+  const clients: KeyServiceClient[] = [];
+  return {
+    server,
+    ca,
+    audit,
+    policies,
+    tenantKeys,
+    entries,
+    keys,
+    addVersion,
+    setSpec,
+    leaf,
+    client: (auth) => {
+      const c = new KeyServiceClient({
+        address: `127.0.0.1:${server.port}`,
+        caPem: ca.certPem,
+        serverName: 'localhost',
+        ...(auth.token ? { token: () => auth.token as string } : {}),
+        ...(auth.cert ? { clientCert: auth.cert } : {}),
+      });
+      clients.push(c);
+      return c;
+    },
+    grant: (name, subject, tenants, operations, keyNames) => {
+      policies.push({
+        apiVersion: 'palisade.dev/v1alpha1',
+        kind: 'KeyAccessPolicy',
+        metadata: { name },
+        spec: {
+          subjects: [
+            subject.kind === 'ServiceAccount'
+              ? { serviceAccount: { namespace: subject.namespace, name: subject.name } }
+              : { certificate: { dnsName: subject.dnsNames[0] ?? '' } },
+          ],
+          tenants,
+          operations,
+          ...(keyNames ? { keys: keyNames } : {}),
+        },
+      });
+    },
+    close: async () => {
+      for (const c of clients) c.close();
+      await server.close(1000);
+    },
+  };
+}

@@ -1,0 +1,185 @@
+/**
+ * `make bench-keyservice`: 1 KiB encrypt and decrypt through the key service over loopback (gRPC, TLS 1.3,
+ * a ServiceAccount token per call, authorization by policy, an audit line per call to a file), with 1, 8
+ * and 64 concurrent clients each making one call at a time: ops/s, p50 and p99 latency. Then batches
+ * (100 items a call) and, in the same run, the in-process AEAD ceiling (the same PALD encrypt/decrypt,
+ * no RPC) with the ratio. Prints figures; asserts nothing about speed.
+ *
+ *   node hack/bench/keyservice.ts [--seconds 3]
+ *
+ * The server is the real one (controllers/keyservice/) in a child process, over an in-memory keystore
+ * (controllers/keyservice/testdata/world.ts): token verdicts are cached as in production, so what is
+ * measured is the per-call path, not TokenReview round trips to an API server.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { decryptData, encryptData, generateDataKey } from '../../controllers/crypto/index.ts';
+import { KeyServiceClient } from '../../controllers/keyservice/client.ts';
+import { startWorld } from '../../controllers/keyservice/testdata/world.ts';
+import { createAuditLog } from '../../controllers/runtime/log.ts';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '3' },
+    serve: { type: 'boolean', default: false },
+    // Attribution only: the same run with audit records dropped instead of written.
+    'no-audit': { type: 'boolean', default: false },
+  },
+});
+const SECONDS = Number(values.seconds);
+const TOKEN = 'sa:bench:client';
+const KEY = { tenant: 'bench' };
+const rand = (n: number) => new Uint8Array(randomBytes(n));
+
+/** The server side: prints `{ port, ca }` on stdout, serves until stdin closes. */
+async function serve(): Promise<void> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'palisade-bench-keyservice-'));
+  const w = await startWorld({
+    tenants: ['bench'],
+    audit: values['no-audit']
+      ? { record: () => undefined }
+      : createAuditLog({ file: path.join(dir, 'audit.log'), actor: 'system:palisade:bench' }),
+  });
+  w.addVersion('bench', 'primary', 1);
+  w.grant(
+    'bench',
+    { kind: 'ServiceAccount', namespace: 'bench', name: 'client' },
+    ['bench'],
+    ['Encrypt', 'Decrypt'],
+  );
+  process.stdout.write(`${JSON.stringify({ port: w.server.port, ca: w.ca.certPem })}\n`);
+  process.stdin.resume();
+  process.stdin.on('end', () => void w.close().then(() => process.exit(0)));
+}
+
+function quantile(sorted: Float64Array, q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+}
+
+/** `clients` closed loops of `call` for SECONDS: ops/s (items/s for batches) and latency quantiles (ms). */
+async function measure(clients: number, call: (i: number) => Promise<unknown>, itemsPerCall = 1) {
+  const latencies: number[] = [];
+  const end = performance.now() + SECONDS * 1000;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async (_, i) => {
+      while (performance.now() < end) {
+        const t = performance.now();
+        await call(i);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - start) / 1000;
+  const sorted = Float64Array.from(latencies).sort();
+  return {
+    opsPerSec: (latencies.length * itemsPerCall) / elapsed,
+    p50: quantile(sorted, 0.5),
+    p99: quantile(sorted, 0.99),
+  };
+}
+
+function ceiling(op: 'encrypt' | 'decrypt', plaintext: Uint8Array): number {
+  const key = generateDataKey(rand);
+  const box = encryptData(plaintext, key, { keyVersion: 1 }, rand);
+  const fn =
+    op === 'encrypt'
+      ? () => encryptData(plaintext, key, { keyVersion: 1 }, rand)
+      : () => decryptData(box, () => key);
+  for (let i = 0; i < 2000; i++) fn();
+  let ops = 0;
+  const start = performance.now();
+  while (performance.now() - start < SECONDS * 1000) {
+    for (let i = 0; i < 100; i++) fn();
+    ops += 100;
+  }
+  return ops / ((performance.now() - start) / 1000);
+}
+
+async function main(): Promise<void> {
+  const serverArgs = ['--serve', ...(values['no-audit'] ? ['--no-audit'] : [])];
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), ...serverArgs], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const first = await new Promise<string>((resolve) =>
+    createInterface({ input: child.stdout }).once('line', resolve),
+  );
+  const { port, ca } = JSON.parse(first) as { port: number; ca: string };
+  const plaintext = rand(1024);
+  const load = () =>
+    os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
+  console.log(
+    `node ${process.version}, ${os.cpus().length} cores, ${SECONDS}s per case; load average before: ${load()}`,
+  );
+  console.log(
+    `server: a child process; clients: this process; TLS 1.3, token auth, ${values['no-audit'] ? 'audit DROPPED (attribution run)' : 'audit to a file'}`,
+  );
+  console.log('case                         clients      ops/s    p50 ms    p99 ms');
+  const rows: Record<string, number> = {};
+  const all = Array.from(
+    { length: 64 },
+    () =>
+      new KeyServiceClient({
+        address: `127.0.0.1:${port}`,
+        caPem: ca,
+        serverName: 'localhost',
+        token: () => TOKEN,
+      }),
+  );
+  const box = (await (all[0] as KeyServiceClient).encrypt(KEY, plaintext)).ciphertext;
+  const c = (i: number) => all[i] as KeyServiceClient;
+  // Warm-up: every connection up, both sides' code optimised.
+  await Promise.all(
+    all.map(async (x) => {
+      for (let i = 0; i < 50; i++) await x.decrypt(KEY, box);
+    }),
+  );
+  const cases: [string, number, (i: number) => Promise<unknown>, number][] = [];
+  for (const n of [1, 8, 64]) {
+    cases.push([`encrypt 1 KiB`, n, (i) => c(i).encrypt(KEY, plaintext), 1]);
+    cases.push([`decrypt 1 KiB`, n, (i) => c(i).decrypt(KEY, box), 1]);
+  }
+  const batch = (k: number) => Array.from({ length: k }, () => ({ plaintext }));
+  const boxes = Array.from({ length: 100 }, () => ({ ciphertext: box }));
+  cases.push(['batch encrypt 100 × 1 KiB', 8, (i) => c(i).batchEncrypt(KEY, batch(100)), 100]);
+  cases.push(['batch decrypt 100 × 1 KiB', 8, (i) => c(i).batchDecrypt(KEY, boxes), 100]);
+  for (const [name, n, call, items] of cases) {
+    const r = await measure(n, call, items);
+    rows[`${name}/${n}`] = r.opsPerSec;
+    console.log(
+      `${name.padEnd(28)} ${String(n).padStart(7)} ${Math.round(r.opsPerSec).toLocaleString('en-US').padStart(10)} ${r.p50.toFixed(2).padStart(9)} ${r.p99.toFixed(2).padStart(9)}`,
+    );
+  }
+  for (const x of all) x.close();
+  child.stdin.end();
+  const enc = ceiling('encrypt', plaintext);
+  const dec = ceiling('decrypt', plaintext);
+  console.log(`\nin-process AEAD ceiling (PALD XChaCha20-Poly1305, 1 KiB, one thread, same machine):`);
+  console.log(
+    `  encrypt ${Math.round(enc).toLocaleString('en-US')} ops/s, decrypt ${Math.round(dec).toLocaleString('en-US')} ops/s`,
+  );
+  const best = (op: string) =>
+    Math.max(
+      ...Object.entries(rows)
+        .filter(([k]) => k.startsWith(op))
+        .map(([, v]) => v),
+    );
+  console.log(
+    `  ratio service/ceiling: encrypt ${(best('encrypt') / enc).toFixed(3)} (best single calls), ` +
+      `${(best('batch encrypt') / enc).toFixed(3)} (batches); decrypt ${(best('decrypt') / dec).toFixed(3)}, ` +
+      `${(best('batch decrypt') / dec).toFixed(3)} (batches)`,
+  );
+  console.log(`load average after: ${load()}`);
+}
+
+if (values.serve) await serve();
+else await main();
