@@ -3,7 +3,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { REPO_ROOT } from '../hack/gen-crds.ts';
-import type { JSONSchemaProps } from './schema.ts';
+import type { JSONSchemaProps } from './schema/schema.ts';
 import { ALL_CRDS, API_VERSION } from './v1alpha1/index.ts';
 
 /**

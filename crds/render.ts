@@ -3,7 +3,7 @@
  * API reference. Pure and deterministic: the same CRDs always give the same bytes.
  */
 import { stringify } from 'yaml';
-import type { JSONSchemaProps, ValidationRule } from './schema.ts';
+import type { JSONSchemaProps, ValidationRule } from './schema/schema.ts';
 import type { CustomResourceDefinition, PrinterColumn } from './v1alpha1/common.ts';
 import {
   CERT_DNS_NAME_PATTERN,

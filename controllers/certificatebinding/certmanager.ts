@@ -8,11 +8,10 @@
  * (certificaterequests.ts).
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { ICertificate } from '@kubernetes-models/cert-manager/cert-manager.io/v1';
 import type { CertificateBinding, IssuerRef } from '../../crds/v1alpha1/index.ts';
 import { factsOf, parseCertificates, type CertificateFacts } from '../pki/index.ts';
 import { describeError } from '../runtime/errors.ts';
-import type { KubeObject, Secret } from '../runtime/kube/types.ts';
+import type { Secret } from '../runtime/kube/types.ts';
 import {
   COMPONENT_LABEL,
   controllerRef,
@@ -21,7 +20,7 @@ import {
   MANAGED_BY_LABEL,
   normalized,
 } from '../runtime/objects.ts';
-import { CERT_MANAGER_RECHECK_MS } from './certmanagerapi.ts';
+import { CERT_MANAGER_RECHECK_MS, type CMCertificate } from './certmanagerapi.ts';
 import {
   currentRequest,
   issuerName,
@@ -29,12 +28,11 @@ import {
   type CMCertificateRequest,
 } from './certificaterequests.ts';
 import { BINDING_LABEL, BindingReason, CERT_MANAGER_COMPONENT } from './conditions.ts';
-import type { BindingDeps } from './reconcile.ts';
+import type { BindingDeps } from './deps.ts';
 import type { Observation } from './status.ts';
 import { secretText } from './validate.ts';
 
-/** A cert-manager Certificate as Palisade reads and writes it (metadata as the runtime knows it). */
-export type CMCertificate = Omit<ICertificate, 'metadata'> & KubeObject;
+export type { CMCertificate } from './certmanagerapi.ts';
 
 const CONFLICT_RECHECK_MS = 60_000;
 /** While cert-manager works on a Certificate, how often its CertificateRequest is read again. */

@@ -8,6 +8,11 @@
 import type { Clock } from '../runtime/clock.ts';
 import { isNotFound } from '../runtime/errors.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
+import type { KubeObject } from '../runtime/kube/types.ts';
+import type { ICertificate } from '@kubernetes-models/cert-manager/cert-manager.io/v1';
+
+/** A cert-manager Certificate as Palisade reads and writes it (metadata as the runtime knows it). */
+export type CMCertificate = Omit<ICertificate, 'metadata'> & KubeObject;
 
 /** How often a waiting certManager binding re-checks, and how often the API is asked at most. */
 export const CERT_MANAGER_RECHECK_MS = 10_000;

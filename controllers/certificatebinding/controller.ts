@@ -20,7 +20,9 @@ import { INSTALLATION_CERT_LABEL, reconcileInstallationCerts } from './installat
 import { TENANT_NAMESPACE_INDEX } from './internal.ts';
 import { CertificateMetrics } from './metrics.ts';
 import { namedNamespaces, tenantNamespaceOf } from './namepolicy.ts';
-import { reconcileBinding, type BindingEnv } from './reconcile.ts';
+import type { BindingEnv } from './deps.ts';
+import { certificateBindingKind } from './reconcile.ts';
+import { reconcilerFor } from '../runtime/reconciler.ts';
 
 const SECRET_INDEX = 'secret';
 const SOURCE_INDEX = 'source';
@@ -155,7 +157,7 @@ export async function setupCertificateBindings(mgr: Manager, env: BindingEnv): P
           secrets.onNamespaceSynced((n) => bindings.list(n).forEach((b) => enqueue(keyOf(b)))),
       },
     ],
-    reconcile: (key) => reconcileBinding(deps, key),
+    reconcile: reconcilerFor({ cache: bindings, client: mgr.client }, certificateBindingKind(deps)),
   });
   // cert-manager installed while running: its informer starts, the waiting bindings go again.
   const certManager = new CertManagerDetection({

@@ -10,7 +10,7 @@
 import type { CertificateBinding } from '../../crds/v1alpha1/index.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import { BindingReason } from './conditions.ts';
-import type { BindingDeps } from './reconcile.ts';
+import type { BindingDeps } from './deps.ts';
 import type { Observation } from './status.ts';
 import { checkImport } from './validate.ts';
 

@@ -30,7 +30,7 @@ import {
 import { BINDING_LABEL, BindingCondition, BindingReason, CA_ID_LABEL, LEAF_COMPONENT } from './conditions.ts';
 import { CA_BUNDLE_CONFIGMAP, caVersions, issuingCA, type CAVersion } from './internalca.ts';
 import { claimOf, refusalMessage, refusedNames, type NamePolicy } from './namepolicy.ts';
-import type { BindingDeps } from './reconcile.ts';
+import type { BindingDeps } from './deps.ts';
 import { parseDuration } from '../../crds/v1alpha1/index.ts';
 import { humanDuration, type Observation } from './status.ts';
 import { iso, secretText } from './validate.ts';

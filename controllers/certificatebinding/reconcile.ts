@@ -1,49 +1,13 @@
-import type { CertificateBinding, CertificateBindingStatus, Tenant } from '../../crds/v1alpha1/index.ts';
-import type { RandomSource } from '../pki/index.ts';
+import type { CertificateBinding, CertificateBindingStatus } from '../../crds/v1alpha1/index.ts';
 import { findCondition } from '../runtime/conditions.ts';
-import type { ReconcileResult } from '../runtime/controller.ts';
-import type { EventRecorder } from '../runtime/events.ts';
-import type { Informer, ObjectCache } from '../runtime/informer.ts';
-import type { KubeClient } from '../runtime/kube/client.ts';
-import { splitKey, type ConfigMap, type Secret } from '../runtime/kube/types.ts';
-import type { AuditLog } from '../runtime/log.ts';
-import { writeStatus } from '../runtime/objects.ts';
-import { observeCertManager, type CMCertificate } from './certmanager.ts';
+import type { Kind, Outcome } from '../runtime/reconciler.ts';
+import { observeCertManager } from './certmanager.ts';
 import { BindingCondition, BindingReason } from './conditions.ts';
+import type { BindingDeps } from './deps.ts';
 import { observeImported } from './imported.ts';
 import { reconcileInternal } from './internal.ts';
-import type { CertificateMetrics } from './metrics.ts';
 import { bindingStatus, nextTimeEdgeMs, type Observation } from './status.ts';
 import { dnsNameProblems, iso } from './validate.ts';
-
-export interface BindingEnv {
-  now(): Date;
-  rand: RandomSource;
-}
-
-export interface BindingDeps {
-  client: KubeClient;
-  events: EventRecorder;
-  audit: AuditLog;
-  env: BindingEnv;
-  metrics: CertificateMetrics;
-  bindings: Informer<CertificateBinding>;
-  /** The cluster-scoped Tenants: which namespace is whose, and what each may have certified. */
-  tenants: Informer<Tenant>;
-  /** The operator's labelled Secret informer (managed-by=palisade): leaves, CA, cert-manager Secrets. */
-  secrets: ObjectCache<Secret>;
-  /** Secrets users labelled `palisade.dev/watch=true` (imported certificates and their CAs). */
-  watched: ObjectCache<Secret>;
-  /** The published CA bundle ConfigMap (operator namespace). */
-  bundles: Informer<ConfigMap>;
-  /** Undefined while the cluster does not serve cert-manager.io/v1 Certificates; set once it does. */
-  certificates: Informer<CMCertificate> | undefined;
-  /** Asks whether cert-manager was installed meanwhile (rate-limited; see certmanagerapi.ts). */
-  recheckCertManager(): void;
-  operatorNamespace: string;
-  /** True for a namespace Palisade may read and write Secrets in (its own, the chart's, live tenants'). */
-  managedNamespace(namespace: string): boolean;
-}
 
 /** setTimeout's ceiling is ~24.8 days; longer waits are covered by re-checking daily. */
 const MAX_REQUEUE_MS = 24 * 3_600_000;
@@ -52,18 +16,22 @@ const MAX_REQUEUE_MS = 24 * 3_600_000;
  * CertificateBinding: let the source do its work (apply a Certificate, validate an import, issue a
  * leaf), then write status once, with the certificate's facts, readiness and the expiry warning.
  */
-export async function reconcileBinding(d: BindingDeps, key: string): Promise<ReconcileResult | void> {
-  const { namespace, name } = splitKey(key);
-  const b = d.bindings.get(name, namespace);
-  if (!b || b.metadata.deletionTimestamp) {
-    d.metrics.forget(namespace ?? '', name);
-    return; // the Certificate or leaf Secret is owned by the binding: garbage collection removes it
-  }
+export function certificateBindingKind(d: BindingDeps): Kind<CertificateBinding, CertificateBindingStatus> {
+  return {
+    reconcile: (b) => reconcileBinding(d, b),
+    // NB: no finalizer: the Certificate or leaf Secret is owned by the binding; garbage collection removes it.
+    forget: (namespace, name) => d.metrics.forget(namespace ?? '', name),
+  };
+}
+
+async function reconcileBinding(
+  d: BindingDeps,
+  b: CertificateBinding,
+): Promise<Outcome<CertificateBindingStatus>> {
   const o = await observe(d, b);
   const now = d.env.now();
   const status = bindingStatus(b, o, now);
   announce(d, b, o, status);
-  await writeStatus(d.client, b, status);
   const ready = findCondition(status.conditions, BindingCondition.Ready)?.status === 'True';
   const expiring = findCondition(status.conditions, BindingCondition.Expiring)?.status === 'True';
   d.metrics.observe(b.metadata.namespace ?? '', b.metadata.name, o.source, {
@@ -71,11 +39,14 @@ export async function reconcileBinding(d: BindingDeps, key: string): Promise<Rec
     expiring,
     ...(o.facts ? { facts: o.facts } : {}),
   });
-  if (o.retry !== undefined) throw o.retry;
   const waits = [o.requeueAfterMs, nextTimeEdgeMs(b, o.facts, now)].filter(
     (w): w is number => w !== undefined,
   );
-  return waits.length ? { requeueAfterMs: Math.min(MAX_REQUEUE_MS, ...waits) } : undefined;
+  return {
+    status,
+    ...(o.retry !== undefined ? { retry: o.retry } : {}),
+    ...(waits.length ? { requeueAfterMs: Math.min(MAX_REQUEUE_MS, ...waits) } : {}),
+  };
 }
 
 /** What the binding's source found, after the checks every source shares. */

@@ -19,7 +19,8 @@ import type { Secret } from '../runtime/kube/types.ts';
 import { COMPONENT_LABEL } from '../runtime/objects.ts';
 import { AgentCondition, AgentReason } from './conditions.ts';
 import { migrateAgentRecords } from './migrate.ts';
-import { reconcileAgent } from './reconcile.ts';
+import { clusterAgentKind } from './reconcile.ts';
+import { reconcilerFor } from '../runtime/reconciler.ts';
 import type { NamespacedInformer } from '../runtime/namespaced.ts';
 
 export interface AgentControllerOptions {
@@ -69,7 +70,7 @@ export function setupClusterAgentController(mgr: Manager, o: AgentControllerOpti
       // A tenant namespace whose Secret cache just became whole: its agents can see what was delivered.
       { register: (enqueue) => o.secrets.onNamespaceSynced((ns) => agentsOf(ns).forEach(enqueue)) },
     ],
-    reconcile: (key) => reconcileAgent(deps, key),
+    reconcile: reconcilerFor({ cache: agents, client: mgr.client }, clusterAgentKind(deps)),
   });
   // Read from the written Connected condition at scrape time: no series to keep or forget. Agents that never
   // connected or are suspended are left out (offline by design, not an incident).

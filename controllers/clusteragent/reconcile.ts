@@ -1,25 +1,13 @@
 import type { ClusterAgent, ClusterAgentStatus, Tenant } from '../../crds/v1alpha1/index.ts';
-import type { RandomSource } from '../crypto/index.ts';
 import { agentRecordName, revocationsName } from '../keystore/entries.ts';
-import type { Keystore } from '../keystore/store.ts';
 import { tenantOfNamespace } from '../keystore/tenants.ts';
 import { readRevocations } from '../nats/revocations.ts';
-import type { NatsService } from '../nats/service.ts';
 import { readySummary, setConditions, type ConditionInput } from '../runtime/conditions.ts';
-import type { ReconcileResult } from '../runtime/controller.ts';
 import { isAlreadyExists } from '../runtime/errors.ts';
-import type { EventRecorder } from '../runtime/events.ts';
-import type { Informer } from '../runtime/informer.ts';
-import type { KubeClient } from '../runtime/kube/client.ts';
-import { splitKey, type Secret } from '../runtime/kube/types.ts';
-import type { AuditLog } from '../runtime/log.ts';
-import {
-  addFinalizer,
-  hasFinalizer,
-  isControlledBy,
-  removeFinalizer,
-  writeStatus,
-} from '../runtime/objects.ts';
+import type { Secret } from '../runtime/kube/types.ts';
+import { isControlledBy } from '../runtime/objects.ts';
+import type { Kind, Outcome } from '../runtime/reconciler.ts';
+import type { AgentDeps } from './deps.ts';
 import { accountEntry, unwrapAccountKey } from '../tenant/account.ts';
 import { AGENT_FINALIZER, AgentCondition, AgentReason, Annotation } from './conditions.ts';
 import { connectivity } from './connectivity.ts';
@@ -27,23 +15,6 @@ import { credentialsSecretName, issueCredentials, planCredentials, rotationDue }
 import { agentRecordSecret, readAgentRecord, type AgentRecord } from './record.ts';
 import { revoke } from './revoke.ts';
 import { tenancyProblem } from './tenancy.ts';
-import type { NamespacedInformer } from '../runtime/namespaced.ts';
-
-export interface AgentDeps {
-  client: KubeClient;
-  events: EventRecorder;
-  audit: AuditLog;
-  env: { now(): Date; rand: RandomSource };
-  agents: Informer<ClusterAgent>;
-  tenants: Informer<Tenant>;
-  /** The labelled-Secret informer: where delivered credentials Secrets are seen. */
-  secrets: NamespacedInformer<Secret>;
-  keystore: Keystore;
-  nats: NatsService;
-  /** The URL written into credentials Secrets for agents (optional). */
-  agentUrl?: string;
-  statusRefreshMs?: number;
-}
 
 const TENANT_RECHECK_MS = 5_000;
 
@@ -66,29 +37,38 @@ const CACHE_WAIT_MS = 1_000;
  * deletion) and connectivity from heartbeats held in memory. Which user the agent holds and which users
  * are revoked is read from the keystore only. One status write per reconcile, skipped when nothing changed.
  */
-export async function reconcileAgent(d: AgentDeps, key: string): Promise<ReconcileResult | void> {
-  const { namespace = '', name } = splitKey(key);
-  const cached = d.agents.get(name, namespace);
-  if (!cached) return;
-  let agent = cached;
-  const tenantRecord = tenantOfNamespace(d.keystore, namespace);
+export function clusterAgentKind(d: AgentDeps): Kind<ClusterAgent, ClusterAgentStatus> {
+  return {
+    finalizer: AGENT_FINALIZER,
+    finalize: (agent) => finalizeAgent(d, agent),
+    reconcile: (agent) => reconcileAgent(d, agent),
+  };
+}
+
+/** Palisade's records of the agent's tenant and credentials, from the keystore only. */
+function recordsOf(d: AgentDeps, agent: ClusterAgent) {
+  const tenantRecord = tenantOfNamespace(d.keystore, agent.metadata.namespace ?? '');
   const uid = tenantRecord?.uid;
-  const recordSecret = uid ? d.keystore.get(agentRecordName(uid, name)) : undefined;
-  const record = readAgentRecord(recordSecret);
+  const recordSecret = uid ? d.keystore.get(agentRecordName(uid, agent.metadata.name)) : undefined;
   const revoked = new Set(
     Object.keys(readRevocations(uid ? d.keystore.get(revocationsName(uid)) : undefined)),
   );
-  if (agent.metadata.deletionTimestamp) {
-    if (!hasFinalizer(agent, AGENT_FINALIZER)) return;
-    if (uid) {
-      await revoke(d, agent, uid, record, true, revoked);
-      if (recordSecret) await d.keystore.delete([recordSecret]);
-      d.nats.heartbeats.forget(uid, name);
-    }
-    await removeFinalizer(d.client, agent, AGENT_FINALIZER);
-    return;
-  }
-  agent = await addFinalizer(d.client, agent, AGENT_FINALIZER);
+  return { tenantRecord, uid, recordSecret, record: readAgentRecord(recordSecret), revoked };
+}
+
+/** Deletion: the agent's users are revoked and its record goes; the driver then removes the finalizer. */
+async function finalizeAgent(d: AgentDeps, agent: ClusterAgent): Promise<void> {
+  const { uid, record, recordSecret, revoked } = recordsOf(d, agent);
+  if (!uid) return;
+  await revoke(d, agent, uid, record, true, revoked);
+  if (recordSecret) await d.keystore.delete([recordSecret]);
+  d.nats.heartbeats.forget(uid, agent.metadata.name);
+}
+
+async function reconcileAgent(d: AgentDeps, agent: ClusterAgent): Promise<Outcome<ClusterAgentStatus>> {
+  const namespace = agent.metadata.namespace ?? '';
+  const name = agent.metadata.name;
+  const { tenantRecord, uid, recordSecret, record, revoked } = recordsOf(d, agent);
   const tenant = tenantRecord && !tenantRecord.retained ? d.tenants.get(tenantRecord.tenant) : undefined;
   const problem = tenancyProblem({
     namespace,
@@ -96,13 +76,19 @@ export async function reconcileAgent(d: AgentDeps, key: string): Promise<Reconci
     tenant,
     accountStored: !!uid && !!accountEntry(d.keystore, uid),
   });
-  if (problem) {
-    await report(d, agent, undefined, notReady(problem.reason, problem.message));
+  if (problem || !tenant || !uid) {
+    // NB: no problem means a live tenant record and its Tenant.
+    const p = problem ?? {
+      reason: AgentReason.TenantNotFound,
+      message: `namespace ${namespace} belongs to no Tenant`,
+    };
     // A Tenant (or its record) appearing re-queues the agent; the recheck is a safety net.
-    const wrongPlace = problem.reason === AgentReason.TenantNotFound;
-    return { requeueAfterMs: wrongPlace ? TENANT_RECHECK_MS * 12 : TENANT_RECHECK_MS };
+    const wrongPlace = p.reason === AgentReason.TenantNotFound;
+    return {
+      status: report(agent, undefined, notReady(p.reason, p.message), d),
+      requeueAfterMs: wrongPlace ? TENANT_RECHECK_MS * 12 : TENANT_RECHECK_MS,
+    };
   }
-  if (!tenant || !uid) return; // NB: no problem means a live tenant record and its Tenant
   // NB: until the namespace's Secret cache is whole, "not delivered" may only mean "not seen yet": wait,
   // rather than issue new credentials (and revoke the ones the agent holds).
   if (!d.secrets.synced(namespace)) return { requeueAfterMs: CACHE_WAIT_MS };
@@ -117,13 +103,8 @@ export async function reconcileAgent(d: AgentDeps, key: string): Promise<Reconci
   };
   const limit = tenant.spec.messaging.maxAgents;
   if (agentIndex(d, agent) >= limit) {
-    await report(
-      d,
-      agent,
-      ctx,
-      notReady(AgentReason.AgentLimitReached, `the tenant allows at most ${limit} agents`),
-    );
-    return;
+    const limited = notReady(AgentReason.AgentLimitReached, `the tenant allows at most ${limit} agents`);
+    return { status: report(agent, ctx, limited, d) };
   }
   if (ctx.delivered && !isControlledBy(ctx.delivered, agent)) return conflict(d, ctx);
   const credentials = await converge(d, ctx);
@@ -134,23 +115,25 @@ export async function reconcileAgent(d: AgentDeps, key: string): Promise<Reconci
     d.env.now().getTime(),
     d.statusRefreshMs,
   );
-  await report(d, agent, ctx, credentials, conn);
-  d.nats.heartbeats.markReported(uid, name, conn.connected);
+  const status = report(agent, ctx, credentials, d, conn);
+  const afterStatus = () => d.nats.heartbeats.markReported(uid, name, conn.connected);
   const due = agent.spec.suspended ? undefined : rotationDue(agent, ctx.record);
   const waits = [
     conn.recheckInMs,
     due !== undefined ? Math.max(1000, due - d.env.now().getTime()) : undefined,
   ];
   const next = Math.min(...waits.filter((w): w is number => w !== undefined));
-  return Number.isFinite(next) ? { requeueAfterMs: next } : undefined;
+  return Number.isFinite(next) ? { status, afterStatus, requeueAfterMs: next } : { status, afterStatus };
 }
 
 /** The credentials Secret's name is someone else's: say so, touch nothing, look again later. */
-async function conflict(d: AgentDeps, ctx: Context): Promise<ReconcileResult> {
+function conflict(d: AgentDeps, ctx: Context): Outcome<ClusterAgentStatus> {
   const message = `Secret ${credentialsSecretName(ctx.agent)} exists and is not this agent's (no owner reference to it); delete or rename it and the credentials are delivered there`;
   d.events.record(ctx.agent, 'Warning', AgentReason.SecretConflict, 'Issue', message);
-  await report(d, ctx.agent, undefined, notReady(AgentReason.SecretConflict, message));
-  return { requeueAfterMs: TENANT_RECHECK_MS * 12 };
+  return {
+    status: report(ctx.agent, undefined, notReady(AgentReason.SecretConflict, message), d),
+    requeueAfterMs: TENANT_RECHECK_MS * 12,
+  };
 }
 
 /**
@@ -255,18 +238,19 @@ function notReady(reason: string, message: string): ConditionInput {
   return { type: AgentCondition.CredentialsReady, status: 'False', reason, message };
 }
 
-async function report(
-  d: AgentDeps,
+/** The one status (the driver writes it, and skips the write when nothing changed). */
+function report(
   agent: ClusterAgent,
   ctx: Context | undefined,
   credentials: ConditionInput,
+  d: AgentDeps,
   conn?: ReturnType<typeof connectivity>,
-): Promise<void> {
+): ClusterAgentStatus {
   const r = ctx?.record;
   const issued = credentials.status === 'True' && r;
   const { lastHeartbeat, health, statistics, conditions: _c, ...rest } = agent.status ?? {};
   void _c;
-  const status: ClusterAgentStatus = {
+  return {
     ...rest,
     ...(ctx ? { tenantUID: ctx.uid } : {}),
     ...(issued
@@ -283,7 +267,6 @@ async function report(
     observedGeneration: agent.metadata.generation,
     conditions: conditionsFor(d, agent, credentials, conn?.concern),
   };
-  await writeStatus(d.client, agent, status);
 }
 
 /** Ready follows the credentials; Connected is reported beside it (an agent may be offline by design). */

@@ -1,6 +1,6 @@
 import type { ClusterAgent } from '../../crds/v1alpha1/index.ts';
 import { addRevocations, type RevocationEntry } from '../nats/revocations.ts';
-import type { AgentDeps } from './reconcile.ts';
+import type { AgentDeps } from './deps.ts';
 import type { AgentRecord } from './record.ts';
 import { usersToRevoke } from './record.ts';
 

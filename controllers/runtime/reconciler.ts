@@ -27,6 +27,8 @@ export interface Kind<T extends KubeObject & { status?: S }, S> {
   /** The deletion branch (while the finalizer is on); the driver removes the finalizer afterwards. */
   finalize?(obj: T): Promise<void>;
   reconcile(obj: T): Promise<Outcome<S>>;
+  /** The object is gone, or going without a finalizer of ours: forget what is held about it (metrics). */
+  forget?(namespace: string | undefined, name: string): void;
 }
 
 /** The reconcile function the Controller runs for `kind`: the contract in one place. */
@@ -37,9 +39,9 @@ export function reconcilerFor<T extends KubeObject & { status?: S }, S>(
   return async (key: string): Promise<ReconcileResult | void> => {
     const { namespace, name } = splitKey(key);
     const obj = o.cache.get(name, namespace);
-    if (!obj) return;
+    if (!obj) return kind.forget?.(namespace, name);
     if (obj.metadata.deletionTimestamp) {
-      if (!kind.finalizer || !hasFinalizer(obj, kind.finalizer)) return;
+      if (!kind.finalizer || !hasFinalizer(obj, kind.finalizer)) return kind.forget?.(namespace, name);
       await kind.finalize?.(obj);
       await removeFinalizer(o.client, obj, kind.finalizer);
       return;
@@ -61,7 +63,7 @@ export function reconcilerFor<T extends KubeObject & { status?: S }, S>(
  * caller decides whether the winner is acceptable (its labels, its owner, its bytes).
  */
 export async function createOrAdopt<T extends KubeObject>(
-  client: KubeClient,
+  client: Pick<KubeClient, 'create' | 'get'>,
   obj: T,
 ): Promise<{ object: T; created: boolean }> {
   try {

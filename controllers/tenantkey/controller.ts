@@ -14,7 +14,9 @@ import { objectKey, type Secret } from '../runtime/kube/types.ts';
 import type { ObjectCache } from '../runtime/informer.ts';
 import type { Manager } from '../runtime/manager.ts';
 import { COMPONENT_LABEL } from '../runtime/objects.ts';
-import { reconcileTenantKey, type TenantKeyEnv } from './reconcile.ts';
+import type { TenantKeyEnv } from './deps.ts';
+import { tenantKeyKind } from './reconcile.ts';
+import { reconcilerFor } from '../runtime/reconciler.ts';
 
 export interface TenantKeyOptions {
   env: TenantKeyEnv;
@@ -71,7 +73,7 @@ export function setupTenantKeyController(mgr: Manager, o: TenantKeyOptions) {
     primary: tenantKeys,
     concurrency: o.concurrency ?? 8,
     watches: [watchMapped(o.secrets, keysOf)],
-    reconcile: (key) => reconcileTenantKey(deps, key),
+    reconcile: reconcilerFor({ cache: tenantKeys, client: mgr.client }, tenantKeyKind(deps)),
   });
 }
 

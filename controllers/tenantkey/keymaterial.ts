@@ -4,7 +4,7 @@ import { COMPONENT_LABEL_SELECTOR, TENANTKEY_LABEL } from '../keystore/entries.t
 import type { Secret } from '../runtime/kube/types.ts';
 import { TENANT_UID_LABEL } from '../runtime/objects.ts';
 import { KeyEvent } from './conditions.ts';
-import type { TenantKeyDeps } from './reconcile.ts';
+import type { TenantKeyDeps } from './deps.ts';
 import { factsOf, versionSecret, type VersionSecretFacts } from './secrets.ts';
 import { foundSecret } from './verify.ts';
 import type { ObservedVersion, RotationReason } from './versions.ts';

@@ -1,15 +1,9 @@
-import type { Tenant, TenantKey, TenantKeyStatus } from '../../crds/v1alpha1/index.ts';
-import type { RandomSource } from '../crypto/index.ts';
+import type { TenantKey, TenantKeyStatus } from '../../crds/v1alpha1/index.ts';
 import { IndexKey } from '../keystore/entries.ts';
-import type { Keystore } from '../keystore/store.ts';
 import { tenantOfNamespace } from '../keystore/tenants.ts';
 import { readySummary, setConditions, type ConditionInput } from '../runtime/conditions.ts';
-import type { ReconcileResult } from '../runtime/controller.ts';
-import type { EventRecorder } from '../runtime/events.ts';
-import type { Informer } from '../runtime/informer.ts';
-import type { KubeClient } from '../runtime/kube/client.ts';
-import type { AuditLog } from '../runtime/log.ts';
-import { addFinalizer, hasFinalizer, writeStatus } from '../runtime/objects.ts';
+import type { Kind, Outcome } from '../runtime/reconciler.ts';
+import type { TenantKeyDeps } from './deps.ts';
 import { TENANTKEY_FINALIZER, TenantKeyCondition, TenantKeyReason } from './conditions.ts';
 import { finalizeTenantKey } from './deletion.ts';
 import { destroyVersion, generateVersion, type KeyPlace } from './keymaterial.ts';
@@ -25,21 +19,6 @@ import {
   type ObservedVersion,
 } from './versions.ts';
 
-export interface TenantKeyEnv {
-  now(): Date;
-  rand: RandomSource;
-}
-
-export interface TenantKeyDeps {
-  client: KubeClient;
-  events: EventRecorder;
-  audit: AuditLog;
-  env: TenantKeyEnv;
-  tenantKeys: Informer<TenantKey>;
-  tenants: Informer<Tenant>;
-  keystore: Keystore;
-}
-
 const NO_TENANT_RECHECK_MS = 30_000;
 const ROOT_MISSING_RECHECK_MS = 30_000;
 /** Rotation deadlines further away than this are re-checked then (timers cannot span weeks). */
@@ -51,22 +30,24 @@ const MAX_REQUEUE_MS = 10 * 60_000;
  * and report. Rewrapping under a new root version is the keystore's own loop (keystore/rewrap.ts).
  * Every step is create-first / delete-last, so a crash anywhere resumes.
  */
-export async function reconcileTenantKey(d: TenantKeyDeps, key: string): Promise<ReconcileResult | void> {
-  const cached = d.tenantKeys.get(key.slice(key.indexOf('/') + 1), key.slice(0, key.indexOf('/')));
-  if (!cached) return;
-  let tk = cached;
-  if (tk.metadata.deletionTimestamp) {
-    if (hasFinalizer(tk, TENANTKEY_FINALIZER)) await finalizeTenantKey(d, tk);
-    return;
-  }
-  tk = await addFinalizer(d.client, tk, TENANTKEY_FINALIZER);
+export function tenantKeyKind(d: TenantKeyDeps): Kind<TenantKey, TenantKeyStatus> {
+  return {
+    finalizer: TENANTKEY_FINALIZER,
+    finalize: (tk) => finalizeTenantKey(d, tk),
+    reconcile: (tk) => reconcileTenantKey(d, tk),
+  };
+}
+
+async function reconcileTenantKey(d: TenantKeyDeps, tk: TenantKey): Promise<Outcome<TenantKeyStatus>> {
   const ns = tk.metadata.namespace ?? '';
   // NB: the tenant comes from Palisade's own record of which tenant owns this namespace, never from labels.
   const tenantUID = tenantOfNamespace(d.keystore, ns)?.uid;
   if (!tenantUID) {
     const message = `namespace ${ns} belongs to no Tenant; TenantKeys live in a tenant's namespace (a Tenant's spec.namespace)`;
-    await report(d, tk, undefined, [], notReady(TenantKeyReason.TenantNotFound, message));
-    return { requeueAfterMs: NO_TENANT_RECHECK_MS };
+    return {
+      status: report(d, tk, undefined, [], notReady(TenantKeyReason.TenantNotFound, message)),
+      requeueAfterMs: NO_TENANT_RECHECK_MS,
+    };
   }
   const found = d.keystore.find(IndexKey.key(tenantUID, tk.metadata.name));
   const versions = groupVersions(found.map(foundSecret));
@@ -85,15 +66,18 @@ export async function reconcileTenantKey(d: TenantKeyDeps, key: string): Promise
         `version(s) ${missing.join(', ')} exist but the Secret cache has not seen them yet; retrying`,
       );
     const message = `the keystore entries of version(s) ${missing.join(', ')} are gone although they were never destroyed; restore them from a backup (no new key is generated in their place)`;
-    await report(d, tk, tenantUID, versions, notReady(TenantKeyReason.KeyMaterialMissing, message));
-    return { requeueAfterMs: ROOT_MISSING_RECHECK_MS };
+    return {
+      status: report(d, tk, tenantUID, versions, notReady(TenantKeyReason.KeyMaterialMissing, message)),
+      requeueAfterMs: ROOT_MISSING_RECHECK_MS,
+    };
   }
   const place: KeyPlace = { tk, tenantUID };
   const view = await converge(d, place, versions);
   const rotation = rotationDue(tk.spec, view[view.length - 1], d.env.now());
-  await report(d, tk, tenantUID, view);
-  if (rotation.due || !rotation.nextAt) return;
+  const status = report(d, tk, tenantUID, view);
+  if (rotation.due || !rotation.nextAt) return { status };
   return {
+    status,
     requeueAfterMs: Math.min(
       MAX_REQUEUE_MS,
       Math.max(1000, rotation.nextAt.getTime() - d.env.now().getTime()),
@@ -125,14 +109,14 @@ async function converge(
 }
 
 /** A version does not unwrap where it is: report it, warn, audit, and touch nothing. */
-async function refuse(
+function refuse(
   d: TenantKeyDeps,
   tk: TenantKey,
   tenantUID: string,
   versions: ObservedVersion[],
   problem: UnwrapProblem,
   count: number,
-): Promise<ReconcileResult | void> {
+): Outcome<TenantKeyStatus> {
   const others = count > 1 ? ` (and ${count - 1} more version(s) with problems)` : '';
   const message = `keystore entry ${problem.secret} (version ${problem.version}) ${problem.message}${others}; the other versions are untouched`;
   d.events.record(tk, 'Warning', problem.reason, 'Verify', message);
@@ -149,10 +133,10 @@ async function refuse(
     version: problem.version,
     reason: problem.reason,
   });
-  await report(d, tk, tenantUID, versions, notReady(problem.reason, message));
+  const status = report(d, tk, tenantUID, versions, notReady(problem.reason, message));
   return problem.reason === TenantKeyReason.RootKeyMissing
-    ? { requeueAfterMs: ROOT_MISSING_RECHECK_MS }
-    : undefined;
+    ? { status, requeueAfterMs: ROOT_MISSING_RECHECK_MS }
+    : { status };
 }
 
 function notReady(reason: string, message: string): ConditionInput {
@@ -206,14 +190,14 @@ function readyOf(concerns: readonly ConditionInput[]): ConditionInput {
     : ready;
 }
 
-/** Writes status once: versions derived from the Secrets, conditions from the verdict. */
-async function report(
+/** The one status (the driver writes it): versions derived from the keystore, conditions from the verdict. */
+function report(
   d: TenantKeyDeps,
   tk: TenantKey,
   tenantUID: string | undefined,
   view: ObservedVersion[],
   failure?: ConditionInput,
-): Promise<void> {
+): TenantKeyStatus {
   const concerns = failure ? [failure] : keyConcerns(d, tk, view);
   const ready = readyOf(concerns);
   const wasReady = tk.status?.conditions?.find((c) => c.type === TenantKeyCondition.Ready);
@@ -224,7 +208,7 @@ async function report(
     view.map((v) => v.version),
   );
   const active = view[view.length - 1];
-  const status: TenantKeyStatus = {
+  return {
     ...tk.status,
     ...(tenantUID ? { tenantUID } : {}),
     ...(active ? { currentVersion: active.version, lastRotationTrigger: active.trigger } : {}),
@@ -238,5 +222,4 @@ async function report(
       d.env.now(),
     ),
   };
-  await writeStatus(d.client, tk, status);
 }

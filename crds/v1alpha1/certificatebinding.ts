@@ -2,8 +2,8 @@
  * CertificateBinding: one TLS certificate from exactly one source — cert-manager, an imported Secret, or
  * Palisade's internal CA — with its facts and an expiry warning in status.
  */
-import { arrayOf, dateTime, int, objectOf, oneOf, str } from '../schema.ts';
-import type { Typed, ValidationRule } from '../schema.ts';
+import { arrayOf, dateTime, int, objectOf, oneOf, str } from '../schema/schema.ts';
+import type { Typed, ValidationRule } from '../schema/schema.ts';
 import {
   AGE_COLUMN,
   CERT_DNS_NAME_PATTERN,

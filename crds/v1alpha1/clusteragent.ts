@@ -2,8 +2,8 @@
  * ClusterAgent: the management agent of one tenant cluster. Palisade gives it its own NATS user, scoped
  * to the tenant's subjects, with credentials in a Secret; heartbeats and reports show up in status.
  */
-import { bool, dateTime, int, mapOf, objectOf, oneOf, str } from '../schema.ts';
-import type { Typed } from '../schema.ts';
+import { bool, dateTime, int, mapOf, objectOf, oneOf, str } from '../schema/schema.ts';
+import type { Typed } from '../schema/schema.ts';
 import {
   AGE_COLUMN,
   DNS_LABEL_PATTERN,

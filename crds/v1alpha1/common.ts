@@ -3,8 +3,8 @@
  * condition shapes, the patterns used in validation, and the builder that turns a kind's spec and
  * status schemas into a CustomResourceDefinition.
  */
-import { arrayOf, dateTime, int, objectOf, oneOf, str } from '../schema.ts';
-import type { JSONSchemaProps, NoDefault, Typed, ValidationRule } from '../schema.ts';
+import { arrayOf, dateTime, int, objectOf, oneOf, str } from '../schema/schema.ts';
+import type { JSONSchemaProps, NoDefault, Typed, ValidationRule } from '../schema/schema.ts';
 
 export const GROUP = 'palisade.dev';
 export const VERSION = 'v1alpha1';

@@ -3,7 +3,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, staleFiles } from '../../hack/gen-crds.ts';
-import type { JSONSchemaProps } from '../schema.ts';
+import type { JSONSchemaProps } from '../schema/schema.ts';
 import {
   ALL_CRDS,
   BOUNDED_DURATION_PATTERN,

@@ -3,8 +3,8 @@
  * the platform engineer (never a tenant, through anything in its namespace) grants access to a tenant's
  * data. The key service denies every call no policy allows.
  */
-import { arrayOf, objectOf, oneOf, str } from '../schema.ts';
-import type { Typed } from '../schema.ts';
+import { arrayOf, objectOf, oneOf, str } from '../schema/schema.ts';
+import type { Typed } from '../schema/schema.ts';
 import {
   AGE_COLUMN,
   CERT_DNS_NAME_PATTERN,

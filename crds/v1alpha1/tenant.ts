@@ -2,8 +2,8 @@
  * Tenant: the cluster-scoped root of a tenant. Palisade gives it a random 48-bit UID, a namespace
  * (`tenant-<name>` unless set), a primary TenantKey and a NATS account with the given limits.
  */
-import { arrayOf, dateTime, int, objectOf, oneOf, str } from '../schema.ts';
-import type { Typed } from '../schema.ts';
+import { arrayOf, dateTime, int, objectOf, oneOf, str } from '../schema/schema.ts';
+import type { Typed } from '../schema/schema.ts';
 import {
   AGE_COLUMN,
   CERT_DNS_NAME_PATTERN,

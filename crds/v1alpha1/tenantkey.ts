@@ -2,8 +2,8 @@
  * TenantKey: a versioned 256-bit data key of one tenant, living in the tenant's namespace. Key bytes are
  * only ever stored wrapped by the installation's root key; status lists versions by ID and fingerprint.
  */
-import { arrayOf, dateTime, int, objectOf, oneOf, str } from '../schema.ts';
-import type { Typed } from '../schema.ts';
+import { arrayOf, dateTime, int, objectOf, oneOf, str } from '../schema/schema.ts';
+import type { Typed } from '../schema/schema.ts';
 import {
   AGE_COLUMN,
   GROUP,
