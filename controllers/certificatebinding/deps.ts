@@ -1,5 +1,5 @@
 import type { CertificateBinding, Tenant } from '../../crds/v1alpha1/index.ts';
-import type { RandomSource } from '../pki/index.ts';
+import type { Env } from '../runtime/env.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { Informer, ObjectCache } from '../runtime/informer.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
@@ -8,10 +8,8 @@ import type { AuditLog } from '../runtime/log.ts';
 import type { CMCertificate } from './certmanagerapi.ts';
 import type { CertificateMetrics } from './metrics.ts';
 
-export interface BindingEnv {
-  now(): Date;
-  rand: RandomSource;
-}
+/** The CertificateBinding kind's clock and randomness (runtime/env.ts). */
+export type BindingEnv = Env;
 
 export interface BindingDeps {
   client: KubeClient;

@@ -18,6 +18,10 @@ import {
 } from '../pki/index.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import { BindingReason } from './conditions.ts';
+import { isoSeconds as iso, secretString as secretText } from '../runtime/objects.ts';
+
+/** Shared with the other sources of this folder (defined once, in runtime/objects.ts). */
+export { iso, secretText };
 
 export interface ImportInput {
   namespace: string;
@@ -37,11 +41,6 @@ const WEAK_HASHES = new Set(['SHA-1', 'MD5', 'MD2']);
 
 function fail(reason: BindingReason, message: string, facts?: CertificateFacts): ImportVerdict {
   return { ok: false, reason, message, ...(facts ? { facts } : {}) };
-}
-
-export function secretText(secret: Secret, key: string): string | undefined {
-  const v = secret.data?.[key];
-  return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
 }
 
 /** Checks an imported certificate Secret (and its CA, when given) for use by `dnsNames` at `now`. */
@@ -250,8 +249,4 @@ function checkChain(
 
 function pkiMessage(e: unknown): string {
   return e instanceof PkiError ? e.message : 'unreadable';
-}
-
-export function iso(d: Date): string {
-  return d.toISOString().replace(/\.\d+Z$/, 'Z');
 }

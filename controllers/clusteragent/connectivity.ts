@@ -3,6 +3,7 @@ import type { AgentHealth, ClusterAgent } from '../../crds/v1alpha1/index.ts';
 import type { AgentReport } from '../nats/heartbeats.ts';
 import type { ConditionInput } from '../runtime/conditions.ts';
 import { AgentCondition, AgentReason } from './conditions.ts';
+import { isoSeconds } from '../runtime/objects.ts';
 
 /** How stale `status.lastHeartbeat` may get while the agent stays connected and healthy. */
 export const DEFAULT_STATUS_REFRESH_MS = 60_000;
@@ -16,8 +17,6 @@ export interface Connectivity {
   /** When the verdict may change with no new event: the deadline, or the next coarse refresh. */
   recheckInMs?: number;
 }
-
-const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 
 /**
  * Status from what Palisade heard (pure). Connected while the last report is younger than
@@ -45,21 +44,21 @@ export function connectivity(
       connected !== wasConnected ||
       health !== s?.health ||
       report.lastSeen - written >= refreshMs);
-  const lastHeartbeat = refresh ? iso(report.lastSeen) : s?.lastHeartbeat;
+  const lastHeartbeat = refresh ? isoSeconds(report.lastSeen) : s?.lastHeartbeat;
   const statistics = refresh ? report.statistics : s?.statistics;
   const concern: ConditionInput = connected
     ? {
         type: AgentCondition.Connected,
         status: 'True',
         reason: AgentReason.HeartbeatReceived,
-        message: `last heartbeat at ${iso(lastSeen)}`,
+        message: `last heartbeat at ${isoSeconds(lastSeen)}`,
       }
     : lastSeen > 0
       ? {
           type: AgentCondition.Connected,
           status: 'False',
           reason: AgentReason.HeartbeatMissed,
-          message: `no heartbeat for ${agent.spec.heartbeatDeadline} (last at ${iso(lastSeen)})`,
+          message: `no heartbeat for ${agent.spec.heartbeatDeadline} (last at ${isoSeconds(lastSeen)})`,
         }
       : {
           type: AgentCondition.Connected,

@@ -1,6 +1,6 @@
 import { Gauge } from 'prom-client';
 import type { ClusterAgent, Tenant } from '../../crds/v1alpha1/index.ts';
-import type { RandomSource } from '../crypto/index.ts';
+import type { Env } from '../runtime/env.ts';
 import {
   AGENT_LABEL,
   EntryKind,
@@ -24,7 +24,7 @@ import { reconcilerFor } from '../runtime/reconciler.ts';
 import type { NamespacedInformer } from '../runtime/namespaced.ts';
 
 export interface AgentControllerOptions {
-  env: { now(): Date; rand: RandomSource };
+  env: Env;
   keystore: Keystore;
   secrets: NamespacedInformer<Secret>;
   nats: NatsService;

@@ -1,5 +1,5 @@
 import type { ClusterAgent, Tenant } from '../../crds/v1alpha1/index.ts';
-import type { RandomSource } from '../crypto/index.ts';
+import type { Env } from '../runtime/env.ts';
 import type { Keystore } from '../keystore/store.ts';
 import type { NatsService } from '../nats/service.ts';
 import type { EventRecorder } from '../runtime/events.ts';
@@ -14,7 +14,7 @@ export interface AgentDeps {
   client: KubeClient;
   events: EventRecorder;
   audit: AuditLog;
-  env: { now(): Date; rand: RandomSource };
+  env: Env;
   agents: Informer<ClusterAgent>;
   tenants: Informer<Tenant>;
   /** The labelled-Secret informer: where delivered credentials Secrets are seen. */

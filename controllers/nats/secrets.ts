@@ -6,7 +6,7 @@
  * everything nats-server needs that is not secret (its config, JWTs, CA), re-rendered on every start.
  * In each tenant namespace: the tenant account seed, wrapped by the root key, and the revocation list.
  */
-import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../runtime/objects.ts';
+import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, secretString } from '../runtime/objects.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 
 export const NatsComponent = {
@@ -63,9 +63,9 @@ export function natsSecret(opts: {
 }
 
 export function secretText(secret: Secret, key: string): string {
-  const v = secret.data?.[key];
+  const v = secretString(secret, key);
   if (v === undefined) throw new Error(`Secret ${secret.metadata.name} has no "${key}" entry`);
-  return Buffer.from(v, 'base64').toString('utf8');
+  return v;
 }
 
 export function secretData(secret: Secret, key: string): Uint8Array {

@@ -1,4 +1,4 @@
-import type { RandomSource } from '../crypto/index.ts';
+import type { Env } from '../runtime/env.ts';
 import type { Manager } from '../runtime/manager.ts';
 import { ensureNatsInstallation } from './bootstrap.ts';
 import { NatsService } from './service.ts';
@@ -7,7 +7,7 @@ import { internalCaIssuer } from './tls.ts';
 export interface MessagingSetup {
   /** nats-server URLs (`tls://host:port`); messaging is off when empty. */
   servers: string[];
-  env: { now(): Date; rand: RandomSource };
+  env: Env;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { KubeClient } from './kube/client.ts';
-import type { KubeObject, OwnerReference } from './kube/types.ts';
+import type { KubeObject, OwnerReference, Secret } from './kube/types.ts';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'palisade';
@@ -133,4 +133,15 @@ export function refOf(obj: KubeObject): { kind: string; name: string; namespace?
     name: obj.metadata.name,
     ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}),
   };
+}
+
+/** A time as RFC 3339 with whole seconds, as Kubernetes writes timestamps. */
+export function isoSeconds(t: Date | number): string {
+  return new Date(t).toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+/** A Secret entry as UTF-8 text, or undefined when the Secret has no such entry. */
+export function secretString(secret: Secret, key: string): string | undefined {
+  const v = secret.data?.[key];
+  return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
 }

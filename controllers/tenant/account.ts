@@ -21,6 +21,7 @@ import type { ConditionInput } from '../runtime/conditions.ts';
 import { describeError } from '../runtime/errors.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { Secret } from '../runtime/kube/types.ts';
+import { isoSeconds } from '../runtime/objects.ts';
 import type { AuditLog } from '../runtime/log.ts';
 import { namespaceFor } from './namespace.ts';
 
@@ -73,8 +74,8 @@ export async function reconcileTenantAccount(
     const previous = tenant.status?.natsAccount;
     const natsAccount: TenantNatsAccount = {
       publicKey: account.publicKey,
-      jwtIssuedAt: iso(push.issuedAt * 1000),
-      lastPushed: push.pushed || !previous?.lastPushed ? iso(d.now().getTime()) : previous.lastPushed,
+      jwtIssuedAt: isoSeconds(push.issuedAt * 1000),
+      lastPushed: push.pushed || !previous?.lastPushed ? isoSeconds(d.now().getTime()) : previous.lastPushed,
     };
     return {
       natsAccount,
@@ -192,8 +193,4 @@ function publicKeyOf(ks: Keystore, s: Secret, uid: string): string {
 export function unwrapAccountKey(ks: Keystore, secret: Secret, uid: string): NKeyPair {
   const seed = ks.unwrap(secret, accountSeedBinding(uid));
   return fromSeed(new TextDecoder().decode(seed), 'A');
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 }

@@ -1,5 +1,5 @@
 import type { Tenant, TenantKey } from '../../crds/v1alpha1/index.ts';
-import type { RandomSource } from '../crypto/index.ts';
+import type { Env } from '../runtime/env.ts';
 import type { Keystore } from '../keystore/store.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { Informer } from '../runtime/informer.ts';
@@ -9,10 +9,8 @@ import type { AuditLog } from '../runtime/log.ts';
 import type { TenantNamespaceAccess } from './access.ts';
 import type { TenantMessagingDeps } from './account.ts';
 
-export interface TenantEnv {
-  now(): Date;
-  rand: RandomSource;
-}
+/** The Tenant kind's clock and randomness (runtime/env.ts). */
+export type TenantEnv = Env;
 
 /** Everything the Tenant kind reads and writes through, injected (controller.ts wires the real ones). */
 export interface TenantDeps {

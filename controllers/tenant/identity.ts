@@ -9,6 +9,7 @@ import {
   type TenantRecord,
 } from '../keystore/tenants.ts';
 import type { Namespace } from '../runtime/kube/types.ts';
+import { TENANT_LABEL } from '../runtime/objects.ts';
 import { TenantReason } from './conditions.ts';
 import { namespaceFor } from './namespace.ts';
 import type { TenantDeps } from './deps.ts';
@@ -33,7 +34,7 @@ export async function ensureIdentity(d: TenantDeps, tenant: Tenant): Promise<Ide
   const existing =
     d.namespaces.get(namespace) ?? (await d.client.get<Namespace>({ kind: 'Namespace', name: namespace }));
   if (existing) {
-    const labelled = existing.metadata.labels?.['palisade.dev/tenant'];
+    const labelled = existing.metadata.labels?.[TENANT_LABEL];
     const hint = labelled
       ? ` (its labels name tenant ${labelled}, but labels are not proof of ownership)`
       : '';

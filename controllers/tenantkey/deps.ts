@@ -1,15 +1,13 @@
 import type { Tenant, TenantKey } from '../../crds/v1alpha1/index.ts';
-import type { RandomSource } from '../crypto/index.ts';
+import type { Env } from '../runtime/env.ts';
 import type { Keystore } from '../keystore/store.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { Informer } from '../runtime/informer.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { AuditLog } from '../runtime/log.ts';
 
-export interface TenantKeyEnv {
-  now(): Date;
-  rand: RandomSource;
-}
+/** The TenantKey kind's clock and randomness (runtime/env.ts). */
+export type TenantKeyEnv = Env;
 
 /** Everything the TenantKey kind reads and writes through, injected (controller.ts wires the real ones). */
 export interface TenantKeyDeps {
