@@ -27,7 +27,7 @@ import {
   type PassphraseParams,
   type RandomSource,
 } from '../crypto/index.ts';
-import type { KubeClient } from '../runtime/kube/client.ts';
+import type { KubeApi } from '../runtime/kube/api.ts';
 import type { ConfigMap, Secret } from '../runtime/kube/types.ts';
 import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../runtime/objects.ts';
 import {
@@ -73,7 +73,7 @@ interface BackupDoc {
 
 const componentOf = (s: { labels?: Record<string, string> }) => s.labels?.[COMPONENT_LABEL] ?? '';
 
-async function labelledSecrets(client: KubeClient, namespace: string): Promise<Secret[]> {
+async function labelledSecrets(client: KubeApi, namespace: string): Promise<Secret[]> {
   const list = await client.list<Secret>('Secret', {
     namespace,
     labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY},${COMPONENT_LABEL}`,
@@ -93,7 +93,7 @@ export interface BackupResult {
 
 /** Seals the installation Secrets and record of `namespace`. */
 export async function backupInstallation(o: {
-  client: KubeClient;
+  client: KubeApi;
   namespace: string;
   passphrase: string;
   rand: RandomSource;
@@ -160,7 +160,7 @@ export interface RestoreResult {
  * needed. Checks everything before it writes anything.
  */
 export async function restoreInstallation(o: {
-  client: KubeClient;
+  client: KubeApi;
   blob: Uint8Array;
   passphrase: string;
   namespace?: string;
@@ -223,10 +223,7 @@ export async function restoreInstallation(o: {
   };
 }
 
-async function readLiveRecord(
-  client: KubeClient,
-  namespace: string,
-): Promise<InstallationRecord | undefined> {
+async function readLiveRecord(client: KubeApi, namespace: string): Promise<InstallationRecord | undefined> {
   const cm = await client.get<ConfigMap>({ kind: 'ConfigMap', name: RECORD_CONFIGMAP, namespace });
   if (!cm) return undefined;
   try {
@@ -240,7 +237,7 @@ async function readLiveRecord(
   }
 }
 
-async function createRecord(client: KubeClient, namespace: string, record: InstallationRecord) {
+async function createRecord(client: KubeApi, namespace: string, record: InstallationRecord) {
   try {
     await client.create(recordConfigMap(namespace, record));
   } catch (e) {

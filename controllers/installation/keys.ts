@@ -1,7 +1,7 @@
 import { generateKeyPairSync, type JsonWebKey } from 'node:crypto';
 import { fingerprint, generateDataKey, keyId, type RandomSource } from '../crypto/index.ts';
 import { createOrAdopt } from '../runtime/reconciler.ts';
-import type { KubeClient } from '../runtime/kube/client.ts';
+import type { KubeApi } from '../runtime/kube/api.ts';
 import type { ConfigMap, Secret } from '../runtime/kube/types.ts';
 import type { AuditLog, Logger } from '../runtime/log.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL } from '../runtime/objects.ts';
@@ -34,7 +34,7 @@ export interface InstallationKeys {
 }
 
 interface Deps {
-  client: KubeClient;
+  client: KubeApi;
   namespace: string;
   rand: RandomSource;
   log: Logger;

@@ -6,7 +6,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { fingerprint, keyId, type RandomSource } from '../crypto/index.ts';
 import { isConflict } from '../runtime/errors.ts';
-import type { KubeClient } from '../runtime/kube/client.ts';
+import type { KubeApi } from '../runtime/kube/api.ts';
 import type { ConfigMap, Secret } from '../runtime/kube/types.ts';
 import type { AuditLog, Logger } from '../runtime/log.ts';
 import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../runtime/objects.ts';
@@ -34,10 +34,7 @@ export interface Observation {
   saltSecret?: Secret;
 }
 
-export async function observeInstallation(d: {
-  client: KubeClient;
-  namespace: string;
-}): Promise<Observation> {
+export async function observeInstallation(d: { client: KubeApi; namespace: string }): Promise<Observation> {
   const recordObject = await d.client.get<ConfigMap>({
     kind: 'ConfigMap',
     name: RECORD_CONFIGMAP,
@@ -72,7 +69,7 @@ export async function observeInstallation(d: {
   };
 }
 
-async function listVersions(d: { client: KubeClient; namespace: string }, component: Component) {
+async function listVersions(d: { client: KubeApi; namespace: string }, component: Component) {
   const list = await d.client.list<Secret>('Secret', {
     namespace: d.namespace,
     labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY},${COMPONENT_LABEL}=${component}`,
@@ -107,7 +104,7 @@ function safelyAll(f: () => string[]): (string | undefined)[] {
  * `present` → how many entries each. One label-selected list that is empty on a healthy installation.
  */
 async function wrappedByAbsent(
-  d: { client: KubeClient; namespace: string },
+  d: { client: KubeApi; namespace: string },
   present: number[],
 ): Promise<Map<number, number>> {
   const notPresent = present.length ? `,${ROOT_KEY_VERSION_LABEL} notin (${present.join(',')})` : '';
@@ -124,7 +121,7 @@ async function wrappedByAbsent(
 }
 
 export interface RecordDeps {
-  client: KubeClient;
+  client: KubeApi;
   namespace: string;
   rand: RandomSource;
   now: () => Date;

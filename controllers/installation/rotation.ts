@@ -1,6 +1,6 @@
 import { fingerprint, generateDataKey, keyId, type RandomSource } from '../crypto/index.ts';
 import { isAlreadyExists } from '../runtime/errors.ts';
-import type { KubeClient } from '../runtime/kube/client.ts';
+import type { KubeApi } from '../runtime/kube/api.ts';
 import type { AuditLog } from '../runtime/log.ts';
 import { observeInstallation } from './observe.ts';
 import { Component, FINGERPRINT_ANNOTATION, installationSecret, KEY_ID_ANNOTATION } from './secrets.ts';
@@ -16,7 +16,7 @@ import { assessInstallation, recoveryStep } from './verdict.ts';
  * win: the loser gets a clear error.
  */
 export async function rotateRootKey(d: {
-  client: KubeClient;
+  client: KubeApi;
   namespace: string;
   rand: RandomSource;
   audit: AuditLog;

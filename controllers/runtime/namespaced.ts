@@ -1,4 +1,4 @@
-import { Indexer, type IndexFn, type Informer, type ObjectCache } from './informer.ts';
+import { Indexer, type IndexFn, type ObjectCache } from './informer.ts';
 import type { KubeObject } from './kube/types.ts';
 
 type Handler<T> = (obj: T) => void;
@@ -48,22 +48,23 @@ export class ManagedNamespaces {
 }
 
 /**
- * One cache over an {@link Informer} per managed namespace, each with the same label selector, handlers
- * and indexes: controllers read it like one informer. Synced means the fixed namespaces' caches are
- * whole; a tenant namespace added later says so through `synced(ns)` and `onNamespaceSynced`.
+ * One cache per managed namespace (an Informer; in unit tests, a FakeCache), each with the same label
+ * selector, handlers and indexes: controllers read it like one informer. Synced means the fixed
+ * namespaces' caches are whole; a tenant namespace added later says so through `synced(ns)` and
+ * `onNamespaceSynced`.
  */
 export class NamespacedInformer<T extends KubeObject> implements ObjectCache<T> {
   readonly kind: string;
-  private readonly children = new Map<string, Informer<T>>();
+  private readonly children = new Map<string, ObjectCache<T>>();
   private readonly handlers: [Event, Handler<T>][] = [];
   /** One index over every namespace's objects: a lookup costs its answer, not the number of namespaces. */
   private readonly indexer = new Indexer<T>();
   private readonly syncedListeners: ((namespace: string) => void)[] = [];
   private readonly namespaces: ManagedNamespaces;
-  private readonly make: (namespace: string) => Informer<T>;
+  private readonly make: (namespace: string) => ObjectCache<T>;
   private started = false;
 
-  constructor(namespaces: ManagedNamespaces, make: (namespace: string) => Informer<T>, kind: string) {
+  constructor(namespaces: ManagedNamespaces, make: (namespace: string) => ObjectCache<T>, kind: string) {
     this.kind = kind;
     this.namespaces = namespaces;
     this.make = make;
@@ -152,7 +153,7 @@ export class NamespacedInformer<T extends KubeObject> implements ObjectCache<T> 
     await Promise.all([...this.children.values()].map((c) => c.stop()));
   }
 
-  private child(namespace: string): Informer<T> {
+  private child(namespace: string): ObjectCache<T> {
     let c = this.children.get(namespace);
     if (c) return c;
     c = this.make(namespace);
@@ -165,7 +166,7 @@ export class NamespacedInformer<T extends KubeObject> implements ObjectCache<T> 
     return c;
   }
 
-  private async startChild(namespace: string, c: Informer<T>): Promise<void> {
+  private async startChild(namespace: string, c: ObjectCache<T>): Promise<void> {
     await c.start();
     void c.waitForSync().then(() => {
       if (this.children.get(namespace) !== c || this.namespaces.fixed.includes(namespace)) return;

@@ -1,6 +1,7 @@
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ApiError } from './errors.ts';
+import type { KubeApi } from './api.ts';
 import { CredentialSource, type Connection } from './credentials.ts';
 import { resourceFor, resourcePath } from './resources.ts';
 import type { KubeObject, ObjectList } from './types.ts';
@@ -34,7 +35,7 @@ interface Ref {
  * awkward. Every failure is an {@link ApiError} carrying the server's Status reason; no request or
  * response bodies are ever put in errors.
  */
-export class KubeClient {
+export class KubeClient implements KubeApi {
   readonly kubeConfig: KubeConfig;
   readonly fieldManager: string;
   private readonly server: URL;
