@@ -21,8 +21,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
-import { agentCommandSubjects, agentReportSubject } from '../controllers/messaging/subjects.ts';
-import { CLIENT_TLS } from '../controllers/messaging/serverconfig.ts';
+import { agentCommandSubjects, agentReportSubject } from '../controllers/nats/protocol/subjects.ts';
+import { CLIENT_TLS } from '../controllers/nats/protocol/serverconfig.ts';
 
 export interface AgentOptions {
   /** A directory holding the credentials Secret's keys as files (how a Secret volume mounts). */

@@ -72,9 +72,9 @@ describe('architecture: dependencies flow one way', () => {
     assert.deepEqual(offenders, []);
   });
 
-  it('lets only controllers/messaging import @nats-io', () => {
+  it('lets only controllers/nats/protocol import @nats-io', () => {
     const offenders = all.filter(
-      (f) => !f.startsWith('controllers/messaging/') && imports(f).some((s) => s.startsWith('@nats-io/')),
+      (f) => !f.startsWith('controllers/nats/protocol/') && imports(f).some((s) => s.startsWith('@nats-io/')),
     );
     assert.deepEqual(offenders, []);
   });

@@ -3,7 +3,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { connect, credsAuthenticator, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { testEnv } from '../hack/testenv/env.ts';
-import { CLIENT_TLS, type NKeyPair } from '../controllers/messaging/index.ts';
+import { CLIENT_TLS, type NKeyPair } from '../controllers/nats/protocol/index.ts';
 import type { KubeObject, Secret } from '../controllers/runtime/kube/types.ts';
 import { kube, readyStatus, tenantManifest, uniqueName } from './support/cluster.ts';
 import { eventually } from './support/operator.ts';

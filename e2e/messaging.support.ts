@@ -15,7 +15,7 @@ import {
   fromSeed,
   serviceUserJwt,
   type NKeyPair,
-} from '../controllers/messaging/index.ts';
+} from '../controllers/nats/protocol/index.ts';
 import { writeLocalServerConfig } from '../controllers/nats/localconfig.ts';
 import { NATS_SECRETS, secretData, secretText } from '../controllers/nats/secrets.ts';
 import { accountSeedSlot } from '../controllers/keystore/entries.ts';

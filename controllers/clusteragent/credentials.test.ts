@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { ClusterAgent } from '../../crds/v1alpha1/index.ts';
-import { createKeyPair, decodeJwt } from '../messaging/index.ts';
+import { createKeyPair, decodeJwt } from '../nats/protocol/index.ts';
 import { Annotation } from './conditions.ts';
 import { issueCredentials, planCredentials } from './credentials.ts';
 import type { AgentRecord } from './record.ts';

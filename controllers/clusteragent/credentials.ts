@@ -1,6 +1,6 @@
 import { parseDuration } from '../../crds/v1alpha1/index.ts';
 import type { ClusterAgent } from '../../crds/v1alpha1/index.ts';
-import { agentUserJwt, createKeyPair, formatCreds, type NKeyPair } from '../messaging/index.ts';
+import { agentUserJwt, createKeyPair, formatCreds, type NKeyPair } from '../nats/protocol/index.ts';
 import { AGENT_LABEL, PUBLIC_KEY_ANNOTATION } from '../keystore/entries.ts';
 import { NatsComponent, natsSecret } from '../nats/secrets.ts';
 import type { Secret } from '../runtime/kube/types.ts';

@@ -10,7 +10,7 @@ import {
   type NKeyRole,
   type ServerConfigInput,
   type TlsMaterial,
-} from '../messaging/index.ts';
+} from './protocol/index.ts';
 import { createOrAdopt } from '../runtime/reconciler.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { Secret } from '../runtime/kube/types.ts';

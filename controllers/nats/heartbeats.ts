@@ -1,4 +1,4 @@
-import type { ReportOrigin } from '../messaging/index.ts';
+import type { ReportOrigin } from './protocol/index.ts';
 
 export type ReportedHealth = 'Healthy' | 'Degraded' | 'Unhealthy';
 

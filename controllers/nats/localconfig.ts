@@ -1,6 +1,6 @@
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { renderServerConfig, type ServerConfigInput } from '../messaging/index.ts';
+import { renderServerConfig, type ServerConfigInput } from './protocol/index.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import { NATS_SECRETS, secretText } from './secrets.ts';

@@ -1,4 +1,4 @@
-import type { Revocations } from '../messaging/index.ts';
+import type { Revocations } from './protocol/index.ts';
 import { isAlreadyExists, isConflict } from '../runtime/errors.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { Secret } from '../runtime/kube/types.ts';

@@ -9,7 +9,7 @@ import {
   tenantAccountClaim,
   tenantAccountJwt,
   type TenantAccountInput,
-} from '../messaging/index.ts';
+} from './protocol/index.ts';
 import { describeError } from '../runtime/errors.ts';
 import type { Logger } from '../runtime/log.ts';
 import type { NatsInstallation } from './bootstrap.ts';

@@ -1,4 +1,4 @@
-import type { ServerNames, TlsIssuer, TlsMaterial } from '../messaging/index.ts';
+import type { ServerNames, TlsIssuer, TlsMaterial } from './protocol/index.ts';
 import {
   ensureInstallationCertNow,
   INSTALLATION_CERT_LIFETIME_MS,

@@ -14,7 +14,7 @@ import {
   wrappedByRootVersion,
 } from '../keystore/entries.ts';
 import { accountSeedBinding, WRAPPED_DATA_KEY, type Keystore } from '../keystore/store.ts';
-import { createKeyPair, fromSeed, type NKeyPair } from '../messaging/index.ts';
+import { createKeyPair, fromSeed, type NKeyPair } from '../nats/protocol/index.ts';
 import { activeRevocations, ALL_USERS, readRevocations } from '../nats/revocations.ts';
 import type { NatsService } from '../nats/service.ts';
 import type { ConditionInput } from '../runtime/conditions.ts';

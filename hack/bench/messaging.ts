@@ -21,7 +21,7 @@ import { KubeClient, loadKubeConfig } from '../../controllers/runtime/kube/clien
 import type { KubeObject } from '../../controllers/runtime/kube/types.ts';
 import { Informer } from '../../controllers/runtime/informer.ts';
 import { systemClock } from '../../controllers/runtime/clock.ts';
-import { connectionOptions, createKeyPair, serviceUserJwt } from '../../controllers/messaging/index.ts';
+import { connectionOptions, createKeyPair, serviceUserJwt } from '../../controllers/nats/protocol/index.ts';
 import { startMessaging, stopMessaging, tenantAccount } from '../../e2e/messaging.support.ts';
 import { pool, scrapeWrites } from './support.ts';
 
