@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { KubeClient } from './kube/client.ts';
+import type { KubeApi } from './kube/api.ts';
 import type { KubeObject, OwnerReference, Secret } from './kube/types.ts';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
@@ -37,7 +37,7 @@ interface WrittenStatus {
   status: unknown;
 }
 const MAX_WRITTEN = 50_000;
-const written = new WeakMap<KubeClient, Map<string, WrittenStatus>>();
+const written = new WeakMap<KubeApi, Map<string, WrittenStatus>>();
 
 /**
  * Writes `status` with server-side apply on the `/status` subresource — once per reconcile, and not at
@@ -47,7 +47,7 @@ const written = new WeakMap<KubeClient, Map<string, WrittenStatus>>();
  * Returns whether a write happened.
  */
 export async function writeStatus<S>(
-  client: KubeClient,
+  client: KubeApi,
   obj: KubeObject & { status?: S },
   status: S,
 ): Promise<boolean> {
@@ -92,7 +92,7 @@ export function hasFinalizer(obj: KubeObject, finalizer: string): boolean {
  * so a later status write's precondition is not refused because of this very patch.
  */
 export async function addFinalizer<T extends KubeObject>(
-  client: KubeClient,
+  client: KubeApi,
   obj: T,
   finalizer: string,
 ): Promise<T> {
@@ -118,7 +118,7 @@ export async function addFinalizer<T extends KubeObject>(
  * Removes only our finalizer, by index guarded with a `test` of its value: other controllers' finalizers
  * are never dropped, and a concurrent change makes the patch fail (and the reconcile retry) instead.
  */
-export async function removeFinalizer(client: KubeClient, obj: KubeObject, finalizer: string): Promise<void> {
+export async function removeFinalizer(client: KubeApi, obj: KubeObject, finalizer: string): Promise<void> {
   const i = (obj.metadata.finalizers ?? []).indexOf(finalizer);
   if (i < 0) return;
   await client.jsonPatch(refOf(obj), [

@@ -1,7 +1,7 @@
 import type { Reconcile, ReconcileResult } from './controller.ts';
 import { ApiError, isAlreadyExists } from './errors.ts';
 import type { ObjectCache } from './informer.ts';
-import type { KubeClient } from './kube/client.ts';
+import type { KubeApi } from './kube/api.ts';
 import { splitKey, type KubeObject } from './kube/types.ts';
 import { addFinalizer, hasFinalizer, refOf, removeFinalizer, writeStatus } from './objects.ts';
 
@@ -33,7 +33,7 @@ export interface Kind<T extends KubeObject & { status?: S }, S> {
 
 /** The reconcile function the Controller runs for `kind`: the contract in one place. */
 export function reconcilerFor<T extends KubeObject & { status?: S }, S>(
-  o: { cache: ObjectCache<T>; client: KubeClient },
+  o: { cache: ObjectCache<T>; client: KubeApi },
   kind: Kind<T, S>,
 ): Reconcile {
   return async (key: string): Promise<ReconcileResult | void> => {
@@ -63,7 +63,7 @@ export function reconcilerFor<T extends KubeObject & { status?: S }, S>(
  * caller decides whether the winner is acceptable (its labels, its owner, its bytes).
  */
 export async function createOrAdopt<T extends KubeObject>(
-  client: Pick<KubeClient, 'create' | 'get'>,
+  client: Pick<KubeApi, 'create' | 'get'>,
   obj: T,
 ): Promise<{ object: T; created: boolean }> {
   try {
