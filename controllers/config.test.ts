@@ -26,6 +26,13 @@ describe('parseConfig', () => {
     ]);
   });
 
+  it('takes the test knobs from the environment only, positive numbers or nothing', () => {
+    assert.equal(parseConfig([], {}).resyncMs, undefined);
+    assert.equal(parseConfig([], { PALISADE_RESYNC_MS: '3000' }).resyncMs, 3000);
+    assert.equal(parseConfig([], { PALISADE_RESYNC_MS: '0' }).resyncMs, undefined);
+    assert.equal(parseConfig([], { PALISADE_ROOT_RETIRE_GRACE_MS: '1000' }).rootRetireGraceMs, 1000);
+  });
+
   it('rejects an unknown flag or a bad value with the usage text', () => {
     assert.throws(() => parseConfig(['--nope'], {}), /Unknown option '--nope'[\s\S]*--kubeconfig/);
     assert.throws(() => parseConfig(['--leader-elect=maybe'], {}), /--leader-elect must be true or false/);

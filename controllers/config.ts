@@ -28,10 +28,12 @@ export interface OperatorConfig {
   keyServiceAddress?: string;
   /** Audiences a ServiceAccount token for the key service must carry. */
   keyServiceAudiences: string[];
-  /** Test knobs, from the environment only: how often a live agent's status is refreshed, and how long an
-   * unreferenced root key version waits before it is deleted. */
+  /** Test knobs, from the environment only: how often a live agent's status is refreshed, how long an
+   * unreferenced root key version waits before it is deleted, and how often every controller re-checks
+   * every object (PALISADE_RESYNC_MS; default 10 minutes). */
   agentStatusRefreshMs?: number;
   rootRetireGraceMs?: number;
+  resyncMs?: number;
 }
 
 const USAGE = `palisade operator
@@ -111,6 +113,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     keyServiceAudiences: (values['keyservice-audiences'] || DEFAULT_AUDIENCE).split(',').filter(Boolean),
     agentStatusRefreshMs: positive(env.PALISADE_AGENT_STATUS_REFRESH_MS),
     rootRetireGraceMs: positive(env.PALISADE_ROOT_RETIRE_GRACE_MS),
+    resyncMs: positive(env.PALISADE_RESYNC_MS),
     concurrency,
     kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
     namespace: values.namespace ?? env.POD_NAMESPACE ?? 'palisade-system',

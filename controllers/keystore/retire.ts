@@ -1,16 +1,21 @@
 import { Gauge } from 'prom-client';
-import { watchMapped } from '../runtime/controller.ts';
-import type { ObjectCache } from '../runtime/informer.ts';
-import type { Secret } from '../runtime/kube/types.ts';
-import type { Manager } from '../runtime/manager.ts';
+import type { RootKeyring } from '../installation/keyring.ts';
+import type { RootKey } from '../installation/keys.ts';
 import { Component, secretName } from '../installation/secrets.ts';
+import type { Clock } from '../runtime/clock.ts';
+import type { Reconcile, Watch } from '../runtime/controller.ts';
+import type { EventRecorder } from '../runtime/events.ts';
+import type { ObjectCache } from '../runtime/informer.ts';
+import type { KubeClient } from '../runtime/kube/client.ts';
+import type { Secret } from '../runtime/kube/types.ts';
+import type { AuditLog } from '../runtime/log.ts';
+import type { Manager } from '../runtime/manager.ts';
 import {
   COMPONENT_LABEL_SELECTOR,
-  isKeystoreEntry,
   ROOT_KEY_VERSION_LABEL,
   WRAPPED_KINDS,
   entryKind,
-  wrappedByRootVersion,
+  keystoreRootIndex,
 } from './entries.ts';
 import type { Keystore } from './store.ts';
 
@@ -24,87 +29,175 @@ export interface RetirementOptions {
   graceMs?: number;
 }
 
+/** What the retirement loop reads and writes (the Manager's pieces; tests pass their own). */
+export interface RetirementDeps {
+  secrets: ObjectCache<Secret>;
+  /** The keystore's namespace: root versions and the entries that reference them live there only. */
+  namespace: string;
+  rootKeys: Pick<RootKeyring, 'versions'>;
+  client: Pick<KubeClient, 'list' | 'delete'>;
+  clock: Clock;
+  events: EventRecorder;
+  audit: AuditLog;
+  pending: Gauge<'root_version'>;
+  graceMs: number;
+}
+
 const ROOT_PREFIX = `${secretName(Component.RootKey)}-v`;
+
+/**
+ * How many wrapped keystore entries each root version wraps, by the keystore's own rule
+ * (`keystoreRootIndex`), kept from the Secret cache's events in O(1) each. Reading the count from the
+ * index instead would copy every entry under the version, on every event.
+ */
+export class RootReferences {
+  private readonly wrappedBy = new Map<string, number>();
+  private readonly counts = new Map<number, number>();
+  private readonly namespace: string;
+  private readonly rootVersionOf: (s: Secret) => string[];
+
+  constructor(namespace: string) {
+    this.namespace = namespace;
+    this.rootVersionOf = keystoreRootIndex(namespace);
+  }
+
+  count(rootVersion: number): number {
+    return this.counts.get(rootVersion) ?? 0;
+  }
+
+  /** Takes in an entry's latest state (`gone`: deleted); returns the root versions whose count changed. */
+  note(s: Secret, gone: boolean): number[] {
+    if (s.metadata.namespace !== this.namespace) return [];
+    const name = s.metadata.name;
+    const before = this.wrappedBy.get(name) ?? 0;
+    const after = gone ? 0 : Number(this.rootVersionOf(s)[0] ?? 0);
+    if (before === after) return [];
+    if (before) this.add(before, -1);
+    if (after) this.wrappedBy.set(name, after);
+    else this.wrappedBy.delete(name);
+    if (after) this.add(after, 1);
+    return [before, after].filter((v) => v > 0);
+  }
+
+  private add(rootVersion: number, n: number): void {
+    const c = this.count(rootVersion) + n;
+    if (c > 0) this.counts.set(rootVersion, c);
+    else this.counts.delete(rootVersion);
+  }
+}
 
 /**
  * Retires old root key versions. The one rule of what references a root version: a wrapped keystore
  * entry (in the keystore's namespace; nothing else counts, so a Secret elsewhere that merely carries the
  * label can neither block retirement nor be touched). A version R below the active one is deleted only
- * when (1) the keystore's root-version index has nothing under R, (2) it stayed empty for the grace
- * period, and (3) a live list of the keystore from the API server agrees. Progress is the gauge
+ * when (1) no cached keystore entry is wrapped by R, (2) that stayed so for the grace period, and (3) a
+ * live list of the keystore from the API server agrees. Progress is the gauge
  * `palisade_rootkey_rewrap_pending{root_version}`: keystore entries still wrapped by each old version.
+ *
+ * Every Secret event costs O(1) here: a count moves, and an old version whose count moved is enqueued.
+ * NB: the keyring is read only on a root key Secret's own events (rare): `RootKeyring.versions()` looks
+ * through every watched namespace's cache.
  */
+export function rootKeyRetirement(d: RetirementDeps): { watch: Watch; reconcile: Reconcile } {
+  const refs = new RootReferences(d.namespace);
+  const keyPrefix = `${d.namespace}/${ROOT_PREFIX}`;
+  const rootKey = (v: number) => `${keyPrefix}${v}`;
+  const emptySince = new Map<number, number>();
+  let versions: readonly RootKey[] = [];
+  const active = () => versions.at(-1)?.version ?? 0;
+  const isRoot = (s: Secret) =>
+    s.metadata.namespace === d.namespace && s.metadata.name.startsWith(ROOT_PREFIX);
+
+  const watch: Watch = {
+    register(enqueue) {
+      const changed = (s: Secret, gone: boolean) => {
+        if (isRoot(s)) {
+          versions = d.rootKeys.versions();
+          for (const r of versions) enqueue(rootKey(r.version));
+          return;
+        }
+        for (const v of refs.note(s, gone)) if (v < active()) enqueue(rootKey(v));
+      };
+      d.secrets.on('add', (s) => changed(s, false));
+      d.secrets.on('update', (s) => changed(s, false));
+      d.secrets.on('delete', (s) => changed(s, true));
+    },
+  };
+
+  const reconcile: Reconcile = async (key) => {
+    // NB: the primary's keys are every Secret's; only a root version's has work, told apart in O(1).
+    if (!key.startsWith(keyPrefix)) return;
+    const version = Number(key.slice(keyPrefix.length));
+    const label = { root_version: String(version) };
+    const root = versions.find((r) => r.version === version);
+    if (!root || version >= active()) {
+      if (Number.isInteger(version)) d.pending.remove(label);
+      emptySince.delete(version);
+      return;
+    }
+    const references = refs.count(version);
+    d.pending.set(label, references);
+    if (references > 0) {
+      emptySince.delete(version);
+      return;
+    }
+    const since = emptySince.get(version) ?? d.clock.now();
+    emptySince.set(version, since);
+    const wait = since + d.graceMs - d.clock.now();
+    if (wait > 0) return { requeueAfterMs: wait };
+    const live = await d.client.list<Secret>('Secret', {
+      namespace: d.namespace,
+      labelSelector: `${COMPONENT_LABEL_SELECTOR},${ROOT_KEY_VERSION_LABEL}=${version}`,
+    });
+    if (live.items.some((s) => WRAPPED_KINDS.has(entryKind(s)))) {
+      emptySince.delete(version);
+      return { requeueAfterMs: d.graceMs };
+    }
+    const secret = d.secrets.get(`${ROOT_PREFIX}${version}`, d.namespace);
+    if (!secret) return;
+    await d.client.delete(
+      { kind: 'Secret', name: secret.metadata.name, namespace: d.namespace },
+      { uid: secret.metadata.uid },
+    );
+    d.pending.remove(label);
+    emptySince.delete(version);
+    const note = `retired root key version ${version}: nothing is wrapped by it any more (active: ${active()})`;
+    d.events.record(secret, 'Normal', 'RootKeyRetired', 'Delete', note);
+    d.audit.record({
+      action: 'root-key.retire',
+      outcome: 'Success',
+      resource: { kind: 'Secret', name: secret.metadata.name, namespace: d.namespace },
+      version,
+      keyId: root.keyId,
+    });
+  };
+  return { watch, reconcile };
+}
+
+/** Wires {@link rootKeyRetirement} as the `root-key-retirement` controller. */
 export function setupRootKeyRetirement(mgr: Manager, o: RetirementOptions) {
-  const ks = o.keystore;
-  const namespace = ks.namespace;
-  const rootKeys = ks.rootKeys;
   const pending = new Gauge({
     name: 'palisade_rootkey_rewrap_pending',
     help: 'Keystore entries still wrapped by a root key version older than the active one, by root version.',
     labelNames: ['root_version'] as const,
     registers: [mgr.metrics.registry],
   });
-  const graceMs = o.graceMs ?? 30_000;
-  const emptySince = new Map<number, number>();
-  const rootKey = (v: number) => `${namespace}/${ROOT_PREFIX}${v}`;
-
-  const reconcile = async (key: string) => {
-    const active = rootKeys.versions().at(-1)?.version ?? 0;
-    for (const r of rootKeys.versions())
-      if (r.version < active)
-        pending.set({ root_version: String(r.version) }, ks.referencesOf(r.version).length);
-    const root = rootKeys.versions().find((r) => key === rootKey(r.version));
-    if (!root || root.version >= active) return;
-    if (ks.referencesOf(root.version).length > 0) {
-      emptySince.delete(root.version);
-      return;
-    }
-    const since = emptySince.get(root.version) ?? mgr.clock.now();
-    emptySince.set(root.version, since);
-    const wait = since + graceMs - mgr.clock.now();
-    if (wait > 0) return { requeueAfterMs: wait };
-    const live = await mgr.client.list<Secret>('Secret', {
-      namespace,
-      labelSelector: `${COMPONENT_LABEL_SELECTOR},${ROOT_KEY_VERSION_LABEL}=${root.version}`,
-    });
-    if (live.items.some((s) => WRAPPED_KINDS.has(entryKind(s)))) {
-      emptySince.delete(root.version);
-      return { requeueAfterMs: graceMs };
-    }
-    const secret = o.secrets.get(`${ROOT_PREFIX}${root.version}`, namespace);
-    if (!secret) return;
-    await mgr.client.delete(
-      { kind: 'Secret', name: secret.metadata.name, namespace },
-      { uid: secret.metadata.uid },
-    );
-    pending.remove({ root_version: String(root.version) });
-    emptySince.delete(root.version);
-    const note = `retired root key version ${root.version}: nothing is wrapped by it any more (active: ${active})`;
-    mgr.events.record(secret, 'Normal', 'RootKeyRetired', 'Delete', note);
-    mgr.audit.record({
-      action: 'root-key.retire',
-      outcome: 'Success',
-      resource: { kind: 'Secret', name: secret.metadata.name, namespace },
-      version: root.version,
-      keyId: root.keyId,
-    });
-  };
-
+  const { watch, reconcile } = rootKeyRetirement({
+    secrets: o.secrets,
+    namespace: o.keystore.namespace,
+    rootKeys: o.keystore.rootKeys,
+    client: mgr.client,
+    clock: mgr.clock,
+    events: mgr.events,
+    audit: mgr.audit,
+    pending,
+    graceMs: o.graceMs ?? 30_000,
+  });
   return mgr.addController({
     name: 'root-key-retirement',
     primary: o.secrets,
     concurrency: 1,
-    watches: [
-      watchMapped(o.secrets, (s) => {
-        const r =
-          isKeystoreEntry(s, namespace) && WRAPPED_KINDS.has(entryKind(s)) ? wrappedByRootVersion(s) : 0;
-        const newRoot = s.metadata.namespace === namespace && s.metadata.name.startsWith(ROOT_PREFIX);
-        return [
-          ...(r ? [rootKey(r)] : []),
-          ...(newRoot ? rootKeys.versions().map((v) => rootKey(v.version)) : []),
-        ];
-      }),
-    ],
+    watches: [watch],
     reconcile,
   });
 }

@@ -12,33 +12,75 @@ export interface EventRecorder {
 }
 
 /**
+ * The keys written within the last `windowMs`, oldest first: a Map keeps insertion order, a key is
+ * (re)inserted only when it is written, and writes come in clock order, so the expired keys are always at
+ * the front. A check costs O(1) amortized: it drops expired keys from the front until a live one (each key
+ * is dropped once), never walks the rest. Past `capacity` live keys the oldest is dropped early, which at
+ * worst lets one duplicate Event through. NB: a clock that steps back only delays expiry.
+ */
+export class RecentKeys {
+  private readonly at = new Map<string, number>();
+  private readonly windowMs: number;
+  private readonly capacity: number;
+
+  constructor(windowMs: number, capacity: number) {
+    this.windowMs = windowMs;
+    this.capacity = capacity;
+  }
+
+  get size(): number {
+    return this.at.size;
+  }
+
+  /** True when `key` was written within the window (skip the write); otherwise notes it as written now. */
+  seen(key: string, now: number): boolean {
+    const last = this.at.get(key);
+    if (last !== undefined && now - last < this.windowMs) return true;
+    this.at.delete(key);
+    this.at.set(key, now);
+    this.expire(now);
+    return false;
+  }
+
+  private expire(now: number): void {
+    for (const [key, t] of this.at) {
+      if (now - t < this.windowMs && this.at.size <= this.capacity) return;
+      this.at.delete(key);
+    }
+  }
+}
+
+/**
  * Writes `events.k8s.io/v1` Events, fire-and-forget (an Event that cannot be written must not fail a
  * reconcile). The same (object, reason, note) within `dedupeMs` is written once, so a controller that
- * re-reaches a verdict on every resync does not flood the API.
+ * re-reaches a verdict on every resync does not flood the API; at most `dedupeKeys` (default 10,000)
+ * keys are remembered.
  */
 export class ApiEventRecorder implements EventRecorder {
-  private readonly recent = new Map<string, number>();
+  private readonly recent: RecentKeys;
   private readonly client: KubeClient;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly instance: string;
-  private readonly dedupeMs: number;
 
-  constructor(opts: { client: KubeClient; clock: Clock; log: Logger; instance: string; dedupeMs?: number }) {
+  constructor(opts: {
+    client: KubeClient;
+    clock: Clock;
+    log: Logger;
+    instance: string;
+    dedupeMs?: number;
+    dedupeKeys?: number;
+  }) {
     this.client = opts.client;
     this.clock = opts.clock;
     this.log = opts.log;
     this.instance = opts.instance;
-    this.dedupeMs = opts.dedupeMs ?? 10 * 60_000;
+    this.recent = new RecentKeys(opts.dedupeMs ?? 10 * 60_000, opts.dedupeKeys ?? 10_000);
   }
 
   record(obj: KubeObject, type: EventType, reason: string, action: string, note: string): void {
     const now = this.clock.now();
-    const id = `${obj.metadata.uid}|${reason}|${note}`;
-    const last = this.recent.get(id);
-    if (last !== undefined && now - last < this.dedupeMs) return;
-    this.recent.set(id, now);
-    if (this.recent.size > 10_000) this.prune(now);
+    if (this.recent.seen(`${obj.metadata.uid}|${reason}|${note}`, now)) return;
     const namespace = obj.metadata.namespace ?? 'default';
     const event = {
       apiVersion: 'events.k8s.io/v1',
@@ -62,9 +104,5 @@ export class ApiEventRecorder implements EventRecorder {
     this.client.create(event as KubeObject).catch((e: unknown) => {
       this.log.warn('could not record event', { reason, kind: obj.kind, name: obj.metadata.name, error: e });
     });
-  }
-
-  private prune(now: number): void {
-    for (const [k, t] of this.recent) if (now - t >= this.dedupeMs) this.recent.delete(k);
   }
 }

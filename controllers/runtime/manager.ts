@@ -26,6 +26,8 @@ export interface ManagerOptions {
   clock?: Clock;
   /** Default reconciles in flight per controller. */
   concurrency?: number;
+  /** Default period after which every controller re-checks every object (a test knob; 10 minutes). */
+  resyncMs?: number;
   /** Called when the process must end (leadership lost): two leaders are worse than a restart. */
   onFatal?: (reason: string) => void;
 }
@@ -143,6 +145,7 @@ export class Manager {
   ): Controller<T> {
     const c = new Controller<T>({
       concurrency: this.o.concurrency,
+      resyncMs: this.o.resyncMs,
       ...opts,
       clock: this.clock,
       log: this.log,
