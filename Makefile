@@ -56,8 +56,8 @@ down: ## stop what `make demo` started
 	hack/demo.sh down "$(STATE)"
 
 .PHONY: bench
-bench: deps tools ## create N Tenants (default 1000) and print time, API writes and memory against a bare client
-	node hack/bench/tenants.ts --tenants $(N)
+bench: deps tools ## N full tenants (default 1000; AGENTS ClusterAgents each, default 0) with messaging, against a bare-client floor: tenants/s, writes by kind, RSS
+	node --expose-gc hack/bench/tenants.ts --tenants $(N) --agents $${AGENTS:-0}
 
 .PHONY: e2e-kind
 e2e-kind: ## (needs Docker) kind cluster + cert-manager + the chart with an image of this checkout

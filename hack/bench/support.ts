@@ -1,4 +1,12 @@
 /** Helpers shared by the benchmarks in hack/bench/. */
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { parseAllDocuments } from 'yaml';
+import { binaries, REPO_ROOT } from '../controlplane/binaries.ts';
+import type { ControlPlane } from '../controlplane/index.ts';
 
 /** Runs `fn` over `items` with at most `n` in flight. */
 export async function pool<T>(
@@ -14,13 +22,124 @@ export async function pool<T>(
   );
 }
 
+const WRITE_VERBS = new Set(['create', 'update', 'apply', 'patch', 'delete']);
+
 /** The operator's API writes so far (create, update, apply, patch, delete), from its /metrics. */
 export async function scrapeWrites(port: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   let sum = 0;
-  for (const line of text.split('\n')) {
-    const m = /^palisade_api_requests_total\{verb="(create|update|apply|patch|delete)".*\} (\d+)/.exec(line);
-    if (m) sum += Number(m[2]);
-  }
+  for (const [k, n] of (await scrapeMetrics(port)).requests) if (isWrite(k)) sum += n;
   return sum;
+}
+
+/** The operator's metrics of interest, so far; a busy operator may drop a scrape, so it is retried. */
+export async function scrapeMetrics(port: number): Promise<{
+  /** API requests by "verb kind code" (every verb: reads too). */
+  requests: Map<string, number>;
+  /** Reconciles by "controller result". */
+  reconciles: Map<string, number>;
+}> {
+  let text = '';
+  for (let attempt = 1; ; attempt++) {
+    try {
+      text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      break;
+    } catch (e) {
+      if (attempt >= 10) throw e;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+  const collect = (re: RegExp) => {
+    const out = new Map<string, number>();
+    for (const m of text.matchAll(re)) {
+      const key = m.slice(1, -1).join(' ');
+      out.set(key, (out.get(key) ?? 0) + Number(m.at(-1)));
+    }
+    return out;
+  };
+  return {
+    requests: collect(/^palisade_api_requests_total\{verb="(\w+)",kind="([\w/]+)",code="(\d+)"\} (\d+)/gm),
+    reconciles: collect(/^palisade_reconcile_total\{controller="([\w-]+)",result="(\w+)"\} (\d+)/gm),
+  };
+}
+
+/** Sums a map's values by the first `words` words of its keys ("verb kind code" → "verb kind"). */
+export function byPrefix(m: Map<string, number>, words: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [k, v] of m) {
+    const p = k.split(' ').slice(0, words).join(' ');
+    out.set(p, (out.get(p) ?? 0) + v);
+  }
+  return out;
+}
+
+/** `after - before`, keys with no change left out. */
+export function delta(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [k, v] of after) if (v - (before.get(k) ?? 0) > 0) out.set(k, v - (before.get(k) ?? 0));
+  return out;
+}
+
+export const isWrite = (verbKind: string) => WRITE_VERBS.has(verbKind.split(' ')[0] ?? '');
+
+/** A process's resident set now and at its peak (VmRSS, VmHWM), in bytes. */
+export function memoryOf(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
+  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
+/** The sockets a process holds open, by inode (each HTTP/1.1 watch holds one). */
+export function socketInodes(pid: number): string[] {
+  const out: string[] = [];
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      if (link.startsWith('socket:')) out.push(link);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return out;
+}
+
+export const socketsOf = (pid: number) => socketInodes(pid).length;
+
+export const MiB = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+
+/**
+ * The chart's RBAC and admission guards (helm template, applied to the apiserver) for an operator in
+ * `namespace`: what a real installation runs under. Returns a kubeconfig of the chart's ServiceAccount
+ * and the operator flags the chart's Deployment passes (the role it binds in each tenant namespace).
+ */
+export async function installChartRbac(
+  cp: ControlPlane,
+  namespace: string,
+): Promise<{ kubeconfig: string; args: string[] }> {
+  const { helm, kubernetesVersion } = await binaries();
+  const chart = path.join(REPO_ROOT, 'charts/palisade');
+  const { stdout } = await promisify(execFile)(
+    helm,
+    ['template', 'palisade', chart, '--namespace', namespace, '--kube-version', kubernetesVersion],
+    { env: { ...process.env, HELM_CACHE_HOME: os.tmpdir() }, maxBuffer: 16 << 20 },
+  );
+  const docs = parseAllDocuments(stdout).map((d) => d.toJS() as { kind?: string } | null);
+  const RBAC = ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'];
+  const wanted = docs.filter(
+    (d) => d && (RBAC.includes(d.kind ?? '') || d.kind?.startsWith('ValidatingAdmissionPolicy')),
+  );
+  const applied = await cp.kubectl(['apply', '-f', '-'], {
+    input: wanted.map((d) => JSON.stringify(d)).join('\n'),
+  });
+  if (applied.code !== 0) throw new Error(`applying the chart's RBAC failed: ${applied.stderr}`);
+  const deployment = docs.find((d) => d?.kind === 'Deployment') as {
+    spec: { template: { spec: { containers: { args: string[] }[] } } };
+  };
+  const args = (deployment.spec.template.spec.containers[0]?.args ?? []).filter(
+    (a) => a.startsWith('--namespace-role=') || a.startsWith('--service-account='),
+  );
+  const kubeconfig = await cp.kubeconfigFor(`system:serviceaccount:${namespace}:palisade`, [
+    'system:serviceaccounts',
+    `system:serviceaccounts:${namespace}`,
+  ]);
+  return { kubeconfig, args };
 }

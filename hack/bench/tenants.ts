@@ -1,129 +1,238 @@
 /**
- * `make bench`: N Tenants against the local control plane, through the operator (a separate process),
- * then the same minimal writes by a bare client in the same run, for a ratio. Prints figures; asserts
- * nothing about speed.
+ * `make bench`: N Tenants with what a real tenant has — its primary TenantKey, its NATS account (messaging
+ * on: a real nats-server in operator mode) and, with --agents, that many ClusterAgents each — through the
+ * operator (a separate process, under the chart's RBAC and admission guards), until every Tenant is Ready
+ * and every agent has credentials. Then the floor (floor.ts): a bare client making the minimal writes of
+ * the same path, in the same run, against the same apiserver and nats-server. Then what one Secret
+ * list+watch per tenant namespace costs (the operator holds one per managed namespace). Prints figures;
+ * asserts nothing about speed.
  *
- *   node hack/bench/tenants.ts [--tenants 1000] [--concurrency 32]
+ *   node --expose-gc hack/bench/tenants.ts [--tenants 1000] [--agents 0] [--concurrency 32] [--profile <dir>]
+ *
+ * --profile writes the operator's CPU profile (node --cpu-prof) to <dir>; `node hack/bench/profile.ts
+ * <file>` sums it by function and by file.
  */
+import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
-import { startControlPlane } from '../controlplane/index.ts';
+import type { ClusterAgent, Tenant } from '../../crds/v1alpha1/index.ts';
+import { startMessaging } from '../../e2e/messaging.support.ts';
+import { systemClock } from '../../controllers/runtime/clock.ts';
+import { Informer } from '../../controllers/runtime/informer.ts';
 import { KubeClient, loadKubeConfig } from '../../controllers/runtime/kube/client.ts';
-import type { KubeObject } from '../../controllers/runtime/kube/types.ts';
-import { startOperator } from '../../e2e/support/operator.ts';
-import { pool, scrapeWrites } from './support.ts';
+import type { KubeObject, Namespace } from '../../controllers/runtime/kube/types.ts';
+import { startControlPlane } from '../controlplane/index.ts';
+import { setTestEnv } from '../testenv/env.ts';
+import { runFloor } from './floor.ts';
+import {
+  delta,
+  installChartRbac,
+  isWrite,
+  memoryOf,
+  MiB,
+  pool,
+  byPrefix,
+  scrapeMetrics,
+  socketsOf,
+} from './support.ts';
+import { measureNamespaceWatches } from './watches.ts';
 
 const { values } = parseArgs({
-  options: { tenants: { type: 'string', default: '1000' }, concurrency: { type: 'string', default: '32' } },
+  options: {
+    tenants: { type: 'string', default: '1000' },
+    agents: { type: 'string', default: '0' },
+    concurrency: { type: 'string', default: '32' },
+    profile: { type: 'string' },
+  },
 });
 const N = Number(values.tenants);
+const AGENTS = Number(values.agents);
 const CONCURRENCY = Number(values.concurrency);
+const OPERATOR_NS = 'palisade-system';
 
-function peakRssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return kb / 1024;
+type Conditioned = { status?: { conditions?: { type: string; status: string }[] } };
+const isTrue = (o: Conditioned, type: string) =>
+  o.status?.conditions?.some((c) => c.type === type && c.status === 'True') ?? false;
+
+const tenantObject = (name: string): KubeObject =>
+  ({ apiVersion: 'palisade.dev/v1alpha1', kind: 'Tenant', metadata: { name }, spec: {} }) as KubeObject;
+const agentObject = (namespace: string, name: string): KubeObject =>
+  ({
+    apiVersion: 'palisade.dev/v1alpha1',
+    kind: 'ClusterAgent',
+    metadata: { name, namespace },
+    spec: { clusterName: name },
+  }) as KubeObject;
+
+/** Tenants Ready and agents with credentials, counted from watches (not lists: they would load the apiserver). */
+async function readiness(admin: KubeClient, onNamespace: (ns: string) => void) {
+  const tenants = new Informer<Tenant & KubeObject>(admin, { kind: 'Tenant', clock: systemClock });
+  const agents = new Informer<ClusterAgent & KubeObject>(admin, { kind: 'ClusterAgent', clock: systemClock });
+  const namespaces = new Informer<Namespace>(admin, {
+    kind: 'Namespace',
+    labelSelector: 'app.kubernetes.io/managed-by=palisade',
+    clock: systemClock,
+  });
+  const ready = new Set<string>();
+  const credentialed = new Set<string>();
+  const onTenant = (t: Tenant & KubeObject) => void (isTrue(t, 'Ready') && ready.add(t.metadata.name));
+  const onAgent = (a: ClusterAgent & KubeObject) =>
+    void (isTrue(a, 'CredentialsReady') && credentialed.add(`${a.metadata.namespace}/${a.metadata.name}`));
+  tenants.on('add', onTenant);
+  tenants.on('update', onTenant);
+  agents.on('add', onAgent);
+  agents.on('update', onAgent);
+  namespaces.on('add', (ns) => onNamespace(ns.metadata.name));
+  await Promise.all([tenants.start(), agents.start(), namespaces.start()]);
+  return {
+    ready: (prefix: string) => [...ready].filter((n) => n.startsWith(prefix)).length,
+    credentialed: () => credentialed.size,
+    stop: () => Promise.all([tenants.stop(), agents.stop(), namespaces.stop()]),
+  };
 }
 
-const tenant = (name: string): KubeObject =>
-  ({ apiVersion: 'palisade.dev/v1alpha1', kind: 'Tenant', metadata: { name }, spec: {} }) as KubeObject;
+async function until(fn: () => boolean, what: string, timeoutMs = 2 * 3_600_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Writes per tenant by "verb kind": the operator's beside the floor's. */
+function table(rows: [string, number, number][], perTenant: number): string {
+  const w = Math.max(24, ...rows.map(([k]) => k.length));
+  const line = (k: string, a: string, b: string) => `  ${k.padEnd(w)}  ${a.padStart(8)}  ${b.padStart(8)}`;
+  return [
+    line('writes per tenant', 'operator', 'floor'),
+    ...rows.map(([k, op, fl]) => line(k, (op / perTenant).toFixed(2), (fl / perTenant).toFixed(2))),
+  ].join('\n');
+}
 
 async function main() {
-  const cp = await startControlPlane({
-    nats: false,
-    crdDirs: [new URL('../../crds', import.meta.url).pathname],
-  });
+  const cp = await startControlPlane({ crdDirs: [path.resolve(import.meta.dirname, '../../crds')] });
+  setTestEnv(cp);
+  process.env.KUBECONFIG = cp.kubeconfig;
   try {
-    const client = new KubeClient(loadKubeConfig(cp.kubeconfig), 'palisade-bench');
-    await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'palisade-system' } });
-    const op = await startOperator({
-      kubeconfig: cp.kubeconfig,
-      namespace: 'palisade-system',
-      identity: 'bench',
+    const admin = new KubeClient(loadKubeConfig(cp.kubeconfig), 'palisade-bench');
+    await admin.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: OPERATOR_NS } });
+    const rbac = await installChartRbac(cp, OPERATOR_NS);
+    const profile: Record<string, string> = values.profile
+      ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.resolve(values.profile)}` }
+      : {};
+    const env = await startMessaging(OPERATOR_NS, 'bench', profile, rbac.kubeconfig, undefined, rbac.args);
+    const op = env.op;
+    const pid = op.child.pid ?? 0;
+
+    const agentNames = Array.from({ length: AGENTS }, (_, i) => `agent-${i}`);
+    const agentWork: Promise<void>[] = [];
+    const watch = await readiness(admin, (ns) => {
+      if (!ns.startsWith('tenant-bench-') || AGENTS === 0) return;
+      agentWork.push(pool(agentNames, 1, (a) => admin.create(agentObject(ns, a))));
     });
-    for (;;) {
-      const r = await fetch(`http://127.0.0.1:${op.probePort}/readyz`).catch(() => undefined);
-      if (r?.status === 200) break;
-      await new Promise((res) => setTimeout(res, 200));
-    }
-    const writesBefore = await scrapeWrites(op.probePort);
+    const idle = memoryOf(pid);
+    const before = await scrapeMetrics(op.probePort);
     const names = Array.from({ length: N }, (_, i) => `bench-${i}`);
     const t0 = performance.now();
-    await pool(names, CONCURRENCY, (n) => client.create(tenant(n)));
+    await pool(names, CONCURRENCY, (n) => admin.create(tenantObject(n)));
     const created = performance.now();
-    for (;;) {
-      const list = await client.list<
-        KubeObject & { status?: { conditions?: { type: string; status: string }[] } }
-      >('Tenant');
-      const ready = list.items.filter((t) =>
-        t.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-      ).length;
-      if (ready >= N) break;
-      await new Promise((res) => setTimeout(res, 250));
-    }
-    const operatorSeconds = (performance.now() - t0) / 1000;
-    const writes = (await scrapeWrites(op.probePort)) - writesBefore;
-    const rss = peakRssMiB(op.child.pid ?? 0);
+    await until(
+      () => watch.ready('bench-') >= N && watch.credentialed() >= N * AGENTS,
+      'every Tenant Ready and every agent credentialed',
+    );
+    const operatorS = (performance.now() - t0) / 1000;
+    await Promise.all(agentWork);
+    const after = await scrapeMetrics(op.probePort);
+    const withCodes = delta(before.requests, after.requests);
+    const requests = byPrefix(withCodes, 2);
+    const reconciles = delta(before.reconciles, after.reconciles);
+    const mem = memoryOf(pid);
+    const sockets = socketsOf(pid);
     await op.stop();
 
-    // Baseline: a bare client doing the same minimal writes per tenant (create Tenant, add finalizer,
-    // apply namespace, write status), with no operator, no informers and no queue.
-    const t1 = performance.now();
-    await pool(
-      names.map((n) => `base-${n}`),
-      CONCURRENCY,
-      async (n) => {
-        const t = await client.create(tenant(n));
-        await client.jsonPatch({ kind: 'Tenant', name: n }, [
-          { op: 'add', path: '/metadata/finalizers', value: ['palisade.dev/tenant-deletion'] },
-        ]);
-        await client.apply({
-          apiVersion: 'v1',
-          kind: 'Namespace',
-          metadata: { name: `tenant-${n}`, labels: { 'palisade.dev/tenant': n } },
-        });
-        await client.apply(
-          {
-            apiVersion: t.apiVersion,
-            kind: 'Tenant',
-            metadata: { name: n },
-            status: {
-              uid: '000000000000',
-              namespace: `tenant-${n}`,
-              conditions: [
-                {
-                  type: 'Ready',
-                  status: 'True',
-                  reason: 'TenantReady',
-                  message: '',
-                  lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-                },
-              ],
-            },
-          } as KubeObject,
-          { subresource: 'status' },
-        );
-      },
-    );
-    const baselineSeconds = (performance.now() - t1) / 1000;
+    const flag = (name: string) => rbac.args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? '';
+    const floor = await runFloor({
+      admin,
+      kubeconfig: rbac.kubeconfig,
+      operatorNamespace: OPERATOR_NS,
+      role: { clusterRole: flag('namespace-role'), serviceAccount: flag('service-account') },
+      nats: { server: env.server, caPem: env.caPem },
+      template: names[0] ?? '',
+      names: names.map((n) => `floor-${n}`),
+      agents: agentNames,
+      concurrency: CONCURRENCY,
+    });
+    const watches = await measureNamespaceWatches({
+      cp,
+      kubeconfig: rbac.kubeconfig,
+      namespaces: names.map((n) => `tenant-${n}`),
+    });
+    await watch.stop();
 
-    console.log(`tenants:                         ${N} (client concurrency ${CONCURRENCY})`);
-    console.log(`creating the Tenant objects:     ${((created - t0) / 1000).toFixed(1)} s`);
+    const writes = [...requests].filter(([k]) => isWrite(k));
+    const kinds = [...new Set([...writes.map(([k]) => k), ...floor.writes.keys()])].sort();
+    const opWrites = writes.reduce((s, [, v]) => s + v, 0);
+    const floorWrites = [...floor.writes.values()].reduce((s, v) => s + v, 0);
+    const reads = [...requests].filter(([k]) => !isWrite(k));
     console.log(
-      `until all Ready (operator):      ${operatorSeconds.toFixed(1)} s (${(N / operatorSeconds).toFixed(0)} tenants/s)`,
+      `tenants: ${N} × (Tenant + primary TenantKey + NATS account + ${AGENTS} ClusterAgents), client concurrency ${CONCURRENCY}`,
     );
-    console.log(`operator API writes per Tenant:  ${(writes / N).toFixed(2)} (Events included)`);
-    console.log(`operator peak RSS:               ${rss.toFixed(0)} MiB`);
     console.log(
-      `bare client, same writes:        ${baselineSeconds.toFixed(1)} s (create + finalizer + namespace + status per Tenant)`,
+      `  operator under the chart's RBAC and admission guards, messaging on (nats-server in operator mode)`,
     );
-    console.log(`ratio operator / bare client:    ${(operatorSeconds / baselineSeconds).toFixed(2)}`);
+    console.log(`creating the objects:             ${((created - t0) / 1000).toFixed(1)} s`);
+    console.log(
+      `until all Ready (operator):       ${operatorS.toFixed(1)} s (${(N / operatorS).toFixed(1)} tenants/s)`,
+    );
+    console.log(
+      `floor (bare client, same path):   ${floor.seconds.toFixed(1)} s (${(N / floor.seconds).toFixed(1)} tenants/s)`,
+    );
+    const f = floor.perTenantMs;
+    console.log(
+      `  one tenant's path in the floor: ${f.path.toFixed(0)} ms mean, of which ${f.rbac.toFixed(0)} ms until RBAC lets it read its new namespace, ${f.resolver.toFixed(0)} ms for the resolver's reply`,
+    );
+    console.log(`ratio operator / floor:           ${(operatorS / floor.seconds).toFixed(2)} (goal ≤ 1.5)`);
+    console.log(
+      `API writes per tenant:            operator ${(opWrites / N).toFixed(2)}, floor ${(floorWrites / N).toFixed(2)} (the Tenant${AGENTS ? ' and agent' : ''} creates by the user not counted)`,
+    );
+    console.log(
+      table(
+        kinds.map((k) => [k, requests.get(k) ?? 0, floor.writes.get(k) ?? 0]),
+        N,
+      ),
+    );
+    const refused = [...withCodes].filter(([k]) => / 403$/.test(k)).reduce((n, [, v]) => n + v, 0);
+    console.log(
+      `operator API reads per tenant:    ${(reads.reduce((s, [, v]) => s + v, 0) / N).toFixed(2)} (${reads.map(([k, v]) => `${k} ${(v / N).toFixed(2)}`).join(', ')}; refused with 403 while RBAC catches up: ${(refused / N).toFixed(2)})`,
+    );
+    const results = byPrefix(reconciles, 1);
+    console.log(
+      `operator reconciles per tenant:   ${[...results]
+        .map(([c, n]) => {
+          const odd = [...reconciles].filter(([k]) => k.startsWith(`${c} `) && !k.endsWith(' success'));
+          const detail = odd.map(([k, v]) => `${k.split(' ')[1]} ${(v / N).toFixed(2)}`).join(', ');
+          return `${c} ${(n / N).toFixed(2)}${detail ? ` (${detail})` : ''}`;
+        })
+        .join('; ')}`,
+    );
+    console.log(
+      `operator RSS:                     peak ${MiB(mem.peak)} MiB (${((mem.peak - idle.rss) / N / 1024).toFixed(1)} KiB per tenant over the ${MiB(idle.rss)} MiB before), at the end ${MiB(mem.rss)} MiB; ${sockets} open sockets`,
+    );
+    console.log(
+      `one Secret list+watch per tenant namespace (${N}, same Informer class, measured apart): synced in ${watches.syncSeconds.toFixed(1)} s; +${MiB(watches.clientRss)} MiB client RSS (${(watches.clientRss / N / 1024).toFixed(1)} KiB each), +${watches.sockets} sockets; apiserver ${watches.apiserverRss < 0 ? '' : '+'}${MiB(watches.apiserverRss)} MiB RSS`,
+    );
+    const idleW = watches.idle;
+    console.log(
+      `  the same watches idle for ${idleW.seconds.toFixed(0)} s (nothing changes): ${idleW.connectionsPerSecond.toFixed(1)} new TLS connections/s (at least), ${idleW.cpuPercent.toFixed(0)}% of a core, +${idleW.sockets} sockets at the end`,
+    );
   } finally {
     await cp.stop();
   }
 }
 
-main().catch((e: unknown) => {
-  console.error(e);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
