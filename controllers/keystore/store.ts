@@ -11,7 +11,7 @@ import type { RootKeyring } from '../installation/keyring.ts';
 import { isNotFound } from '../runtime/errors.ts';
 import { createOrAdopt } from '../runtime/reconciler.ts';
 import type { ObjectCache } from '../runtime/informer.ts';
-import type { KubeClient } from '../runtime/kube/client.ts';
+import type { KubeApi } from '../runtime/kube/api.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import { TENANT_UID_LABEL } from '../runtime/objects.ts';
 import {
@@ -35,7 +35,7 @@ import {
 } from './entries.ts';
 
 export interface KeystoreDeps {
-  client: KubeClient;
+  client: KubeApi;
   /** The operator's labelled-Secret informer (the only one). */
   secrets: ObjectCache<Secret>;
   /** The operator's namespace: the only place keystore entries are read from. */
@@ -94,7 +94,7 @@ export class Keystore {
     return this.d.rootKeys;
   }
 
-  get client(): KubeClient {
+  get client(): KubeApi {
     return this.d.client;
   }
 

@@ -1,6 +1,6 @@
 import type { Revocations } from './protocol/index.ts';
 import { isAlreadyExists, isConflict } from '../runtime/errors.ts';
-import type { KubeClient } from '../runtime/kube/client.ts';
+import type { KubeApi } from '../runtime/kube/api.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import {
   EntryKind,
@@ -51,7 +51,7 @@ export function activeRevocations(entries: RevocationEntries, nowSec: number): R
 }
 
 export interface RevocationDeps {
-  client: KubeClient;
+  client: KubeApi;
   now(): Date;
   keystore: Keystore;
 }

@@ -3,7 +3,7 @@ import { EntryKind, entryKind, isKeystoreEntry } from '../keystore/entries.ts';
 import { recordOf } from '../keystore/tenants.ts';
 import { ApiError, describeError } from '../runtime/errors.ts';
 import type { ObjectCache } from '../runtime/informer.ts';
-import type { KubeClient } from '../runtime/kube/client.ts';
+import type { KubeApi } from '../runtime/kube/api.ts';
 import type { KubeObject } from '../runtime/kube/types.ts';
 import type { Logger } from '../runtime/log.ts';
 import type { ManagedNamespaces } from '../runtime/namespaced.ts';
@@ -45,7 +45,7 @@ export function accessRoleBinding(namespace: string, role: AccessRole): KubeObje
  */
 export class TenantNamespaceAccess {
   private readonly o: {
-    client: KubeClient;
+    client: KubeApi;
     namespaces: ManagedNamespaces;
     keystoreNamespace: string;
     role?: AccessRole;

@@ -19,7 +19,7 @@ import { activeRevocations, ALL_USERS, readRevocations } from '../nats/revocatio
 import type { NatsService } from '../nats/service.ts';
 import type { ConditionInput } from '../runtime/conditions.ts';
 import { describeError } from '../runtime/errors.ts';
-import type { KubeClient } from '../runtime/kube/client.ts';
+import type { KubeApi } from '../runtime/kube/api.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import { isoSeconds } from '../runtime/objects.ts';
 import type { AuditLog } from '../runtime/log.ts';
@@ -27,7 +27,7 @@ import { namespaceFor } from './namespace.ts';
 
 /** What the Tenant controller needs for NATS; absent when messaging is not configured. */
 export interface TenantMessagingDeps {
-  nats: NatsService;
+  nats: Pick<NatsService, 'ensureAccount' | 'deleteAccount' | 'installation'>;
   rand: RandomSource;
 }
 
@@ -45,7 +45,7 @@ export interface AccountOutcome {
 }
 
 interface Deps {
-  client: KubeClient;
+  client: KubeApi;
   audit: AuditLog;
   now(): Date;
   keystore: Keystore;

@@ -2,8 +2,6 @@ import type { Tenant } from '../../crds/v1alpha1/index.ts';
 import { RETAINED_LABEL } from '../keystore/entries.ts';
 import { tenantOfNamespace } from '../keystore/tenants.ts';
 import type { Namespace } from '../runtime/kube/types.ts';
-import { removeFinalizer } from '../runtime/objects.ts';
-import { TENANT_FINALIZER } from './conditions.ts';
 import { desiredNamespace, namespaceFor } from './namespace.ts';
 import type { TenantDeps } from './deps.ts';
 import { finalizeTenantAccount } from './account.ts';
@@ -12,7 +10,8 @@ import { finalizeTenantAccount } from './account.ts';
  * Runs the Tenant's deletion policy, then lets the Tenant go — only for what Palisade's record says is
  * this tenant's. `Retain` keeps the namespace, the record and every keystore entry (the record is marked
  * retained, so a Tenant created again under the same name adopts UID and keys). `Delete` is the explicit
- * destroy: the namespace is deleted and so is everything the keystore holds for the tenant's UID.
+ * destroy: the namespace is deleted and so is everything the keystore holds for the tenant's UID. The
+ * driver removes the finalizer afterwards.
  */
 export async function finalizeTenant(d: TenantDeps, tenant: Tenant): Promise<void> {
   const name = namespaceFor(tenant);
@@ -74,5 +73,4 @@ export async function finalizeTenant(d: TenantDeps, tenant: Tenant): Promise<voi
       tenantUID: record.uid,
     });
   }
-  await removeFinalizer(d.client, tenant, TENANT_FINALIZER);
 }

@@ -1,8 +1,8 @@
 import type { Tenant, TenantKey } from '../../crds/v1alpha1/index.ts';
 import type { ConditionInput } from '../runtime/conditions.ts';
 import { findCondition } from '../runtime/conditions.ts';
-import type { Informer } from '../runtime/informer.ts';
-import type { KubeClient } from '../runtime/kube/client.ts';
+import type { ObjectCache } from '../runtime/informer.ts';
+import type { KubeApi } from '../runtime/kube/api.ts';
 import type { KubeObject } from '../runtime/kube/types.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL } from '../runtime/objects.ts';
 import { namespaceFor } from './namespace.ts';
@@ -52,7 +52,7 @@ function upToDate(existing: TenantKey | undefined, desired: ReturnType<typeof de
  * concern, which mirrors the TenantKey's own `Ready`.
  */
 export async function ensurePrimaryKey(
-  d: { client: KubeClient; tenantKeys?: Informer<TenantKey> },
+  d: { client: KubeApi; tenantKeys?: ObjectCache<TenantKey> },
   tenant: Tenant,
 ): Promise<{ name: string; concern: ConditionInput }> {
   const desired = desiredPrimaryKey(tenant);

@@ -2,8 +2,8 @@ import type { Tenant, TenantKey } from '../../crds/v1alpha1/index.ts';
 import type { Env } from '../runtime/env.ts';
 import type { Keystore } from '../keystore/store.ts';
 import type { EventRecorder } from '../runtime/events.ts';
-import type { Informer } from '../runtime/informer.ts';
-import type { KubeClient } from '../runtime/kube/client.ts';
+import type { ObjectCache } from '../runtime/informer.ts';
+import type { KubeApi } from '../runtime/kube/api.ts';
 import type { AuditLog } from '../runtime/log.ts';
 
 /** The TenantKey kind's clock and randomness (runtime/env.ts). */
@@ -11,11 +11,11 @@ export type TenantKeyEnv = Env;
 
 /** Everything the TenantKey kind reads and writes through, injected (controller.ts wires the real ones). */
 export interface TenantKeyDeps {
-  client: KubeClient;
+  client: KubeApi;
   events: EventRecorder;
   audit: AuditLog;
   env: TenantKeyEnv;
-  tenantKeys: Informer<TenantKey>;
-  tenants: Informer<Tenant>;
+  tenantKeys: ObjectCache<TenantKey>;
+  tenants: ObjectCache<Tenant>;
   keystore: Keystore;
 }

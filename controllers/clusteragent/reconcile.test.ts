@@ -1,0 +1,194 @@
+// The ClusterAgent kind through the reconcile driver, on the in-memory API server with an in-memory NATS
+// service (testdata/nats.ts): where credentials are issued, what they are, and how they are revoked.
+import assert from 'node:assert/strict';
+import type { ClusterAgent, ClusterAgentSpec, Tenant, TenantKey } from '../../crds/v1alpha1/index.ts';
+import { agentRecordName, revocationsName } from '../keystore/entries.ts';
+import { fakeInstallation, MANAGED_SELECTOR, OPERATOR_NAMESPACE } from '../keystore/testing/installation.ts';
+import { decodeJwt } from '../nats/protocol/index.ts';
+import { readRevocations } from '../nats/revocations.ts';
+import type { Namespace, Secret } from '../runtime/kube/types.ts';
+import { isControlledBy, secretString } from '../runtime/objects.ts';
+import { reconcilerFor } from '../runtime/reconciler.ts';
+import { TenantNamespaceAccess } from '../tenant/access.ts';
+import { tenantKind } from '../tenant/reconcile.ts';
+import { AgentReason, Annotation } from './conditions.ts';
+import { clusterAgentKind } from './reconcile.ts';
+import { readAgentRecord } from './record.ts';
+import { FAKE_CA_PEM, FakeNats } from './testdata/nats.ts';
+
+const NS = 'tenant-acme';
+
+/** A Tenant made by its own kind (record, namespace, NATS account), and a ClusterAgent controller. */
+async function agentWorld() {
+  const w = await fakeInstallation();
+  const nats = new FakeNats(w.env.now);
+  const tenants = await w.cache<Tenant>('Tenant');
+  const agents = await w.cache<ClusterAgent>('ClusterAgent');
+  const common = {
+    client: w.client,
+    events: w.events,
+    audit: w.audit,
+    env: w.env,
+    tenants,
+    keystore: w.keystore,
+  };
+  const access = new TenantNamespaceAccess({
+    client: w.client,
+    namespaces: w.namespaces,
+    keystoreNamespace: OPERATOR_NAMESPACE,
+    log: w.log,
+  });
+  const tenant = reconcilerFor(
+    { cache: tenants, client: w.client },
+    tenantKind({
+      ...common,
+      namespaces: await w.cache<Namespace>('Namespace', { labelSelector: MANAGED_SELECTOR }),
+      tenantKeys: await w.cache<TenantKey>('TenantKey'),
+      access,
+      messaging: { nats, rand: w.env.rand },
+    }),
+  );
+  const agent = reconcilerFor(
+    { cache: agents, client: w.client },
+    clusterAgentKind({ ...common, agents, secrets: w.secrets, nats }),
+  );
+  const user = w.server.client('kubectl');
+  await user.create({
+    apiVersion: 'palisade.dev/v1alpha1',
+    kind: 'Tenant',
+    metadata: { name: 'acme' },
+    spec: {},
+  });
+  await tenant('acme');
+  await w.tick(); // the tenant namespace's Secret cache starts
+  const t = (await w.client.get<Tenant>({ kind: 'Tenant', name: 'acme' })) as Tenant;
+  const get = (name: string, namespace = NS) =>
+    w.client.get<ClusterAgent>({ kind: 'ClusterAgent', name, namespace });
+  return {
+    ...w,
+    nats,
+    user,
+    uid: t.status?.uid ?? '',
+    account: t.status?.natsAccount?.publicKey ?? '',
+    reconcileTenant: () => tenant('acme'),
+    reconcile: (name: string, namespace = NS) => agent(`${namespace}/${name}`),
+    get,
+    create: (name: string, namespace = NS, spec: Partial<ClusterAgentSpec> = {}) =>
+      user.create({
+        apiVersion: 'palisade.dev/v1alpha1',
+        kind: 'ClusterAgent',
+        metadata: { name, namespace },
+        spec: { clusterName: `${name}-cluster`, ...spec },
+      }),
+    edit: async (name: string, spec: Partial<ClusterAgentSpec>) => {
+      const a = (await get(name)) as ClusterAgent;
+      await user.update({ ...a, spec: { ...a.spec, ...spec } });
+    },
+    credentials: (name: string) =>
+      w.client.get<Secret>({ kind: 'Secret', name: `${name}-nats-creds`, namespace: NS }),
+    keystoreEntry: (name: string) =>
+      w.client.get<Secret>({ kind: 'Secret', name, namespace: OPERATOR_NAMESPACE }),
+  };
+}
+
+function conditions(a: ClusterAgent | undefined): string[] {
+  return (a?.status?.conditions ?? []).map((c) => `${c.type}=${c.status}/${c.reason}`);
+}
+
+describe('ClusterAgent (reconcile driver, in-memory API server and NATS service)', () => {
+  it('sets Ready=False/TenantNotFound outside a tenant namespace, and issues nothing there', async () => {
+    const w = await agentWorld();
+    await w.user.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'elsewhere' } });
+    await w.create('edge', 'elsewhere');
+    const written = (await w.client.list<Secret>('Secret', { namespace: OPERATOR_NAMESPACE })).items.length;
+    const [events, audited] = [w.events.events.length, w.audit.records.length];
+
+    assert.deepEqual(await w.reconcile('edge', 'elsewhere'), { requeueAfterMs: 60_000 });
+    const a = await w.get('edge', 'elsewhere');
+    assert.deepEqual(conditions(a), ['CredentialsReady=False/TenantNotFound', 'Ready=False/TenantNotFound']);
+    assert.match(a?.status?.conditions?.[0]?.message ?? '', /not a Tenant's namespace/);
+    assert.equal(a?.status?.credentialsSecret, undefined);
+    assert.deepEqual((await w.client.list<Secret>('Secret', { namespace: 'elsewhere' })).items, []);
+    assert.equal(
+      (await w.client.list<Secret>('Secret', { namespace: OPERATOR_NAMESPACE })).items.length,
+      written,
+    );
+    assert.deepEqual([w.events.events.length, w.audit.records.length], [events, audited]);
+  });
+
+  it("issues dedicated credentials: a user JWT signed by the tenant's account, in a Secret the agent owns, recorded in the keystore", async () => {
+    const w = await agentWorld();
+    assert.ok(w.nats.accounts.has(w.account), "the tenant's account is on the resolver");
+    await w.create('edge');
+    await w.reconcile('edge');
+
+    const a = await w.get('edge');
+    const secret = await w.credentials('edge');
+    assert.ok(a && secret);
+    assert.ok(isControlledBy(secret, a), 'the agent owns its credentials Secret');
+    const user = secret.metadata.annotations?.[Annotation.User] ?? '';
+    assert.match(user, /^U[A-Z2-7]{55}$/);
+    const creds = secretString(secret, 'agent.creds') ?? '';
+    const jwt = /-----BEGIN NATS USER JWT-----\n(\S+)\n/.exec(creds)?.[1] ?? '';
+    const claims = decodeJwt(jwt, 'A');
+    assert.deepEqual(
+      [claims.iss, claims.sub],
+      [w.account, user],
+      "signed by the tenant's account, for its own user",
+    );
+    assert.equal(secretString(secret, 'ca.crt'), FAKE_CA_PEM);
+
+    const record = readAgentRecord(await w.keystoreEntry(agentRecordName(w.uid, 'edge')));
+    assert.deepEqual([record?.user, record?.version], [user, 1], "Palisade's record of the credentials");
+    assert.equal(a.status?.userPublicKey, user);
+    assert.equal(a.status?.credentialsVersion, 1);
+    assert.equal(a.status?.tenantUID, w.uid);
+    assert.deepEqual(conditions(a), [
+      'CredentialsReady=True/CredentialsIssued',
+      'Connected=False/NeverConnected',
+      'Ready=True/AgentReady',
+    ]);
+    assert.deepEqual(w.events.reasons.slice(-1), ['Normal/CredentialsIssued']);
+    assert.deepEqual(
+      w.audit.records.slice(-1).map((r) => [r.action, r.tenantUID, r.version]),
+      [['nats.credentials.issue', w.uid, 1]],
+    );
+
+    await w.reconcile('edge');
+    assert.equal(
+      (await w.credentials('edge'))?.metadata.resourceVersion,
+      secret.metadata.resourceVersion,
+      'kept',
+    );
+  });
+
+  it("revokes the agent's user when it is suspended, and the tenant's account carries the revocation", async () => {
+    const w = await agentWorld();
+    await w.create('edge');
+    await w.reconcile('edge');
+    const user = (await w.get('edge'))?.status?.userPublicKey ?? '';
+    assert.ok(user);
+
+    await w.edit('edge', { suspended: true });
+    await w.reconcile('edge');
+    const a = await w.get('edge');
+    assert.deepEqual(
+      conditions(a).filter((c) => !c.startsWith('Connected')),
+      [`CredentialsReady=False/${AgentReason.Suspended}`, `Ready=False/${AgentReason.Suspended}`],
+    );
+    const revoked = readRevocations(await w.keystoreEntry(revocationsName(w.uid)));
+    assert.deepEqual(Object.keys(revoked), [user], 'the revocation is in the keystore');
+    assert.deepEqual(w.events.reasons.slice(-1), ['Normal/CredentialsRevoked']);
+    assert.deepEqual(
+      w.audit.records.slice(-1).map((r) => [r.action, r.tenantUID, r.reason]),
+      [['nats.credentials.revoke', w.uid, 'suspended']],
+    );
+
+    await w.reconcileTenant();
+    assert.deepEqual(
+      Object.keys(w.nats.accounts.get(w.account)?.revocations ?? {}),
+      [user],
+      'pushed to the resolver',
+    );
+  });
+});

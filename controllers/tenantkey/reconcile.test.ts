@@ -1,0 +1,277 @@
+// The TenantKey kind through the reconcile driver, on the in-memory API server: key versions as the
+// keystore holds them, and the status and audit trail a reconcile leaves.
+import assert from 'node:assert/strict';
+import type { Tenant, TenantKey, TenantKeySpec } from '../../crds/v1alpha1/index.ts';
+import { fingerprint, keyId, tenantKeyBinding } from '../crypto/index.ts';
+import { tenantRecordSecret } from '../keystore/tenants.ts';
+import { fakeInstallation, OPERATOR_NAMESPACE } from '../keystore/testing/installation.ts';
+import type { Secret } from '../runtime/kube/types.ts';
+import { reconcilerFor } from '../runtime/reconciler.ts';
+import { factsOf } from './secrets.ts';
+import { TenantKeyReason } from './conditions.ts';
+import { tenantKeyKind } from './reconcile.ts';
+
+const UID = '0123456789ab';
+const NS = 'tenant-acme';
+
+/** A tenant as Palisade records it (its namespace and its record), and one TenantKey controller. */
+async function keyWorld(o: { holdSecrets?: boolean; holdKeys?: boolean } = {}) {
+  const w = await fakeInstallation(o.holdSecrets ? { holdSecrets: true } : {});
+  await w.client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
+  await w.keystore.createOnce(
+    tenantRecordSecret({
+      namespace: NS,
+      keystoreNamespace: OPERATOR_NAMESPACE,
+      uid: UID,
+      tenant: 'acme',
+      created: w.env.now().toISOString(),
+    }),
+  );
+  w.flush();
+  const tenantKeys = await w.cache<TenantKey>('TenantKey', o.holdKeys ? { hold: true } : {});
+  const tenants = await w.cache<Tenant>('Tenant');
+  const deps = { client: w.client, events: w.events, audit: w.audit, env: w.env, tenantKeys, tenants };
+  const reconcile = reconcilerFor(
+    { cache: tenantKeys, client: w.client },
+    tenantKeyKind({ ...deps, keystore: w.keystore }),
+  );
+  const user = w.server.client('kubectl');
+  const ref = (name: string) => ({ kind: 'TenantKey', name, namespace: NS });
+  const get = (name: string) => w.client.get<TenantKey>(ref(name));
+  return {
+    ...w,
+    user,
+    get,
+    reconcile: (name: string) => reconcile(`${NS}/${name}`),
+    create: (name: string, spec: Partial<TenantKeySpec> = {}) =>
+      user.create({
+        apiVersion: 'palisade.dev/v1alpha1',
+        kind: 'TenantKey',
+        metadata: { name, namespace: NS },
+        spec,
+      }),
+    /** Changes the spec as a user would (an update over the live object). */
+    edit: async (name: string, spec: Partial<TenantKeySpec>) => {
+      const tk = (await get(name)) as TenantKey;
+      await user.update({ ...tk, spec: { ...tk.spec, ...spec } });
+    },
+    /** The key's version Secrets in the keystore, read live, by version. */
+    versions: async (name: string) => {
+      const all = await w.keystore.liveEntriesOf(UID);
+      return all
+        .filter((s) => factsOf(s).keyName === name)
+        .sort((a, b) => factsOf(a).version - factsOf(b).version);
+    },
+  };
+}
+
+function conditions(tk: TenantKey | undefined): string[] {
+  return (tk?.status?.conditions ?? []).map((c) => `${c.type}=${c.status}/${c.reason}`);
+}
+
+describe('TenantKey (reconcile driver, in-memory API server)', () => {
+  it('generates version 1 in the keystore, wrapped for this tenant, key and version, and reports only its public facts', async () => {
+    const w = await keyWorld();
+    await w.create('data');
+    await w.reconcile('data');
+
+    const tk = await w.get('data');
+    const [v1, ...more] = await w.versions('data');
+    assert.ok(v1 && more.length === 0, 'exactly one version Secret');
+    assert.equal(v1.metadata.name, `palisade-key-${UID}-data-v1`);
+    assert.equal(v1.immutable, true);
+    assert.equal(v1.metadata.ownerReferences, undefined, 'no garbage collection can reach key material');
+    const binding = tenantKeyBinding({
+      tenantUID: UID,
+      keyName: 'data',
+      keyUID: tk?.metadata.uid ?? '',
+      version: 1,
+    });
+    const key = w.keystore.unwrap(v1, binding);
+    assert.equal(key.length, 32);
+    const other = tenantKeyBinding({
+      tenantUID: UID,
+      keyName: 'other',
+      keyUID: tk?.metadata.uid ?? '',
+      version: 1,
+    });
+    assert.throws(() => w.keystore.unwrap(v1, other), 'bound to its place');
+
+    assert.equal(tk?.status?.currentVersion, 1);
+    assert.equal(tk?.status?.tenantUID, UID);
+    assert.deepEqual(
+      tk?.status?.versions?.map((v) => [v.version, v.state, v.keyId, v.fingerprint, v.rootKeyVersion]),
+      [[1, 'Active', keyId(key), fingerprint(key), 1]],
+    );
+    assert.deepEqual(conditions(tk), [
+      'KeyReady=True/VersionsAvailable',
+      'RootKeyCurrent=True/Rewrapped',
+      'Ready=True/KeyReady',
+    ]);
+    assert.ok(
+      !JSON.stringify(tk?.status).includes(Buffer.from(key).toString('base64')),
+      'no key bytes in status',
+    );
+    assert.deepEqual(w.events.reasons, ['Normal/KeyGenerated']);
+    assert.deepEqual(
+      w.audit.records.map((r) => [r.action, r.tenantUID, r.version, r.keyId]),
+      [['tenantkey.generate', UID, 1, keyId(key)]],
+    );
+  });
+
+  it('rotates exactly once per rotationTrigger change, even when its cached status still lags', async () => {
+    const w = await keyWorld({ holdKeys: true });
+    await w.create('data', { rotationTrigger: 'one' });
+    w.flush();
+    await w.reconcile('data');
+    w.flush();
+    await w.reconcile('data');
+    assert.equal((await w.versions('data')).length, 1, 'the first trigger value does not rotate');
+
+    await w.edit('data', { rotationTrigger: 'two' });
+    w.flush();
+    await w.reconcile('data');
+    assert.deepEqual(
+      (await w.versions('data')).map((s) => [factsOf(s).version, factsOf(s).trigger]),
+      [
+        [1, 'one'],
+        [2, 'two'],
+      ],
+    );
+    // The cache still holds the TenantKey whose status lists version 1 only: no second rotation.
+    await w.reconcile('data');
+    w.flush();
+    await w.reconcile('data');
+    assert.equal((await w.versions('data')).length, 2);
+    const tk = await w.get('data');
+    assert.equal(tk?.status?.currentVersion, 2);
+    assert.equal(tk?.status?.lastRotationTrigger, 'two');
+    assert.deepEqual(w.events.reasons, ['Normal/KeyGenerated', 'Normal/KeyRotated']);
+    assert.deepEqual(w.audit.actions, ['tenantkey.generate', 'tenantkey.rotate']);
+  });
+
+  it('destroys every wrap of the versions below destroyBelowVersion, and status remembers them', async () => {
+    const w = await keyWorld();
+    await w.create('data', { rotationTrigger: 'a' });
+    await w.reconcile('data');
+    for (const trigger of ['b', 'c']) {
+      await w.edit('data', { rotationTrigger: trigger });
+      await w.reconcile('data');
+    }
+    assert.equal((await w.versions('data')).length, 3);
+
+    await w.edit('data', { destroyBelowVersion: 2 });
+    await w.reconcile('data');
+    assert.deepEqual(
+      (await w.versions('data')).map((s) => factsOf(s).version),
+      [2, 3],
+    );
+    const tk = await w.get('data');
+    assert.deepEqual(
+      tk?.status?.versions?.map((v) => [v.version, v.state]),
+      [
+        [1, 'Destroyed'],
+        [2, 'DecryptOnly'],
+        [3, 'Active'],
+      ],
+    );
+    assert.equal(tk?.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+    const destroyed = w.audit.records.filter((r) => r.action === 'tenantkey.destroy');
+    assert.deepEqual(
+      destroyed.map((r) => r.version),
+      [1],
+    );
+    assert.equal(w.events.reasons.filter((r) => r === 'Normal/KeyDestroyed').length, 1);
+
+    // A destroyed version is not missing key material.
+    await w.reconcile('data');
+    assert.equal((await w.get('data'))?.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+  });
+
+  it('claims KeyMaterialMissing only after a live read agrees, and never generates a version in its place', async () => {
+    const w = await keyWorld({ holdSecrets: true });
+    await w.create('data');
+    await w.reconcile('data');
+    assert.equal((await w.get('data'))?.status?.currentVersion, 1);
+
+    // The Secret cache has not seen version 1 yet, though status lists it.
+    await assert.rejects(w.reconcile('data'), /cache has not seen them yet/);
+    assert.deepEqual(conditions(await w.get('data')).at(-1), 'Ready=True/KeyReady');
+    assert.equal((await w.versions('data')).length, 1, 'no version made in its place');
+
+    w.flush();
+    await w.reconcile('data');
+    const [v1] = await w.versions('data');
+    await w.client.delete({
+      kind: 'Secret',
+      name: (v1 as Secret).metadata.name,
+      namespace: OPERATOR_NAMESPACE,
+    });
+    w.flush();
+    assert.deepEqual(await w.reconcile('data'), { requeueAfterMs: 30_000 });
+
+    const tk = await w.get('data');
+    assert.deepEqual(conditions(tk), [
+      'KeyReady=False/KeyMaterialMissing',
+      'RootKeyCurrent=True/Rewrapped',
+      'Ready=False/KeyMaterialMissing',
+    ]);
+    assert.match(tk?.status?.conditions?.[0]?.message ?? '', /restore them from a backup/);
+    assert.deepEqual(await w.versions('data'), [], 'nothing generated in its place');
+  });
+
+  it('contains a damaged version: reports it, warns, audits, and leaves every version (and any rotation) alone', async () => {
+    const w = await keyWorld();
+    await w.create('data', { rotationTrigger: 'a' });
+    await w.reconcile('data');
+    await w.edit('data', { rotationTrigger: 'b' });
+    await w.reconcile('data');
+    const [v1, v2] = (await w.versions('data')) as [Secret, Secret];
+    // Version 1's Secret now holds version 2's wrap (copied over it, or altered).
+    await w.client.delete({ kind: 'Secret', name: v1.metadata.name, namespace: OPERATOR_NAMESPACE });
+    const damaged = await w.client.create<Secret>({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: {
+        name: v1.metadata.name,
+        namespace: OPERATOR_NAMESPACE,
+        labels: v1.metadata.labels,
+        annotations: v1.metadata.annotations,
+      },
+      immutable: true,
+      data: v2.data,
+    });
+    await w.edit('data', { rotationTrigger: 'c' });
+    const [events, audited] = [w.events.events.length, w.audit.records.length];
+    await w.reconcile('data');
+
+    const tk = await w.get('data');
+    assert.deepEqual(conditions(tk), [
+      'KeyReady=False/KeyBindingMismatch',
+      'RootKeyCurrent=True/Rewrapped',
+      'Ready=False/KeyBindingMismatch',
+    ]);
+    assert.match(
+      tk?.status?.conditions?.[0]?.message ?? '',
+      new RegExp(`${v1.metadata.name} \\(version 1\\)`),
+    );
+    assert.deepEqual(
+      tk?.status?.versions?.map((v) => v.version),
+      [1, 2],
+    );
+    const after = await w.versions('data');
+    assert.deepEqual(
+      after.map((s) => s.metadata.resourceVersion),
+      [damaged.metadata.resourceVersion, v2.metadata.resourceVersion],
+      'both versions untouched, no version 3',
+    );
+    assert.deepEqual(
+      w.events.events.slice(events).map((e) => `${e.type}/${e.reason}`),
+      [`Warning/${TenantKeyReason.KeyBindingMismatch}`],
+    );
+    assert.deepEqual(
+      w.audit.records.slice(audited).map((r) => [r.action, r.outcome, r.version]),
+      [['tenantkey.verify', 'Failure', 1]],
+    );
+  });
+});
