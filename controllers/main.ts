@@ -15,7 +15,8 @@ import { setupKeystore } from './keystore/setup.ts';
 import { setupMessaging } from './nats/setup.ts';
 import { setupClusterAgentController } from './clusteragent/controller.ts';
 import { setupCertificateBindings } from './certificatebinding/controller.ts';
-import { startSecureEndpoint } from './certificatebinding/serving.ts';
+import { setupInternalCA } from './internalca/setup.ts';
+import { startSecureEndpoint } from './serving/https.ts';
 import { probeHandler } from './runtime/server.ts';
 import { setupKeyService } from './keyservice/setup.ts';
 
@@ -59,6 +60,7 @@ async function main(): Promise<void> {
   // NB: before the kinds: its start-up task moves an earlier layout into the keystore before they run.
   setupKeystore(mgr, { keystore, secrets, graceMs: config.rootRetireGraceMs, now: env.now });
   // NB: before messaging: the NATS server certificate is issued by the internal CA, a start-up task here.
+  setupInternalCA(mgr, env);
   await setupCertificateBindings(mgr, env);
   const nats = config.natsServers.length
     ? setupMessaging(mgr, { servers: config.natsServers, env })

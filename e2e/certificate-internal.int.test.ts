@@ -15,7 +15,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import type { ConfigMap, Secret } from '../controllers/runtime/kube/types.ts';
-import { operatorTlsBinding } from '../controllers/certificatebinding/serving.ts';
+import { operatorTlsBinding } from '../controllers/serving/https.ts';
 import { testEnv } from '../hack/testenv/env.ts';
 import { ensureNamespace, kube, kubectl, tenantManifest, uniqueName } from './support/cluster.ts';
 import {

@@ -9,7 +9,7 @@ import { writeLocalServerConfig } from '../controllers/nats/localconfig.ts';
 import { NATS_SECRETS, secretText } from '../controllers/nats/secrets.ts';
 import type { KubeClient } from '../controllers/runtime/kube/client.ts';
 import type { KubeObject, Secret } from '../controllers/runtime/kube/types.ts';
-import { loadTenantDataKeys } from '../controllers/tenantkey/data.ts';
+import { loadTenantDataKeys } from '../controllers/keyservice/tenantdata.ts';
 import { startControlPlane, type ControlPlane } from '../hack/controlplane/index.ts';
 import { AuditTail, writesByUser, WRITE_AUDIT_POLICY, type AuditEvent } from './support/audit.ts';
 import {

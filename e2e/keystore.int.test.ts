@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { runCli } from '../controllers/cli.ts';
 import type { KubeObject, Secret } from '../controllers/runtime/kube/types.ts';
-import { loadTenantDataKeys } from '../controllers/tenantkey/data.ts';
+import { loadTenantDataKeys } from '../controllers/keyservice/tenantdata.ts';
 import { testEnv } from '../hack/testenv/env.ts';
 import { getTenant, kube, readyStatus, tenantManifest, uniqueName } from './support/cluster.ts';
 import { eventually } from './support/operator.ts';

@@ -4,7 +4,7 @@ import { runCli } from '../controllers/cli.ts';
 import type { KubeClient } from '../controllers/runtime/kube/client.ts';
 import type { KubeObject, Secret } from '../controllers/runtime/kube/types.ts';
 import { FIELD_MANAGER } from '../controllers/runtime/manager.ts';
-import { loadTenantDataKeys } from '../controllers/tenantkey/data.ts';
+import { loadTenantDataKeys } from '../controllers/keyservice/tenantdata.ts';
 import type { ControlPlane } from '../hack/controlplane/index.ts';
 import { tenantManifest, uniqueName } from './support/cluster.ts';
 import { eventually } from './support/operator.ts';

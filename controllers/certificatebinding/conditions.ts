@@ -63,7 +63,6 @@ export type BindingReason = (typeof BindingReason)[keyof typeof BindingReason];
 export const WATCH_LABEL = 'palisade.dev/watch';
 /** Label naming the binding a Secret belongs to (internal leaves, cert-manager Secrets via secretTemplate). */
 export const BINDING_LABEL = 'palisade.dev/certificate-binding';
-/** Label on an internal leaf Secret: the key ID of the CA that issued it (retirement waits for none left). */
-export const CA_ID_LABEL = 'palisade.dev/ca-id';
+export { CA_ID_LABEL } from '../internalca/leaf.ts';
 export const LEAF_COMPONENT = 'internal-certificate';
 export const CERT_MANAGER_COMPONENT = 'cert-manager-certificate';

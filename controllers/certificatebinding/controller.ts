@@ -8,15 +8,8 @@ import type { Manager } from '../runtime/manager.ts';
 import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../runtime/objects.ts';
 import type { CMCertificate } from './certmanager.ts';
 import { CertManagerDetection, certificatesServed } from './certmanagerapi.ts';
-import { CA_ID_LABEL, WATCH_LABEL } from './conditions.ts';
-import {
-  CA_BUNDLE_COMPONENT,
-  CA_BUNDLE_CONFIGMAP,
-  ensureInternalCA,
-  isCASecret,
-  reconcileCA,
-} from './internalca.ts';
-import { INSTALLATION_CERT_LABEL, reconcileInstallationCerts } from './installationcerts.ts';
+import { WATCH_LABEL } from './conditions.ts';
+import { CA_BUNDLE_COMPONENT, isCASecret } from '../internalca/ca.ts';
 import { TENANT_NAMESPACE_INDEX } from './internal.ts';
 import { CertificateMetrics } from './metrics.ts';
 import { namedNamespaces, tenantNamespaceOf } from './namepolicy.ts';
@@ -26,7 +19,6 @@ import { reconcilerFor } from '../runtime/reconciler.ts';
 
 const SECRET_INDEX = 'secret';
 const SOURCE_INDEX = 'source';
-const CA_ID_INDEX = CA_ID_LABEL;
 /** Internal bindings by their namespace and by every namespace whose service names they ask for. */
 const NAMESPACES_INDEX = 'namespaces';
 
@@ -109,20 +101,7 @@ export async function setupCertificateBindings(mgr: Manager, env: BindingEnv): P
   bindings.addIndex(SOURCE_INDEX, (b) => [sourceOf(b)]);
   bindings.addIndex(NAMESPACES_INDEX, policyNamespaces);
   tenants.addIndex(TENANT_NAMESPACE_INDEX, (t) => [tenantNamespaceOf(t)]);
-  secrets.addIndex(CA_ID_INDEX, (s) => {
-    const id = s.metadata.labels?.[CA_ID_LABEL];
-    return id ? [id] : [];
-  });
 
-  const caDeps = {
-    client: mgr.client,
-    namespace: ns,
-    rand: env.rand,
-    now: env.now,
-    log: mgr.log,
-    audit: mgr.audit,
-  };
-  mgr.addStartupTask('internal-ca', () => ensureInternalCA(caDeps));
   const internalBindings = () => bindings.byIndex(SOURCE_INDEX, 'Internal');
   const deps = {
     client: mgr.client,
@@ -173,34 +152,6 @@ export async function setupCertificateBindings(mgr: Manager, env: BindingEnv): P
     },
     onError: (e) =>
       mgr.log.warn('could not check whether cert-manager is installed', { error: describeError(e) }),
-  });
-  const bundleKey = `${ns}/${CA_BUNDLE_CONFIGMAP}`;
-  mgr.addController({
-    name: 'internal-ca',
-    primary: bundles,
-    watches: [
-      watchMapped(secrets, (s) => (isCASecret(s, ns) || s.metadata.labels?.[CA_ID_LABEL] ? [bundleKey] : [])),
-    ],
-    concurrency: 1,
-    reconcile: async (key) => {
-      if (key !== bundleKey) return;
-      return reconcileCA({
-        ...caDeps,
-        secrets,
-        bundles,
-        leavesOf: (id) => secrets.byIndex(CA_ID_INDEX, id).length,
-      });
-    },
-  });
-  const isInstallationCert = (s: Secret) =>
-    s.metadata.namespace === ns && s.metadata.labels?.[INSTALLATION_CERT_LABEL] === 'true';
-  mgr.addController({
-    name: 'installation-certificates',
-    primary: bundles,
-    watches: [watchMapped(secrets, (s) => (isCASecret(s, ns) || isInstallationCert(s) ? [bundleKey] : []))],
-    concurrency: 1,
-    reconcile: async (key) =>
-      key === bundleKey ? reconcileInstallationCerts({ ...caDeps, secrets, bundles }) : undefined,
   });
 }
 

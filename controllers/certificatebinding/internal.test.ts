@@ -13,7 +13,7 @@ import {
   RETIRED_ANNOTATION,
   ROTATE_ANNOTATION,
   type CAVersion,
-} from './internalca.ts';
+} from '../internalca/ca.ts';
 
 const rand = (n: number) => new Uint8Array(randomBytes(n));
 const T0 = new Date('2030-01-01T00:00:00Z');

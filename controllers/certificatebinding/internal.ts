@@ -9,13 +9,7 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import type { CertificateBinding, Tenant } from '../../crds/v1alpha1/index.ts';
-import {
-  factsOf,
-  issueLeaf,
-  parseCertificates,
-  parsePrivateKey,
-  type CertificateFacts,
-} from '../pki/index.ts';
+import { factsOf, issueLeaf, parseCertificates, type CertificateFacts } from '../pki/index.ts';
 import { describeError } from '../runtime/errors.ts';
 import { findCondition } from '../runtime/conditions.ts';
 import type { Informer } from '../runtime/informer.ts';
@@ -28,12 +22,15 @@ import {
   MANAGED_BY_LABEL,
 } from '../runtime/objects.ts';
 import { BINDING_LABEL, BindingCondition, BindingReason, CA_ID_LABEL, LEAF_COMPONENT } from './conditions.ts';
-import { CA_BUNDLE_CONFIGMAP, caVersions, issuingCA, type CAVersion } from './internalca.ts';
+import { CA_BUNDLE_CONFIGMAP, caVersions, issuingCA, type CAVersion } from '../internalca/ca.ts';
 import { claimOf, refusalMessage, refusedNames, type NamePolicy } from './namepolicy.ts';
 import type { BindingDeps } from './deps.ts';
+import { readLeaf, type StoredLeaf } from '../internalca/leaf.ts';
 import { parseDuration } from '../../crds/v1alpha1/index.ts';
 import { humanDuration, type Observation } from './status.ts';
-import { iso, secretText } from './validate.ts';
+import { iso } from './validate.ts';
+
+export { readLeaf };
 
 /** Leaves are backdated this much, for clocks slightly behind the operator's. */
 export const BACKDATE_MS = 60_000;
@@ -64,28 +61,7 @@ export function namePolicyFor(
   };
 }
 
-export interface StoredLeaf {
-  cert?: X509Certificate;
-  facts?: CertificateFacts;
-  keyMatches: boolean;
-  caId?: string;
-  bundle?: string;
-}
-
 export type LeafPlan = { action: 'keep' } | { action: 'bundle' } | { action: 'issue'; why: string };
-
-export function readLeaf(secret: Secret): StoredLeaf {
-  const caId = secret.metadata.labels?.[CA_ID_LABEL];
-  const bundle = secretText(secret, 'ca.crt');
-  try {
-    const [cert] = parseCertificates(secretText(secret, 'tls.crt') ?? '');
-    if (!cert) return { keyMatches: false, caId, bundle };
-    const keyMatches = cert.checkPrivateKey(parsePrivateKey(secretText(secret, 'tls.key') ?? ''));
-    return { cert, facts: factsOf(cert), keyMatches, caId, bundle };
-  } catch {
-    return { keyMatches: false, caId, bundle };
-  }
-}
 
 export function renewalTimeOf(b: CertificateBinding, facts: CertificateFacts): Date {
   const spec = b.spec.internal as NonNullable<CertificateBinding['spec']['internal']>;

@@ -7,7 +7,7 @@ import { rotateRootKey } from '../installation/rotation.ts';
 import { assessInstallation } from '../installation/verdict.ts';
 import { KubeClient, loadKubeConfig } from '../runtime/kube/client.ts';
 import { createAuditLog, type AuditLog } from '../runtime/log.ts';
-import { CA_BUNDLE_CONFIGMAP } from '../certificatebinding/internalca.ts';
+import { CA_BUNDLE_CONFIGMAP } from '../internalca/ca.ts';
 import { KeyServiceClient } from '../keyservice/client.ts';
 import { KEYSERVICE_SERVICE } from '../keyservice/setup.ts';
 import type { ConfigMap } from '../runtime/kube/types.ts';

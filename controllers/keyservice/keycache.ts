@@ -24,7 +24,7 @@ import type { ObjectCache } from '../runtime/informer.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import { COMPONENT_LABEL } from '../runtime/objects.ts';
 import { Component } from '../installation/secrets.ts';
-import { openTenantDataKeys, type TenantDataKeys } from '../tenantkey/data.ts';
+import { openTenantDataKeys, type TenantDataKeys } from './tenantdata.ts';
 import { KeyServiceError } from './errors.ts';
 
 export const PRIMARY_KEY = 'primary';

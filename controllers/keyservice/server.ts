@@ -7,7 +7,7 @@
  */
 import { Server, ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { SecureContextOptions } from 'node:tls';
-import { hardenedTls } from '../certificatebinding/serving.ts';
+import { hardenedTls } from '../serving/https.ts';
 import { tenantDataService } from './proto.ts';
 
 /** PEM material the server presents and trusts. */

@@ -11,7 +11,7 @@ import type { KeyAccessPolicy, TenantKey } from '../../crds/v1alpha1/index.ts';
 import {
   ensureInstallationCertNow,
   type InstallationCertSpec,
-} from '../certificatebinding/installationcerts.ts';
+} from '../internalca/installationcerts.ts';
 import { secretText } from '../certificatebinding/validate.ts';
 import type { RandomSource } from '../crypto/index.ts';
 import type { RootKeyring } from '../installation/keyring.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { caSecret, caVersions } from '../certificatebinding/internalca.ts';
+import { caSecret, caVersions } from '../internalca/ca.ts';
 import { createCA } from '../pki/index.ts';
 import { serverNames } from './bootstrap.ts';
 import { serverTls } from './tls.ts';

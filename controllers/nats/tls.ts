@@ -3,8 +3,8 @@ import {
   ensureInstallationCertNow,
   INSTALLATION_CERT_LIFETIME_MS,
   type InstallationCertSpec,
-} from '../certificatebinding/installationcerts.ts';
-import { activeCA, bundleOf, listCAVersions, type CAVersion } from '../certificatebinding/internalca.ts';
+} from '../internalca/installationcerts.ts';
+import { activeCA, bundleOf, listCAVersions, type CAVersion } from '../internalca/ca.ts';
 import { issueLeaf, type RandomSource } from '../pki/index.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { Secret } from '../runtime/kube/types.ts';

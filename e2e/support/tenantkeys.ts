@@ -1,6 +1,6 @@
 // Helpers of the TenantKey suites: a private control plane (so root versions and Tenants of other suites
 // cannot interfere), the operator's controllers in-process with a controllable clock, and checks that
-// read key material the way the platform would (controllers/tenantkey/data.ts).
+// read key material the way the platform would (controllers/keyservice/tenantdata.ts).
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -22,7 +22,7 @@ import {
   loadRootKeyring,
   loadTenantDataKeys,
   tenantUIDOf,
-} from '../../controllers/tenantkey/data.ts';
+} from '../../controllers/keyservice/tenantdata.ts';
 import { foundSecret, unwrapVersion } from '../../controllers/tenantkey/verify.ts';
 import { startControlPlane, type ControlPlane } from '../../hack/controlplane/index.ts';
 import { TenantNamespaceAccess } from '../../controllers/tenant/access.ts';

@@ -20,8 +20,7 @@ import type { KubeClient } from '../runtime/kube/client.ts';
 import type { ConfigMap, Secret } from '../runtime/kube/types.ts';
 import type { AuditLog, Logger } from '../runtime/log.ts';
 import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../runtime/objects.ts';
-import { CA_ID_LABEL } from './conditions.ts';
-import { readLeaf } from './internal.ts';
+import { CA_ID_LABEL, readLeaf } from './leaf.ts';
 import {
   bundleOf,
   CA_BUNDLE_CONFIGMAP,
@@ -29,7 +28,7 @@ import {
   issuingCA,
   listCAVersions,
   type CAVersion,
-} from './internalca.ts';
+} from './ca.ts';
 
 export const INSTALLATION_CERT_LABEL = 'palisade.dev/installation-certificate';
 export const DNS_NAMES_ANNOTATION = 'palisade.dev/dns-names';

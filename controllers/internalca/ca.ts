@@ -16,7 +16,7 @@ import type { KubeClient } from '../runtime/kube/client.ts';
 import type { ConfigMap, Secret } from '../runtime/kube/types.ts';
 import type { AuditLog, Logger } from '../runtime/log.ts';
 import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../runtime/objects.ts';
-import { secretText } from './validate.ts';
+import { secretString as secretText } from '../runtime/objects.ts';
 
 export const CA_COMPONENT = 'internal-ca';
 export const CA_BUNDLE_COMPONENT = 'ca-bundle';

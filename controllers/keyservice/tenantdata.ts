@@ -32,8 +32,8 @@ import { recordOf } from '../keystore/tenants.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, TENANT_UID_LABEL } from '../runtime/objects.ts';
-import { foundSecret, unwrapVersion, type UnwrapProblem } from './verify.ts';
-import { groupVersions, usable, versionStates } from './versions.ts';
+import { foundSecret, unwrapVersion, type UnwrapProblem } from '../tenantkey/verify.ts';
+import { groupVersions, usable, versionStates } from '../tenantkey/versions.ts';
 
 export interface TenantDataKeys {
   /** The Active version: what `encrypt` uses. */

@@ -4,7 +4,7 @@ import { createCA, issueLeaf } from '../pki/index.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { KubeObject, Secret } from '../runtime/kube/types.ts';
 import type { AuditLog, Logger } from '../runtime/log.ts';
-import { CA_ID_LABEL } from './conditions.ts';
+import { CA_ID_LABEL } from './leaf.ts';
 import {
   ensureInstallationCert,
   INSTALLATION_CERT_LABEL,
@@ -14,7 +14,7 @@ import {
   specOf,
   type InstallationCertSpec,
 } from './installationcerts.ts';
-import { bundleOf, caSecret, caVersions, type CAVersion } from './internalca.ts';
+import { bundleOf, caSecret, caVersions, type CAVersion } from './ca.ts';
 
 const rand = (n: number) => new Uint8Array(randomBytes(n));
 const NS = 'palisade-system';

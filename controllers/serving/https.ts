@@ -17,7 +17,7 @@ import type { KubeClient } from '../runtime/kube/client.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import type { Logger } from '../runtime/log.ts';
 import { parseAddress } from '../runtime/server.ts';
-import { secretText } from './validate.ts';
+import { secretString as secretText } from '../runtime/objects.ts';
 
 export const OPERATOR_TLS_SECRET = 'palisade-operator-tls';
 
