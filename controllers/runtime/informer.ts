@@ -1,4 +1,5 @@
-import { ListWatch, Watch, type KubernetesObject } from '@kubernetes/client-node';
+import { ListWatch, type KubernetesObject } from '@kubernetes/client-node';
+import { LongWatch } from './kube/watch.ts';
 import type { Clock, Timer } from './clock.ts';
 import type { KubeClient } from './kube/client.ts';
 import { resourceFor, resourcePath } from './kube/resources.ts';
@@ -74,7 +75,7 @@ export class Informer<T extends KubeObject> implements ObjectCache<T> {
       });
       return { ...list, items: list.items as KubernetesObject[] };
     };
-    this.lw = new ListWatch(path, new Watch(client.kubeConfig), listFn, false, opts.labelSelector);
+    this.lw = new ListWatch(path, new LongWatch(client.kubeConfig), listFn, false, opts.labelSelector);
     this.lw.on('add', (o) => this.dispatch('add', o as T));
     this.lw.on('update', (o) => this.dispatch('update', o as T));
     this.lw.on('delete', (o) => this.dispatch('delete', o as T));
