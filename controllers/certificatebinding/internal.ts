@@ -12,7 +12,7 @@ import type { CertificateBinding, Tenant } from '../../crds/v1alpha1/index.ts';
 import { factsOf, issueLeaf, parseCertificates, type CertificateFacts } from '../pki/index.ts';
 import { describeError } from '../runtime/errors.ts';
 import { findCondition } from '../runtime/conditions.ts';
-import type { Informer } from '../runtime/informer.ts';
+import type { ObjectCache } from '../runtime/informer.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import {
   COMPONENT_LABEL,
@@ -41,7 +41,7 @@ export const TENANT_NAMESPACE_INDEX = 'certificatebinding.tenant-namespace';
 
 /** The name policy for a binding in `namespace`, from the cluster-scoped Tenants. */
 export function namePolicyFor(
-  tenants: Informer<Tenant>,
+  tenants: ObjectCache<Tenant>,
   namespace: string,
   operatorNamespace: string,
 ): NamePolicy {
