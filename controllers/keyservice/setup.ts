@@ -8,10 +8,7 @@
  */
 import { Counter, Histogram } from 'prom-client';
 import type { KeyAccessPolicy, TenantKey } from '../../crds/v1alpha1/index.ts';
-import {
-  ensureInstallationCertNow,
-  type InstallationCertSpec,
-} from '../internalca/installationcerts.ts';
+import { ensureInstallationCertNow, type InstallationCertSpec } from '../internalca/installationcerts.ts';
 import { secretText } from '../certificatebinding/validate.ts';
 import type { RandomSource } from '../crypto/index.ts';
 import type { RootKeyring } from '../installation/keyring.ts';
