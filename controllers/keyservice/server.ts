@@ -1,6 +1,6 @@
 /**
  * The gRPC server: TLS 1.2+ with the hardened suites every Palisade endpoint uses
- * (certificatebinding/serving.ts `hardenedTls`), the key service's certificate from the internal CA, and
+ * (serving/https.ts `hardenedTls`), the key service's certificate from the internal CA, and
  * client certificates requested but optional (a caller may prove itself with a token instead); a client
  * certificate counts only when it verifies against the internal CA bundle. A renewed certificate or a new
  * CA bundle is taken in without a restart: new connections use it, open ones keep theirs.
