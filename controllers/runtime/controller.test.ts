@@ -78,4 +78,28 @@ describe('the reconcile driver', function () {
     assert.equal(calls, 2);
     assert.deepEqual(await counter(metrics, 'palisade_reconcile_total'), { error: 1, success: 1 });
   });
+
+  it('reports no queue depth before it starts (a standby fills its queues without a backlog)', async function () {
+    const metrics = new Metrics();
+    const c = new Controller({
+      name: 'things',
+      primary: emptyCache(),
+      clock: systemClock,
+      log: createLogger({ level: 'error' }),
+      metrics,
+      reconcile: async () => undefined,
+    });
+    c.enqueue('ns/a');
+    c.enqueue('ns/b');
+    const depth = async () =>
+      (await metrics.registry.getSingleMetric('palisade_workqueue_depth')?.get())?.values.find(
+        (v) => v.labels.controller === 'things',
+      )?.value;
+    assert.equal(await depth(), undefined, 'nothing reported while standing by');
+    c.start();
+    await c.idle();
+    c.enqueue('ns/c');
+    assert.equal(typeof (await depth()), 'number', 'reported once leading');
+    await c.stop();
+  });
 });

@@ -74,6 +74,7 @@ export class Controller<T extends KubeObject = KubeObject> {
   private readonly queue: WorkQueue;
   private readonly lastSeen = new Map<string, KubeObject>();
   private resyncTimer: { cancel(): void } | undefined;
+  private started = false;
 
   constructor(opts: ControllerOptions<T>) {
     this.o = opts;
@@ -99,10 +100,12 @@ export class Controller<T extends KubeObject = KubeObject> {
 
   enqueue(key: string): void {
     this.queue.add(key);
-    this.o.metrics.queueDepth.set({ controller: this.name }, this.queue.depth);
+    // NB: a standby replica's informers fill queues nobody drains until it leads: that is no backlog.
+    if (this.started) this.o.metrics.queueDepth.set({ controller: this.name }, this.queue.depth);
   }
 
   start(): void {
+    this.started = true;
     for (const o of this.o.primary.list()) this.lastSeen.set(objectKey(o.metadata), o);
     this.queue.start((key) => this.handle(key));
     for (const o of this.o.primary.list()) this.enqueue(objectKey(o.metadata));
