@@ -60,8 +60,14 @@ async function condition(kind: string, name: string, namespace: string, type: st
 
 describe('Idle is free (messaging on, every kind present)', function () {
   let env: MessagingEnv | undefined;
+  const name = uniqueName('idle');
 
+  // NB: the Tenant goes while its operator still runs (its finalizer), so no later suite's operator finds
+  // a Tenant it never made in the shared control plane.
   after(async function () {
+    this.timeout(120_000);
+    await kube().delete({ kind: 'Tenant', name });
+    for (let i = 0; i < 120 && (await getTenant(name)); i++) await new Promise((r) => setTimeout(r, 500));
     await stopMessaging(env);
   });
 
@@ -71,7 +77,6 @@ describe('Idle is free (messaging on, every kind present)', function () {
       PALISADE_RESYNC_MS: String(RESYNC_MS),
     });
     const port = env.op.probePort;
-    const name = uniqueName('idle');
     await kube().apply(tenantManifest(name));
     const ns = `tenant-${name}`;
     await eventually(

@@ -78,7 +78,7 @@ async function palisadeObjects(state: string): Promise<Obj[]> {
     [
       `--kubeconfig=${kubeconfig}`,
       'get',
-      'tenants,tenantkeys,clusteragents,certificatebindings',
+      'palisade', // the category: every Palisade kind
       '-A',
       '-o',
       'json',
