@@ -15,7 +15,6 @@ export const AgentReason = {
   Suspended: 'Suspended',
   /** The credentials Secret's name is taken by a Secret this agent does not own. */
   SecretConflict: 'SecretConflict',
-  IssueFailed: 'IssueFailed',
   HeartbeatReceived: 'HeartbeatReceived',
   HeartbeatMissed: 'HeartbeatMissed',
   NeverConnected: 'NeverConnected',

@@ -66,8 +66,29 @@ async function finalizeAgent(d: AgentDeps, agent: ClusterAgent): Promise<void> {
 }
 
 async function reconcileAgent(d: AgentDeps, agent: ClusterAgent): Promise<Outcome<ClusterAgentStatus>> {
+  const place = observe(d, agent);
+  if ('outcome' in place) return place.outcome;
+  const { ctx } = place;
+  const limit = ctx.tenant.spec.messaging.maxAgents;
+  if (agentIndex(d, agent) >= limit) {
+    const limited = notReady(AgentReason.AgentLimitReached, `the tenant allows at most ${limit} agents`);
+    return { status: report(agent, ctx, limited, d) };
+  }
+  if (ctx.delivered && !isControlledBy(ctx.delivered, agent)) return conflict(d, ctx);
+  const credentials = await converge(d, ctx);
+  if (!credentials) return conflict(d, ctx);
+  return withConnectivity(d, ctx, credentials);
+}
+
+/**
+ * Where the agent stands, from Palisade's records: its tenant, its credentials record, the revocations and
+ * what was delivered — or why it cannot go on (no tenant here, tenant not ready, cache not whole yet).
+ */
+function observe(
+  d: AgentDeps,
+  agent: ClusterAgent,
+): { ctx: Context } | { outcome: Outcome<ClusterAgentStatus> } {
   const namespace = agent.metadata.namespace ?? '';
-  const name = agent.metadata.name;
   const { tenantRecord, uid, recordSecret, record, revoked } = recordsOf(d, agent);
   const tenant = tenantRecord && !tenantRecord.retained ? d.tenants.get(tenantRecord.tenant) : undefined;
   const problem = tenancyProblem({
@@ -84,31 +105,24 @@ async function reconcileAgent(d: AgentDeps, agent: ClusterAgent): Promise<Outcom
     };
     // A Tenant (or its record) appearing re-queues the agent; the recheck is a safety net.
     const wrongPlace = p.reason === AgentReason.TenantNotFound;
-    return {
-      status: report(agent, undefined, notReady(p.reason, p.message), d),
-      requeueAfterMs: wrongPlace ? TENANT_RECHECK_MS * 12 : TENANT_RECHECK_MS,
-    };
+    const status = report(agent, undefined, notReady(p.reason, p.message), d);
+    return { outcome: { status, requeueAfterMs: wrongPlace ? TENANT_RECHECK_MS * 12 : TENANT_RECHECK_MS } };
   }
   // NB: until the namespace's Secret cache is whole, "not delivered" may only mean "not seen yet": wait,
   // rather than issue new credentials (and revoke the ones the agent holds).
-  if (!d.secrets.synced(namespace)) return { requeueAfterMs: CACHE_WAIT_MS };
-  const ctx: Context = {
-    agent,
-    tenant,
-    uid,
-    record,
-    recordSecret,
-    delivered: d.secrets.get(credentialsSecretName(agent), namespace),
-    revoked,
-  };
-  const limit = tenant.spec.messaging.maxAgents;
-  if (agentIndex(d, agent) >= limit) {
-    const limited = notReady(AgentReason.AgentLimitReached, `the tenant allows at most ${limit} agents`);
-    return { status: report(agent, ctx, limited, d) };
-  }
-  if (ctx.delivered && !isControlledBy(ctx.delivered, agent)) return conflict(d, ctx);
-  const credentials = await converge(d, ctx);
-  if (!credentials) return conflict(d, ctx);
+  if (!d.secrets.synced(namespace)) return { outcome: { requeueAfterMs: CACHE_WAIT_MS } };
+  const delivered = d.secrets.get(credentialsSecretName(agent), namespace);
+  return { ctx: { agent, tenant, uid, record, recordSecret, delivered, revoked } };
+}
+
+/** Heartbeats decide Connected; the status, and when to look again (the heartbeat deadline, a rotation). */
+function withConnectivity(
+  d: AgentDeps,
+  ctx: Context,
+  credentials: ConditionInput,
+): Outcome<ClusterAgentStatus> {
+  const { agent, uid } = ctx;
+  const name = agent.metadata.name;
   const conn = connectivity(
     agent,
     d.nats.heartbeats.get(uid, name),

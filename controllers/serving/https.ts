@@ -4,8 +4,8 @@
  * or the platform engineer, like any other binding; see docs/certificates.md). TLS 1.2 is the floor, with
  * only forward-secret AEAD suites; a renewed certificate is picked up without a restart.
  *
- * It reads the Secret by name (a GET per minute), so it runs on standby replicas too, which lead no
- * informers.
+ * It reads the Secret by name (a GET per minute), so it runs on standby replicas too, with no
+ * informer of its own.
  */
 import https from 'node:https';
 import type http from 'node:http';
@@ -41,7 +41,7 @@ export function hardenedTls(pem: { cert: string; key: string }) {
   };
 }
 
-/** The binding a deployment declares for the endpoint (what the chart renders). */
+/** The binding a deployment declares for the endpoint (apply it alongside the operator; docs/certificates.md). */
 export function operatorTlsBinding(namespace: string): CertificateBinding {
   return {
     apiVersion: 'palisade.dev/v1alpha1',

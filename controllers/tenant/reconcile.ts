@@ -3,7 +3,7 @@ import { describeError } from '../runtime/errors.ts';
 import type { Namespace } from '../runtime/kube/types.ts';
 import type { Kind, Outcome } from '../runtime/reconciler.ts';
 import { ACCESS_ROLEBINDING } from './access.ts';
-import { reconcileTenantAccount } from './account.ts';
+import { reconcileTenantAccount, type TenantMessagingDeps } from './account.ts';
 import { TENANT_FINALIZER, TenantReason } from './conditions.ts';
 import { finalizeTenant } from './deletion.ts';
 import type { TenantDeps } from './deps.ts';
@@ -30,14 +30,7 @@ export function tenantKind(d: TenantDeps): Kind<Tenant, TenantStatus> {
 async function reconcileTenant(d: TenantDeps, tenant: Tenant): Promise<Outcome<TenantStatus>> {
   const now = d.env.now();
   const identity = await ensureIdentity(d, tenant);
-  if (!identity.ok) {
-    d.events.record(tenant, 'Warning', identity.reason, 'Reconcile', identity.message);
-    const namespace = { status: 'False' as const, reason: identity.reason, message: identity.message };
-    return {
-      status: tenantStatus(tenant, { uid: tenant.status?.uid, namespace, now }),
-      requeueAfterMs: FOREIGN_NAMESPACE_RECHECK_MS,
-    };
-  }
+  if (!identity.ok) return refused(d, tenant, identity, now);
   const uid = identity.record.uid;
   // The first status that carries the UID is audited, once it is written.
   const afterStatus = (wrote: boolean) => {
@@ -57,14 +50,7 @@ async function reconcileTenant(d: TenantDeps, tenant: Tenant): Promise<Outcome<T
       ...namespace.stop,
     };
   const primary = await ensurePrimaryKey(d, tenant);
-  const account = d.messaging
-    ? await reconcileTenantAccount(
-        { client: d.client, audit: d.audit, now: () => d.env.now(), keystore: d.keystore },
-        d.messaging,
-        tenant,
-        uid,
-      )
-    : undefined;
+  const account = d.messaging ? await accountStep(d, d.messaging, tenant, uid) : undefined;
   return {
     status: tenantStatus(tenant, {
       uid,
@@ -76,6 +62,27 @@ async function reconcileTenant(d: TenantDeps, tenant: Tenant): Promise<Outcome<T
     afterStatus,
     ...(account?.error !== undefined ? { retry: account.error } : {}),
   };
+}
+
+/** Palisade's record gives this Tenant no identity (someone else's namespace or UID): say why, touch nothing. */
+function refused(
+  d: TenantDeps,
+  tenant: Tenant,
+  identity: { reason: string; message: string },
+  now: Date,
+): Outcome<TenantStatus> {
+  d.events.record(tenant, 'Warning', identity.reason, 'Reconcile', identity.message);
+  const namespace = { status: 'False' as const, reason: identity.reason, message: identity.message };
+  return {
+    status: tenantStatus(tenant, { uid: tenant.status?.uid, namespace, now }),
+    requeueAfterMs: FOREIGN_NAMESPACE_RECHECK_MS,
+  };
+}
+
+/** The NATS account step (account.ts), with what it reads and writes through. */
+function accountStep(d: TenantDeps, m: TenantMessagingDeps, tenant: Tenant, uid: string) {
+  const deps = { client: d.client, audit: d.audit, now: () => d.env.now(), keystore: d.keystore };
+  return reconcileTenantAccount(deps, m, tenant, uid);
 }
 
 /**

@@ -56,32 +56,38 @@ async function reconcileTenantKey(d: TenantKeyDeps, tk: TenantKey): Promise<Outc
   const { problems } = unwrapAll(tk, tenantUID, versions, secretOf, d.keystore.rootKeys.lookup, held);
   const [problem] = problems;
   if (problem) return refuse(d, tk, tenantUID, versions, problem, problems.length);
-  const listed = tk.status?.versions ?? [];
-  const missing = missingVersions(versions, listed, tk.spec);
-  if (missing.length > 0) {
-    // NB: the Secret cache may not have seen a version this key's own status already lists (two watch
-    // streams, no common order): missing key material is claimed only after a live read agrees.
-    if (await d.keystore.liveVersionsPresent(tenantUID, tk.metadata.name, missing))
-      throw new Error(
-        `version(s) ${missing.join(', ')} exist but the Secret cache has not seen them yet; retrying`,
-      );
-    const message = `the keystore entries of version(s) ${missing.join(', ')} are gone although they were never destroyed; restore them from a backup (no new key is generated in their place)`;
-    return {
-      status: report(d, tk, tenantUID, versions, notReady(TenantKeyReason.KeyMaterialMissing, message)),
-      requeueAfterMs: ROOT_MISSING_RECHECK_MS,
-    };
-  }
+  const gone = await missingMaterial(d, tk, tenantUID, versions);
+  if (gone) return gone;
   const place: KeyPlace = { tk, tenantUID };
   const view = await converge(d, place, versions);
   const rotation = rotationDue(tk.spec, view[view.length - 1], d.env.now());
   const status = report(d, tk, tenantUID, view);
   if (rotation.due || !rotation.nextAt) return { status };
+  const untilRotation = Math.max(1000, rotation.nextAt.getTime() - d.env.now().getTime());
+  return { status, requeueAfterMs: Math.min(MAX_REQUEUE_MS, untilRotation) };
+}
+
+/**
+ * Versions the key's own status lists but the keystore no longer holds (never destroyed): reported, and
+ * nothing generated in their place. NB: the Secret cache may not have seen a version the status already
+ * lists (two watch streams, no common order): missing key material is claimed only after a live read agrees.
+ */
+async function missingMaterial(
+  d: TenantKeyDeps,
+  tk: TenantKey,
+  tenantUID: string,
+  versions: ObservedVersion[],
+): Promise<Outcome<TenantKeyStatus> | undefined> {
+  const missing = missingVersions(versions, tk.status?.versions ?? [], tk.spec);
+  if (missing.length === 0) return undefined;
+  if (await d.keystore.liveVersionsPresent(tenantUID, tk.metadata.name, missing))
+    throw new Error(
+      `version(s) ${missing.join(', ')} exist but the Secret cache has not seen them yet; retrying`,
+    );
+  const message = `the keystore entries of version(s) ${missing.join(', ')} are gone although they were never destroyed; restore them from a backup (no new key is generated in their place)`;
   return {
-    status,
-    requeueAfterMs: Math.min(
-      MAX_REQUEUE_MS,
-      Math.max(1000, rotation.nextAt.getTime() - d.env.now().getTime()),
-    ),
+    status: report(d, tk, tenantUID, versions, notReady(TenantKeyReason.KeyMaterialMissing, message)),
+    requeueAfterMs: ROOT_MISSING_RECHECK_MS,
   };
 }
 

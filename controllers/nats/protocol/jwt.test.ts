@@ -13,7 +13,7 @@ const input = (account: string, palisadeAccount: string) => ({
   revocations: {},
 });
 
-describe('messaging/jwt: NATS JWTs signed with node:crypto', () => {
+describe('nats/protocol/jwt: NATS JWTs signed with node:crypto', () => {
   it('makes account JWTs that @nats-io/jwt decodes and verifies, with every limit set explicitly', () => {
     const op = createKeyPair('O');
     const acct = createKeyPair('A');

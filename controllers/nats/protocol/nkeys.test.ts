@@ -10,7 +10,7 @@ import {
   verifySignature,
 } from './nkeys.ts';
 
-describe('messaging/nkeys: node:crypto Ed25519 behind the nkey encoding', () => {
+describe('nats/protocol/nkeys: node:crypto Ed25519 behind the nkey encoding', () => {
   it('derives the same public key as @nats-io/nkeys from the same seed, for every role', () => {
     for (const make of [nkeys.createOperator, nkeys.createAccount, nkeys.createUser]) {
       const theirs = make();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { renderServerConfig } from './serverconfig.ts';
 
-describe('messaging/serverconfig and tls', () => {
+describe('nats/protocol/serverconfig and tls', () => {
   it('renders an operator-mode config: full resolver with delete, preloads, TLS ≥ 1.2 with AEAD ciphers', () => {
     const conf = renderServerConfig(
       {

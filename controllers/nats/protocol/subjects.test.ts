@@ -10,7 +10,7 @@ import {
 
 const UID = '0123456789ab';
 
-describe('messaging/subjects: who sent it is in the subject', () => {
+describe('nats/protocol/subjects: who sent it is in the subject', () => {
   it('builds the report and command subjects of an agent', () => {
     assert.equal(
       agentReportSubject(UID, 'edge-1', 'heartbeat'),
