@@ -79,3 +79,87 @@ describe('architecture: dependencies flow one way', () => {
     assert.deepEqual(offenders, []);
   });
 });
+
+/** The cycles of a directed graph, each as the path that closes it. */
+function cyclesOf(graph: ReadonlyMap<string, Iterable<string>>): string[][] {
+  const out: string[][] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const visit = (n: string) => {
+    state.set(n, 'open');
+    stack.push(n);
+    for (const m of graph.get(n) ?? []) {
+      if (state.get(m) === 'open') out.push([...stack.slice(stack.indexOf(m)), m]);
+      else if (!state.has(m)) visit(m);
+    }
+    stack.pop();
+    state.set(n, 'done');
+  };
+  for (const n of graph.keys()) if (!state.has(n)) visit(n);
+  return out;
+}
+
+// NB: type-only imports count too: a cycle of types is still a knot a reader must untie.
+const fileGraph = new Map(
+  all.map((f) => [
+    f,
+    imports(f)
+      .filter((s) => s.startsWith('.'))
+      .map((s) => target(f, s)),
+  ]),
+);
+const folderGraph = new Map<string, Set<string>>();
+for (const [f, targets] of fileGraph) {
+  for (const t of targets) {
+    if (path.dirname(t) === path.dirname(f)) continue;
+    const set = folderGraph.get(path.dirname(f)) ?? new Set<string>();
+    set.add(path.dirname(t));
+    folderGraph.set(path.dirname(f), set);
+  }
+}
+
+describe('architecture: no knots', () => {
+  it('finds a cycle when there is one (the check itself)', () => {
+    const g = new Map([
+      ['a', ['b']],
+      ['b', ['c']],
+      ['c', ['a']],
+      ['d', ['a']],
+    ]);
+    assert.deepEqual(cyclesOf(g), [['a', 'b', 'c', 'a']]);
+    assert.deepEqual(
+      cyclesOf(
+        new Map([
+          ['a', ['b']],
+          ['b', []],
+        ]),
+      ),
+      [],
+    );
+  });
+
+  it('has no import cycle between files', () => {
+    assert.deepEqual(
+      cyclesOf(fileGraph).map((c) => c.join(' → ')),
+      [],
+    );
+  });
+
+  it('has no import cycle between folders', () => {
+    assert.deepEqual(
+      cyclesOf(folderGraph).map((c) => c.join(' → ')),
+      [],
+    );
+  });
+
+  // NB: test support (testdata/, testing/) serves the tests of the folder that contains it, and imports it.
+  it('imports only downward: no folder imports a folder that contains it (test support aside)', () => {
+    const support = (f: string) => /\/(testdata|testing)(\/|$)/.test(path.dirname(f));
+    const upward = [...fileGraph].flatMap(([f, targets]) =>
+      targets
+        .filter((t) => !support(f) && path.dirname(f).startsWith(`${path.dirname(t)}/`))
+        .map((t) => `${f} → ${t}`),
+    );
+    assert.deepEqual(upward, []);
+  });
+});

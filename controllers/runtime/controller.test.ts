@@ -28,67 +28,55 @@ async function counter(metrics: Metrics, name: string): Promise<Record<string, n
   return Object.fromEntries((m?.values ?? []).map((v) => [String(v.labels.result ?? ''), v.value]));
 }
 
+/** A controller over an empty cache whose first reconcile throws `first` (if given), later ones succeed. */
+function controllerFailingOnce(first?: Error) {
+  const metrics = new Metrics();
+  const seen = { calls: 0 };
+  const controller = new Controller({
+    name: 'things',
+    primary: emptyCache(),
+    clock: systemClock,
+    log: createLogger({ level: 'error' }),
+    metrics,
+    baseDelayMs: 1,
+    reconcile: async () => {
+      seen.calls++;
+      if (seen.calls === 1 && first) throw first;
+    },
+  });
+  return { controller, metrics, seen };
+}
+
+/** Enqueues one key on a started controller and waits until it (and any retry) is done. */
+async function runOnce(c: Controller): Promise<void> {
+  c.start();
+  c.enqueue('ns/a');
+  await new Promise((r) => setTimeout(r, 50));
+  await c.idle();
+  await c.stop();
+}
+
 describe('the reconcile driver', function () {
   it('requeues a key whose write met a stale read (409 Conflict) without counting an error', async function () {
-    const metrics = new Metrics();
-    let calls = 0;
-    const c = new Controller({
-      name: 'things',
-      primary: emptyCache(),
-      clock: systemClock,
-      log: createLogger({ level: 'error' }),
-      metrics,
-      baseDelayMs: 1,
-      reconcile: async () => {
-        calls++;
-        if (calls === 1) throw new ApiError(409, 'Conflict', 'the object has been modified');
-      },
-    });
-    c.start();
-    c.enqueue('ns/a');
-    await new Promise((r) => setTimeout(r, 50));
-    await c.idle();
-    await c.stop();
-    assert.equal(calls, 2, 'reconciled again after the conflict');
+    const { controller, metrics, seen } = controllerFailingOnce(
+      new ApiError(409, 'Conflict', 'the object has been modified'),
+    );
+    await runOnce(controller);
+    assert.equal(seen.calls, 2, 'reconciled again after the conflict');
     const errors = await metrics.registry.getSingleMetric('palisade_reconcile_errors_total')?.get();
     assert.equal(errors?.values.reduce((n, v) => n + v.value, 0) ?? 0, 0, 'no error counted');
     assert.deepEqual(await counter(metrics, 'palisade_reconcile_total'), { conflict: 1, success: 1 });
   });
 
   it('counts any other failure as an error and retries it', async function () {
-    const metrics = new Metrics();
-    let calls = 0;
-    const c = new Controller({
-      name: 'things',
-      primary: emptyCache(),
-      clock: systemClock,
-      log: createLogger({ level: 'error' }),
-      metrics,
-      baseDelayMs: 1,
-      reconcile: async () => {
-        calls++;
-        if (calls === 1) throw new ApiError(409, 'AlreadyExists', 'exists');
-      },
-    });
-    c.start();
-    c.enqueue('ns/a');
-    await new Promise((r) => setTimeout(r, 50));
-    await c.idle();
-    await c.stop();
-    assert.equal(calls, 2);
+    const { controller, metrics, seen } = controllerFailingOnce(new ApiError(409, 'AlreadyExists', 'exists'));
+    await runOnce(controller);
+    assert.equal(seen.calls, 2);
     assert.deepEqual(await counter(metrics, 'palisade_reconcile_total'), { error: 1, success: 1 });
   });
 
   it('reports no queue depth before it starts (a standby fills its queues without a backlog)', async function () {
-    const metrics = new Metrics();
-    const c = new Controller({
-      name: 'things',
-      primary: emptyCache(),
-      clock: systemClock,
-      log: createLogger({ level: 'error' }),
-      metrics,
-      reconcile: async () => undefined,
-    });
+    const { controller: c, metrics } = controllerFailingOnce();
     c.enqueue('ns/a');
     c.enqueue('ns/b');
     const depth = async () =>
