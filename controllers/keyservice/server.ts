@@ -5,10 +5,20 @@
  * certificate counts only when it verifies against the internal CA bundle. A renewed certificate or a new
  * CA bundle is taken in without a restart: new connections use it, open ones keep theirs.
  */
-import { Server, ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import {
+  Server,
+  ServerCredentials,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
 import type { SecureContextOptions } from 'node:tls';
 import { hardenedTls } from '../serving/https.ts';
-import { tenantDataService } from './proto.ts';
+
+/** One gRPC service the server offers: the key service's own, and the cluster channel's beside them. */
+export interface GrpcService {
+  definition: ServiceDefinition;
+  handlers: UntypedServiceImplementation;
+}
 
 /** PEM material the server presents and trusts. */
 export interface ServerTls {
@@ -47,17 +57,17 @@ export interface KeyServer {
   close(graceMs?: number): Promise<void>;
 }
 
-/** Listens on `address` (`host:port`, port 0 for any) with the TenantData service. */
+/** Listens on `address` (`host:port`, port 0 for any) with `services`. */
 export async function startKeyServer(o: {
   address: string;
   tls: ServerTls;
-  handlers: UntypedServiceImplementation;
+  services: readonly GrpcService[];
 }): Promise<KeyServer> {
   const server = new Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
   });
-  server.addService(tenantDataService(), o.handlers);
+  for (const s of o.services) server.addService(s.definition, s.handlers);
   const creds = new ReloadableCredentials(o.tls);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(o.address, creds, (err, p) => (err ? reject(err) : resolve(p))),

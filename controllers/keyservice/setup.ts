@@ -22,7 +22,8 @@ import { tenantDataHandlers } from './handlers.ts';
 import { TenantKeyCache } from './keycache.ts';
 import { POLICY_SUBJECT_INDEX, policySubjects, subjectKeys } from './policy.ts';
 import { setupPolicyStatus } from './policystatus.ts';
-import { startKeyServer, type KeyServer, type ServerTls } from './server.ts';
+import { startKeyServer, type GrpcService, type KeyServer, type ServerTls } from './server.ts';
+import { tenantDataService } from './proto.ts';
 import { apiTokenReviewer } from './tokenreview.ts';
 
 export const KEYSERVICE_TLS_SECRET = 'palisade-keyservice-tls';
@@ -56,6 +57,11 @@ export interface KeyServiceOptions {
   rootKeys: RootKeyring;
   rand: RandomSource;
   maxKeys?: number;
+  /**
+   * Further services on the same server (same TLS, same port): the cluster channel's. Their handlers
+   * authenticate their own callers.
+   */
+  services?: readonly GrpcService[];
 }
 
 export interface KeyService {
@@ -143,7 +149,8 @@ export function setupKeyService(mgr: Manager, o: KeyServiceOptions): KeyService 
       mgr.log.info('reloaded the key service certificate', { secret: KEYSERVICE_TLS_SECRET });
       return;
     }
-    starting = startKeyServer({ address: o.address, tls, handlers }).then(
+    const services = [{ definition: tenantDataService(), handlers }, ...(o.services ?? [])];
+    starting = startKeyServer({ address: o.address, tls, services }).then(
       (s) => {
         server = s;
         starting = undefined;

@@ -3,6 +3,7 @@
  * policies and key cache over a keystore held in an array (the real index functions), a throwaway CA and
  * a token reviewer that knows a fixed set of tokens. No API server.
  */
+import { tenantDataService } from '../proto.ts';
 import { randomBytes } from 'node:crypto';
 import type {
   KeyAccessPolicy,
@@ -182,7 +183,7 @@ export async function startWorld(o: {
   const server = await startKeyServer({
     address: '127.0.0.1:0',
     tls: { cert: serverPair.certPem, key: serverPair.keyPem, ca: ca.certPem },
-    handlers,
+    services: [{ definition: tenantDataService(), handlers }],
   });
   const clients: KeyServiceClient[] = [];
   return {
