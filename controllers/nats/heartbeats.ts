@@ -10,6 +10,17 @@ export interface AgentReport {
   statistics?: Record<string, string>;
 }
 
+/** Which agent sent a report: the tenant's UID and the ClusterAgent's name. */
+export interface ReportSender {
+  tenantUID: string;
+  agent: string;
+}
+
+export interface ReportContent {
+  health?: ReportedHealth;
+  statistics?: Record<string, string>;
+}
+
 const HEALTH = new Set(['Healthy', 'Degraded', 'Unhealthy']);
 const MAX_STATS = 32;
 const MAX_VALUE = 256;
@@ -56,20 +67,28 @@ export class HeartbeatStore {
     this.notify = fn;
   }
 
+  /** A report as NATS carries it: identity from the subject, content parsed from the body. */
   record(origin: ReportOrigin, data: Uint8Array, now: number): void {
-    const key = `${origin.tenantUID}/${origin.agent}`;
+    const who = { tenantUID: origin.tenantUID, agent: origin.agent };
+    if (origin.kind === 'health') this.report(who, { health: parseHealth(data) }, now);
+    else if (origin.kind === 'stats') this.report(who, { statistics: parseStatistics(data) }, now);
+    else this.report(who, {}, now);
+  }
+
+  /**
+   * A report from any channel (NATS or the gRPC cluster channel). `who` comes from what authenticated
+   * the sender (the NATS subject its user may publish on, the client certificate), never from content.
+   * Any report is a heartbeat; absent health or statistics keep the last ones.
+   */
+  report(who: ReportSender, content: ReportContent, now: number): void {
+    const key = `${who.tenantUID}/${who.agent}`;
     const prev = this.reports.get(key);
     const next: AgentReport = { ...prev, lastSeen: now };
-    if (origin.kind === 'health') {
-      const h = parseHealth(data);
-      if (h) next.health = h;
-    } else if (origin.kind === 'stats') {
-      const s = parseStatistics(data);
-      if (s) next.statistics = s;
-    }
+    if (content.health) next.health = content.health;
+    if (content.statistics) next.statistics = content.statistics;
     this.reports.set(key, next);
     if (!this.reportedConnected.has(key) || prev?.health !== next.health)
-      this.notify(origin.tenantUID, origin.agent);
+      this.notify(who.tenantUID, who.agent);
   }
 
   get(tenantUID: string, agent: string): AgentReport | undefined {
