@@ -6,6 +6,7 @@ import {
   hashPassword,
   normalizeEmail,
   passwordNeedsRehash,
+  passwordPepperVersion,
   verifyPassword,
   type PasswordParams,
 } from './identifiers.ts';
@@ -32,6 +33,18 @@ describe('identifier hashing', () => {
       hashIdentifier(FAKE_HASH_SALT, 'a@b.example', 'opaque'),
       hashIdentifier(FAKE_HASH_SALT, 'a@b.example', 'email'),
     );
+  });
+
+  it('gives one identifier unrelated values in two scopes (tenants), with the scope in the HKDF info', () => {
+    const a = hashIdentifier(FAKE_HASH_SALT, 'Alice@Example.COM', 'email', '0123456789ab');
+    const b = hashIdentifier(FAKE_HASH_SALT, 'alice@example.com', 'email', 'ba9876543210');
+    assert.equal(hashIdentifier(FAKE_HASH_SALT, 'alice@example.com', 'email', '0123456789ab'), a);
+    assert.notEqual(a, b);
+    assert.notEqual(a, hashIdentifier(FAKE_HASH_SALT, 'alice@example.com', 'email'));
+    const key = subkey('palisade identifier hash v1 scope 0123456789ab');
+    assert.equal(createHmac('sha256', key).update('email\0alice@example.com').digest('hex'), a);
+    assert.throws(() => hashIdentifier(FAKE_HASH_SALT, 'a@b.c', 'email', ''), { code: 'BadInput' });
+    assert.throws(() => hashIdentifier(FAKE_HASH_SALT, 'a@b.c', 'email', 'a b'), { code: 'BadInput' });
   });
 
   it('hashes opaque identifiers exactly as given, without case folding', () => {
@@ -159,6 +172,23 @@ describe('password hashing', () => {
     assert.equal(passwordNeedsRehash(encoded, WEAK), false);
     assert.equal(passwordNeedsRehash(encoded), true);
     assert.deepEqual(DEFAULT_PASSWORD_PARAMS, { memoryKiB: 19456, iterations: 2, parallelism: 1 });
+  });
+
+  it("names the pepper version in the hash, verifies only with that version's salt, and asks for a rehash when it is not current", async () => {
+    const encoded = await hashPassword(OTHER_SALT, 'pw', seededRandom(6), WEAK, 2);
+    assert.match(encoded, /^\$argon2id\$v=19\$m=64,t=1,p=1,pv=2\$/);
+    assert.equal(passwordPepperVersion(encoded), 2);
+    assert.equal(await verifyPassword(OTHER_SALT, 'pw', encoded), true);
+    assert.equal(await verifyPassword(FAKE_HASH_SALT, 'pw', encoded), false);
+    assert.equal(passwordNeedsRehash(encoded, WEAK, 2), false);
+    assert.equal(passwordNeedsRehash(encoded, WEAK, 3), true);
+    const unversioned = await hashPassword(FAKE_HASH_SALT, 'pw', seededRandom(7), WEAK);
+    assert.equal(passwordPepperVersion(unversioned), 1);
+    assert.equal(passwordNeedsRehash(unversioned, WEAK, 1), false);
+    assert.equal(passwordNeedsRehash(unversioned, WEAK, 2), true);
+    assert.throws(() => passwordPepperVersion(encoded.replace('pv=2', 'pv=02')), { code: 'Malformed' });
+    assert.throws(() => passwordPepperVersion(encoded.replace('pv=2', 'pv=0')), { code: 'Malformed' });
+    await assert.rejects(hashPassword(OTHER_SALT, 'pw', seededRandom(6), WEAK, 0), { code: 'BadParameters' });
   });
 
   it('refuses an empty password and bad parameters when hashing', async () => {

@@ -8,12 +8,18 @@
  *   password pepper = HKDF(salt, info = "palisade password pepper v1", 32)
  *
  * hashIdentifier = hex(HMAC-SHA-256(identifier key, kind || 0x00 || UTF-8(normalised value))), where
- * kind is "email" or "opaque", so the same string hashed as two kinds gives unrelated values.
+ * kind is "email" or "opaque", so the same string hashed as two kinds gives unrelated values. With a
+ * scope (the key service passes the tenant UID) the identifier key is instead
+ *   HKDF(salt, info = "palisade identifier hash v1 scope " || scope, 32)
+ * so one identifier gets unrelated values in two scopes: tenants cannot join their indexes.
  *
  * Passwords: Argon2id (RFC 9106) with a random 16-byte salt per password and the pepper as Argon2's
  * secret input K, encoded as a PHC string `$argon2id$v=19$m=<KiB>,t=<n>,p=<n>$<salt>$<hash>`
  * (unpadded standard base64). Any Argon2 implementation that takes a secret can verify it, given
- * the pepper. Passwords are NFC-normalised (RFC 8265 OpaqueString), nothing else.
+ * the pepper. Passwords are NFC-normalised (RFC 8265 OpaqueString), nothing else. When the salt is
+ * versioned, the hash names the salt version its pepper came from as one more parameter,
+ * `m=..,t=..,p=..,pv=<version>` (absent: version 1), so a rotated salt can still verify old hashes
+ * and `passwordNeedsRehash` can tell they were made with an older pepper.
  */
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
@@ -57,8 +63,18 @@ const PASSWORD_HASH_BYTES = 32;
  * Keyed hash of an identifier: 64 lowercase hex chars, deterministic per installation salt.
  * Throws CryptoInputError: BadSalt, BadInput (empty opaque value, invalid e-mail address).
  */
-export function hashIdentifier(salt: Uint8Array, value: string, kind: IdentifierKind): string {
-  const key = subkey(salt, 'palisade identifier hash v1');
+export function hashIdentifier(
+  salt: Uint8Array,
+  value: string,
+  kind: IdentifierKind,
+  scope?: string,
+): string {
+  if (scope !== undefined && (scope === '' || !/^[\x21-\x7e]{1,253}$/.test(scope))) {
+    throw new CryptoInputError('BadInput', 'an identifier scope is 1..253 printable ASCII characters');
+  }
+  const info =
+    scope === undefined ? 'palisade identifier hash v1' : `palisade identifier hash v1 scope ${scope}`;
+  const key = subkey(salt, info);
   let normalised: string;
   if (kind === IdentifierKind.Email) normalised = normalizeEmail(value);
   else if (kind === IdentifierKind.Opaque) normalised = opaque(value);
@@ -95,7 +111,14 @@ export async function hashPassword(
   password: string,
   rand: RandomSource,
   params: PasswordParams = DEFAULT_PASSWORD_PARAMS,
+  pepperVersion?: number,
 ): Promise<string> {
+  if (pepperVersion !== undefined && !validPepperVersion(pepperVersion)) {
+    throw new PasswordHashError(
+      'BadParameters',
+      `pepper version ${pepperVersion} is outside 1..${MAX_PEPPER_VERSION}`,
+    );
+  }
   const pepper = subkey(salt, 'palisade password pepper v1');
   const pw = secretText(password, 'password');
   const problem = argon2ParamsProblem(params);
@@ -103,7 +126,8 @@ export async function hashPassword(
   const s = takeRandom(rand, PASSWORD_SALT_BYTES);
   const hash = await argon2id({ password: pw, salt: s, params, length: PASSWORD_HASH_BYTES, secret: pepper });
   const { memoryKiB: m, iterations: t, parallelism: p } = params;
-  return `$argon2id$v=19$m=${m},t=${t},p=${p}$${b64(s)}$${b64(hash)}`;
+  const pv = pepperVersion === undefined ? '' : `,pv=${pepperVersion}`;
+  return `$argon2id$v=19$m=${m},t=${t},p=${p}${pv}$${b64(s)}$${b64(hash)}`;
 }
 
 /**
@@ -129,23 +153,40 @@ export async function verifyPassword(salt: Uint8Array, password: string, encoded
   return constantTimeEqual(hash, parsed.hash);
 }
 
-/** True when `encoded` was made with other cost parameters than `params` (rehash at next login). */
+/**
+ * The salt version whose pepper `encoded` was made with (1 when it names none). Throws
+ * PasswordHashError when `encoded` is not a usable hash.
+ */
+export function passwordPepperVersion(encoded: string): number {
+  return parsePasswordHash(encoded).pepperVersion;
+}
+
+/**
+ * True when `encoded` was made with other cost parameters than `params`, or (when `pepperVersion` is
+ * given) with another salt version's pepper: rehash at the next successful login.
+ */
 export function passwordNeedsRehash(
   encoded: string,
   params: PasswordParams = DEFAULT_PASSWORD_PARAMS,
+  pepperVersion?: number,
 ): boolean {
-  const p = parsePasswordHash(encoded).params;
+  const parsed = parsePasswordHash(encoded);
+  const p = parsed.params;
   return (
+    (pepperVersion !== undefined && parsed.pepperVersion !== pepperVersion) ||
     p.memoryKiB !== params.memoryKiB ||
     p.iterations !== params.iterations ||
     p.parallelism !== params.parallelism
   );
 }
 
-type ParsedHash = { params: PasswordParams; salt: Uint8Array; hash: Uint8Array };
+type ParsedHash = { params: PasswordParams; pepperVersion: number; salt: Uint8Array; hash: Uint8Array };
+
+const MAX_PEPPER_VERSION = 1_000_000;
+const validPepperVersion = (v: number) => Number.isInteger(v) && v >= 1 && v <= MAX_PEPPER_VERSION;
 
 const PHC =
-  /^\$argon2id\$v=(\d{1,3})\$m=(\d{1,10}),t=(\d{1,3}),p=(\d{1,3})\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
+  /^\$argon2id\$v=(\d{1,3})\$m=(\d{1,10}),t=(\d{1,3}),p=(\d{1,3})(?:,pv=(\d{1,7}))?\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
 
 function parsePasswordHash(encoded: string): ParsedHash {
   if (typeof encoded !== 'string') throw new PasswordHashError('Malformed', 'password hash must be a string');
@@ -158,17 +199,23 @@ function parsePasswordHash(encoded: string): ParsedHash {
   }
   const m = PHC.exec(encoded);
   if (!m) throw new PasswordHashError('Malformed', 'not a $argon2id$v=19$m=..,t=..,p=..$salt$hash string');
-  const [, v = '', mem = '', t = '', p = '', salt64 = '', hash64 = ''] = m;
+  const [, v = '', mem = '', t = '', p = '', pv, salt64 = '', hash64 = ''] = m;
   if (v !== '19') throw new PasswordHashError('UnsupportedAlgorithm', `Argon2 version ${v} is not supported`);
-  if ([mem, t, p].some((d) => d.length > 1 && d.startsWith('0'))) {
+  if ([mem, t, p, pv ?? ''].some((d) => d.length > 1 && d.startsWith('0'))) {
     throw new PasswordHashError('Malformed', 'password hash parameters have leading zeros');
   }
   const params = { memoryKiB: Number(mem), iterations: Number(t), parallelism: Number(p) };
   const problem = argon2ParamsProblem(params);
   if (problem) throw new PasswordHashError('BadParameters', `Argon2id ${problem}`);
+  const pepperVersion = pv === undefined ? 1 : Number(pv);
+  if (!validPepperVersion(pepperVersion))
+    throw new PasswordHashError(
+      'Malformed',
+      `pepper version ${pv ?? ''} is outside 1..${MAX_PEPPER_VERSION}`,
+    );
   const salt = unb64(salt64, 'salt', 8);
   const hash = unb64(hash64, 'hash', 16);
-  return { params, salt, hash };
+  return { params, pepperVersion, salt, hash };
 }
 
 function subkey(salt: Uint8Array, info: string): Uint8Array {

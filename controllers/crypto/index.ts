@@ -35,6 +35,7 @@ export {
   hashPassword,
   normalizeEmail,
   passwordNeedsRehash,
+  passwordPepperVersion,
   verifyPassword,
 } from './identifiers.ts';
 export type { PasswordParams } from './identifiers.ts';
