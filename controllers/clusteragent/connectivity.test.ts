@@ -24,7 +24,7 @@ const connectedStatus = (lastHeartbeat: string): ClusterAgent['status'] => ({
   ],
 });
 
-describe('clusteragent/connectivity: heartbeats in memory, status at a coarse interval (pure)', () => {
+describe('clusteragent/connectivity: heartbeats in memory, status on transitions and at a coarse interval (pure)', () => {
   it('is never connected before any heartbeat', () => {
     const c = connectivity(agent(), undefined, T);
     assert.equal(c.connected, false);
@@ -43,10 +43,10 @@ describe('clusteragent/connectivity: heartbeats in memory, status at a coarse in
       agent(connectedStatus('2026-01-01T11:59:30Z')),
       { lastSeen: T, health: 'Healthy' },
       T,
-      60_000,
+      { refreshMs: 60_000 },
     );
     assert.equal(c.lastHeartbeat, '2026-01-01T11:59:30Z');
-    assert.ok((c.recheckInMs ?? 0) <= 60_000);
+    assert.equal(c.recheckInMs, 90_000, 'looked at again when the deadline would pass');
   });
 
   it('rewrites it once the written value is a refresh interval old, or when health changes', () => {
@@ -54,14 +54,14 @@ describe('clusteragent/connectivity: heartbeats in memory, status at a coarse in
       agent(connectedStatus('2026-01-01T11:58:00Z')),
       { lastSeen: T, health: 'Healthy' },
       T,
-      60_000,
+      { refreshMs: 60_000 },
     );
     assert.equal(old.lastHeartbeat, '2026-01-01T12:00:00Z');
     const sick = connectivity(
       agent(connectedStatus('2026-01-01T11:59:30Z')),
       { lastSeen: T, health: 'Degraded' },
       T,
-      60_000,
+      { refreshMs: 60_000 },
     );
     assert.equal(sick.health, 'Degraded');
     assert.equal(sick.lastHeartbeat, '2026-01-01T12:00:00Z');
@@ -73,5 +73,62 @@ describe('clusteragent/connectivity: heartbeats in memory, status at a coarse in
     assert.equal(c.concern.reason, 'HeartbeatMissed');
     assert.equal(c.health, 'Unhealthy');
     assert.equal(c.recheckInMs, undefined);
+  });
+  it('writes nothing for a connected, unchanged agent however recent its heartbeat (no time in the message)', () => {
+    const before = agent(connectedStatus('2026-01-01T11:59:30Z'));
+    const a = connectivity(before, { lastSeen: T - 5000 }, T, { refreshMs: 60_000 });
+    const b = connectivity(before, { lastSeen: T }, T, { refreshMs: 60_000 });
+    assert.deepEqual(a.concern, b.concern);
+    assert.equal(a.lastHeartbeat, b.lastHeartbeat);
+    assert.equal(b.transition, false);
+  });
+
+  it('holds a due liveness refresh back while the budget says no, and writes it when the budget allows', () => {
+    const status = agent(connectedStatus('2026-01-01T11:58:00Z'));
+    const held = connectivity(status, { lastSeen: T, health: 'Healthy' }, T, {
+      refreshMs: 60_000,
+      mayRefresh: () => false,
+    });
+    assert.equal(held.lastHeartbeat, '2026-01-01T11:58:00Z');
+    const allowed = connectivity(status, { lastSeen: T, health: 'Healthy' }, T, {
+      refreshMs: 60_000,
+      mayRefresh: () => true,
+    });
+    assert.equal(allowed.lastHeartbeat, '2026-01-01T12:00:00Z');
+  });
+
+  it('writes a transition without asking the budget', () => {
+    let asked = 0;
+    const sick = connectivity(
+      agent(connectedStatus('2026-01-01T11:59:30Z')),
+      { lastSeen: T, health: 'Degraded' },
+      T,
+      { mayRefresh: () => (asked++, false) },
+    );
+    assert.equal(sick.transition, true);
+    assert.equal(sick.health, 'Degraded');
+    assert.equal(sick.lastHeartbeat, '2026-01-01T12:00:00Z');
+    assert.equal(asked, 0);
+  });
+
+  it('gives an agent shown connected a whole deadline from when Palisade began listening (a restart flips nothing)', () => {
+    const shown = agent(connectedStatus('2026-01-01T11:55:00Z'));
+    const justStarted = connectivity(shown, undefined, T, { listeningSince: T - 10_000 });
+    assert.equal(justStarted.connected, true);
+    assert.equal(justStarted.transition, false);
+    assert.equal(justStarted.recheckInMs, 80_000);
+    const deaf = connectivity(shown, undefined, T, {});
+    assert.equal(deaf.connected, true, 'not listening yet: silence says nothing');
+    const silent = connectivity(shown, undefined, T, { listeningSince: T - 90_000 });
+    assert.equal(silent.connected, false);
+    assert.equal(silent.concern.reason, 'HeartbeatMissed');
+    assert.equal(silent.transition, true);
+  });
+
+  it('keeps the written health over a restart until the agent reports another', () => {
+    const degraded = { ...connectedStatus('2026-01-01T11:59:30Z'), health: 'Degraded' as const };
+    const c = connectivity(agent(degraded), { lastSeen: T }, T, { listeningSince: T - 1000 });
+    assert.equal(c.health, 'Degraded');
+    assert.equal(c.transition, false);
   });
 });

@@ -91,6 +91,8 @@ export function setupClusterAgentController(mgr: Manager, o: AgentControllerOpti
       }
     },
   });
+  // Silence means something only once reports can arrive: the grace before declaring agents missing.
+  o.nats.onConnected(() => o.nats.heartbeats.listening(o.env.now().getTime()));
   o.nats.heartbeats.onChange((uid, agent) => {
     for (const r of ks.find(IndexKey.tenantByUID(uid)))
       controller.enqueue(`${recordOf(r).namespace}/${agent}`);

@@ -123,14 +123,17 @@ function withConnectivity(
 ): Outcome<ClusterAgentStatus> {
   const { agent, uid } = ctx;
   const name = agent.metadata.name;
-  const conn = connectivity(
-    agent,
-    d.nats.heartbeats.get(uid, name),
-    d.env.now().getTime(),
-    d.statusRefreshMs,
-  );
+  const beats = d.nats.heartbeats;
+  const conn = connectivity(agent, beats.get(uid, name), d.env.now().getTime(), {
+    ...(d.statusRefreshMs ? { refreshMs: d.statusRefreshMs } : {}),
+    listeningSince: beats.listeningSince,
+    mayRefresh: () => beats.claimRefresh(uid, name),
+  });
   const status = report(agent, ctx, credentials, d, conn);
-  const afterStatus = () => d.nats.heartbeats.markReported(uid, name, conn.connected);
+  const afterStatus = (wrote: boolean) => {
+    beats.markReported(uid, name, conn.connected);
+    if (wrote && conn.transition) beats.chargeTransition();
+  };
   const due = agent.spec.suspended ? undefined : rotationDue(agent, ctx.record);
   const waits = [
     conn.recheckInMs,

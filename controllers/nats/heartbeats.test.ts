@@ -33,4 +33,35 @@ describe('nats/heartbeats: reports in memory, notifications only when status may
     assert.equal(n, 2);
     assert.deepEqual(s.get('0123456789ab', 'a'), { lastSeen: 5, health: 'Healthy', statistics: { x: '1' } });
   });
+  it('grants liveness refreshes from one budget, oldest first, once per agent, after the transitions', () => {
+    const s = new HeartbeatStore();
+    const notified: string[] = [];
+    s.onChange((uid, agent) => notified.push(`${uid}/${agent}`));
+    try {
+      assert.equal(s.claimRefresh('u', 'a'), false);
+      assert.equal(s.claimRefresh('u', 'b'), false);
+      assert.equal(s.claimRefresh('u', 'a'), false, 'asking again does not queue twice');
+      assert.equal(s.refreshesWaiting, 2);
+      s.chargeTransition();
+      s.grantNext();
+      assert.deepEqual(notified, [], 'the slot went to the transition');
+      s.grantNext();
+      assert.deepEqual(notified, ['u/a']);
+      assert.equal(s.claimRefresh('u', 'a'), true);
+      assert.equal(s.claimRefresh('u', 'a'), false, 'a grant is used once');
+      s.forget('u', 'b');
+      s.grantNext();
+      assert.deepEqual(notified, ['u/a', 'u/a'], 'a forgotten agent leaves the queue');
+    } finally {
+      s.close();
+    }
+  });
+
+  it('knows when it began listening, and keeps the first time', () => {
+    const s = new HeartbeatStore();
+    assert.equal(s.listeningSince, undefined);
+    s.listening(10);
+    s.listening(20);
+    assert.equal(s.listeningSince, 10);
+  });
 });

@@ -3,6 +3,8 @@ export const PkiErrorCode = {
   InvalidPEM: 'InvalidPEM',
   InvalidPrivateKey: 'InvalidPrivateKey',
   EncryptedPrivateKey: 'EncryptedPrivateKey',
+  InvalidCSR: 'InvalidCSR',
+  WeakKey: 'WeakKey',
 } as const;
 export type PkiErrorCode = (typeof PkiErrorCode)[keyof typeof PkiErrorCode];
 

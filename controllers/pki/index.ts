@@ -21,5 +21,14 @@ export {
   verifyChain,
 } from './x509.ts';
 export type { CertificateFacts } from './x509.ts';
-export { RSA_SHA256, createCA, generateRsaKeyPair, issueLeaf, pkcs8Pem, serialFrom } from './issue.ts';
-export type { IssuedPair, RandomSource } from './issue.ts';
+export {
+  RSA_SHA256,
+  createCA,
+  generateRsaKeyPair,
+  issueClientCertificate,
+  issueLeaf,
+  pkcs8Pem,
+  serialFrom,
+  verifyCertificateRequest,
+} from './issue.ts';
+export type { IssuedPair, RandomSource, VerifiedRequest } from './issue.ts';

@@ -3,7 +3,9 @@
  * SHA-256 signatures (the reference architecture's inter-service HTTPS). Built with @peculiar/x509 on
  * Node's WebCrypto; serial numbers come from the injected random source, times from the caller.
  */
-import { createPrivateKey, KeyObject, type webcrypto as wc } from 'node:crypto';
+import { createPrivateKey, createPublicKey, KeyObject, type webcrypto as wc } from 'node:crypto';
+import { PkiError, PkiErrorCode } from './errors.ts';
+import { MIN_RSA_BITS } from './x509.ts';
 import { webcrypto, x509 } from './peculiar.ts';
 
 export type RandomSource = (n: number) => Uint8Array;
@@ -111,4 +113,90 @@ export async function issueLeaf(o: {
     ],
   });
   return { certPem: cert.toString('pem'), keyPem: pkcs8Pem(keys.privateKey) };
+}
+
+/** What a certificate request (PKCS#10) proves: its key is the requester's, and which key that is. */
+export interface VerifiedRequest {
+  /** The request's public key, as @peculiar/x509 takes it for signing. */
+  publicKey: x509.PublicKey;
+  /** The key's type (`rsa`, `ec`, `ed25519`). */
+  keyType: string;
+}
+
+/**
+ * Parses a PKCS#10 request (DER) and checks its self-signature (proof that the requester holds the
+ * private key) and its key: RSA of at least {@link MIN_RSA_BITS} bits, ECDSA P-256/P-384, or Ed25519.
+ * Throws a PkiError (InvalidCSR, WeakKey) naming the problem, never echoing the request.
+ */
+export async function verifyCertificateRequest(der: Uint8Array): Promise<VerifiedRequest> {
+  let csr: x509.Pkcs10CertificateRequest;
+  try {
+    csr = new x509.Pkcs10CertificateRequest(new Uint8Array(der));
+  } catch (e) {
+    throw new PkiError(PkiErrorCode.InvalidCSR, 'the certificate request is not a DER PKCS#10 request', {
+      cause: e,
+    });
+  }
+  let valid = false;
+  try {
+    valid = await csr.verify();
+  } catch {
+    valid = false;
+  }
+  if (!valid)
+    throw new PkiError(PkiErrorCode.InvalidCSR, 'the certificate request signature does not verify');
+  const key = createPublicKey({ key: Buffer.from(csr.publicKey.rawData), format: 'der', type: 'spki' });
+  const type = key.asymmetricKeyType ?? '';
+  const details = key.asymmetricKeyDetails ?? {};
+  const ok =
+    (type === 'rsa' && (details.modulusLength ?? 0) >= MIN_RSA_BITS) ||
+    (type === 'ec' && ['prime256v1', 'secp384r1'].includes(details.namedCurve ?? '')) ||
+    type === 'ed25519';
+  if (!ok)
+    throw new PkiError(
+      PkiErrorCode.WeakKey,
+      `the certificate request's key is not accepted (RSA ≥ ${MIN_RSA_BITS} bits, ECDSA P-256/P-384 or Ed25519)`,
+    );
+  return { publicKey: csr.publicKey, keyType: type };
+}
+
+/**
+ * A client certificate signed by `ca` for a key someone else holds (its public key from a verified
+ * request): the identity is only what the caller passes (URI SANs), never what the request asked for.
+ * Not a CA, digitalSignature, clientAuth only. Returns the PEM and the serial (hex) for revocation records.
+ */
+export async function issueClientCertificate(o: {
+  ca: IssuedPair;
+  publicKey: x509.PublicKey;
+  uris: readonly string[];
+  notBefore: Date;
+  notAfter: Date;
+  rand: RandomSource;
+}): Promise<{ certPem: string; serial: string }> {
+  const caCert = new x509.X509Certificate(o.ca.certPem);
+  const signingKey = await createPrivateKey(o.ca.keyPem).toCryptoKey(RSA_SHA256, false, ['sign']);
+  const serialNumber = serialFrom(o.rand);
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber,
+    subject: '',
+    issuer: caCert.subject,
+    notBefore: o.notBefore,
+    notAfter: o.notAfter,
+    publicKey: o.publicKey,
+    signingKey,
+    signingAlgorithm: RSA_SHA256,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+      // NB: critical: the subject is empty, so the SAN is the whole identity (RFC 5280 §4.2.1.6).
+      new x509.SubjectAlternativeNameExtension(
+        o.uris.map((value) => ({ type: 'url' as const, value })),
+        true,
+      ),
+      await x509.SubjectKeyIdentifierExtension.create(o.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(caCert),
+    ],
+  });
+  return { certPem: cert.toString('pem'), serial: cert.serialNumber.toLowerCase() };
 }
