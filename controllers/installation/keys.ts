@@ -6,6 +6,7 @@ import type { ConfigMap, Secret } from '../runtime/kube/types.ts';
 import type { AuditLog, Logger } from '../runtime/log.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL } from '../runtime/objects.ts';
 import { jwkThumbprint, publicJwk } from './jwk.ts';
+import { jwksOf, scheduleOf } from './jwks.ts';
 import { observeInstallation, saveRecord, type Observation } from './observe.ts';
 import {
   Component,
@@ -118,14 +119,7 @@ function mintSecret(d: Deps, component: Component): Secret {
 }
 
 async function publish(d: Deps, o: Observation): Promise<InstallationKeys> {
-  const jwks = {
-    keys: o.jwtSecrets.map((s) => ({
-      ...publicJwk(secretBytes(s, 'private.der')),
-      use: 'sig',
-      alg: 'EdDSA',
-      kid: s.metadata.annotations?.[KEY_ID_ANNOTATION] ?? '',
-    })),
-  };
+  const jwks = jwksOf(scheduleOf(o.jwtSecrets, (d.now ?? (() => new Date()))().getTime()));
   await publishJwks(d, jwks);
   if (!o.saltSecret) throw new Error('the hash salt vanished while it was being recorded');
   return {
@@ -170,7 +164,11 @@ async function createOnce(d: Deps, secret: Secret, component: Component): Promis
   });
 }
 
-async function publishJwks(d: Deps, jwks: { keys: JsonWebKey[] }): Promise<void> {
+/** Server-side applies the JWKS ConfigMap (a no-op for the API server when nothing changed). */
+export async function publishJwks(
+  d: { client: KubeApi; namespace: string },
+  jwks: { keys: JsonWebKey[] },
+): Promise<void> {
   const cm: ConfigMap = {
     apiVersion: 'v1',
     kind: 'ConfigMap',

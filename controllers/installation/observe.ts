@@ -40,14 +40,16 @@ export async function observeInstallation(d: { client: KubeApi; namespace: strin
     name: RECORD_CONFIGMAP,
     namespace: d.namespace,
   });
-  const [rootSecrets, jwtSecrets, saltSecret] = await Promise.all([
+  const [rootSecrets, jwtSecrets, saltSecret, saltVersions] = await Promise.all([
     listVersions(d, Component.RootKey),
     listVersions(d, Component.JwtSigningKey),
     d.client.get<Secret>({ kind: 'Secret', name: secretName(Component.HashSalt), namespace: d.namespace }),
+    listVersions(d, Component.HashSalt),
   ]);
   const observed: Observed = {
     rootKeys: rootSecrets.map((s) => keyFact(s, (b) => [keyId(b), fingerprint(b)], 'key')),
     jwtSigningKeys: jwtSecrets.map((s) => keyFact(s, (b) => [jwkThumbprint(publicJwk(b))], 'private.der')),
+    hashSalts: saltVersions.map((s) => keyFact(s, (b) => [fingerprint(b)], 'salt')),
     wrappedByAbsent: await wrappedByAbsent(d, rootSecrets.map(versionOf)),
   };
   if (saltSecret)
@@ -74,6 +76,7 @@ async function listVersions(d: { client: KubeApi; namespace: string }, component
     namespace: d.namespace,
     labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY},${COMPONENT_LABEL}=${component}`,
   });
+  // NB: the hash salt's version 1 is the unversioned `palisade-hash-salt`; only rotations carry versions.
   return list.items.filter((s) => versionOf(s) > 0).sort((a, b) => versionOf(a) - versionOf(b));
 }
 

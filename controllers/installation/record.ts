@@ -12,7 +12,8 @@
  *     "created": "<RFC 3339>",
  *     "rootKeys": [{ "version": 1, "keyId": "<16 hex>", "fingerprint": "sha256:<64 hex>" }, ...],
  *     "jwtSigningKeys": [{ "version": 1, "keyId": "<JWK thumbprint>" }, ...],
- *     "hashSalt": { "fingerprint": "sha256:<64 hex>" }
+ *     "hashSalt": { "fingerprint": "sha256:<64 hex>" },
+ *     "hashSalts": [{ "version": 2, "keyId": "sha256:<64 hex>" }, ...]   (rotations only)
  *   }
  *
  * Only public names of keys (controllers/crypto/keys.ts explains why they reveal nothing), never key
@@ -42,6 +43,8 @@ export interface InstallationRecord {
   rootKeys: KeyFact[];
   jwtSigningKeys: KeyFact[];
   hashSalt?: { fingerprint: string };
+  /** Hash salt versions from rotations (2 and up; version 1 is `hashSalt`), keyId = fingerprint. */
+  hashSalts?: KeyFact[];
 }
 
 /** A new, empty record for an installation whose first keys were just made. */
@@ -61,19 +64,26 @@ export function newRecord(rand: RandomSource, now: Date): InstallationRecord {
  */
 export function recordWith(
   record: InstallationRecord,
-  present: { rootKeys: KeyFact[]; jwtSigningKeys: KeyFact[]; hashSalt?: { fingerprint: string } },
+  present: {
+    rootKeys: KeyFact[];
+    jwtSigningKeys: KeyFact[];
+    hashSalt?: { fingerprint: string };
+    hashSalts?: KeyFact[];
+  },
 ): InstallationRecord {
   const add = (known: KeyFact[], found: KeyFact[]) =>
     [...known, ...found.filter((f) => f.keyId && !known.some((k) => k.version === f.version))].sort(
       (a, b) => a.version - b.version,
     );
   const salt = record.hashSalt ?? (present.hashSalt?.fingerprint ? present.hashSalt : undefined);
+  const salts = add(record.hashSalts ?? [], present.hashSalts ?? []);
   return {
     installationID: record.installationID,
     created: record.created,
     rootKeys: add(record.rootKeys, present.rootKeys),
     jwtSigningKeys: add(record.jwtSigningKeys, present.jwtSigningKeys),
     ...(salt ? { hashSalt: { fingerprint: salt.fingerprint } } : {}),
+    ...(salts.length ? { hashSalts: salts } : {}),
   };
 }
 
@@ -133,5 +143,6 @@ export function parseRecord(text: string | undefined): InstallationRecord {
     rootKeys: facts(d.rootKeys, 'rootKeys'),
     jwtSigningKeys: facts(d.jwtSigningKeys, 'jwtSigningKeys'),
     ...(salt ? { hashSalt: { fingerprint: salt.fingerprint } } : {}),
+    ...(d.hashSalts !== undefined ? { hashSalts: facts(d.hashSalts, 'hashSalts') } : {}),
   };
 }

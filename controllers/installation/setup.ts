@@ -16,7 +16,8 @@ import type { ObjectCache } from '../runtime/informer.ts';
 import type { ConfigMap, KubeObject, Secret } from '../runtime/kube/types.ts';
 import type { Manager } from '../runtime/manager.ts';
 import { COMPONENT_LABEL } from '../runtime/objects.ts';
-import { ensureInstallationKeys, InstallationKeysMissing } from './keys.ts';
+import { jwksOf, scheduleOf } from './jwks.ts';
+import { ensureInstallationKeys, InstallationKeysMissing, publishJwks } from './keys.ts';
 import { observeInstallation, saveRecord } from './observe.ts';
 import { RECORD_COMPONENT, RECORD_CONFIGMAP } from './record.ts';
 import { Component } from './secrets.ts';
@@ -93,6 +94,13 @@ export function setupInstallationKeys(mgr: Manager, o: InstallationKeysOptions) 
       }
       report.ok();
       if (!(await saveRecord(deps, seen))) throw new Error('the installation record changed meanwhile');
+      // NB: a JWT key rotation's next key, an activation and the end of an overlap change the JWKS: it is
+      // published again on every change of the keys and at the schedule's next boundary.
+      const now = mgr.clock.now();
+      const schedule = scheduleOf(seen.jwtSecrets, now);
+      await publishJwks(deps, jwksOf(schedule));
+      if (schedule.changesAt !== undefined)
+        return { requeueAfterMs: Math.max(1000, schedule.changesAt - now) };
     },
   });
 }

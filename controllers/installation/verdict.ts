@@ -18,6 +18,8 @@ export interface Observed {
   rootKeys: KeyFact[];
   jwtSigningKeys: KeyFact[];
   hashSalt?: { fingerprint: string };
+  /** Hash salt versions from rotations (2 and up), keyId = fingerprint. */
+  hashSalts?: KeyFact[];
   /** Root versions absent from the namespace that wrapped keystore entries still carry → how many. */
   wrappedByAbsent: ReadonlyMap<number, number>;
 }
@@ -75,7 +77,12 @@ export function assessInstallation(o: Observed): Verdict {
     }
     return problems.length ? { kind: 'lost', problems } : { kind: 'upgrade', mint: unrecordedToMint(o) };
   }
-  problems.push(...rootProblems(o, o.record), ...jwtProblems(o, o.record), ...saltProblems(o, o.record));
+  problems.push(
+    ...rootProblems(o, o.record),
+    ...jwtProblems(o, o.record),
+    ...saltProblems(o, o.record),
+    ...saltVersionProblems(o, o.record),
+  );
   if (problems.length === 0 && o.rootKeys.length === 0)
     problems.push({
       component: Component.RootKey,
@@ -199,6 +206,29 @@ function saltProblems(o: Observed, record: InstallationRecord): Problem[] {
       },
     ];
   return [];
+}
+
+function saltVersionProblems(o: Observed, record: InstallationRecord): Problem[] {
+  const out: Problem[] = [];
+  for (const r of record.hashSalts ?? []) {
+    const found = o.hashSalts?.find((k) => k.version === r.version);
+    const name = `palisade-hash-salt-v${r.version}`;
+    if (!found)
+      out.push({
+        component: Component.HashSalt,
+        version: r.version,
+        kind: 'Missing',
+        message: `hash salt version ${r.version} (fingerprint ${r.keyId}) is recorded but its Secret ${name} is missing`,
+      });
+    else if (found.keyId && found.keyId !== r.keyId)
+      out.push({
+        component: Component.HashSalt,
+        version: r.version,
+        kind: 'Mismatch',
+        message: `${name} has fingerprint ${found.keyId}, but this installation recorded ${r.keyId}`,
+      });
+  }
+  return out;
 }
 
 /** The JWT signing key and hash salt are made only while no version of them is present or recorded. */
