@@ -1,4 +1,4 @@
-import type { Tenant, TenantKey } from '../../crds/v1alpha1/index.ts';
+import type { TenantKey } from '../../crds/v1alpha1/index.ts';
 import type { RootKeyring } from '../installation/keyring.ts';
 import { Component, versionOf } from '../installation/secrets.ts';
 import {
@@ -36,7 +36,6 @@ const ROOT_WAIT_MS = 60_000;
  */
 export function setupTenantKeyController(mgr: Manager, o: TenantKeyOptions) {
   const tenantKeys = mgr.informer<TenantKey>('TenantKey');
-  const tenants = mgr.informer<Tenant>('Tenant');
   const ks = o.keystore;
   mgr.addStartupTask('root-key-visible', () => waitForRootKey(mgr, ks.rootKeys));
   const deps = {
@@ -45,7 +44,6 @@ export function setupTenantKeyController(mgr: Manager, o: TenantKeyOptions) {
     audit: mgr.audit,
     env: o.env,
     tenantKeys,
-    tenants,
     keystore: ks,
   };
   const isRoot = (s: Secret) =>

@@ -1,4 +1,4 @@
-import type { Tenant, TenantKey } from '../../crds/v1alpha1/index.ts';
+import type { TenantKey } from '../../crds/v1alpha1/index.ts';
 import type { Env } from '../runtime/env.ts';
 import type { Keystore } from '../keystore/store.ts';
 import type { EventRecorder } from '../runtime/events.ts';
@@ -16,6 +16,5 @@ export interface TenantKeyDeps {
   audit: AuditLog;
   env: TenantKeyEnv;
   tenantKeys: ObjectCache<TenantKey>;
-  tenants: ObjectCache<Tenant>;
   keystore: Keystore;
 }

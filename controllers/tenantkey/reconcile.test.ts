@@ -1,11 +1,12 @@
 // The TenantKey kind through the reconcile driver, on the in-memory API server: key versions as the
 // keystore holds them, and the status and audit trail a reconcile leaves.
 import assert from 'node:assert/strict';
-import type { Tenant, TenantKey, TenantKeySpec } from '../../crds/v1alpha1/index.ts';
+import type { TenantKey, TenantKeySpec } from '../../crds/v1alpha1/index.ts';
 import { fingerprint, keyId, tenantKeyBinding } from '../crypto/index.ts';
 import { tenantRecordSecret } from '../keystore/tenants.ts';
 import { fakeInstallation, OPERATOR_NAMESPACE } from '../keystore/testing/installation.ts';
 import type { Secret } from '../runtime/kube/types.ts';
+import { rotateRootKey } from '../installation/rotation.ts';
 import { reconcilerFor } from '../runtime/reconciler.ts';
 import { factsOf } from './secrets.ts';
 import { TenantKeyReason } from './conditions.ts';
@@ -29,8 +30,7 @@ async function keyWorld(o: { holdSecrets?: boolean; holdKeys?: boolean } = {}) {
   );
   w.flush();
   const tenantKeys = await w.cache<TenantKey>('TenantKey', o.holdKeys ? { hold: true } : {});
-  const tenants = await w.cache<Tenant>('Tenant');
-  const deps = { client: w.client, events: w.events, audit: w.audit, env: w.env, tenantKeys, tenants };
+  const deps = { client: w.client, events: w.events, audit: w.audit, env: w.env, tenantKeys };
   const reconcile = reconcilerFor(
     { cache: tenantKeys, client: w.client },
     tenantKeyKind({ ...deps, keystore: w.keystore }),
@@ -273,5 +273,43 @@ describe('TenantKey (reconcile driver, in-memory API server)', () => {
       w.audit.records.slice(audited).map((r) => [r.action, r.outcome, r.version]),
       [['tenantkey.verify', 'Failure', 1]],
     );
+  });
+
+  it('keeps RootKeyCurrent true to the keystore when a version fails to unwrap (not the last verdict before it)', async () => {
+    const w = await keyWorld();
+    await w.create('data', { rotationTrigger: 'a' });
+    await w.reconcile('data');
+    assert.ok(conditions(await w.get('data')).includes('RootKeyCurrent=True/Rewrapped'));
+    const [v1] = (await w.versions('data')) as [Secret];
+    await rotateRootKey({
+      client: w.client,
+      namespace: OPERATOR_NAMESPACE,
+      rand: w.env.rand,
+      audit: w.audit,
+    });
+    await w.tick();
+    // Version 1's wrap damaged before any rewrap: it no longer unwraps, and root version 2 wraps nothing.
+    await w.client.delete({ kind: 'Secret', name: v1.metadata.name, namespace: OPERATOR_NAMESPACE });
+    await w.client.create<Secret>({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: {
+        name: v1.metadata.name,
+        namespace: OPERATOR_NAMESPACE,
+        labels: v1.metadata.labels,
+        annotations: v1.metadata.annotations,
+      },
+      immutable: true,
+      data: { ...v1.data, wrapped: Buffer.from('not a wrap').toString('base64') },
+    });
+    await w.tick();
+    await w.reconcile('data');
+
+    const got = conditions(await w.get('data'));
+    assert.equal(got[0]?.startsWith('KeyReady=False/'), true, got.join(', '));
+    assert.deepEqual(got.slice(1), [
+      'RootKeyCurrent=False/RewrapPending',
+      `Ready=False/${got[0]?.split('/')[1]}`,
+    ]);
   });
 });

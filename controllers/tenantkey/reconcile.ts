@@ -156,8 +156,6 @@ function keyConcerns(d: TenantKeyDeps, tk: TenantKey, view: ObservedVersion[]): 
   );
   const active = view[view.length - 1];
   const usable = [...states.values()].filter((s) => s === 'DecryptOnly').length;
-  const root = d.keystore.rootKeys.active().version;
-  const behind = view.filter((v) => v.current.rootVersion < root && states.get(v.version) !== 'Destroyed');
   const ahead = active ? policyAhead(tk.spec, active.version) : undefined;
   return [
     {
@@ -168,6 +166,23 @@ function keyConcerns(d: TenantKeyDeps, tk: TenantKey, view: ObservedVersion[]): 
         ? `version ${active.version} is active; ${usable} older version(s) decrypt${ahead ? `. But ${ahead}` : ''}`
         : 'no version yet',
     },
+    ...rootConcern(d, tk, view),
+  ];
+}
+
+/**
+ * Which root version wraps the versions, from the keystore entries alone: it holds whether or not a
+ * version unwraps, so a KeyReady failure does not leave an earlier RootKeyCurrent standing.
+ */
+function rootConcern(d: TenantKeyDeps, tk: TenantKey, view: ObservedVersion[]): ConditionInput[] {
+  if (view.length === 0 || d.keystore.rootKeys.versions().length === 0) return [];
+  const states = versionStates(
+    tk.spec,
+    view.map((v) => v.version),
+  );
+  const root = d.keystore.rootKeys.active().version;
+  const behind = view.filter((v) => v.current.rootVersion < root && states.get(v.version) !== 'Destroyed');
+  return [
     behind.length === 0
       ? {
           type: TenantKeyCondition.RootKeyCurrent,
@@ -204,7 +219,7 @@ function report(
   view: ObservedVersion[],
   failure?: ConditionInput,
 ): TenantKeyStatus {
-  const concerns = failure ? [failure] : keyConcerns(d, tk, view);
+  const concerns = failure ? [failure, ...rootConcern(d, tk, view)] : keyConcerns(d, tk, view);
   const ready = readyOf(concerns);
   const wasReady = tk.status?.conditions?.find((c) => c.type === TenantKeyCondition.Ready);
   if (ready.reason === TenantKeyReason.PolicyAheadOfVersion && wasReady?.reason !== ready.reason)
