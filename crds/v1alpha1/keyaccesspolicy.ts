@@ -21,8 +21,21 @@ import {
 } from './common.ts';
 import type { Condition, ObjectMeta, ResourceInfo } from './common.ts';
 
-/** The key service's operations a policy can allow (a batch form needs its single form's operation). */
-export const KEY_OPERATIONS = ['Encrypt', 'Decrypt', 'GenerateDataKey', 'Rewrap'] as const;
+/**
+ * The key service's operations a policy can allow (a batch form needs its single form's operation). The
+ * first four use a TenantKey (and obey `keys`); the others use the installation's hash salt and JWT
+ * signing key for the tenant (`keys` does not limit them).
+ */
+export const KEY_OPERATIONS = [
+  'Encrypt',
+  'Decrypt',
+  'GenerateDataKey',
+  'Rewrap',
+  'BlindIndex',
+  'HashPassword',
+  'VerifyPassword',
+  'IssueToken',
+] as const;
 export type KeyOperation = (typeof KEY_OPERATIONS)[number];
 
 /** At most this many subjects, tenants or keys in one policy. */
@@ -135,14 +148,17 @@ const spec = objectOf<KeyAccessPolicySpec>()({
       },
     ),
     keys: arrayOf(objectNameSchema('A TenantKey name.'), {
-      description: 'Only these TenantKeys of those tenants (by name). Absent: every TenantKey of theirs.',
+      description:
+        'Only these TenantKeys of those tenants (by name). Absent: every TenantKey of theirs. Limits ' +
+        'Encrypt, Decrypt, GenerateDataKey and Rewrap only.',
       maxItems: MAX_POLICY_ENTRIES,
       'x-kubernetes-list-type': 'set',
     }),
     operations: arrayOf(oneOf(KEY_OPERATIONS, { description: 'A key service operation.' }), {
       description:
-        'What the subjects may do: Encrypt, Decrypt, GenerateDataKey, Rewrap. A batch call needs the ' +
-        'operation of its single form.',
+        'What the subjects may do: Encrypt, Decrypt, GenerateDataKey, Rewrap (tenant data); BlindIndex, ' +
+        'HashPassword, VerifyPassword (the hash salt); IssueToken (access and refresh tokens). A batch ' +
+        'call needs the operation of its single form.',
       minItems: 1,
       maxItems: KEY_OPERATIONS.length,
       'x-kubernetes-list-type': 'set',
