@@ -13,6 +13,7 @@ import {
   TENANT_LABEL,
   TENANT_UID_PATTERN,
   VERSION,
+  celIsDuration,
   conditionsSchema,
   customResourceDefinition,
   durationSchema,
@@ -26,6 +27,12 @@ export type AgentHealth = (typeof AGENT_HEALTH)[number];
 export const DEFAULT_HEARTBEAT_DEADLINE = '90s';
 export const MIN_HEARTBEAT_DEADLINE = '10s';
 export const MIN_CREDENTIAL_ROTATION_PERIOD = '1h';
+export const DEFAULT_PAIRING_TTL = '15m';
+export const MIN_PAIRING_TTL = '1m';
+export const MAX_PAIRING_TTL = '24h';
+export const MAX_PAIRING_USES = 10;
+export const PAIRING_STATES = ['Pending', 'Paired', 'Expired'] as const;
+export type PairingState = (typeof PAIRING_STATES)[number];
 
 export const ClusterAgentResource: ResourceInfo<'ClusterAgent'> = {
   group: GROUP,
@@ -50,6 +57,32 @@ export interface ClusterAgentSpec {
   credentialRotationPeriod?: string;
   credentialRotationTrigger?: string;
   suspended: boolean;
+  /**
+   * Pairing mode: the remote agent makes its own keys and redeems a one-time code for its credentials;
+   * no seed-bearing credentials Secret is written in the management cluster.
+   */
+  pairing?: ClusterAgentPairing;
+}
+
+export interface ClusterAgentPairing {
+  ttl: string;
+  uses: number;
+  /** An opaque token: a new value makes a new code (the old one stops working). */
+  requestedAt?: string;
+}
+
+/** The code's public facts; never the code. */
+export interface ClusterAgentPairingStatus {
+  codeID?: string;
+  state?: PairingState;
+  expiresAt?: string;
+  usesLeft?: number;
+  /** The Secret in this namespace that shows the code once, while it can be used. */
+  codeSecret?: string;
+  pairedAt?: string;
+  /** The agent's current mTLS client certificate: serial (hex) and expiry. */
+  certificateSerial?: string;
+  certificateNotAfter?: string;
 }
 
 export interface ClusterAgentStatus {
@@ -61,9 +94,56 @@ export interface ClusterAgentStatus {
   lastHeartbeat?: string;
   health?: AgentHealth;
   statistics?: Record<string, string>;
+  pairing?: ClusterAgentPairingStatus;
   observedGeneration?: number;
   conditions?: Condition[];
 }
+
+const pairing = objectOf<ClusterAgentPairing>()({
+  description:
+    'Pair a remote agent with a one-time code instead of writing its NATS credentials into a Secret here: ' +
+    'the agent makes its own NATS user key and TLS key, redeems the code with only their public keys, and ' +
+    'receives a signed NATS user JWT and an mTLS client certificate for the cluster channel. The code is ' +
+    `shown once, in the Secret <name>-pairing-code, until it is used up or expires.`,
+  properties: {
+    ttl: durationSchema({
+      description: `How long a code can be redeemed (at least ${MIN_PAIRING_TTL}, at most ${MAX_PAIRING_TTL}).`,
+      default: DEFAULT_PAIRING_TTL,
+      min: MIN_PAIRING_TTL,
+    }),
+    uses: int({
+      description: 'How many agents may redeem one code (each gets its own credentials; normally 1).',
+      minimum: 1,
+      maximum: MAX_PAIRING_USES,
+      default: 1,
+    }),
+    requestedAt: str({
+      description:
+        'An opaque token (e.g. a timestamp): changing it to a new value makes a new code, and the old one stops working.',
+      maxLength: 253,
+    }),
+  },
+  rules: [
+    {
+      rule: `!${celIsDuration('self.ttl')} || duration(self.ttl) <= duration('${MAX_PAIRING_TTL}')`,
+      message: `pairing.ttl must be at most ${MAX_PAIRING_TTL}`,
+    },
+  ],
+});
+
+const pairingStatus = objectOf<ClusterAgentPairingStatus>()({
+  description: 'The pairing code and the paired certificate, by their public facts only (never the code).',
+  properties: {
+    codeID: str({ description: 'The public ID of the current code (for audit; not the code).' }),
+    state: oneOf(PAIRING_STATES, { description: 'Pending (redeemable), Paired, or Expired.' }),
+    expiresAt: dateTime('When the current code stops working.'),
+    usesLeft: int({ description: 'How many more times the code can be redeemed.', minimum: 0 }),
+    codeSecret: objectNameSchema('The Secret in this namespace that shows the code while it is Pending.'),
+    pairedAt: dateTime('When an agent last redeemed a code or renewed its credentials.'),
+    certificateSerial: str({ description: "The serial (hex) of the agent's current client certificate." }),
+    certificateNotAfter: dateTime("When the agent's current client certificate expires."),
+  },
+});
 
 const spec = objectOf<ClusterAgentSpec>()({
   description: 'The desired agent.',
@@ -95,6 +175,7 @@ const spec = objectOf<ClusterAgentSpec>()({
         "While true, the agent's credentials are revoked and it is disconnected; setting it back to false issues new ones.",
       default: false,
     }),
+    pairing,
   },
   required: ['clusterName'],
 });
@@ -118,6 +199,7 @@ const status: Typed<ClusterAgentStatus> = objectOf<ClusterAgentStatus>()({
       str({ description: 'A statistic as reported.' }),
       'Statistics last reported by the agent (name to value).',
     ),
+    pairing: pairingStatus,
     observedGeneration: observedGenerationSchema(),
     conditions: conditionsSchema(),
   },
@@ -159,5 +241,6 @@ export const clusterAgentCRD = customResourceDefinition<ClusterAgent>({
     AGE_COLUMN,
     { name: 'Suspended', type: 'boolean', jsonPath: '.spec.suspended', priority: 1 },
     { name: 'Credentials', type: 'integer', jsonPath: '.status.credentialsVersion', priority: 1 },
+    { name: 'Pairing', type: 'string', jsonPath: '.status.pairing.state', priority: 1 },
   ],
 });
