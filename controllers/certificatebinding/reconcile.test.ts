@@ -12,7 +12,9 @@ import type { ConfigMap, Secret } from '../runtime/kube/types.ts';
 import { COMPONENT_LABEL, isControlledBy, secretString } from '../runtime/objects.ts';
 import { reconcilerFor } from '../runtime/reconciler.ts';
 import { FakeCache } from '../runtime/testing/cache.ts';
-import { BindingCondition, BindingReason, WATCH_LABEL } from './conditions.ts';
+import type { CMCertificate } from './certmanager.ts';
+import { CERT_MANAGER_RECHECK_MS } from './certmanagerapi.ts';
+import { BINDING_LABEL, BindingCondition, BindingReason, WATCH_LABEL } from './conditions.ts';
 import { TENANT_NAMESPACE_INDEX } from './internal.ts';
 import { CertificateMetrics } from './metrics.ts';
 import { tenantNamespaceOf } from './namepolicy.ts';
@@ -23,7 +25,7 @@ const APPS = 'apps';
 const NAMES = ['app.example.test'];
 const DAY = 24 * 3_600_000;
 
-async function bindingWorld() {
+async function bindingWorld(o: { certManager?: boolean } = {}) {
   const w = await fakeInstallation();
   for (const name of [APPS, 'elsewhere'])
     await w.client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
@@ -49,7 +51,7 @@ async function bindingWorld() {
         namespace: OPERATOR_NAMESPACE,
         labelSelector: `${COMPONENT_LABEL}=${CA_BUNDLE_COMPONENT}`,
       }),
-      certificates: undefined,
+      certificates: o.certManager ? await w.cache<CMCertificate>('Certificate') : undefined,
       recheckCertManager: () => undefined,
       operatorNamespace: OPERATOR_NAMESPACE,
       managedNamespace: (ns) => w.namespaces.has(ns),
@@ -217,5 +219,119 @@ describe('CertificateBinding (reconcile driver, in-memory API server)', () => {
     );
     assert.deepEqual(w.events.reasons, [`Warning/${BindingReason.SecretConflict}`]);
     assert.deepEqual(w.audit.actions, []);
+  });
+
+  describe('the certManager source', () => {
+    const spec = {
+      certManager: { issuerRef: { name: 'letsencrypt', kind: 'ClusterIssuer' }, dnsNames: NAMES },
+      secretName: 'web-tls',
+    };
+    const certificate = (w: Awaited<ReturnType<typeof bindingWorld>>) =>
+      w.client.get<CMCertificate>({ kind: 'Certificate', name: 'web', namespace: APPS });
+
+    it('waits with CertManagerNotInstalled while the Certificate API is not served, and applies nothing', async () => {
+      const w = await bindingWorld();
+      await w.create('web', spec);
+      assert.deepEqual(await w.reconcile('web'), { requeueAfterMs: CERT_MANAGER_RECHECK_MS });
+
+      const b = await w.get('web');
+      assert.equal(condition(b, BindingCondition.Ready), `False/${BindingReason.CertManagerNotInstalled}`);
+      assert.match(b?.status?.conditions?.[0]?.message ?? '', /install cert-manager/);
+      assert.equal(await certificate(w), undefined);
+      assert.deepEqual(w.audit.actions, []);
+    });
+
+    it('applies a Certificate the binding controls, asks cert-manager to label its Secret, and reports Issued once that Secret holds the certificate', async () => {
+      const w = await bindingWorld({ certManager: true });
+      await w.create('web', spec);
+      await w.reconcile('web');
+
+      const b = await w.get('web');
+      const cert = await certificate(w);
+      const cs = cert?.spec;
+      assert.ok(b && cert && cs, 'the Certificate is applied');
+      assert.ok(isControlledBy(cert, b), 'controlled by the binding: deleted with it');
+      assert.equal(cs.secretName, 'web-tls');
+      assert.deepEqual(cs.dnsNames, NAMES);
+      assert.equal(cs.privateKey?.rotationPolicy, 'Always', 'a fresh key at every renewal');
+      assert.equal(cs.secretTemplate?.labels?.[BINDING_LABEL], 'web');
+      assert.equal(condition(b, BindingCondition.Ready), `False/${BindingReason.Pending}`);
+      assert.deepEqual(w.events.reasons, ['Normal/CertificateCreated']);
+      assert.deepEqual(w.audit.actions, ['certificate.certmanager.apply']);
+
+      // cert-manager's part: the Secret with the template's labels, then Ready on the Certificate.
+      const now = w.env.now().getTime();
+      const issued = await fakeCertificate({
+        dnsNames: NAMES,
+        notBefore: new Date(now - DAY),
+        notAfter: new Date(now + 90 * DAY),
+      });
+      await w.user.create<Secret>({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'web-tls', namespace: APPS, labels: cs.secretTemplate?.labels },
+        type: 'kubernetes.io/tls',
+        stringData: { 'tls.crt': issued.certPem, 'tls.key': issued.keyPem },
+      } as Secret);
+      await w.user.apply(
+        {
+          apiVersion: 'cert-manager.io/v1',
+          kind: 'Certificate',
+          metadata: { name: 'web', namespace: APPS },
+          status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', message: 'issued' }] },
+        } as CMCertificate,
+        { subresource: 'status' },
+      );
+      await w.tick();
+      const written = w.server.resourceVersion;
+      await w.reconcile('web');
+
+      const after = await w.get('web');
+      assert.equal(condition(after, BindingCondition.CertificateReady), `True/${BindingReason.Issued}`);
+      assert.equal(condition(after, BindingCondition.Ready), 'True/CertificateBound');
+      assert.equal(
+        after?.status?.serialNumber?.toLowerCase(),
+        new X509Certificate(issued.certPem).serialNumber.toLowerCase(),
+      );
+      assert.ok(!JSON.stringify(after?.status).includes('PRIVATE KEY'), 'no key material in status');
+      assert.ok(w.server.resourceVersion > written, 'the binding status is written');
+      const settled = w.server.resourceVersion;
+      await w.reconcile('web');
+      assert.equal(w.server.resourceVersion, settled, 'an up-to-date Certificate is not applied again');
+    });
+
+    it('sets Ready=False/CertificateConflict for a Certificate of that name it does not control, and leaves it alone', async () => {
+      const w = await bindingWorld({ certManager: true });
+      const theirs = await w.user.create<CMCertificate>({
+        apiVersion: 'cert-manager.io/v1',
+        kind: 'Certificate',
+        metadata: { name: 'web', namespace: APPS },
+        spec: { secretName: 'other-tls', dnsNames: ['other.test'], issuerRef: { name: 'x' } },
+      } as CMCertificate);
+      await w.tick();
+      await w.create('web', spec);
+      await w.reconcile('web');
+
+      assert.equal(
+        condition(await w.get('web'), BindingCondition.Ready),
+        `False/${BindingReason.CertificateConflict}`,
+      );
+      assert.equal((await certificate(w))?.metadata.resourceVersion, theirs.metadata.resourceVersion);
+      assert.deepEqual(w.audit.actions, []);
+    });
+
+    it('sets Ready=False/SecretConflict for an unlabelled Secret of that name (cert-manager would overwrite it), and applies no Certificate', async () => {
+      const w = await bindingWorld({ certManager: true });
+      const foreign = await w.userSecret('web-tls', { 'tls.crt': 'theirs', 'tls.key': 'theirs' });
+      await w.create('web', spec);
+      await w.reconcile('web');
+
+      assert.equal(
+        condition(await w.get('web'), BindingCondition.Ready),
+        `False/${BindingReason.SecretConflict}`,
+      );
+      assert.equal(await certificate(w), undefined);
+      assert.equal((await w.secret('web-tls'))?.metadata.resourceVersion, foreign.metadata.resourceVersion);
+    });
   });
 });
