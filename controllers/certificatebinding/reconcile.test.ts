@@ -294,7 +294,7 @@ describe('CertificateBinding (reconcile driver, in-memory API server)', () => {
         new X509Certificate(issued.certPem).serialNumber.toLowerCase(),
       );
       assert.ok(!JSON.stringify(after?.status).includes('PRIVATE KEY'), 'no key material in status');
-      assert.ok(w.server.resourceVersion > written, 'the binding status is written');
+      assert.ok(Number(w.server.resourceVersion) > Number(written), 'the binding status is written');
       const settled = w.server.resourceVersion;
       await w.reconcile('web');
       assert.equal(w.server.resourceVersion, settled, 'an up-to-date Certificate is not applied again');
