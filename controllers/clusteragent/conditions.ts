@@ -18,6 +18,16 @@ export const AgentReason = {
   HeartbeatReceived: 'HeartbeatReceived',
   HeartbeatMissed: 'HeartbeatMissed',
   NeverConnected: 'NeverConnected',
+  /** Pairing mode: an agent redeemed the code and holds a current client certificate. */
+  Paired: 'Paired',
+  /** Pairing mode: a code is waiting to be redeemed. */
+  AwaitingPairing: 'AwaitingPairing',
+  /** Pairing mode: the code expired before anyone redeemed it. */
+  PairingExpired: 'PairingExpired',
+  /** Pairing mode: the paired agent let its client certificate expire. */
+  CertificateExpired: 'CertificateExpired',
+  /** Pairing mode: this operator cannot make codes yet (no cluster channel, or the hash salt unread). */
+  PairingUnavailable: 'PairingUnavailable',
 } as const;
 
 /** Revokes the agent's NATS user before the ClusterAgent goes away. */

@@ -20,6 +20,7 @@ import { COMPONENT_LABEL } from '../runtime/objects.ts';
 import { AgentCondition, AgentReason } from './conditions.ts';
 import { migrateAgentRecords } from './migrate.ts';
 import { clusterAgentKind } from './reconcile.ts';
+import { PAIRING_CODE_COMPONENT, type PairingDeps } from './pairing.ts';
 import { reconcilerFor } from '../runtime/reconciler.ts';
 import type { NamespacedInformer } from '../runtime/namespaced.ts';
 
@@ -30,6 +31,7 @@ export interface AgentControllerOptions {
   nats: NatsService;
   agentUrl?: string;
   statusRefreshMs?: number;
+  pairing?: PairingDeps;
 }
 
 /**
@@ -55,9 +57,9 @@ export function setupClusterAgentController(mgr: Manager, o: AgentControllerOpti
       return agentsOf(ns);
     }
     const agent = s.metadata.labels?.[AGENT_LABEL];
-    return s.metadata.labels?.[COMPONENT_LABEL] === NatsComponent.AgentCredentials && agent
-      ? [`${s.metadata.namespace}/${agent}`]
-      : [];
+    const component = s.metadata.labels?.[COMPONENT_LABEL];
+    const delivered = component === NatsComponent.AgentCredentials || component === PAIRING_CODE_COMPONENT;
+    return delivered && agent ? [`${s.metadata.namespace}/${agent}`] : [];
   };
   const controller = mgr.addController({
     name: 'clusteragent',

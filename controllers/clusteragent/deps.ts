@@ -8,6 +8,7 @@ import type { KubeApi } from '../runtime/kube/api.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import type { AuditLog } from '../runtime/log.ts';
 import type { NamespacedInformer } from '../runtime/namespaced.ts';
+import type { PairingDeps } from './pairing.ts';
 
 /** Everything the ClusterAgent kind reads and writes through, injected (controller.ts wires the real ones). */
 export interface AgentDeps {
@@ -25,4 +26,6 @@ export interface AgentDeps {
   /** The URL written into credentials Secrets for agents (optional). */
   agentUrl?: string;
   statusRefreshMs?: number;
+  /** Pairing mode (spec.pairing); without it, pairing-mode agents wait (PairingUnavailable). */
+  pairing?: PairingDeps;
 }

@@ -15,6 +15,8 @@ import { credentialsSecretName, issueCredentials, planCredentials, rotationDue }
 import { agentRecordSecret, readAgentRecord, type AgentRecord } from './record.ts';
 import { revoke } from './revoke.ts';
 import { tenancyProblem } from './tenancy.ts';
+import { convergePairing, dropCodeSecret } from './pairingreconcile.ts';
+import { pairingStatus } from './pairing.ts';
 
 const TENANT_RECHECK_MS = 5_000;
 
@@ -74,7 +76,12 @@ async function reconcileAgent(d: AgentDeps, agent: ClusterAgent): Promise<Outcom
     const limited = notReady(AgentReason.AgentLimitReached, `the tenant allows at most ${limit} agents`);
     return { status: report(agent, ctx, limited, d) };
   }
+  if (agent.spec.pairing) {
+    const p = await convergePairing(d, ctx);
+    return withConnectivity(d, ctx, p.condition, p.wakeInMs);
+  }
   if (ctx.delivered && !isControlledBy(ctx.delivered, agent)) return conflict(d, ctx);
+  await dropCodeSecret(d, agent);
   const credentials = await converge(d, ctx);
   if (!credentials) return conflict(d, ctx);
   return withConnectivity(d, ctx, credentials);
@@ -120,6 +127,7 @@ function withConnectivity(
   d: AgentDeps,
   ctx: Context,
   credentials: ConditionInput,
+  wakeInMs?: number,
 ): Outcome<ClusterAgentStatus> {
   const { agent, uid } = ctx;
   const name = agent.metadata.name;
@@ -137,7 +145,8 @@ function withConnectivity(
   const due = agent.spec.suspended ? undefined : rotationDue(agent, ctx.record);
   const waits = [
     conn.recheckInMs,
-    due !== undefined ? Math.max(1000, due - d.env.now().getTime()) : undefined,
+    due !== undefined && !agent.spec.pairing ? Math.max(1000, due - d.env.now().getTime()) : undefined,
+    wakeInMs,
   ];
   const next = Math.min(...waits.filter((w): w is number => w !== undefined));
   return Number.isFinite(next) ? { status, afterStatus, requeueAfterMs: next } : { status, afterStatus };
@@ -264,11 +273,22 @@ function report(
   conn?: ReturnType<typeof connectivity>,
 ): ClusterAgentStatus {
   const r = ctx?.record;
-  const issued = credentials.status === 'True' && r;
-  const { lastHeartbeat, health, statistics, conditions: _c, ...rest } = agent.status ?? {};
+  const paired = !!agent.spec.pairing;
+  const issued = credentials.status === 'True' && r && !paired;
+  const { lastHeartbeat, health, statistics, conditions: _c, pairing: _p, ...kept } = agent.status ?? {};
   void _c;
+  void _p;
+  // NB: in pairing mode no credentials Secret exists: what Secret mode reported must not linger.
+  const rest = paired ? withoutSecretFacts(kept) : kept;
+  const now = d.env.now().getTime();
+  const shown =
+    !!ctx &&
+    d.secrets.get(`${agent.metadata.name}-pairing-code`, agent.metadata.namespace ?? '') !== undefined;
+  const pairing = paired && ctx ? pairingStatus(agent, r, now, shown) : undefined;
   return {
     ...rest,
+    ...(pairing && Object.keys(pairing).length ? { pairing } : {}),
+    ...(paired && r?.user ? { userPublicKey: r.user } : {}),
     ...(ctx ? { tenantUID: ctx.uid } : {}),
     ...(issued
       ? {
@@ -284,6 +304,18 @@ function report(
     observedGeneration: agent.metadata.generation,
     conditions: conditionsFor(d, agent, credentials, conn?.concern),
   };
+}
+
+function withoutSecretFacts(s: Omit<ClusterAgentStatus, 'conditions' | 'pairing'>) {
+  const {
+    credentialsSecret: _s,
+    userPublicKey: _u,
+    credentialsIssuedAt: _i,
+    credentialsVersion: _v,
+    ...rest
+  } = s;
+  void [_s, _u, _i, _v];
+  return rest;
 }
 
 /** Ready follows the credentials; Connected is reported beside it (an agent may be offline by design). */
