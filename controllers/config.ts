@@ -12,6 +12,8 @@ export interface OperatorConfig {
   logLevel: string;
   auditFile?: string;
   identity: string;
+  /** This replica set's shard of the Tenants (label palisade.dev/shard); absent: the default shard. */
+  shard?: string;
   /** Keys one controller reconciles at once. */
   concurrency: number;
   /** NATS servers (`host:port`, TLS always); messaging is off when empty. */
@@ -48,6 +50,9 @@ const USAGE = `palisade operator
   --audit-log <path>         audit log file (default: stderr)
   --identity <id>            leader election identity (default $POD_NAME or hostname-pid)
   --concurrency <n>          reconciles in flight per controller (default 8)
+  --shard <key>              reconcile only the Tenants labelled palisade.dev/shard=<key> and their namespaces,
+                             under a Lease of its own (default $PALISADE_SHARD; none: the Tenants without the
+                             label, and the installation-wide work)
   --nats-url <h:p,...>       NATS servers (TLS); turns messaging on (default $PALISADE_NATS_URL; off when empty)
   --nats-agent-url <url>     the server URL written into agents' credentials (default $PALISADE_NATS_AGENT_URL)
   --namespace-role <name>    a ClusterRole granting Secrets; bound to --service-account in each tenant
@@ -78,6 +83,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
         'audit-log': { type: 'string' },
         identity: { type: 'string' },
         concurrency: { type: 'string' },
+        shard: { type: 'string' },
         'nats-url': { type: 'string' },
         'nats-agent-url': { type: 'string' },
         'namespace-role': { type: 'string' },
@@ -104,6 +110,10 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (namespaceRole && !serviceAccount)
     throw new Error(`--namespace-role needs --service-account (the subject it is bound to)\n\n${USAGE}`);
   const positive = (v: string | undefined) => (Number(v) > 0 ? Number(v) : undefined);
+  const shard = values.shard ?? env.PALISADE_SHARD ?? '';
+  // NB: a label value, and part of the Lease's name.
+  if (shard && !/^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$/.test(shard))
+    throw new Error(`--shard must be a DNS label of at most 40 characters\n\n${USAGE}`);
   return {
     natsServers: (values['nats-url'] ?? env.PALISADE_NATS_URL ?? '').split(',').filter(Boolean),
     natsAgentUrl: values['nats-agent-url'] ?? env.PALISADE_NATS_AGENT_URL,
@@ -114,6 +124,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     agentStatusRefreshMs: positive(env.PALISADE_AGENT_STATUS_REFRESH_MS),
     rootRetireGraceMs: positive(env.PALISADE_ROOT_RETIRE_GRACE_MS),
     resyncMs: positive(env.PALISADE_RESYNC_MS),
+    ...(shard ? { shard } : {}),
     concurrency,
     kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
     namespace: values.namespace ?? env.POD_NAMESPACE ?? 'palisade-system',

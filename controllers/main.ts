@@ -11,6 +11,8 @@ import { setupTenantController } from './tenant/controller.ts';
 import { TenantNamespaceAccess } from './tenant/access.ts';
 import { setupTenantKeyController } from './tenantkey/controller.ts';
 import { Keystore } from './keystore/store.ts';
+import { tenantOfNamespace } from './keystore/tenants.ts';
+import type { Tenant } from '../crds/v1alpha1/index.ts';
 import { setupKeystore } from './keystore/setup.ts';
 import { setupMessaging } from './nats/setup.ts';
 import { setupClusterAgentController } from './clusteragent/controller.ts';
@@ -87,6 +89,18 @@ async function main(): Promise<void> {
   // go again as soon as it is.
   nats?.onConnected(() => tenants.requeueAll());
   setupTenantKeyController(mgr, { env, keystore, secrets });
+  // NB: after every controller is set up. A namespace's shard is its Tenant's, by Palisade's own record.
+  mgr.shardBy(
+    { tenant: 'tenant', tenantkey: 'namespace', clusteragent: 'namespace', certificatebinding: 'namespace' },
+    {
+      tenants: mgr.informer<Tenant>('Tenant'),
+      tenantOfNamespace: (ns) => {
+        const r = tenantOfNamespace(keystore, ns);
+        return r && !r.retained ? r.tenant : undefined;
+      },
+      namespaceOf: (t) => (t as Tenant).status?.namespace,
+    },
+  );
   // NB: after the certificate bindings: its start-up task issues its certificate from the internal CA.
   const keyService = config.keyServiceAddress
     ? setupKeyService(mgr, {

@@ -75,6 +75,7 @@ export class Controller<T extends KubeObject = KubeObject> {
   private readonly lastSeen = new Map<string, KubeObject>();
   private resyncTimer: { cancel(): void } | undefined;
   private started = false;
+  private owns: ((key: string) => boolean) | undefined;
 
   constructor(opts: ControllerOptions<T>) {
     this.o = opts;
@@ -98,7 +99,21 @@ export class Controller<T extends KubeObject = KubeObject> {
     for (const w of opts.watches ?? []) w.register((k) => this.enqueue(k));
   }
 
+  /**
+   * Reconciles only the keys `owns` accepts (this replica's shard): others are dropped when enqueued, and
+   * again when dequeued, since ownership may move while a key waits.
+   */
+  restrictTo(owns: (key: string) => boolean): void {
+    this.owns = owns;
+  }
+
+  /** Whether {@link restrictTo} limits this controller to a shard's keys. */
+  get restricted(): boolean {
+    return this.owns !== undefined;
+  }
+
   enqueue(key: string): void {
+    if (this.owns && !this.owns(key)) return;
     this.queue.add(key);
     // NB: a standby replica's informers fill queues nobody drains until it leads: that is no backlog.
     if (this.started) this.o.metrics.queueDepth.set({ controller: this.name }, this.queue.depth);
@@ -122,6 +137,11 @@ export class Controller<T extends KubeObject = KubeObject> {
     for (const o of this.o.primary.list()) this.enqueue(objectKey(o.metadata));
   }
 
+  /** Enqueues every object of the primary kind in `namespace` (e.g. its Tenant moved to this shard). */
+  requeueNamespace(namespace: string): void {
+    for (const o of this.o.primary.list(namespace)) this.enqueue(objectKey(o.metadata));
+  }
+
   /** Resolves when the queue is empty and nothing is in flight (tests and benchmarks). */
   idle(): Promise<void> {
     return this.queue.idle();
@@ -138,6 +158,7 @@ export class Controller<T extends KubeObject = KubeObject> {
   private async handle(key: string): Promise<void> {
     const { metrics, log } = this.o;
     const labels = { controller: this.name };
+    if (this.owns && !this.owns(key)) return this.queue.forget(key);
     const end = metrics.reconcileDuration.startTimer(labels);
     metrics.queueDepth.set(labels, this.queue.depth);
     try {

@@ -11,6 +11,7 @@ import { Metrics } from './metrics.ts';
 import { ManagedNamespaces, NamespacedInformer } from './namespaced.ts';
 import { ApiError } from './errors.ts';
 import { type ProbeServer, startProbeServer } from './server.ts';
+import { Shard, type ShardScope, type ShardSources } from './shard.ts';
 
 export interface ManagerOptions {
   kubeconfig?: string;
@@ -28,6 +29,8 @@ export interface ManagerOptions {
   concurrency?: number;
   /** Default period after which every controller re-checks every object (a test knob; 10 minutes). */
   resyncMs?: number;
+  /** This replica set's shard of the tenants (runtime/shard.ts); absent: the default shard. */
+  shard?: string;
   /** Called when the process must end (leadership lost): two leaders are worse than a restart. */
   onFatal?: (reason: string) => void;
 }
@@ -58,9 +61,10 @@ export class Manager {
   readonly namespace: string;
   /** Where namespaced informers watch: the operator's namespace, the extra ones, live tenants'. */
   readonly namespaces: ManagedNamespaces;
+  readonly shard: Shard;
   private readonly o: ManagerOptions;
   private readonly informers = new Map<string, ObjectCache<KubeObject>>();
-  private readonly controllers: { name: string; start(): void; stop(): Promise<void> }[] = [];
+  private readonly controllers: Controller<KubeObject>[] = [];
   private readonly startupTasks: StartupTask[] = [];
   private readonly unready = new Map<string, string>();
   private readonly everyReplica = new Set<Startable>();
@@ -75,6 +79,7 @@ export class Manager {
     this.namespace = opts.namespace;
     this.namespaces = new ManagedNamespaces([...new Set([opts.namespace, ...(opts.extraNamespaces ?? [])])]);
     this.clock = opts.clock ?? systemClock;
+    this.shard = new Shard(opts.shard);
     this.log = createLogger({ level: opts.logLevel });
     this.audit = createAuditLog({ file: opts.auditFile, actor: `system:palisade:${opts.identity}` });
     this.client = new KubeClient(
@@ -151,8 +156,28 @@ export class Manager {
       log: this.log,
       metrics: this.metrics,
     });
-    this.controllers.push(c);
+    this.controllers.push(c as unknown as Controller<KubeObject>);
     return c;
+  }
+
+  /**
+   * Limits the named controllers to this replica's shard: `tenant` controllers by the Tenant's label,
+   * `namespace` controllers by the Tenant that owns the namespace. A Tenant that moves into this shard
+   * brings its namespace's objects along at once. Outside the default shard only these controllers run:
+   * the others do installation-wide work, done once, by the default shard.
+   */
+  shardBy(
+    scopes: Readonly<Record<string, ShardScope>>,
+    sources: ShardSources & { namespaceOf(tenant: KubeObject): string | undefined },
+  ): void {
+    const shard = this.shard;
+    shard.bind(sources);
+    const scoped = this.controllers.filter((c) => scopes[c.name] !== undefined);
+    for (const c of scoped) c.restrictTo((key) => shard.owns(scopes[c.name] as ShardScope, key));
+    shard.onTenantMovedIn((t) => {
+      const ns = sources.namespaceOf(t);
+      if (ns) for (const c of scoped) if (scopes[c.name] === 'namespace') c.requeueNamespace(ns);
+    });
   }
 
   /**
@@ -231,7 +256,7 @@ export class Manager {
       clock: this.clock,
       log: this.log,
       namespace: this.namespace,
-      name: 'palisade-operator-leader',
+      name: this.shard.leaseName,
       identity: this.o.identity,
     });
     this.elector.run({
@@ -265,9 +290,14 @@ export class Manager {
     await this.startInformers([...this.informers.values()]);
     for (const task of this.startupTasks) await this.retry(task);
     if (this.stopping) return;
-    for (const c of this.controllers) c.start();
+    // NB: installation-wide controllers run once, in the default shard; other shards run the scoped ones.
+    const run = this.controllers.filter((c) => this.shard.isDefault || c.restricted);
+    for (const c of run) c.start();
     this.running = true;
-    this.log.info('controllers started', { controllers: this.controllers.map((c) => c.name) });
+    this.log.info('controllers started', {
+      controllers: run.map((c) => c.name),
+      ...(this.shard.key ? { shard: this.shard.key } : {}),
+    });
   }
 
   /** Starts those of `infs` not started yet (each once) and resolves when all of them are synced. */
