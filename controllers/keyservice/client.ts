@@ -21,8 +21,16 @@ import {
 } from '@grpc/grpc-js';
 import { MAX_MESSAGE_BYTES } from './server.ts';
 import {
+  identifiersService,
   tenantDataService,
+  tokensService,
   type BatchResponse,
+  type BlindIndexResponse,
+  type GetJwksResponse,
+  type HashPasswordResponse,
+  type IdentifierKindName,
+  type TokenResponse,
+  type VerifyPasswordResponse,
   type DecryptResponse,
   type EncryptResponse,
   type GenerateDataKeyResponse,
@@ -136,22 +144,81 @@ export class KeyServiceClient {
     });
   }
 
-  /** Any RPC by name, typed by the proto's request and response. */
-  async call<M extends Method>(method: M, req: Methods[M][0]): Promise<Methods[M][1]> {
-    const def = this.service[method];
+  /** Blind indexes of `value` in `tenant`: the active salt version's first. */
+  blindIndex(tenant: string, kind: 'email' | 'opaque', value: string): Promise<BlindIndexResponse> {
+    return this.callOf(identifiersService(), 'BlindIndex', { tenant, kind: kindName(kind), value });
+  }
+
+  batchBlindIndex(
+    tenant: string,
+    kind: 'email' | 'opaque',
+    values: readonly string[],
+  ): Promise<BatchResponse<BlindIndexResponse>> {
+    return this.callOf(identifiersService(), 'BatchBlindIndex', {
+      tenant,
+      kind: kindName(kind),
+      values: [...values],
+    });
+  }
+
+  hashPassword(tenant: string, password: string): Promise<HashPasswordResponse> {
+    return this.callOf(identifiersService(), 'HashPassword', { tenant, password });
+  }
+
+  verifyPassword(tenant: string, password: string, hash: string): Promise<VerifyPasswordResponse> {
+    return this.callOf(identifiersService(), 'VerifyPassword', { tenant, password, hash });
+  }
+
+  issueToken(o: {
+    tenant: string;
+    subject: string;
+    audience: string;
+    ttlSeconds?: number;
+    scopes?: string[];
+    refreshable?: boolean;
+  }): Promise<TokenResponse> {
+    return this.callOf(tokensService(), 'IssueToken', {
+      tenant: o.tenant,
+      subject: o.subject,
+      audience: o.audience,
+      ttlSeconds: o.ttlSeconds ?? 0,
+      scopes: o.scopes ?? [],
+      refreshable: o.refreshable ?? false,
+    });
+  }
+
+  refreshToken(refreshToken: string, ttlSeconds = 0): Promise<TokenResponse> {
+    return this.callOf(tokensService(), 'RefreshToken', { refreshToken, ttlSeconds });
+  }
+
+  async revokeRefreshToken(refreshToken: string): Promise<void> {
+    await this.callOf(tokensService(), 'RevokeRefreshToken', { refreshToken });
+  }
+
+  getJwks(): Promise<GetJwksResponse> {
+    return this.callOf(tokensService(), 'GetJwks', {});
+  }
+
+  /** Any RPC of TenantData by name, typed by the proto's request and response. */
+  call<M extends Method>(method: M, req: Methods[M][0]): Promise<Methods[M][1]> {
+    return this.callOf<Methods[M][0], Methods[M][1]>(this.service, method, req);
+  }
+
+  /** Any RPC of any palisade.keys.v1 service (proto.ts has each one's request and response types). */
+  async callOf<Req, Res>(service: ServiceDefinition, method: string, req: Req): Promise<Res> {
+    const def = service[method];
     if (!def) throw new Error(`no method ${method}`);
     const md = new Metadata();
     if (this.o.token) md.set('authorization', `Bearer ${(await this.o.token()).trim()}`);
     return new Promise((resolve, reject) => {
-      this.client.makeUnaryRequest<Methods[M][0], Methods[M][1]>(
+      this.client.makeUnaryRequest<Req, Res>(
         def.path,
         def.requestSerialize,
         def.responseDeserialize,
         req,
         md,
         { deadline: Date.now() + (this.o.deadlineMs ?? 30_000) },
-        (err: ServiceError | null, res?: Methods[M][1]) =>
-          err || !res ? reject(callError(err)) : resolve(res),
+        (err: ServiceError | null, res?: Res) => (err || !res ? reject(callError(err)) : resolve(res)),
       );
     });
   }
@@ -159,6 +226,10 @@ export class KeyServiceClient {
   close(): void {
     this.client.close();
   }
+}
+
+function kindName(kind: 'email' | 'opaque'): IdentifierKindName {
+  return kind === 'email' ? 'IDENTIFIER_KIND_EMAIL' : 'IDENTIFIER_KIND_OPAQUE';
 }
 
 function callError(err: ServiceError | null): KeyServiceCallError {

@@ -4,7 +4,7 @@
  * or tokens.
  */
 import { status } from '@grpc/grpc-js';
-import { EnvelopeError } from '../crypto/index.ts';
+import { CryptoInputError, EnvelopeError, PasswordHashError } from '../crypto/index.ts';
 import { AuthenticationError } from './auth.ts';
 
 export const KeyServiceErrorCode = {
@@ -68,5 +68,10 @@ export function asKeyServiceError(e: unknown): KeyServiceError {
         return new KeyServiceError('InvalidArgument', `not a Palisade data ciphertext: ${e.message}`);
     }
   }
+  // NB: their messages describe the input's shape (never echo it): safe to return.
+  if (e instanceof CryptoInputError && e.code === 'BadInput')
+    return new KeyServiceError('InvalidArgument', e.message);
+  if (e instanceof PasswordHashError)
+    return new KeyServiceError('InvalidArgument', `not a usable password hash: ${e.message}`);
   return new KeyServiceError('Internal', e instanceof Error ? e.message : String(e));
 }

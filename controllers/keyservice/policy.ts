@@ -41,7 +41,8 @@ export function subjectKeys(id: Identity): string[] {
 
 export interface AccessRequest {
   tenant: string;
-  key: string;
+  /** The TenantKey, for the operations on one; absent for those on the installation keys. */
+  key?: string;
   operation: KeyOperation;
 }
 
@@ -50,7 +51,7 @@ export function allowedBy(policies: readonly KeyAccessPolicy[], req: AccessReque
   const allows = (p: KeyAccessPolicy) =>
     !p.metadata.deletionTimestamp &&
     p.spec.tenants.includes(req.tenant) &&
-    (!p.spec.keys?.length || p.spec.keys.includes(req.key)) &&
+    (req.key === undefined || !p.spec.keys?.length || p.spec.keys.includes(req.key)) &&
     p.spec.operations.includes(req.operation);
   return [...policies].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)).find(allows)?.metadata
     .name;

@@ -8,8 +8,11 @@ import { fileURLToPath } from 'node:url';
 import { loadPackageDefinition, type GrpcObject, type ServiceDefinition } from '@grpc/grpc-js';
 import { loadSync, type Options } from '@grpc/proto-loader';
 
-/** The .proto file: in the checkout, and beside `dist/` in the image (Dockerfile). */
-export const PROTO_FILE = fileURLToPath(new URL('../../proto/palisade/keys/v1/keys.proto', import.meta.url));
+/** The .proto files: in the checkout, and beside `dist/` in the image (Dockerfile). */
+export const PROTO_ROOT = fileURLToPath(new URL('../../proto', import.meta.url));
+export const PROTO_FILE = `${PROTO_ROOT}/palisade/keys/v1/keys.proto`;
+export const IDENTIFIERS_PROTO_FILE = `${PROTO_ROOT}/palisade/keys/v1/identifiers.proto`;
+export const TOKENS_PROTO_FILE = `${PROTO_ROOT}/palisade/keys/v1/tokens.proto`;
 export const SERVICE_NAME = 'palisade.keys.v1.TenantData';
 
 export const LOADER_OPTIONS: Options = {
@@ -18,6 +21,7 @@ export const LOADER_OPTIONS: Options = {
   enums: String,
   defaults: true,
   oneofs: true,
+  includeDirs: [PROTO_ROOT],
 };
 
 export interface KeyRef {
@@ -117,13 +121,110 @@ let loaded: GrpcObject | undefined;
 
 /** The loaded package (parsed once per process). */
 export function keysPackage(): GrpcObject {
-  loaded ??= loadPackageDefinition(loadSync(PROTO_FILE, LOADER_OPTIONS));
+  loaded ??= loadPackageDefinition(
+    loadSync([PROTO_FILE, IDENTIFIERS_PROTO_FILE, TOKENS_PROTO_FILE], LOADER_OPTIONS),
+  );
   return loaded;
+}
+
+function service(name: string): ServiceDefinition {
+  const ctor = (keysPackage().palisade as GrpcObject).keys as GrpcObject;
+  const svc = (ctor.v1 as GrpcObject)[name] as unknown as { service: ServiceDefinition };
+  return svc.service;
 }
 
 /** The service definition for `server.addService` and client constructors. */
 export function tenantDataService(): ServiceDefinition {
-  const ctor = (keysPackage().palisade as GrpcObject).keys as GrpcObject;
-  const svc = (ctor.v1 as GrpcObject).TenantData as unknown as { service: ServiceDefinition };
-  return svc.service;
+  return service('TenantData');
+}
+
+/** palisade.keys.v1.Identifiers (identifiers.proto). */
+export function identifiersService(): ServiceDefinition {
+  return service('Identifiers');
+}
+
+/** palisade.keys.v1.Tokens (tokens.proto). */
+export function tokensService(): ServiceDefinition {
+  return service('Tokens');
+}
+
+export type IdentifierKindName =
+  'IDENTIFIER_KIND_UNSPECIFIED' | 'IDENTIFIER_KIND_EMAIL' | 'IDENTIFIER_KIND_OPAQUE';
+
+export interface BlindIndexRequest {
+  tenant: string;
+  kind: IdentifierKindName;
+  value: string;
+}
+export interface BlindIndexValue {
+  saltVersion: number;
+  index: string;
+}
+export interface BlindIndexResponse {
+  indexes: BlindIndexValue[];
+}
+export interface BatchBlindIndexRequest {
+  tenant: string;
+  kind: IdentifierKindName;
+  values: string[];
+}
+export interface HashPasswordRequest {
+  tenant: string;
+  password: string;
+}
+export interface HashPasswordResponse {
+  hash: string;
+  pepperVersion: number;
+}
+export interface VerifyPasswordRequest {
+  tenant: string;
+  password: string;
+  hash: string;
+}
+export interface VerifyPasswordResponse {
+  valid: boolean;
+  needsRehash: boolean;
+  pepperVersion: number;
+}
+
+/** palisade.keys.v1.Identifiers: request and response of each RPC. */
+export interface IdentifierMethods {
+  BlindIndex: [BlindIndexRequest, BlindIndexResponse];
+  BatchBlindIndex: [BatchBlindIndexRequest, BatchResponse<BlindIndexResponse>];
+  HashPassword: [HashPasswordRequest, HashPasswordResponse];
+  VerifyPassword: [VerifyPasswordRequest, VerifyPasswordResponse];
+}
+
+export interface IssueTokenRequest {
+  tenant: string;
+  subject: string;
+  audience: string;
+  ttlSeconds: number;
+  scopes: string[];
+  refreshable: boolean;
+}
+export interface TokenResponse {
+  accessToken: string;
+  expiresIn: number;
+  refreshToken: string;
+  refreshExpiresIn: number;
+  kid: string;
+}
+export interface RefreshTokenRequest {
+  refreshToken: string;
+  ttlSeconds: number;
+}
+export interface GetJwksResponse {
+  jwks: string;
+  currentKid: string;
+  nextKids: string[];
+  previousKids: string[];
+}
+
+/** palisade.keys.v1.Tokens: request and response of each RPC. */
+export interface TokenMethods {
+  IssueToken: [IssueTokenRequest, TokenResponse];
+  RefreshToken: [RefreshTokenRequest, TokenResponse];
+  RevokeRefreshToken: [{ refreshToken: string }, Record<string, never>];
+  GetJwks: [Record<string, never>, GetJwksResponse];
 }

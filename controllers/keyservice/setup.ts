@@ -17,16 +17,25 @@ import { describeError } from '../runtime/errors.ts';
 import type { ObjectCache } from '../runtime/informer.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import type { Manager } from '../runtime/manager.ts';
+import { HashSaltRing } from '../installation/saltring.ts';
+import { Component } from '../installation/secrets.ts';
+import { COMPONENT_LABEL } from '../runtime/objects.ts';
+import type { ConfigMap } from '../runtime/kube/types.ts';
 import { Authenticator } from './auth.ts';
+import { serviceHandlers, type CallDeps, type Operation } from './calls.ts';
 import { tenantDataHandlers } from './handlers.ts';
+import { identifierOperations } from './hashing.ts';
+import { RefreshFamilies, sweepExpiredFamilies } from './refreshstore.ts';
+import { tokenOperations } from './tokens.ts';
 import { TenantKeyCache } from './keycache.ts';
-import { POLICY_SUBJECT_INDEX, policySubjects, subjectKeys } from './policy.ts';
+import { POLICY_SUBJECT_INDEX, policySubjects, subjectKeys, type Identity } from './policy.ts';
 import { setupPolicyStatus } from './policystatus.ts';
 import { startKeyServer, type GrpcService, type KeyServer, type ServerTls } from './server.ts';
-import { tenantDataService } from './proto.ts';
+import { identifiersService, tenantDataService, tokensService } from './proto.ts';
 import { apiTokenReviewer } from './tokenreview.ts';
 
 export const KEYSERVICE_TLS_SECRET = 'palisade-keyservice-tls';
+const JWT_INDEX = 'keyservice-jwt-signing-key';
 /** The chart's Service: the names the certificate carries besides loopback. */
 export const KEYSERVICE_SERVICE = 'palisade-keyservice';
 
@@ -57,6 +66,10 @@ export interface KeyServiceOptions {
   rootKeys: RootKeyring;
   rand: RandomSource;
   maxKeys?: number;
+  /** The access tokens' `iss` (default `https://palisade-keyservice.<namespace>.svc`). */
+  tokenIssuer?: string;
+  /** How often the leader drops expired refresh token families (default 10 minutes). */
+  familySweepMs?: number;
   /**
    * Further services on the same server (same TLS, same port): the cluster channel's. Their handlers
    * authenticate their own callers.
@@ -98,21 +111,48 @@ export function setupKeyService(mgr: Manager, o: KeyServiceOptions): KeyService 
   });
 
   let synced = false;
-  const handlers = tenantDataHandlers({
+  const common = {
     authenticator: new Authenticator({ reviewer: apiTokenReviewer(mgr.client, o.audiences) }),
-    policiesOf: (id) => {
+    policiesOf: (id: Identity) => {
       const names = new Set(subjectKeys(id).flatMap((k) => policies.byIndex(POLICY_SUBJECT_INDEX, k)));
       return [...names].map((n) => policies.get(n)).filter((p): p is KeyAccessPolicy => !!p);
     },
-    keys,
     audit: mgr.audit,
-    rand: o.rand,
     notReady: () => (synced ? undefined : 'this replica is still loading its caches; retry'),
-    observe: (method, code, s) => {
+    observe: (method: string, code: string, s: number) => {
       calls.inc({ method, code });
       seconds.observe({ method }, s);
     },
-  });
+  };
+  const handlers = tenantDataHandlers({ ...common, keys, rand: o.rand });
+  const now = () => mgr.clock.now();
+  const callDeps: CallDeps = { ...common, tenant: (name) => keys.tenant(name) };
+  const salts = new HashSaltRing(o.secrets, ns);
+  const identifiers = serviceHandlers(
+    callDeps,
+    identifierOperations({ salts, rand: o.rand, now }) as Record<string, Operation<never, unknown>>,
+  );
+  o.secrets.addIndex(JWT_INDEX, (s) =>
+    s.metadata.namespace === ns && s.metadata.labels?.[COMPONENT_LABEL] === Component.JwtSigningKey
+      ? ['jwt']
+      : [],
+  );
+  const families = new RefreshFamilies({ client: mgr.client, namespace: ns, rand: o.rand, now });
+  const tokens = serviceHandlers(
+    callDeps,
+    tokenOperations({
+      signingKeys: () =>
+        o.secrets
+          .byIndex(JWT_INDEX, 'jwt')
+          .map((k) => o.secrets.get(k.slice(k.indexOf('/') + 1), ns))
+          .filter((s): s is Secret => !!s),
+      families,
+      issuer: o.tokenIssuer ?? `https://${KEYSERVICE_SERVICE}.${ns}.svc`,
+      rand: o.rand,
+      now,
+    }) as Record<string, Operation<never, unknown>>,
+  );
+  setupFamilySweep(mgr, o.familySweepMs ?? 10 * 60_000);
 
   mgr.setUnready('keyservice', 'the key service is not serving yet');
   mgr.addStartupTask('keyservice-certificate', async () => {
@@ -149,7 +189,12 @@ export function setupKeyService(mgr: Manager, o: KeyServiceOptions): KeyService 
       mgr.log.info('reloaded the key service certificate', { secret: KEYSERVICE_TLS_SECRET });
       return;
     }
-    const services = [{ definition: tenantDataService(), handlers }, ...(o.services ?? [])];
+    const services = [
+      { definition: tenantDataService(), handlers },
+      { definition: identifiersService(), handlers: identifiers },
+      { definition: tokensService(), handlers: tokens },
+      ...(o.services ?? []),
+    ];
     starting = startKeyServer({ address: o.address, tls, services }).then(
       (s) => {
         server = s;
@@ -184,4 +229,22 @@ export function setupKeyService(mgr: Manager, o: KeyServiceOptions): KeyService 
       await server?.close();
     },
   };
+}
+
+/**
+ * The leader drops expired refresh token families at an interval: a time-driven controller keyed on the
+ * JWKS ConfigMap (one object, always there), so it runs only where controllers run.
+ */
+function setupFamilySweep(mgr: Manager, everyMs: number): void {
+  const jwks = mgr.informer<ConfigMap>('ConfigMap', `${COMPONENT_LABEL}=jwks`, mgr.namespace);
+  mgr.addController({
+    name: 'refresh-family-sweep',
+    primary: jwks,
+    concurrency: 1,
+    reconcile: async () => {
+      const dropped = await sweepExpiredFamilies(mgr.client, mgr.namespace, mgr.clock.now());
+      if (dropped) mgr.log.info('dropped expired refresh token families', { count: dropped });
+      return { requeueAfterMs: everyMs };
+    },
+  });
 }
