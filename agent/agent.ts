@@ -92,18 +92,38 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       `${o.secretDir} must hold agent.creds, ca.crt, tenant-uid, agent-name (and nats-url or --server)`,
     );
   }
+  return connectAgent({ creds, ca, tenantUID, name, server }, o);
+}
+
+/** What {@link connectAgent} needs: the `.creds` text, the CA to trust, who the agent is, where NATS is. */
+export interface NatsCredentials {
+  creds: string;
+  ca: string;
+  tenantUID: string;
+  name: string;
+  server: string;
+}
+
+/** Connects with `c` and runs; throws CredentialsRefusedError if refused. */
+export async function connectAgent(
+  c: NatsCredentials,
+  o: Omit<AgentOptions, 'secretDir' | 'server'> = {},
+): Promise<RunningAgent> {
+  const { creds, ca, tenantUID, name, server } = c;
   const log = o.log ?? (() => undefined);
   const nc = await connect({
     servers: server,
     name: `palisade-agent-${name}`,
     // Node's tls.connect options: CA pinning, TLS 1.2 minimum, AEAD ciphers only.
     tls: { ca, ...CLIENT_TLS } as { ca: string },
-    authenticator: credsAuthenticator(new TextEncoder().encode(`${creds}\n`)),
+    authenticator: credsAuthenticator(new TextEncoder().encode(`${creds.trim()}\n`)),
     // Keep trying, also at start: the account may reach the server just after the credentials.
     // (nats.js still gives up after the same authorization error twice in a row.)
     waitOnFirstConnect: true,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1000,
+    // Spread a fleet's reconnects after a server restart.
+    reconnectJitter: 1000,
   }).catch((e: unknown) => {
     if (!(e instanceof Error && isCredentialsRefusal(e))) throw e;
     const refused = new CredentialsRefusedError(e);

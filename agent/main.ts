@@ -1,46 +1,132 @@
 #!/usr/bin/env node
 /**
- * node agent/main.ts --secret-dir DIR [--server tls://host:4222] [--interval 10s]
+ * palisade-agent pair --server HOST:PORT --ca-fingerprint sha256:HEX
+ *                     (--code-secret [NS/]NAME[:KEY] | --code-file FILE | --code CODE | $PALISADE_PAIRING_CODE)
+ *                     (--credentials-secret [NS/]NAME | --credentials-dir DIR) [--kubeconfig FILE]
+ *                     [--server-name NAME] [--if-unpaired]
+ * palisade-agent run  (--credentials-secret [NS/]NAME | --credentials-dir DIR) [--kubeconfig FILE]
+ *                     [--channels grpc,nats] [--interval 10s] [--nats-server tls://HOST:PORT]
+ * palisade-agent --secret-dir DIR [--server tls://HOST:4222] [--interval 10s]     (NATS only, agent.ts)
  *
- * The reference agent as a process: runs until SIGTERM/SIGINT, then drains its connection and exits 0.
- * Exit status 3: the server refused or revoked the credentials (see agent.ts: the restart, under
- * Kubernetes' back-off, reads the Secret's current credentials); 1: any other fatal error; 2: usage.
+ * `run` and the NATS-only mode run until SIGTERM/SIGINT, then stop and exit 0. Exit status:
+ *   3  Palisade refused: the pairing code (wrong, used, expired), or the credentials (the ClusterAgent
+ *      was deleted or suspended, the user revoked). Restarting will not help; a new code will.
+ *   4  the server's CA does not match --ca-fingerprint (pair): possibly not Palisade at all.
+ *   2  usage;  1  anything else (retry: network, rate limit, API errors).
  */
 import { parseArgs } from 'node:util';
 import { CredentialsRefusedError, startAgent } from './agent.ts';
+import { CODE_OPTIONS, codeFrom, durationMs, STORE_OPTIONS, storeFrom, UsageError } from './cli.ts';
+import { PairingRefusedError, pairAgent } from './pair.ts';
+import { PinError } from './pin.ts';
+import { runChannels, type ChannelName } from './run.ts';
 
+const EXIT_USAGE = 2;
 const EXIT_REFUSED = 3;
+const EXIT_PIN = 4;
 
-const { values } = parseArgs({
-  options: {
-    'secret-dir': { type: 'string' },
-    server: { type: 'string' },
-    interval: { type: 'string', default: '10s' },
-  },
-});
-const secretDir = values['secret-dir'];
-if (!secretDir) {
-  process.stderr.write('usage: agent/main.ts --secret-dir DIR [--server URL] [--interval 10s]\n');
-  process.exit(2);
-}
-const m = /^(\d+)(ms|s)$/.exec(values.interval);
-const intervalMs = m ? Number(m[1]) * (m[2] === 's' ? 1000 : 1) : 10_000;
+const say = (line: string) => process.stdout.write(`${line}\n`);
 
-/** Exits with the status that says why; the agent has already logged refusals. */
+/** Exits with the status that says why; refusals have already been logged. */
 function exitFor(why: unknown): never {
   if (why instanceof CredentialsRefusedError) process.exit(EXIT_REFUSED);
-  process.stderr.write(`agent failed: ${why instanceof Error ? why.message : String(why)}\n`);
-  process.exit(1);
+  const message = why instanceof Error ? why.message : String(why);
+  process.stderr.write(`palisade-agent: ${message}\n`);
+  if (why instanceof PairingRefusedError) process.exit(EXIT_REFUSED);
+  if (why instanceof PinError) process.exit(EXIT_PIN);
+  process.exit(why instanceof UsageError ? EXIT_USAGE : 1);
 }
 
-const agent = await startAgent({
-  secretDir,
-  ...(values.server ? { server: values.server } : {}),
-  intervalMs,
-  log: (line) => process.stdout.write(`${line}\n`),
-  onCommand: (verb) => process.stdout.write(`command ${verb}\n`),
-}).catch(exitFor);
-void agent.ended.then((why) => why && exitFor(why));
-const stop = () => void agent.stop().then(() => process.exit(0));
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+function onSignals(stop: () => Promise<void>): void {
+  const handler = () => void stop().then(() => process.exit(0));
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+}
+
+async function pairCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      ...STORE_OPTIONS,
+      ...CODE_OPTIONS,
+      server: { type: 'string' },
+      'server-name': { type: 'string' },
+      'ca-fingerprint': { type: 'string' },
+      'if-unpaired': { type: 'boolean', default: false },
+    },
+  });
+  const server = values.server;
+  const caFingerprint = values['ca-fingerprint'];
+  if (!server || !caFingerprint) throw new UsageError('pair needs --server and --ca-fingerprint');
+  const store = storeFrom(values);
+  if (values['if-unpaired'] && (await store.load())) {
+    say(`already paired: credentials in ${store.where}`);
+    return;
+  }
+  const code = await codeFrom(values);
+  if (!code)
+    throw new UsageError('pair needs a code: --code-secret, --code-file, --code or PALISADE_PAIRING_CODE');
+  await pairAgent({
+    code,
+    server,
+    caFingerprint,
+    ...(values['server-name'] ? { serverName: values['server-name'] } : {}),
+    store,
+    log: say,
+  });
+}
+
+async function runCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      ...STORE_OPTIONS,
+      channels: { type: 'string', default: 'grpc' },
+      interval: { type: 'string' },
+      'nats-server': { type: 'string' },
+    },
+  });
+  const channels = values.channels.split(',').map((c) => c.trim());
+  const unknown = channels.filter((c) => c !== 'grpc' && c !== 'nats');
+  if (unknown.length > 0 || channels.length === 0) {
+    throw new UsageError(`--channels is a list of grpc and nats, got "${values.channels}"`);
+  }
+  const agent = await runChannels({
+    store: storeFrom(values),
+    channels: channels as ChannelName[],
+    ...(values.interval ? { intervalMs: durationMs(values.interval) } : {}),
+    ...(values['nats-server'] ? { natsServer: values['nats-server'] } : {}),
+    log: say,
+  });
+  void agent.ended.then((why) => why && exitFor(why));
+  onSignals(() => agent.stop());
+}
+
+/** The NATS-only mode of the first reference agent: credentials from a mounted Secret directory. */
+async function natsOnlyCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      'secret-dir': { type: 'string' },
+      server: { type: 'string' },
+      interval: { type: 'string', default: '10s' },
+    },
+  });
+  const secretDir = values['secret-dir'];
+  if (!secretDir)
+    throw new UsageError('usage: palisade-agent pair|run … (or --secret-dir DIR for NATS only)');
+  const agent = await startAgent({
+    secretDir,
+    ...(values.server ? { server: values.server } : {}),
+    intervalMs: durationMs(values.interval),
+    log: say,
+    onCommand: (verb) => say(`command ${verb}`),
+  });
+  void agent.ended.then((why) => why && exitFor(why));
+  onSignals(() => agent.stop());
+}
+
+const [command, ...rest] = process.argv.slice(2);
+const commands: Record<string, (args: string[]) => Promise<void>> = { pair: pairCommand, run: runCommand };
+const chosen = command !== undefined ? commands[command] : undefined;
+await (chosen ? chosen(rest) : natsOnlyCommand(process.argv.slice(2))).catch(exitFor);
