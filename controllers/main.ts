@@ -21,6 +21,7 @@ import { setupInternalCA } from './internalca/setup.ts';
 import { startSecureEndpoint } from './serving/https.ts';
 import { probeHandler } from './runtime/server.ts';
 import { setupKeyService } from './keyservice/setup.ts';
+import { setupAgentChannel } from './agentchannel/setup.ts';
 
 const rand = (n: number) => new Uint8Array(randomBytes(n));
 
@@ -67,12 +68,23 @@ async function main(): Promise<void> {
   const nats = config.natsServers.length
     ? setupMessaging(mgr, { servers: config.natsServers, env })
     : undefined;
-  if (nats) {
+  // Pairing and the cluster channel ride on the key service's gRPC server; they work with messaging off.
+  const agentChannel = config.keyServiceAddress
+    ? setupAgentChannel(mgr, {
+        secrets,
+        keystore,
+        rand,
+        ...(nats ? { nats } : {}),
+        ...(config.natsAgentUrl ? { natsUrl: config.natsAgentUrl } : {}),
+      })
+    : undefined;
+  if (nats || agentChannel) {
     setupClusterAgentController(mgr, {
       env,
       keystore,
       secrets,
-      nats,
+      ...(nats ? { nats } : {}),
+      ...(agentChannel ? { heartbeats: agentChannel.heartbeats, pairing: agentChannel.pairing } : {}),
       ...(config.natsAgentUrl ? { agentUrl: config.natsAgentUrl } : {}),
       ...(config.agentStatusRefreshMs ? { statusRefreshMs: config.agentStatusRefreshMs } : {}),
     });
@@ -110,6 +122,7 @@ async function main(): Promise<void> {
         keystore,
         rootKeys,
         rand,
+        ...(agentChannel ? { services: agentChannel.services } : {}),
       })
     : undefined;
   if (config.secureAddress) {
@@ -128,6 +141,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     mgr.log.info('shutting down', { signal });
+    agentChannel?.channel.close();
     Promise.all([keyService?.close(), mgr.stop()]).then(
       () => process.exit(0),
       () => process.exit(1),

@@ -28,6 +28,8 @@ export const AgentReason = {
   CertificateExpired: 'CertificateExpired',
   /** Pairing mode: this operator cannot make codes yet (no cluster channel, or the hash salt unread). */
   PairingUnavailable: 'PairingUnavailable',
+  /** Messaging is off: a Secret-mode agent (NATS credentials) cannot be served; pairing mode can. */
+  MessagingDisabled: 'MessagingDisabled',
 } as const;
 
 /** Revokes the agent's NATS user before the ClusterAgent goes away. */

@@ -13,6 +13,8 @@ import type { Keystore } from '../keystore/store.ts';
 import { recordOf } from '../keystore/tenants.ts';
 import { NatsComponent } from '../nats/secrets.ts';
 import type { NatsService } from '../nats/service.ts';
+import type { HeartbeatStore } from '../nats/heartbeats.ts';
+import { heartbeatsOf } from './deps.ts';
 import { watchMapped } from '../runtime/controller.ts';
 import type { Manager } from '../runtime/manager.ts';
 import type { Secret } from '../runtime/kube/types.ts';
@@ -28,7 +30,10 @@ export interface AgentControllerOptions {
   env: Env;
   keystore: Keystore;
   secrets: NamespacedInformer<Secret>;
-  nats: NatsService;
+  /** Messaging; without it only pairing-mode agents are served (reports over the cluster channel). */
+  nats?: NatsService;
+  /** Where reports are held (the cluster channel's store, which is the NATS service's when both run). */
+  heartbeats?: HeartbeatStore;
   agentUrl?: string;
   statusRefreshMs?: number;
   pairing?: PairingDeps;
@@ -94,8 +99,9 @@ export function setupClusterAgentController(mgr: Manager, o: AgentControllerOpti
     },
   });
   // Silence means something only once reports can arrive: the grace before declaring agents missing.
-  o.nats.onConnected(() => o.nats.heartbeats.listening(o.env.now().getTime()));
-  o.nats.heartbeats.onChange((uid, agent) => {
+  const beats = heartbeatsOf(o);
+  o.nats?.onConnected(() => beats.listening(o.env.now().getTime()));
+  beats.onChange((uid, agent) => {
     for (const r of ks.find(IndexKey.tenantByUID(uid)))
       controller.enqueue(`${recordOf(r).namespace}/${agent}`);
   });

@@ -7,7 +7,7 @@ import { isAlreadyExists } from '../runtime/errors.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import { isControlledBy } from '../runtime/objects.ts';
 import type { Kind, Outcome } from '../runtime/reconciler.ts';
-import type { AgentDeps } from './deps.ts';
+import { heartbeatsOf, type AgentDeps } from './deps.ts';
 import { accountEntry, unwrapAccountKey } from '../tenant/account.ts';
 import { AGENT_FINALIZER, AgentCondition, AgentReason, Annotation } from './conditions.ts';
 import { connectivity } from './connectivity.ts';
@@ -64,7 +64,7 @@ async function finalizeAgent(d: AgentDeps, agent: ClusterAgent): Promise<void> {
   if (!uid) return;
   await revoke(d, agent, uid, record, true, revoked);
   if (recordSecret) await d.keystore.delete([recordSecret]);
-  d.nats.heartbeats.forget(uid, agent.metadata.name);
+  heartbeatsOf(d).forget(uid, agent.metadata.name);
 }
 
 async function reconcileAgent(d: AgentDeps, agent: ClusterAgent): Promise<Outcome<ClusterAgentStatus>> {
@@ -82,7 +82,14 @@ async function reconcileAgent(d: AgentDeps, agent: ClusterAgent): Promise<Outcom
   }
   if (ctx.delivered && !isControlledBy(ctx.delivered, agent)) return conflict(d, ctx);
   await dropCodeSecret(d, agent);
-  const credentials = await converge(d, ctx);
+  if (!d.nats) {
+    const off = notReady(
+      AgentReason.MessagingDisabled,
+      'messaging is off in this installation: only pairing-mode agents (spec.pairing) get credentials',
+    );
+    return withConnectivity(d, ctx, off);
+  }
+  const credentials = await converge({ ...d, nats: d.nats }, ctx);
   if (!credentials) return conflict(d, ctx);
   return withConnectivity(d, ctx, credentials);
 }
@@ -103,6 +110,7 @@ function observe(
     record: tenantRecord,
     tenant,
     accountStored: !!uid && !!accountEntry(d.keystore, uid),
+    messaging: !!d.nats,
   });
   if (problem || !tenant || !uid) {
     // NB: no problem means a live tenant record and its Tenant.
@@ -131,7 +139,7 @@ function withConnectivity(
 ): Outcome<ClusterAgentStatus> {
   const { agent, uid } = ctx;
   const name = agent.metadata.name;
-  const beats = d.nats.heartbeats;
+  const beats = heartbeatsOf(d);
   const conn = connectivity(agent, beats.get(uid, name), d.env.now().getTime(), {
     ...(d.statusRefreshMs ? { refreshMs: d.statusRefreshMs } : {}),
     listeningSince: beats.listeningSince,
@@ -167,7 +175,10 @@ function conflict(d: AgentDeps, ctx: Context): Outcome<ClusterAgentStatus> {
  * first, then the delivered Secret, then revocations — a crash between any two leaves a user nobody can
  * receive any more, and the next pass revokes it. Returns undefined when the Secret's name is taken.
  */
-async function converge(d: AgentDeps, ctx: Context): Promise<ConditionInput | undefined> {
+async function converge(
+  d: AgentDeps & { nats: NonNullable<AgentDeps['nats']> },
+  ctx: Context,
+): Promise<ConditionInput | undefined> {
   const deliveredUser = ctx.delivered?.metadata.annotations?.[Annotation.User];
   const plan = planCredentials(ctx.agent, ctx.record, deliveredUser, ctx.revoked, d.env.now());
   if (plan.kind === 'suspend') {

@@ -22,6 +22,8 @@ export interface TenancyInput {
   tenant: Tenant | undefined;
   /** Whether the tenant's NATS account key is in the keystore. */
   accountStored: boolean;
+  /** Whether messaging is on (default): only then must the account be ready. */
+  messaging?: boolean;
 }
 
 /** Undefined when the agent's tenant can issue credentials; otherwise why not, for a person to act on. */
@@ -49,6 +51,7 @@ export function tenancyProblem(i: TenancyInput): TenancyProblem | undefined {
       message: `Tenant ${name} is being deleted: no credentials are issued in its namespace`,
     };
   }
+  if (i.messaging === false) return undefined;
   const messaging = i.tenant.status?.conditions?.find((c) => c.type === MessagingCondition);
   // NB: credentials are issued only once the account is on the resolver, so they work when they appear.
   if (messaging?.status !== 'True' || !i.accountStored) {

@@ -1,0 +1,57 @@
+import type { ClusterAgent, Tenant } from '../../crds/v1alpha1/index.ts';
+import type { Keystore } from '../keystore/store.ts';
+import type { HeartbeatStore } from '../nats/heartbeats.ts';
+import type { NKeyPair } from '../nats/protocol/index.ts';
+import type { IssuedPair, RandomSource } from '../pki/index.ts';
+import type { ObjectCache } from '../runtime/informer.ts';
+import type { KubeApi } from '../runtime/kube/api.ts';
+import type { Secret } from '../runtime/kube/types.ts';
+import type { AuditLog, Logger } from '../runtime/log.ts';
+import type { AttemptLimiter } from './ratelimit.ts';
+
+/** Everything the Pairing and ClusterChannel services read and write through (setup.ts wires them). */
+export interface ChannelDeps {
+  client: KubeApi;
+  keystore: Keystore;
+  /** The labelled-Secret cache holding the keystore, with the {@link PAIRING_LOOKUP_INDEX}. */
+  secrets: ObjectCache<Secret>;
+  agents: ObjectCache<ClusterAgent>;
+  tenants: ObjectCache<Tenant>;
+  audit: AuditLog;
+  log: Logger;
+  now(): Date;
+  rand: RandomSource;
+  /** The installation's ID (trust domain of agent identities); undefined until read. */
+  installationID(): string | undefined;
+  /** The installation's hash salt, the pepper of code hashes. */
+  pepper(): Uint8Array | undefined;
+  /** The internal CA that signs agent certificates, and the bundle agents trust. */
+  ca(): { pair: IssuedPair; bundle: string } | undefined;
+  /** NATS, when messaging is on: the tenant account's signing key and the URL agents dial. */
+  nats?: { accountKey(tenantUID: string): NKeyPair | undefined; url?: string };
+  heartbeats: HeartbeatStore;
+  limiter: AttemptLimiter;
+  /** Lifetime of agent client certificates and NATS user JWTs (default 24 h). */
+  certificateLifetimeMs: number;
+  /**
+   * Agent records this process wrote, until the cache shows them: an agent that pairs or renews and
+   * reports at once must not be refused because the keystore cache lags its own write.
+   */
+  written: Map<string, Secret>;
+}
+
+/** The newer of the cached and the just-written agent record. */
+export function freshRecord(d: ChannelDeps, name: string): Secret | undefined {
+  const cached = d.keystore.get(name);
+  const mine = d.written.get(name);
+  if (!mine) return cached;
+  const rv = (s: Secret | undefined) => Number(s?.metadata.resourceVersion ?? 0);
+  if (cached && rv(cached) >= rv(mine)) {
+    d.written.delete(name);
+    return cached;
+  }
+  return mine;
+}
+
+/** Index on the keystore cache: a pending pairing record by its lookup label. */
+export const PAIRING_LOOKUP_INDEX = 'pairing-lookup';

@@ -1,0 +1,144 @@
+/**
+ * Wires pairing and the cluster channel: two gRPC services for the key service's server (same port,
+ * TLS, CA — KeyServiceOptions.services), the pairing deps the ClusterAgent controller uses to make
+ * codes, and the caches both read. Like the key service, every replica serves: the informers run on
+ * every replica; any replica's write to an agent record is conditional, so replicas never race a code.
+ */
+import type { ClusterAgent, Tenant } from '../../crds/v1alpha1/index.ts';
+import type { PairingDeps } from '../clusteragent/pairing.ts';
+import { PAIRING_LOOKUP_LABEL } from '../clusteragent/record.ts';
+import { Component, secretBytes, secretName } from '../installation/secrets.ts';
+import { RECORD_CONFIGMAP, parseRecord, RECORD_KEY } from '../installation/record.ts';
+import { caVersions, issuingCA } from '../internalca/ca.ts';
+import { KEYSERVICE_TLS_SECRET } from '../keyservice/setup.ts';
+import type { GrpcService } from '../keyservice/server.ts';
+import { isKeystoreEntry } from '../keystore/entries.ts';
+import type { Keystore } from '../keystore/store.ts';
+import { HeartbeatStore } from '../nats/heartbeats.ts';
+import type { NatsService } from '../nats/service.ts';
+import type { RandomSource } from '../pki/index.ts';
+import { describeError } from '../runtime/errors.ts';
+import type { ConfigMap, Secret } from '../runtime/kube/types.ts';
+import type { Manager } from '../runtime/manager.ts';
+import type { NamespacedInformer } from '../runtime/namespaced.ts';
+import { secretString } from '../runtime/objects.ts';
+import { accountEntry, unwrapAccountKey } from '../tenant/account.ts';
+import { ClusterChannel } from './channel.ts';
+import { PAIRING_LOOKUP_INDEX, type ChannelDeps } from './deps.ts';
+import { spkiFingerprint } from './identity.ts';
+import { pairingHandlers } from './pairing.ts';
+import { clusterChannelService, pairingService } from './proto.ts';
+import { AttemptLimiter, DEFAULT_PAIRING_LIMITS, type RateLimitOptions } from './ratelimit.ts';
+
+export const DEFAULT_CERTIFICATE_LIFETIME_MS = 24 * 3_600_000;
+
+export interface AgentChannelOptions {
+  secrets: NamespacedInformer<Secret>;
+  keystore: Keystore;
+  rand: RandomSource;
+  /** Messaging, when configured: agents' NATS JWTs are signed by their tenant's account. */
+  nats?: NatsService;
+  /** The NATS URL returned to agents. */
+  natsUrl?: string;
+  /** Where agents reach the channel (`host:port`), written beside the code. */
+  address?: string;
+  limits?: RateLimitOptions;
+  certificateLifetimeMs?: number;
+}
+
+export interface AgentChannel {
+  services: GrpcService[];
+  pairing: PairingDeps;
+  heartbeats: HeartbeatStore;
+  channel: ClusterChannel;
+}
+
+export function setupAgentChannel(mgr: Manager, o: AgentChannelOptions): AgentChannel {
+  const ns = mgr.namespace;
+  const agents = mgr.informer<ClusterAgent>('ClusterAgent');
+  const tenants = mgr.informer<Tenant>('Tenant');
+  mgr.runOnEveryReplica(o.secrets, agents, tenants);
+  o.secrets.addIndex(PAIRING_LOOKUP_INDEX, (s) => {
+    const v = s.metadata.labels?.[PAIRING_LOOKUP_LABEL];
+    return v && isKeystoreEntry(s, ns) ? [v] : [];
+  });
+  let installationID: string | undefined;
+  const readInstallation = async () => {
+    try {
+      const cm = await mgr.client.get<ConfigMap>({
+        kind: 'ConfigMap',
+        name: RECORD_CONFIGMAP,
+        namespace: ns,
+      });
+      installationID = parseRecord(cm?.data?.[RECORD_KEY]).installationID;
+    } catch (e) {
+      mgr.log.error('the installation record could not be read for agent identities', {
+        error: describeError(e),
+      });
+    }
+  };
+  void mgr.everyReplicaSynced().then(readInstallation);
+  const ca = () => {
+    const bundle = secretString(o.secrets.get(KEYSERVICE_TLS_SECRET, ns) ?? emptySecret, 'ca.crt');
+    const v = issuingCA(caVersions(o.secrets.list(ns), ns), bundle);
+    return v && bundle ? { pair: v.pair, bundle } : undefined;
+  };
+  const pepper = () => {
+    const s = o.secrets.get(secretName(Component.HashSalt), ns);
+    return s ? secretBytes(s, 'salt') : undefined;
+  };
+  const heartbeats = o.nats?.heartbeats ?? new HeartbeatStore();
+  const deps: ChannelDeps = {
+    client: mgr.client,
+    keystore: o.keystore,
+    secrets: o.secrets,
+    agents,
+    tenants,
+    audit: mgr.audit,
+    log: mgr.log,
+    now: () => new Date(mgr.clock.now()),
+    rand: o.rand,
+    installationID: () => {
+      if (!installationID) void readInstallation();
+      return installationID;
+    },
+    pepper,
+    ca,
+    ...(o.nats
+      ? {
+          nats: {
+            accountKey: (uid: string) => {
+              const entry = accountEntry(o.keystore, uid);
+              return entry ? unwrapAccountKey(o.keystore, entry, uid) : undefined;
+            },
+            ...(o.natsUrl ? { url: o.natsUrl } : {}),
+          },
+        }
+      : {}),
+    heartbeats,
+    limiter: new AttemptLimiter(o.limits ?? DEFAULT_PAIRING_LIMITS, mgr.clock.now()),
+    certificateLifetimeMs: o.certificateLifetimeMs ?? DEFAULT_CERTIFICATE_LIFETIME_MS,
+    written: new Map(),
+  };
+  const channel = new ClusterChannel(deps);
+  // Reports can arrive once the server serves: silence means something from then on.
+  void mgr.everyReplicaSynced().then(() => heartbeats.listening(mgr.clock.now()));
+  return {
+    services: [
+      { definition: pairingService(), handlers: pairingHandlers(deps) },
+      { definition: clusterChannelService(), handlers: channel.handlers() },
+    ],
+    pairing: {
+      pepper,
+      caPin: () => {
+        const c = ca();
+        return c ? spkiFingerprint(c.pair.certPem) : undefined;
+      },
+      ...(o.address ? { address: o.address } : {}),
+    },
+    heartbeats,
+    channel,
+  };
+}
+
+const emptySecret: Secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: '' } };
