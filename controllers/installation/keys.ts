@@ -4,7 +4,7 @@ import { createOrAdopt } from '../runtime/reconciler.ts';
 import type { KubeApi } from '../runtime/kube/api.ts';
 import type { ConfigMap, Secret } from '../runtime/kube/types.ts';
 import type { AuditLog, Logger } from '../runtime/log.ts';
-import { MANAGED_BY, MANAGED_BY_LABEL } from '../runtime/objects.ts';
+import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../runtime/objects.ts';
 import { jwkThumbprint, publicJwk } from './jwk.ts';
 import { jwksOf, scheduleOf } from './jwks.ts';
 import { observeInstallation, saveRecord, type Observation } from './observe.ts';
@@ -164,6 +164,10 @@ async function createOnce(d: Deps, secret: Secret, component: Component): Promis
   });
 }
 
+/** The JWKS ConfigMap's component label and the key of its document. */
+export const JWKS_COMPONENT = 'jwks';
+export const JWKS_DATA_KEY = 'jwks.json';
+
 /** Server-side applies the JWKS ConfigMap (a no-op for the API server when nothing changed). */
 export async function publishJwks(
   d: { client: KubeApi; namespace: string },
@@ -175,9 +179,9 @@ export async function publishJwks(
     metadata: {
       name: JWKS_CONFIGMAP,
       namespace: d.namespace,
-      labels: { [MANAGED_BY_LABEL]: MANAGED_BY, 'palisade.dev/component': 'jwks' },
+      labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [COMPONENT_LABEL]: JWKS_COMPONENT },
     },
-    data: { 'jwks.json': JSON.stringify(jwks) },
+    data: { [JWKS_DATA_KEY]: JSON.stringify(jwks) },
   };
   await d.client.apply(cm);
 }

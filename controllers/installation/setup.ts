@@ -17,10 +17,16 @@ import type { ConfigMap, KubeObject, Secret } from '../runtime/kube/types.ts';
 import type { Manager } from '../runtime/manager.ts';
 import { COMPONENT_LABEL } from '../runtime/objects.ts';
 import { jwksOf, scheduleOf } from './jwks.ts';
-import { ensureInstallationKeys, InstallationKeysMissing, publishJwks } from './keys.ts';
+import {
+  ensureInstallationKeys,
+  InstallationKeysMissing,
+  JWKS_COMPONENT,
+  JWKS_DATA_KEY,
+  publishJwks,
+} from './keys.ts';
 import { observeInstallation, saveRecord } from './observe.ts';
 import { RECORD_COMPONENT, RECORD_CONFIGMAP } from './record.ts';
-import { Component } from './secrets.ts';
+import { Component, JWKS_CONFIGMAP } from './secrets.ts';
 import { assessInstallation, recoveryStep, type Problem } from './verdict.ts';
 
 export interface InstallationKeysOptions {
@@ -61,6 +67,7 @@ export function setupInstallationKeys(mgr: Manager, o: InstallationKeysOptions) 
   );
 
   const records = mgr.informer<ConfigMap>('ConfigMap', `${COMPONENT_LABEL}=${RECORD_COMPONENT}`, o.namespace);
+  const published = mgr.informer<ConfigMap>('ConfigMap', `${COMPONENT_LABEL}=${JWKS_COMPONENT}`, o.namespace);
   const recordKey = `${o.namespace}/${RECORD_CONFIGMAP}`;
   return mgr.addController({
     name: 'installation-record',
@@ -73,6 +80,8 @@ export function setupInstallationKeys(mgr: Manager, o: InstallationKeysOptions) 
           ? [recordKey]
           : [],
       ),
+      // NB: a JWKS ConfigMap edited or deleted by hand is published again.
+      watchMapped(published, () => [recordKey]),
     ],
     reconcile: async (key) => {
       if (key !== recordKey) return;
@@ -98,7 +107,10 @@ export function setupInstallationKeys(mgr: Manager, o: InstallationKeysOptions) 
       // published again on every change of the keys and at the schedule's next boundary.
       const now = mgr.clock.now();
       const schedule = scheduleOf(seen.jwtSecrets, now);
-      await publishJwks(deps, jwksOf(schedule));
+      const jwks = jwksOf(schedule);
+      // NB: only when it differs: an apply that changes nothing is still an API write on every resync.
+      if (published.get(JWKS_CONFIGMAP, o.namespace)?.data?.[JWKS_DATA_KEY] !== JSON.stringify(jwks))
+        await publishJwks(deps, jwks);
       if (schedule.changesAt !== undefined)
         return { requeueAfterMs: Math.max(1000, schedule.changesAt - now) };
     },
