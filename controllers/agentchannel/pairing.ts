@@ -104,6 +104,8 @@ export async function pair(d: ChannelDeps, req: PairRequest, attempt: Attempt): 
   const agent = pairableAgent(d, record, namespace, name, tenantUID);
   if (!agent) throw new RpcError(status.PERMISSION_DENIED, BAD_CODE);
   attempt.agent.uid = agent.metadata.uid;
+  const tenant = tenantOfNamespace(d.keystore, namespace);
+  if (req.tenant && req.tenant !== tenant?.tenant) throw new RpcError(status.PERMISSION_DENIED, BAD_CODE);
   const issued = await issueAgentCredentials(d, {
     tenantUID,
     agent: name,
@@ -123,7 +125,6 @@ export async function pair(d: ChannelDeps, req: PairRequest, attempt: Attempt): 
   );
   await saveRecord(d, secret, next, tenantUID, name, namespace);
   d.limiter.refund(attempt.source);
-  const tenant = tenantOfNamespace(d.keystore, namespace);
   return {
     credentials: issued.credentials,
     tenant: tenant?.tenant ?? '',

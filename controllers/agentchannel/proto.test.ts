@@ -52,6 +52,7 @@ describe('proto/palisade/agents/v1/agents.proto', () => {
         natsUserPublicKey: true,
         certificateRequest: true,
         agentVersion: true,
+        tenant: true,
       }),
       PairResponse: keys<PairResponse>({
         credentials: true,

@@ -40,6 +40,8 @@ export interface PairRequest {
   /** PKCS#10, DER. */
   certificateRequest: Uint8Array;
   agentVersion: string;
+  /** Optional: the Tenant the agent means to join ('' or absent = any; field added after v1 clients). */
+  tenant?: string;
 }
 
 export interface AgentCredentials {
