@@ -3,8 +3,17 @@
  * policies and key cache over a keystore held in an array (the real index functions), a throwaway CA and
  * a token reviewer that knows a fixed set of tokens. No API server.
  */
-import { tenantDataService } from '../proto.ts';
-import { randomBytes } from 'node:crypto';
+import { identifiersService, tenantDataService, tokensService } from '../proto.ts';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import type { PasswordParams } from '../../crypto/index.ts';
+import { jwkThumbprint, publicJwk } from '../../installation/jwk.ts';
+import { Component, installationSecret, KEY_ID_ANNOTATION } from '../../installation/secrets.ts';
+import type { SaltVersion } from '../../installation/saltring.ts';
+import { FakeApiServer } from '../../runtime/testing/fakeapi.ts';
+import { serviceHandlers, type Operation } from '../calls.ts';
+import { identifierOperations } from '../hashing.ts';
+import { RefreshFamilies } from '../refreshstore.ts';
+import { tokenOperations } from '../tokens.ts';
 import type {
   KeyAccessPolicy,
   KeyOperation,
@@ -44,6 +53,12 @@ export interface World {
   tenantKeys: Map<string, TenantKey>;
   entries: Secret[];
   keys: TenantKeyCache;
+  /** The hash salt versions the Identifiers service uses (push to rotate). */
+  salts: SaltVersion[];
+  /** The JWT signing key Secrets the Tokens service uses (push to rotate). */
+  signingKeys: Secret[];
+  /** The in-memory API server holding refresh token families. */
+  api: FakeApiServer;
   /** Adds version `version` of a tenant's key (as a rotation would); returns the key bytes. */
   addVersion(tenant: string, key: string, version: number): Uint8Array;
   /** Changes a TenantKey's spec (its version policy), as an edit would. */
@@ -76,10 +91,29 @@ export const fakeReviewer: TokenReviewer = {
   },
 };
 
+/** A JWT signing key Secret as the installation makes it (version `version`, active from `activateAt`). */
+export function signingKeySecret(version: number, activateAt?: string): Secret {
+  const der = generateKeyPairSync('ed25519').privateKey.export({ format: 'der', type: 'pkcs8' });
+  const s = installationSecret({
+    namespace: NS,
+    component: Component.JwtSigningKey,
+    version,
+    data: { 'private.der': der },
+    annotations: {
+      [KEY_ID_ANNOTATION]: jwkThumbprint(publicJwk(der)),
+      ...(activateAt ? { 'palisade.dev/activate-at': activateAt } : {}),
+    },
+  });
+  return { ...s, metadata: { ...s.metadata, resourceVersion: `${version}` } };
+}
+
+export const TOKEN_ISSUER = 'https://palisade-keyservice.test';
+
 export async function startWorld(o: {
   tenants: string[];
   audit?: AuditLog;
   maxKeys?: number;
+  passwordParams?: PasswordParams;
 }): Promise<World> {
   const now = Date.now();
   const ca = await createCA({
@@ -169,21 +203,47 @@ export async function startWorld(o: {
     tenantKeys.set(id, next);
     keys.onTenantKey(next, false);
   };
-  const handlers = tenantDataHandlers({
+  const common = {
     authenticator: new Authenticator({ reviewer: fakeReviewer }),
-    policiesOf: (id) => {
+    policiesOf: (id: Identity) => {
       const wanted = new Set(subjectKeys(id));
       return policies.filter((p) => policySubjects(p).some((k) => wanted.has(k)));
     },
-    keys,
-    audit: o.audit ?? { record: (r) => audit.push(r) },
-    rand,
+    audit: o.audit ?? { record: (r: AuditRecord) => audit.push(r) },
     notReady: () => undefined,
+  };
+  const handlers = tenantDataHandlers({ ...common, keys, rand });
+  const callDeps = { ...common, tenant: (name: string) => keys.tenant(name) };
+  const salts: SaltVersion[] = [{ version: 1, salt: rand(32), previousUntil: 0 }];
+  const signingKeys: Secret[] = [signingKeySecret(1)];
+  const api = new FakeApiServer({ namespaces: [NS] });
+  const identifiers = identifierOperations({
+    salts: { versions: () => salts, get: (v) => salts.find((s) => s.version === v) },
+    rand,
+    now: Date.now,
+    ...(o.passwordParams ? { passwordParams: o.passwordParams } : {}),
+  });
+  const tokens = tokenOperations({
+    signingKeys: () => signingKeys,
+    families: new RefreshFamilies({ client: api.client(), namespace: NS, rand, now: Date.now }),
+    issuer: TOKEN_ISSUER,
+    rand,
+    now: Date.now,
   });
   const server = await startKeyServer({
     address: '127.0.0.1:0',
     tls: { cert: serverPair.certPem, key: serverPair.keyPem, ca: ca.certPem },
-    services: [{ definition: tenantDataService(), handlers }],
+    services: [
+      { definition: tenantDataService(), handlers },
+      {
+        definition: identifiersService(),
+        handlers: serviceHandlers(callDeps, identifiers as Record<string, Operation<never, unknown>>),
+      },
+      {
+        definition: tokensService(),
+        handlers: serviceHandlers(callDeps, tokens as Record<string, Operation<never, unknown>>),
+      },
+    ],
   });
   const clients: KeyServiceClient[] = [];
   return {
@@ -194,6 +254,9 @@ export async function startWorld(o: {
     tenantKeys,
     entries,
     keys,
+    salts,
+    signingKeys,
+    api,
     addVersion,
     setSpec,
     leaf,
