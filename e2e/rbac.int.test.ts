@@ -243,6 +243,28 @@ async function canReadSecrets(client: KubeClient, namespace: string): Promise<bo
   }
 }
 
+/** What a SubjectAccessReview answers for `user` (in `groups`) doing `verb` on Secrets in `namespace`. */
+async function allowed(
+  user: string,
+  groups: string[],
+  verb: string,
+  namespace: string,
+  name?: string,
+): Promise<boolean> {
+  const review = {
+    apiVersion: 'authorization.k8s.io/v1',
+    kind: 'SubjectAccessReview',
+    spec: {
+      user,
+      groups: [...groups, 'system:authenticated'],
+      resourceAttributes: { namespace, verb, resource: 'secrets', ...(name ? { name } : {}) },
+    },
+  };
+  const r = await testEnv().kubectl(['create', '-f', '-', '-o', 'json'], { input: JSON.stringify(review) });
+  assert.equal(r.code, 0, r.stderr);
+  return (JSON.parse(r.stdout) as { status?: { allowed?: boolean } }).status?.allowed === true;
+}
+
 describe('RBAC from the chart', function () {
   const ns = uniqueName('palisade-rbac');
   let env: MessagingEnv | undefined;
@@ -369,5 +391,66 @@ describe('RBAC from the chart', function () {
     const granted = permissions.flatMap((p) => p.verbs.map((v) => `${p.apiGroup}/${p.resource}:${v}`));
     const unused = granted.filter((g) => !used.has(g));
     assert.deepEqual(unused, [], `granted but never used (used: ${[...used].sort().join(', ')})`);
+  });
+
+  it("lets nobody but the operator's ServiceAccount get, list or watch the root key Secret", async function () {
+    this.timeout(2 * 60_000);
+    // NB: under the chart's RBAC as the test above applied it, in its namespace.
+    const roots = await kube().list<KubeObject>('Secret', {
+      namespace: ns,
+      labelSelector: 'palisade.dev/component=root-key',
+    });
+    const root = roots.items[0]?.metadata.name;
+    assert.ok(root, 'a root key Secret exists');
+    const saGroups = (n: string) => ['system:serviceaccounts', `system:serviceaccounts:${n}`];
+    // A tenant's namespace admin: every verb on every resource of a namespace of theirs (a Role: the
+    // built-in admin ClusterRole's rules are filled by an aggregation controller this control plane may lack).
+    const tenantNs = uniqueName('rbac-tenant-admin');
+    await ensureNamespace(tenantNs);
+    const everything = [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }];
+    const role = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 'admin', namespace: tenantNs },
+      rules: everything,
+    };
+    const binding = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'admin', namespace: tenantNs },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'admin' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'tenant-admin' }],
+    };
+    const bound = await testEnv().kubectl(['apply', '-f', '-'], {
+      input: [role, binding].map((d) => JSON.stringify(d)).join('\n'),
+    });
+    assert.equal(bound.code, 0, bound.stderr);
+    await testEnv().kubectl(['create', 'serviceaccount', 'neighbour', '-n', ns]);
+    const others: [string, string, string[]][] = [
+      [
+        'another ServiceAccount of the operator namespace',
+        `system:serviceaccount:${ns}:neighbour`,
+        saGroups(ns),
+      ],
+      [
+        "the operator namespace's default ServiceAccount",
+        `system:serviceaccount:${ns}:default`,
+        saGroups(ns),
+      ],
+      ['a tenant namespace admin', 'tenant-admin', []],
+      ['any authenticated user', 'someone', []],
+    ];
+    for (const verb of ['get', 'list', 'watch']) {
+      const secret: string | undefined = verb === 'get' ? root : undefined;
+      assert.equal(
+        await allowed(`system:serviceaccount:${ns}:palisade`, saGroups(ns), verb, ns, secret),
+        true,
+        `the operator may ${verb} it`,
+      );
+      for (const [who, user, groups] of others)
+        assert.equal(await allowed(user, groups, verb, ns, secret), false, `${who} may not ${verb} it`);
+    }
+    // The review is no rubber stamp: the tenant admin may read Secrets of their own namespace.
+    assert.equal(await allowed('tenant-admin', [], 'get', tenantNs, 'theirs'), true);
   });
 });
