@@ -3,7 +3,9 @@
  * a ServiceAccount token per call, authorization by policy, an audit line per call to a file), with 1, 8
  * and 64 concurrent clients each making one call at a time: ops/s, p50 and p99 latency. Then batches
  * (100 items a call) and, in the same run, the in-process AEAD ceiling (the same PALD encrypt/decrypt,
- * no RPC) with the ratio. Prints figures; asserts nothing about speed.
+ * no RPC) with the ratio. Then access tokens: issued through the Tokens service (EdDSA, no refresh token),
+ * and verified by a relying party with jose against the JWKS (in-process, one thread). Prints figures;
+ * asserts nothing about speed.
  *
  *   node hack/bench/keyservice.ts [--seconds 3]
  *
@@ -19,6 +21,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { decryptData, encryptData, generateDataKey } from '../../controllers/crypto/index.ts';
 import { KeyServiceClient } from '../../controllers/keyservice/client.ts';
 import { startWorld } from '../../controllers/keyservice/testdata/world.ts';
@@ -51,7 +54,7 @@ async function serve(): Promise<void> {
     'bench',
     { kind: 'ServiceAccount', namespace: 'bench', name: 'client' },
     ['bench'],
-    ['Encrypt', 'Decrypt'],
+    ['Encrypt', 'Decrypt', 'IssueToken'],
   );
   process.stdout.write(`${JSON.stringify({ port: w.server.port, ca: w.ca.certPem })}\n`);
   process.stdin.resume();
@@ -159,6 +162,20 @@ async function main(): Promise<void> {
       `${name.padEnd(28)} ${String(n).padStart(7)} ${Math.round(r.opsPerSec).toLocaleString('en-US').padStart(10)} ${r.p50.toFixed(2).padStart(9)} ${r.p99.toFixed(2).padStart(9)}`,
     );
   }
+  const issue = (i: number) => c(i).issueToken({ tenant: 'bench', subject: 'user-1', audience: 'bench' });
+  for (const n of [1, 8]) {
+    const r = await measure(n, issue);
+    console.log(
+      `${'issue access token'.padEnd(28)} ${String(n).padStart(7)} ${Math.round(r.opsPerSec).toLocaleString('en-US').padStart(10)} ${r.p50.toFixed(2).padStart(9)} ${r.p99.toFixed(2).padStart(9)}`,
+    );
+  }
+  const jwks = createLocalJWKSet(JSON.parse((await c(0).getJwks()).jwks) as JSONWebKeySet);
+  const jwt = (await issue(0)).accessToken;
+  const verify = () => jwtVerify(jwt, jwks, { audience: 'bench', typ: 'at+jwt', algorithms: ['EdDSA'] });
+  const v = await measure(1, verify);
+  console.log(
+    `${'verify access token (jose)'.padEnd(28)} ${'in-proc'.padStart(7)} ${Math.round(v.opsPerSec).toLocaleString('en-US').padStart(10)} ${v.p50.toFixed(2).padStart(9)} ${v.p99.toFixed(2).padStart(9)}`,
+  );
   for (const x of all) x.close();
   child.stdin.end();
   const enc = ceiling('encrypt', plaintext);
