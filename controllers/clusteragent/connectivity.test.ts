@@ -46,7 +46,12 @@ describe('clusteragent/connectivity: heartbeats in memory, status on transitions
       { refreshMs: 60_000 },
     );
     assert.equal(c.lastHeartbeat, '2026-01-01T11:59:30Z');
-    assert.equal(c.recheckInMs, 90_000, 'looked at again when the deadline would pass');
+    assert.equal(
+      c.refreshAt,
+      Date.parse('2026-01-01T12:00:30Z'),
+      'due a refresh interval after the shown one',
+    );
+    assert.equal(c.expiresAt, T + 90_000, 'looked at again when the deadline would pass');
   });
 
   it('rewrites it once the written value is a refresh interval old, or when health changes', () => {
@@ -72,7 +77,7 @@ describe('clusteragent/connectivity: heartbeats in memory, status on transitions
     assert.equal(c.connected, false);
     assert.equal(c.concern.reason, 'HeartbeatMissed');
     assert.equal(c.health, 'Unhealthy');
-    assert.equal(c.recheckInMs, undefined);
+    assert.equal(c.expiresAt, undefined);
   });
   it('writes nothing for a connected, unchanged agent however recent its heartbeat (no time in the message)', () => {
     const before = agent(connectedStatus('2026-01-01T11:59:30Z'));
@@ -116,7 +121,7 @@ describe('clusteragent/connectivity: heartbeats in memory, status on transitions
     const justStarted = connectivity(shown, undefined, T, { listeningSince: T - 10_000 });
     assert.equal(justStarted.connected, true);
     assert.equal(justStarted.transition, false);
-    assert.equal(justStarted.recheckInMs, 80_000);
+    assert.equal(justStarted.expiresAt, T + 80_000);
     const deaf = connectivity(shown, undefined, T, {});
     assert.equal(deaf.connected, true, 'not listening yet: silence says nothing');
     const silent = connectivity(shown, undefined, T, { listeningSince: T - 90_000 });

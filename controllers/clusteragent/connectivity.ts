@@ -27,8 +27,12 @@ export interface Connectivity {
   concern: ConditionInput;
   /** Connectivity or health differs from what status shows: written at once, whatever the budget. */
   transition: boolean;
-  /** When the verdict may change with no new event: the heartbeat deadline. */
-  recheckInMs?: number;
+  /** While connected: when the deadline passes unless a report comes first (ms since the epoch). */
+  expiresAt?: number;
+  /** The heartbeat deadline (ms). */
+  deadlineMs: number;
+  /** While connected: when the `lastHeartbeat` shown is due for a liveness refresh (ms since the epoch). */
+  refreshAt?: number;
 }
 
 /**
@@ -72,7 +76,6 @@ export function connectivity(
       (connected && report.lastSeen - written >= refreshMs && (o.mayRefresh?.() ?? true)));
   const lastHeartbeat = refresh ? isoSeconds(report.lastSeen) : s?.lastHeartbeat;
   const statistics = refresh ? report.statistics : s?.statistics;
-  const recheck = connected ? alive + deadline - now : undefined;
   return {
     connected,
     ...(lastHeartbeat ? { lastHeartbeat } : {}),
@@ -80,7 +83,9 @@ export function connectivity(
     ...(statistics ? { statistics } : {}),
     concern: concernOf(agent, connected, lastSeen),
     transition,
-    ...(recheck !== undefined ? { recheckInMs: Math.max(250, recheck) } : {}),
+    deadlineMs: deadline,
+    ...(connected ? { expiresAt: alive + deadline } : {}),
+    ...(connected && lastHeartbeat ? { refreshAt: Date.parse(lastHeartbeat) + refreshMs } : {}),
   };
 }
 

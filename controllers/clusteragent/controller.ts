@@ -98,9 +98,11 @@ export function setupClusterAgentController(mgr: Manager, o: AgentControllerOpti
       }
     },
   });
-  // Silence means something only once reports can arrive: the grace before declaring agents missing.
+  // Silence means something only once reports can arrive (NATS: once connected; the gRPC channel alone:
+  // from the start): the grace before declaring agents missing.
   const beats = heartbeatsOf(o);
-  o.nats?.onConnected(() => beats.listening(o.env.now().getTime()));
+  if (o.nats) o.nats.onConnected(() => beats.listening(o.env.now().getTime()));
+  else beats.listening(o.env.now().getTime());
   beats.onChange((uid, agent) => {
     for (const r of ks.find(IndexKey.tenantByUID(uid)))
       controller.enqueue(`${recordOf(r).namespace}/${agent}`);

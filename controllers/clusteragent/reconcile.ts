@@ -146,13 +146,15 @@ function withConnectivity(
     mayRefresh: () => beats.claimRefresh(uid, name),
   });
   const status = report(agent, ctx, credentials, d, conn);
+  // NB: the store wakes the agent when its deadline passes: no reconcile per agent per deadline meanwhile.
   const afterStatus = (wrote: boolean) => {
-    beats.markReported(uid, name, conn.connected);
+    const { expiresAt, deadlineMs: lengthMs, refreshAt } = conn;
+    const watch = expiresAt ? { lengthMs, expiresAt, ...(refreshAt ? { refreshAt } : {}) } : undefined;
+    beats.markReported(uid, name, conn.connected, watch);
     if (wrote && conn.transition) beats.chargeTransition();
   };
   const due = agent.spec.suspended ? undefined : rotationDue(agent, ctx.record);
   const waits = [
-    conn.recheckInMs,
     due !== undefined && !agent.spec.pairing ? Math.max(1000, due - d.env.now().getTime()) : undefined,
     wakeInMs,
   ];

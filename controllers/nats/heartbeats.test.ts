@@ -64,4 +64,49 @@ describe('nats/heartbeats: reports in memory, notifications only when status may
     s.listening(20);
     assert.equal(s.listeningSince, 10);
   });
+  it('wakes an agent shown connected once its deadline passes with no report, and not before', () => {
+    const s = new HeartbeatStore(() => 0);
+    const woken: string[] = [];
+    s.onChange((uid, agent) => woken.push(`${uid}/${agent}`));
+    try {
+      s.markReported('u', 'a', true, { lengthMs: 10_000, expiresAt: 10_000 });
+      s.markReported('u', 'b', true, { lengthMs: 10_000, expiresAt: 10_000 });
+      s.report({ tenantUID: 'u', agent: 'a' }, {}, 8_000);
+      s.sweep(9_999);
+      assert.deepEqual(woken, []);
+      s.sweep(10_000);
+      assert.deepEqual(woken, ['u/b'], 'a reported at 8 s: its deadline moved to 18 s');
+      s.sweep(18_000);
+      assert.deepEqual(woken, ['u/b', 'u/a']);
+      s.sweep(60_000);
+      assert.deepEqual(woken, ['u/b', 'u/a'], 'each deadline wakes once');
+      assert.equal(s.deadlinesWatched, 0);
+      s.markReported('u', 'c', true, { lengthMs: 10_000, expiresAt: 70_000 });
+      s.markReported('u', 'c', false);
+      s.sweep(80_000);
+      assert.deepEqual(woken, ['u/b', 'u/a'], 'an agent shown disconnected has no deadline to watch');
+    } finally {
+      s.close();
+    }
+  });
+  it('queues an agent for its liveness refresh on the first report after the refresh is due', () => {
+    const s = new HeartbeatStore(() => 0);
+    const woken: string[] = [];
+    s.onChange((uid, agent) => woken.push(`${uid}/${agent}`));
+    try {
+      s.report({ tenantUID: 'u', agent: 'a' }, {}, 0);
+      woken.length = 0;
+      s.markReported('u', 'a', true, { lengthMs: 30_000, expiresAt: 30_000, refreshAt: 60_000 });
+      s.report({ tenantUID: 'u', agent: 'a' }, {}, 59_000);
+      assert.equal(s.refreshesWaiting, 0);
+      s.report({ tenantUID: 'u', agent: 'a' }, {}, 61_000);
+      s.report({ tenantUID: 'u', agent: 'a' }, {}, 62_000);
+      assert.equal(s.refreshesWaiting, 1, 'queued once');
+      s.grantNext();
+      assert.deepEqual(woken, ['u/a']);
+      assert.equal(s.claimRefresh('u', 'a'), true);
+    } finally {
+      s.close();
+    }
+  });
 });

@@ -54,6 +54,9 @@ export function parseStatistics(data: Uint8Array): Record<string, string> | unde
   return out;
 }
 
+/** The resolution of deadline watching: an agent that falls silent is noticed within this of its deadline. */
+const SLOT_MS = 250;
+
 /** Liveness-only status refreshes granted per second, across all agents (transitions are not held back). */
 export const DEFAULT_REFRESH_BUDGET_PER_SECOND = 10;
 
@@ -81,6 +84,22 @@ export class HeartbeatStore {
   private since: number | undefined;
   private pump: NodeJS.Timeout | undefined;
   private perSecond = DEFAULT_REFRESH_BUDGET_PER_SECOND;
+  /**
+   * The heartbeat deadlines of agents shown connected, as a timing wheel: each agent sits in the slot
+   * of the moment its deadline passes, moved by each report (O(1)), and the slots are swept in order.
+   * So a silent agent is noticed within a slot of its deadline, with no reconcile per agent meanwhile.
+   */
+  private readonly deadlines = new Map<string, { lengthMs: number; slot: number }>();
+  private readonly slots = new Map<number, Set<string>>();
+  /** When each connected agent's shown lastHeartbeat is due for a refresh; its next report queues it. */
+  private readonly refreshAt = new Map<string, number>();
+  private swept: number | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
+  private readonly clock: () => number;
+
+  constructor(clock: () => number = Date.now) {
+    this.clock = clock;
+  }
 
   onChange(fn: (tenantUID: string, agent: string) => void): void {
     this.notify = fn;
@@ -126,6 +145,14 @@ export class HeartbeatStore {
     if (content.health) next.health = content.health;
     if (content.statistics) next.statistics = content.statistics;
     this.reports.set(key, next);
+    const d = this.deadlines.get(key);
+    if (d) this.arm(key, d.lengthMs, now + d.lengthMs);
+    const refreshAt = this.refreshAt.get(key);
+    if (refreshAt !== undefined && now >= refreshAt) {
+      // Its lastHeartbeat is due for a refresh: it queues for the budget, which wakes it in turn.
+      this.refreshAt.delete(key);
+      this.queueRefresh(key);
+    }
     if (!this.reportedConnected.has(key) || prev?.health !== next.health)
       this.notify(who.tenantUID, who.agent);
   }
@@ -134,11 +161,80 @@ export class HeartbeatStore {
     return this.reports.get(`${tenantUID}/${agent}`);
   }
 
-  /** The reconcile says what status now shows, so the next heartbeat does not enqueue needlessly. */
-  markReported(tenantUID: string, agent: string, connected: boolean): void {
+  /**
+   * The reconcile says what status now shows, so the next heartbeat does not enqueue needlessly; for an
+   * agent shown connected, also when its deadline passes unless it reports again (`expiresAt`), and how
+   * long the deadline is (each report moves it).
+   */
+  markReported(
+    tenantUID: string,
+    agent: string,
+    connected: boolean,
+    deadline?: { lengthMs: number; expiresAt: number; refreshAt?: number },
+  ): void {
     const key = `${tenantUID}/${agent}`;
     if (connected) this.reportedConnected.add(key);
     else this.reportedConnected.delete(key);
+    if (connected && deadline) this.arm(key, deadline.lengthMs, deadline.expiresAt);
+    else this.disarm(key);
+    if (connected && deadline?.refreshAt !== undefined) this.refreshAt.set(key, deadline.refreshAt);
+    else this.refreshAt.delete(key);
+  }
+
+  /** Notifies every agent whose deadline passed by `now` (the sweeper's tick; tests call it directly). */
+  sweep(now: number): void {
+    const last = Math.floor(now / SLOT_MS);
+    let slot = this.swept ?? last;
+    for (; slot <= last; slot++) {
+      const due = this.slots.get(slot);
+      if (!due) continue;
+      this.slots.delete(slot);
+      for (const key of due) {
+        this.deadlines.delete(key);
+        const slash = key.indexOf('/');
+        this.notify(key.slice(0, slash), key.slice(slash + 1));
+      }
+    }
+    this.swept = last + 1;
+    if (!this.deadlines.size) this.stopSweeper();
+  }
+
+  /** Agents whose deadline is watched. */
+  get deadlinesWatched(): number {
+    return this.deadlines.size;
+  }
+
+  private arm(key: string, lengthMs: number, expiresAt: number): void {
+    // NB: the slot after the deadline, so the reconcile it causes finds the deadline passed.
+    const slot = Math.ceil(expiresAt / SLOT_MS);
+    const d = this.deadlines.get(key);
+    if (d?.slot === slot && d.lengthMs === lengthMs) return;
+    if (d) this.slots.get(d.slot)?.delete(key);
+    this.deadlines.set(key, { lengthMs, slot });
+    let set = this.slots.get(slot);
+    if (!set) this.slots.set(slot, (set = new Set()));
+    set.add(key);
+    if (this.swept !== undefined && slot < this.swept) this.swept = slot;
+    this.startSweeper();
+  }
+
+  private disarm(key: string): void {
+    const d = this.deadlines.get(key);
+    if (!d) return;
+    this.slots.get(d.slot)?.delete(key);
+    this.deadlines.delete(key);
+  }
+
+  private startSweeper(): void {
+    if (this.sweeper) return;
+    this.swept ??= Math.floor(this.clock() / SLOT_MS);
+    this.sweeper = setInterval(() => this.sweep(this.clock()), SLOT_MS);
+    this.sweeper.unref();
+  }
+
+  private stopSweeper(): void {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
   }
 
   forget(tenantUID: string, agent: string): void {
@@ -147,6 +243,8 @@ export class HeartbeatStore {
     this.reportedConnected.delete(key);
     this.waiting.delete(key);
     this.granted.delete(key);
+    this.refreshAt.delete(key);
+    this.disarm(key);
   }
 
   /**
@@ -156,11 +254,14 @@ export class HeartbeatStore {
   claimRefresh(tenantUID: string, agent: string): boolean {
     const key = `${tenantUID}/${agent}`;
     if (this.granted.delete(key)) return true;
-    if (!this.waiting.has(key)) {
-      this.waiting.add(key);
-      this.startPump();
-    }
+    this.queueRefresh(key);
     return false;
+  }
+
+  private queueRefresh(key: string): void {
+    if (this.waiting.has(key) || this.granted.has(key)) return;
+    this.waiting.add(key);
+    this.startPump();
   }
 
   /** A transition (connected, missed, health) is being written: it goes first and takes a refresh slot. */
@@ -188,9 +289,10 @@ export class HeartbeatStore {
     return this.waiting.size;
   }
 
-  /** Stops the budget's timer (the process is stopping). */
+  /** Stops the timers (the process is stopping). */
   close(): void {
     this.stopPump();
+    this.stopSweeper();
   }
 
   private startPump(): void {
