@@ -9,6 +9,8 @@ import {
   backup,
   dataDecrypt,
   dataEncrypt,
+  hashSaltRotate,
+  jwtSigningKeyRotate,
   restore,
   rootKeyRotate,
   type CommandContext,
@@ -19,6 +21,13 @@ export const USAGE = `palisade <command> [flags]
   root-key rotate      [--namespace palisade-system]
       add root key version N+1; the operator rewraps every tenant key and retires version N
       (refused while an installation key is missing: restore it first)
+  jwt-signing-key rotate [--activate-after 65m] [--namespace palisade-system]
+      add JWT signing key version N+1: published in the JWKS at once as the next key, signing from
+      now + --activate-after (default: the longest token lifetime + skew); the old key stays published
+      as long again (docs/keyservice.md)
+  hash-salt rotate     [--overlap 720h] [--namespace palisade-system]
+      add hash salt version N+1 for blind indexes and password peppers; blind indexes under version N
+      are still returned beside the new ones for --overlap; old password hashes report needs-rehash
   backup  --out FILE --passphrase-file FILE [--namespace palisade-system]
       seal the installation keys (root key versions, JWT signing key, hash salt, internal CA, NATS
       seeds, the keystore) and the installation record under a passphrase
@@ -41,6 +50,8 @@ export const USAGE = `palisade <command> [flags]
 
 const COMMANDS: Record<string, (c: CommandContext) => Promise<void>> = {
   'root-key rotate': rootKeyRotate,
+  'jwt-signing-key rotate': jwtSigningKeyRotate,
+  'hash-salt rotate': hashSaltRotate,
   backup,
   restore,
   'data encrypt': dataEncrypt,
@@ -69,6 +80,8 @@ export async function runCli(argv: string[], io: Omit<CommandContext, 'flags'>):
       out: { type: 'string' },
       in: { type: 'string' },
       'passphrase-file': { type: 'string' },
+      'activate-after': { type: 'string' },
+      overlap: { type: 'string' },
       help: { type: 'boolean' },
     },
   });

@@ -3,7 +3,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { backupInstallation, restoreInstallation } from '../installation/backup.ts';
 import { observeInstallation } from '../installation/observe.ts';
-import { rotateRootKey } from '../installation/rotation.ts';
+import { rotateHashSalt, rotateJwtSigningKey, rotateRootKey } from '../installation/rotation.ts';
+import { parseDuration } from '../../crds/v1alpha1/duration.ts';
 import { assessInstallation } from '../installation/verdict.ts';
 import { KubeClient, loadKubeConfig } from '../runtime/kube/client.ts';
 import { createAuditLog, type AuditLog } from '../runtime/log.ts';
@@ -60,6 +61,37 @@ export async function rootKeyRotate(c: CommandContext): Promise<void> {
   c.stdout(
     `created root key version ${r.version} (key ID ${r.keyId}); the operator now rewraps everything ` +
       `wrapped by version ${r.previous} and retires it when nothing references it.\n` +
+      'Take a new backup (palisade backup): older backups do not hold the new version.\n',
+  );
+}
+
+export async function jwtSigningKeyRotate(c: CommandContext): Promise<void> {
+  const after = c.flags['activate-after'];
+  const r = await rotateJwtSigningKey({
+    client: client(c),
+    namespace: operatorNamespace(c),
+    audit: audit(c),
+    ...(typeof after === 'string' ? { activateAfterMs: parseDuration(after) } : {}),
+  });
+  c.stdout(
+    `created JWT signing key version ${r.version} (kid ${r.kid}): published in the JWKS now, signing from ` +
+      `${r.activateAt}; the key it supersedes stays published while tokens it signed may be alive.\n` +
+      'Take a new backup (palisade backup): older backups do not hold the new version.\n',
+  );
+}
+
+export async function hashSaltRotate(c: CommandContext): Promise<void> {
+  const r = await rotateHashSalt({
+    client: client(c),
+    namespace: operatorNamespace(c),
+    audit: audit(c),
+    rand,
+    overlapMs: parseDuration(str(c, 'overlap', '720h')),
+  });
+  c.stdout(
+    `created hash salt version ${r.version}: new blind indexes and password hashes use it now; the ` +
+      `previous version's blind indexes are returned beside the new ones until ${r.previousUntil}, and ` +
+      'password hashes made with older versions verify and report needs-rehash.\n' +
       'Take a new backup (palisade backup): older backups do not hold the new version.\n',
   );
 }
