@@ -3,6 +3,7 @@ import { status } from '@grpc/grpc-js';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import type { Secret } from '../runtime/kube/types.ts';
 import { KeyServiceCallError, type KeyServiceClient } from './client.ts';
+import { RefreshFamilies, sweepExpiredFamilies, type Family } from './refreshstore.ts';
 import { NS, rand, signingKeySecret, startWorld, TOKEN_ISSUER, type World } from './testdata/world.ts';
 
 const sa = (namespace: string, name: string) => ({ kind: 'ServiceAccount' as const, namespace, name });
@@ -65,6 +66,46 @@ describe('key service: Identifiers and Tokens (in-process server, in-memory API 
       (await refusal(app.refreshToken('prt1.00000000000000000000000000000000.1.x'))).code,
       status.INVALID_ARGUMENT,
     );
+  });
+
+  it('takes the same refresh token presented twice at once as reuse: one guarded write wins, the family is revoked', async () => {
+    const first = await app.issueToken({ tenant: 'acme', subject: 'u5', audience: 'api', refreshable: true });
+    const outcomes = await Promise.allSettled([
+      app.refreshToken(first.refreshToken),
+      app.refreshToken(first.refreshToken),
+    ]);
+    const won = outcomes.filter((o) => o.status === 'fulfilled');
+    assert.ok(won.length <= 1, 'at most one refresh wins');
+    for (const o of outcomes)
+      if (o.status === 'rejected')
+        assert.equal((o.reason as KeyServiceCallError).code, status.PERMISSION_DENIED);
+    for (const o of won)
+      assert.equal((await refusal(app.refreshToken(o.value.refreshToken))).code, status.UNAUTHENTICATED);
+  });
+
+  it('refuses an expired family and sweeps expired families away, keeping live ones', async () => {
+    let now = Date.now();
+    const client = w.api.client();
+    const store = new RefreshFamilies({ client, namespace: NS, rand, now: () => now });
+    const family = (expiresAt: number): Family => ({
+      tenant: 'acme',
+      tenantUID: 'aaaaaaaaaaaa',
+      subject: 's',
+      audience: 'a',
+      scopes: [],
+      client: 'c',
+      expiresAt,
+    });
+    const short = await store.start(family(now + 1000));
+    await store.start(family(now + 3600_000));
+    now += 2000;
+    await assert.rejects(
+      store.rotate(short, 'c', () => undefined),
+      { code: 'Unauthenticated' },
+    );
+    await store.start(family(now - 1));
+    assert.equal(await sweepExpiredFamilies(client, NS, now), 1);
+    assert.equal((await client.list<Secret>('Secret', { namespace: NS })).items.length, 1);
   });
 
   it('signs with a new key once it activates and publishes the old one beside it', async () => {
