@@ -56,8 +56,8 @@ down: ## stop what `make demo` started
 	hack/demo.sh down "$(STATE)"
 
 .PHONY: bench
-bench: deps tools ## N full tenants (default 1000; AGENTS ClusterAgents each, default 0) with messaging, against a bare-client floor: tenants/s, writes by kind, RSS
-	node --expose-gc hack/bench/tenants.ts --tenants $(N) --agents $${AGENTS:-0}
+bench: deps tools ## N full tenants (default 1000; AGENTS ClusterAgents each, default 0; SHARDS operators side by side, default 1) with messaging, against a bare-client floor: tenants/s, writes by kind, RSS
+	node --expose-gc hack/bench/tenants.ts --tenants $(N) --agents $${AGENTS:-0} --shards $${SHARDS:-1}
 
 .PHONY: e2e-kind
 e2e-kind: ## (needs Docker) kind cluster + cert-manager + the chart with an image of this checkout
@@ -68,8 +68,8 @@ bench-keys: deps tools ## rewrap KEYS TenantKeys (default 10000) under a new roo
 	node hack/bench/keys.ts --keys $${KEYS:-10000}
 
 .PHONY: bench-messaging
-bench-messaging: deps tools ## N Tenants × 2 ClusterAgents with NATS, then heartbeats from AGENTS simulated agents (default 5000)
-	node hack/bench/messaging.ts --tenants $(N) --agents $${AGENTS:-5000}
+bench-messaging: deps tools ## N Tenants × 2 ClusterAgents with NATS, then heartbeats from AGENTS simulated agents (default 5000; REFRESH ms: the operator's lastHeartbeat refresh)
+	node hack/bench/messaging.ts --tenants $(N) --agents $${AGENTS:-5000} $${REFRESH:+--refresh $$REFRESH}
 
 .PHONY: bench-keyservice
 bench-keyservice: deps ## key service: 1 KiB encrypt/decrypt over loopback gRPC with 1, 8, 64 clients (ops/s, p50/p99), batches, the in-process AEAD ceiling

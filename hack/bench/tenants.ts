@@ -7,15 +7,22 @@
  * list+watch per tenant namespace costs (the operator holds one per managed namespace). Prints figures;
  * asserts nothing about speed.
  *
- *   node --expose-gc hack/bench/tenants.ts [--tenants 1000] [--agents 0] [--concurrency 32] [--profile <dir>]
+ *   node --expose-gc hack/bench/tenants.ts [--tenants 1000] [--agents 0] [--shards 1] [--concurrency 32] [--profile <dir>]
+ *
+ * --shards K runs K operators side by side: the default shard and K-1 more (--shard=s1...), each leading
+ * its own Lease; Tenant i is labelled palisade.dev/shard=s(i mod K) (none for the default shard). Writes
+ * and reconciles are summed over the K processes, and each one's RSS is printed.
  *
  * --profile writes the operator's CPU profile (node --cpu-prof) to <dir>; `node hack/bench/profile.ts
  * <file>` sums it by function and by file.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ClusterAgent, Tenant } from '../../crds/v1alpha1/index.ts';
 import { startMessaging } from '../../e2e/messaging.support.ts';
+import { startOperator, waitForControllers, type OperatorProcess } from '../../e2e/support/operator.ts';
+import { SHARD_LABEL } from '../../controllers/runtime/shard.ts';
 import { systemClock } from '../../controllers/runtime/clock.ts';
 import { Informer } from '../../controllers/runtime/informer.ts';
 import { KubeClient, loadKubeConfig } from '../../controllers/runtime/kube/client.ts';
@@ -42,19 +49,55 @@ const { values } = parseArgs({
     agents: { type: 'string', default: '0' },
     concurrency: { type: 'string', default: '32' },
     profile: { type: 'string' },
+    shards: { type: 'string', default: '1' },
   },
 });
 const N = Number(values.tenants);
 const AGENTS = Number(values.agents);
 const CONCURRENCY = Number(values.concurrency);
+const SHARDS = Math.max(1, Number(values.shards));
 const OPERATOR_NS = 'palisade-system';
 
 type Conditioned = { status?: { conditions?: { type: string; status: string }[] } };
 const isTrue = (o: Conditioned, type: string) =>
   o.status?.conditions?.some((c) => c.type === type && c.status === 'True') ?? false;
 
-const tenantObject = (name: string): KubeObject =>
-  ({ apiVersion: 'palisade.dev/v1alpha1', kind: 'Tenant', metadata: { name }, spec: {} }) as KubeObject;
+const shardOf = (i: number) => (i % SHARDS === 0 ? undefined : `s${i % SHARDS}`);
+const tenantObject = (name: string, shard?: string): KubeObject =>
+  ({
+    apiVersion: 'palisade.dev/v1alpha1',
+    kind: 'Tenant',
+    metadata: { name, ...(shard ? { labels: { [SHARD_LABEL]: shard } } : {}) },
+    spec: {},
+  }) as KubeObject;
+
+/** The other shards' operators, beside the default one that startMessaging started. */
+async function startShards(kubeconfig: string, args: string[], server: string): Promise<OperatorProcess[]> {
+  process.env.PALISADE_NATS_URL = server;
+  const ops = await Promise.all(
+    Array.from({ length: SHARDS - 1 }, (_, k) =>
+      startOperator({
+        kubeconfig,
+        namespace: OPERATOR_NS,
+        identity: `bench-s${k + 1}`,
+        args: [...args, `--shard=s${k + 1}`],
+      }),
+    ),
+  );
+  await Promise.all(ops.map((o) => waitForControllers(o, 120_000)));
+  return ops;
+}
+
+/** Metrics summed over every operator process. */
+async function scrapeAll(ops: OperatorProcess[]) {
+  const all = await Promise.all(ops.map((o) => scrapeMetrics(o.probePort)));
+  const sum = (pick: (m: (typeof all)[0]) => Map<string, number>) => {
+    const out = new Map<string, number>();
+    for (const m of all) for (const [k, v] of pick(m)) out.set(k, (out.get(k) ?? 0) + v);
+    return out;
+  };
+  return { requests: sum((m) => m.requests), reconciles: sum((m) => m.reconciles) };
+}
 const agentObject = (namespace: string, name: string): KubeObject =>
   ({
     apiVersion: 'palisade.dev/v1alpha1',
@@ -122,6 +165,7 @@ async function main() {
     const env = await startMessaging(OPERATOR_NS, 'bench', profile, rbac.kubeconfig, undefined, rbac.args);
     const op = env.op;
     const pid = op.child.pid ?? 0;
+    const ops = [op, ...(await startShards(rbac.kubeconfig, rbac.args, env.server))];
 
     const agentNames = Array.from({ length: AGENTS }, (_, i) => `agent-${i}`);
     const agentWork: Promise<void>[] = [];
@@ -130,10 +174,11 @@ async function main() {
       agentWork.push(pool(agentNames, 1, (a) => admin.create(agentObject(ns, a))));
     });
     const idle = memoryOf(pid);
-    const before = await scrapeMetrics(op.probePort);
+    const idles = ops.map((o) => memoryOf(o.child.pid ?? 0));
+    const before = await scrapeAll(ops);
     const names = Array.from({ length: N }, (_, i) => `bench-${i}`);
     const t0 = performance.now();
-    await pool(names, CONCURRENCY, (n) => admin.create(tenantObject(n)));
+    await pool(names, CONCURRENCY, (n) => admin.create(tenantObject(n, shardOf(Number(n.slice(6))))));
     const created = performance.now();
     await until(
       () => watch.ready('bench-') >= N && watch.credentialed() >= N * AGENTS,
@@ -141,13 +186,14 @@ async function main() {
     );
     const operatorS = (performance.now() - t0) / 1000;
     await Promise.all(agentWork);
-    const after = await scrapeMetrics(op.probePort);
+    const after = await scrapeAll(ops);
     const withCodes = delta(before.requests, after.requests);
     const requests = byPrefix(withCodes, 2);
     const reconciles = delta(before.reconciles, after.reconciles);
     const mem = memoryOf(pid);
+    const mems = ops.map((o) => memoryOf(o.child.pid ?? 0));
     const sockets = socketsOf(pid);
-    await op.stop();
+    await Promise.all(ops.map((o) => o.stop()));
 
     const flag = (name: string) => rbac.args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? '';
     const floor = await runFloor({
@@ -174,7 +220,10 @@ async function main() {
     const floorWrites = [...floor.writes.values()].reduce((s, v) => s + v, 0);
     const reads = [...requests].filter(([k]) => !isWrite(k));
     console.log(
-      `tenants: ${N} × (Tenant + primary TenantKey + NATS account + ${AGENTS} ClusterAgents), client concurrency ${CONCURRENCY}`,
+      `tenants: ${N} × (Tenant + primary TenantKey + NATS account + ${AGENTS} ClusterAgents), client concurrency ${CONCURRENCY}${SHARDS > 1 ? `, ${SHARDS} shards (operators side by side, tenants spread evenly)` : ''}; load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
     );
     console.log(
       `  operator under the chart's RBAC and admission guards, messaging on (nats-server in operator mode)`,
@@ -217,6 +266,10 @@ async function main() {
     console.log(
       `operator RSS:                     peak ${MiB(mem.peak)} MiB (${((mem.peak - idle.rss) / N / 1024).toFixed(1)} KiB per tenant over the ${MiB(idle.rss)} MiB before), at the end ${MiB(mem.rss)} MiB; ${sockets} open sockets`,
     );
+    if (SHARDS > 1)
+      console.log(
+        `  per shard: ${ops.map((o, i) => `${o.identity} peak ${MiB(mems[i]?.peak ?? 0)} MiB (from ${MiB(idles[i]?.rss ?? 0)})`).join('; ')}`,
+      );
     console.log(
       `one Secret list+watch per tenant namespace (${N}, same Informer class, measured apart): synced in ${watches.syncSeconds.toFixed(1)} s; +${MiB(watches.clientRss)} MiB client RSS (${(watches.clientRss / N / 1024).toFixed(1)} KiB each), +${watches.sockets} sockets; apiserver ${watches.apiserverRss < 0 ? '' : '+'}${MiB(watches.apiserverRss)} MiB RSS`,
     );
