@@ -1,0 +1,200 @@
+/**
+ * The agent's journey (issue 12): a platform engineer asks a ClusterAgent for pairing and reads the code
+ * where Palisade shows it; the real `palisade-agent pair` redeems it (pinning Palisade's CA by the
+ * fingerprint shown beside the code), then `palisade-agent run` reports over gRPC, over NATS, and both;
+ * it renews its credentials while reporting; deleting the ClusterAgent makes it exit with the refused
+ * status. The operator and the agent are separate processes; the control plane and nats-server are real.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { KubeObject, Secret } from '../controllers/runtime/kube/types.ts';
+import type { ClusterAgent } from '../crds/v1alpha1/index.ts';
+import { DirectoryStore } from '../agent/store.ts';
+import { getTenant, kube, readyStatus, tenantManifest, uniqueName } from './support/cluster.ts';
+import { dumpOnFailure } from './support/certificates.ts';
+import { eventually, freePort } from './support/operator.ts';
+import { startMessaging, stopMessaging, type MessagingEnv } from './messaging.support.ts';
+
+const MAIN = fileURLToPath(new URL('../agent/main.ts', import.meta.url));
+const EXIT_REFUSED = 3;
+const text = (s: Secret | undefined, k: string) => Buffer.from(s?.data?.[k] ?? '', 'base64').toString();
+
+/** The agent as a process: its output, and its exit code once it exits. */
+interface AgentProcess {
+  child: ChildProcess;
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+function agentProcess(args: string[], env: Record<string, string> = {}): AgentProcess {
+  const child = spawn(process.execPath, [MAIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const cleanup = () => child.kill('SIGKILL');
+  process.once('exit', cleanup);
+  void exited.then(() => process.off('exit', cleanup));
+  return { child, output: () => out, exited };
+}
+
+describe('palisade-agent: pair with a code, then report over gRPC and NATS (issue 12)', function () {
+  this.timeout(300_000);
+  let env: MessagingEnv;
+  let address = '';
+  let dir = '';
+  const tenant = uniqueName('ap');
+  const ns = `tenant-${tenant}`;
+  const agents: AgentProcess[] = [];
+  const getAgent = () => kube().get<ClusterAgent>({ kind: 'ClusterAgent', name: 'edge', namespace: ns });
+  const connected = async () =>
+    (await getAgent())?.status?.conditions?.find((c) => c.type === 'Connected')?.status;
+  const run = (channels: string) => {
+    const a = agentProcess([
+      'run',
+      `--credentials-dir=${dir}`,
+      `--channels=${channels}`,
+      '--interval=1s',
+      `--nats-server=${env.server}`,
+    ]);
+    agents.push(a);
+    return a;
+  };
+  const stopAgent = async (a: AgentProcess) => {
+    a.child.kill('SIGTERM');
+    assert.equal(await a.exited, 0, `a stopped agent exits 0:\n${a.output()}`);
+  };
+
+  before(async function () {
+    address = `127.0.0.1:${await freePort()}`;
+    env = await startMessaging(uniqueName('palisade-ap'), 'agent-pairing-suite', {}, undefined, undefined, [
+      `--keyservice-address=${address}`,
+    ]);
+    await kube().apply(tenantManifest(tenant));
+    await eventually(
+      'the Tenant Ready',
+      async () => readyStatus(await getTenant(tenant))?.status === 'True',
+      90_000,
+    );
+    dir = await mkdtemp(path.join(os.tmpdir(), 'palisade-agent-e2e-'));
+  });
+
+  afterEach(function () {
+    dumpOnFailure(this, () =>
+      [env?.op.output(), ...agents.map((a, i) => `--- agent process ${i}:\n${a.output()}`)].join('\n'),
+    );
+  });
+
+  after(async function () {
+    for (const a of agents) a.child.kill('SIGKILL');
+    await kube().delete({ kind: 'Tenant', name: tenant });
+    await stopMessaging(env);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('pairs with the code read from the ClusterAgent’s code Secret, pinning the CA shown beside it', async function () {
+    await kube().apply({
+      apiVersion: 'palisade.dev/v1alpha1',
+      kind: 'ClusterAgent',
+      metadata: { name: 'edge', namespace: ns },
+      spec: { clusterName: 'edge-cluster', heartbeatDeadline: '10s', pairing: {} },
+    } as KubeObject);
+    // Where the platform engineer reads it.
+    const shown = await eventually(
+      'the code Secret',
+      () => kube().get<Secret>({ kind: 'Secret', name: 'edge-pairing-code', namespace: ns }),
+      60_000,
+    );
+    const code = text(shown, 'code');
+    const pin = text(shown, 'ca-pin');
+    assert.match(pin, /^sha256:[0-9a-f]{64}$/, 'the CA pin is shown beside the code');
+    const pair = agentProcess(
+      ['pair', `--server=${address}`, `--ca-fingerprint=${pin}`, `--credentials-dir=${dir}`],
+      { PALISADE_PAIRING_CODE: code },
+    );
+    agents.push(pair);
+    assert.equal(await pair.exited, 0, pair.output());
+    assert.match(pair.output(), new RegExp(`paired as ClusterAgent ${ns}/edge`));
+    assert.ok(!pair.output().includes(code), 'the code is never printed');
+    const stored = await new DirectoryStore(dir).load();
+    assert.ok(stored?.natsJwt && stored.certPem, 'both credentials stored');
+    const paired = await eventually('status.pairing Paired', async () => {
+      const a = await getAgent();
+      return a?.status?.pairing?.state === 'Paired' ? a : undefined;
+    });
+    assert.equal(
+      paired.status?.pairing?.certificateSerial?.toLowerCase(),
+      new X509Certificate(stored.certPem).serialNumber.toLowerCase(),
+      'Palisade records the certificate the agent stored',
+    );
+  });
+
+  for (const channels of ['grpc', 'nats']) {
+    it(`turns the ClusterAgent Connected=True reporting over ${channels} alone`, async function () {
+      await eventually(
+        'not Connected (no agent running)',
+        async () => (await connected()) !== 'True',
+        30_000,
+      );
+      const a = run(channels);
+      await eventually('Connected=True', async () => (await connected()) === 'True', 30_000);
+      const v = await getAgent();
+      assert.equal(v?.status?.health, 'Healthy');
+      await stopAgent(a);
+    });
+  }
+
+  it('renews its credentials while reporting on both channels, without a dropped report', async function () {
+    // The stored renew-after comes due a few reports into the run (as if 16 of the 24 hours had passed).
+    const store = new DirectoryStore(dir);
+    const before = await store.load();
+    assert.ok(before);
+    await store.save({ ...before, renewAfter: Math.floor(Date.now() / 1000) + 4 });
+    const a = run('grpc,nats');
+    await eventually('Connected=True', async () => (await connected()) === 'True', 30_000);
+    const renewed = await eventually(
+      'renewed credentials stored',
+      async () => {
+        const c = await store.load();
+        return c && c.certPem !== before.certPem ? c : undefined;
+      },
+      30_000,
+    );
+    assert.notEqual(renewed.keyPem, before.keyPem, 'a new TLS key');
+    assert.notEqual(renewed.natsSeed, before.natsSeed, 'a new NATS key');
+    const serial = new X509Certificate(renewed.certPem).serialNumber.toLowerCase();
+    await eventually(
+      'Palisade records the renewed certificate',
+      async () => (await getAgent())?.status?.pairing?.certificateSerial?.toLowerCase() === serial,
+      30_000,
+    );
+    // Reports go on after the switch, on both channels, and none failed on the way.
+    await eventually('reports after the renewal', async () => /renewed credentials/.test(a.output()), 10_000);
+    const natsConnects = () => a.output().match(/^connected to /gm)?.length ?? 0;
+    await eventually('NATS reconnected with the new user', async () => natsConnects() >= 2, 20_000);
+    assert.equal(await connected(), 'True');
+    assert.doesNotMatch(a.output(), /failed|refused|stopped publishing/, 'no report dropped');
+  });
+
+  it('exits with the refused status within 5 s of the ClusterAgent being deleted', async function () {
+    const a = agents.at(-1) as AgentProcess;
+    assert.equal(await connected(), 'True');
+    const t0 = Date.now();
+    await kube().delete({ kind: 'ClusterAgent', name: 'edge', namespace: ns });
+    const code = await Promise.race([
+      a.exited,
+      new Promise<'running'>((r) => setTimeout(() => r('running'), 5_000)),
+    ]);
+    console.log(`      ClusterAgent deleted to agent exit: ${Date.now() - t0} ms`);
+    assert.equal(code, EXIT_REFUSED, a.output());
+    assert.match(a.output(), /credentials revoked or refused/);
+  });
+});
