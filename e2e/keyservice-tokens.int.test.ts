@@ -21,7 +21,7 @@ import {
   tenantManifest,
   uniqueName,
 } from './support/cluster.ts';
-import { eventually, freePort } from './support/operator.ts';
+import { eventually, freePort, startOperator, type OperatorProcess } from './support/operator.ts';
 import { rand } from './support/tenantkeys.ts';
 import { startMessaging, stopMessaging, type MessagingEnv } from './messaging.support.ts';
 
@@ -55,6 +55,7 @@ describe('Key service: tokens, password hashes and blind indexes with the instal
   const policies = [`${x}-app`, `${y}-app`];
   const issuer = `https://palisade-keyservice.${ns}.svc`;
   let env: MessagingEnv | undefined;
+  let standby: OperatorProcess | undefined;
   let port = 0;
   let caPem = '';
   let uidX = '';
@@ -66,8 +67,8 @@ describe('Key service: tokens, password hashes and blind indexes with the instal
     (
       await testEnv().kubectl(['create', 'token', sa, '-n', callers, '--audience', 'palisade-keyservice'])
     ).stdout.trim();
-  const client = (t: string) => {
-    const c = new KeyServiceClient({ address: `127.0.0.1:${port}`, caPem, token: () => t });
+  const client = (t: string, at = port) => {
+    const c = new KeyServiceClient({ address: `127.0.0.1:${at}`, caPem, token: () => t });
     clients.push(c);
     return c;
   };
@@ -123,6 +124,7 @@ describe('Key service: tokens, password hashes and blind indexes with the instal
   after(async function () {
     this.timeout(2 * 60_000);
     for (const c of clients) c.close();
+    await standby?.stop();
     for (const p of policies) await kube().delete({ kind: 'KeyAccessPolicy', name: p });
     for (const t of [x, y]) await kube().delete({ kind: 'Tenant', name: t });
     await eventually(
@@ -211,6 +213,36 @@ describe('Key service: tokens, password hashes and blind indexes with the instal
       !audit.includes(first.refreshToken.split('.')[3] as string),
       'no refresh token in the audit log',
     );
+  });
+
+  it('keeps refresh state consistent across replicas: a token refreshed on one replica is reuse on another', async () => {
+    const standbyPort = await freePort();
+    standby = await startOperator({
+      kubeconfig: testEnv().kubeconfig,
+      namespace: ns,
+      identity: 'tokens-standby',
+      args: [`--keyservice-address=127.0.0.1:${standbyPort}`],
+    });
+    const onStandby = client(await token('app-x'), standbyPort);
+    await eventually(
+      'the standby serving',
+      async () => (await onStandby.getJwks().catch(() => undefined))?.currentKid,
+      60_000,
+      500,
+    );
+    const first = await appX.issueToken({
+      tenant: x,
+      subject: 'user-5',
+      audience: 'billing-api',
+      refreshable: true,
+    });
+    const second = await onStandby.refreshToken(first.refreshToken);
+    await verify(second.accessToken, await publishedJwks());
+    const reuse = await refused(appX.refreshToken(first.refreshToken));
+    assert.match(reuse.message, /already used: its whole family is revoked/);
+    assert.equal((await refused(onStandby.refreshToken(second.refreshToken))).code, status.UNAUTHENTICATED);
+    await standby.stop();
+    standby = undefined;
   });
 
   it('keeps tokens verifying across signing-key rotations: previous stays published, next is published before it signs', async () => {
