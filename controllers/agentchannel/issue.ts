@@ -38,7 +38,8 @@ export async function issueAgentCredentials(
 ): Promise<Issued> {
   const installationID = d.installationID();
   const ca = d.ca();
-  if (!installationID || !ca) throw new ChannelUnavailableError('the internal CA is not loaded yet; retry');
+  if (!installationID) throw new ChannelUnavailableError('the installation record is not loaded yet; retry');
+  if (!ca) throw new ChannelUnavailableError('the internal CA is not loaded yet; retry');
   const now = d.now();
   // NB: back-dated a minute: an agent whose clock runs a little behind can use it at once.
   const notBefore = new Date(now.getTime() - 60_000);

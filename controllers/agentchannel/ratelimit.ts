@@ -85,8 +85,28 @@ function wait(b: Bucket, spec: BucketSpec): number {
   return Math.max(1, Math.ceil((1 - b.tokens) / spec.perSecond));
 }
 
-/** The address part of a gRPC peer string (`ipv4:1.2.3.4:5678`, `ipv6:[::1]:5678`). */
+/**
+ * The source a pairing attempt is counted against, from the server's peer string (`<address>:<port>`,
+ * IPv6 without brackets; older grpc-js: `ipv4:…`/`ipv6:[…]:…`): the IPv4 address, or the IPv6 /64
+ * (one host usually holds a whole /64, so counting single IPv6 addresses would count nothing).
+ */
 export function sourceAddress(peer: string): string {
-  const m = /^ipv[46]:(?:\[([^\]]+)\]|([^:]+)):\d+$/.exec(peer);
-  return m?.[1] ?? m?.[2] ?? peer;
+  let a = peer.replace(/^ipv[46]:/, '');
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(a);
+  if (bracketed) a = bracketed[1] as string;
+  else a = a.replace(/:\d+$/, '');
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a);
+  if (mapped) return mapped[1] as string;
+  if (!a.includes(':')) return a;
+  return `${expandIPv6(a).slice(0, 4).join(':')}::/64`;
+}
+
+function expandIPv6(a: string): string[] {
+  const [head = '', tail] = a.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const zeros = Array.from({ length: Math.max(0, 8 - h.length - t.length) }, () => '0');
+  return [...h, ...(tail !== undefined ? zeros : []), ...t].map((g) =>
+    g.toLowerCase().replace(/^0+(?=.)/, ''),
+  );
 }

@@ -62,8 +62,9 @@ export function setupAgentChannel(mgr: Manager, o: AgentChannelOptions): AgentCh
     const v = s.metadata.labels?.[PAIRING_LOOKUP_LABEL];
     return v && isKeystoreEntry(s, ns) ? [v] : [];
   });
+  // NB: the installation ID never changes once recorded: read it once, retrying until it is there.
   let installationID: string | undefined;
-  const readInstallation = async () => {
+  const readInstallation = async (): Promise<void> => {
     try {
       const cm = await mgr.client.get<ConfigMap>({
         kind: 'ConfigMap',
@@ -72,12 +73,14 @@ export function setupAgentChannel(mgr: Manager, o: AgentChannelOptions): AgentCh
       });
       installationID = parseRecord(cm?.data?.[RECORD_KEY]).installationID;
     } catch (e) {
-      mgr.log.error('the installation record could not be read for agent identities', {
+      mgr.log.info('the installation record is not readable yet; agent identities wait for it', {
         error: describeError(e),
       });
+      await new Promise((r) => setTimeout(r, 1_000).unref());
+      return readInstallation();
     }
   };
-  void mgr.everyReplicaSynced().then(readInstallation);
+  void readInstallation();
   const ca = () => {
     const bundle = secretString(o.secrets.get(KEYSERVICE_TLS_SECRET, ns) ?? emptySecret, 'ca.crt');
     const v = issuingCA(caVersions(o.secrets.list(ns), ns), bundle);
@@ -98,10 +101,7 @@ export function setupAgentChannel(mgr: Manager, o: AgentChannelOptions): AgentCh
     log: mgr.log,
     now: () => new Date(mgr.clock.now()),
     rand: o.rand,
-    installationID: () => {
-      if (!installationID) void readInstallation();
-      return installationID;
-    },
+    installationID: () => installationID,
     pepper,
     ca,
     ...(o.nats
