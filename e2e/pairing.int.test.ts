@@ -302,6 +302,7 @@ describe('Pairing and the gRPC cluster channel (issue 12)', function () {
     await codeOf('target', ans);
     const keys = await agentKeys();
     const counts = new Map<number | 'ok', number>();
+    const retryAfter = new Set<string>();
     const guess = () =>
       Array.from({ length: 12 }, () => CODE_ALPHABET[(randomBytes(1)[0] ?? 0) % CODE_ALPHABET.length]).join(
         '',
@@ -310,17 +311,14 @@ describe('Pairing and the gRPC cluster channel (issue 12)', function () {
       const batch = await Promise.all(Array.from({ length: 50 }, () => pair(guess(), keys)));
       for (const r of batch) {
         const k = r.ok ? 'ok' : r.code;
+        if (!r.ok && r.retryAfter) retryAfter.add(r.retryAfter);
         counts.set(k, (counts.get(k) ?? 0) + 1);
       }
     }
     console.log(`      outcomes: ${JSON.stringify(Object.fromEntries(counts))}`);
     assert.equal(counts.get('ok') ?? 0, 0, 'no guess pairs');
     assert.ok((counts.get(status.RESOURCE_EXHAUSTED) ?? 0) >= 980, 'all but the first few are rate-limited');
-    const last = await pair(guess(), keys);
-    assert.ok(
-      !last.ok && last.code === status.RESOURCE_EXHAUSTED && Number(last.retryAfter) > 0,
-      'with a retry-after',
-    );
+    assert.ok(retryAfter.size && [...retryAfter].every((v) => Number(v) > 0), 'refusals say when to retry');
     assert.equal(
       (await getAgent('target', ans))?.status?.pairing?.state,
       'Pending',
