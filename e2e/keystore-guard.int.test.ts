@@ -169,6 +169,13 @@ subjects:
       }),
       denied,
     );
+    // The key service's refresh token families carry no managed-by label (no replica caches them) but
+    // are guarded all the same: a forged family would mint access tokens.
+    const FAMILY = { 'palisade.dev/component': 'refresh-family' };
+    await assert.rejects(alice.create(secret(ns, 'palisade-refresh-forged', FAMILY)), denied);
+    const family = await operator.create(secret(ns, 'palisade-refresh-guarded', FAMILY));
+    await assert.rejects(alice.delete({ kind: 'Secret', name: family.metadata.name, namespace: ns }), denied);
+    await operator.delete({ kind: 'Secret', name: family.metadata.name, namespace: ns });
     // Other Secrets in the namespace are RBAC's business only; the break-glass admin may repair.
     await alice.create(secret(ns, 'unrelated', { team: 'platform' }));
     await alice.delete({ kind: 'Secret', name: 'unrelated', namespace: ns });
