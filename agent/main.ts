@@ -34,7 +34,8 @@ function exitFor(why: unknown): never {
   process.stderr.write(`palisade-agent: ${message}\n`);
   if (why instanceof PairingRefusedError) process.exit(EXIT_REFUSED);
   if (why instanceof PinError) process.exit(EXIT_PIN);
-  process.exit(why instanceof UsageError ? EXIT_USAGE : 1);
+  const usage = why instanceof UsageError || /^ERR_PARSE_ARGS/.test(String((why as { code?: unknown }).code));
+  process.exit(usage ? EXIT_USAGE : 1);
 }
 
 function onSignals(stop: () => Promise<void>): void {

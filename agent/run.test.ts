@@ -157,6 +157,29 @@ describe('palisade-agent run over gRPC', function () {
   });
 });
 
+describe('palisade-agent run without messaging', function () {
+  this.timeout(30_000);
+  it('stores no NATS user, runs over gRPC, and refuses --channels nats with the reason', async () => {
+    const palisade = await startFakePalisade({ code: CODE, messaging: false });
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'palisade-run-'));
+    try {
+      const store = new DirectoryStore(dir);
+      await pairAgent({ code: CODE, server: palisade.address, caFingerprint: palisade.pin, store });
+      assert.equal((await store.load())?.natsJwt, '');
+      await assert.rejects(
+        runChannels({ store, channels: ['nats'] }),
+        /no NATS user: Palisade runs without messaging/,
+      );
+      const agent = await runChannels({ store, channels: ['grpc'], intervalMs: INTERVAL_MS });
+      await until('a report', () => palisade.seen.reports.length > 0);
+      await agent.stop();
+    } finally {
+      await palisade.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('jittered exponential backoff', () => {
   it('doubles its step up to the maximum and waits between half and all of it', () => {
     const low = new Backoff({ baseMs: 100, maxMs: 1000, random: () => 0 });

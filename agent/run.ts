@@ -45,30 +45,89 @@ export interface RunningChannels {
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** Loads the stored credentials and starts the chosen channels on them. */
 export async function runChannels(o: RunOptions): Promise<RunningChannels> {
-  const log = o.log ?? (() => undefined);
   const loaded = await o.store.load();
   if (!loaded) throw new Error(`no credentials in ${o.store.where}: run \`palisade-agent pair\` first`);
-  let creds: StoredCredentials = loaded;
-  let done = false;
-  let settle: (why: Error | undefined) => void = () => undefined;
-  const ended = new Promise<Error | undefined>((resolve) => (settle = resolve));
+  const run = new AgentRun(loaded, o);
+  await run.start();
+  return {
+    ended: run.ended,
+    credentials: () => run.creds,
+    grpc: () => run.channel,
+    renew: () => run.renewSafely(),
+    stop: () => run.stop(),
+  };
+}
 
-  const channel = new GrpcChannel(creds, {
-    ...o,
-    report: o.channels.includes('grpc'),
-    onCommand: (c) => {
-      log(`command ${c.verb} (${c.id})`);
-      if (c.verb === 'refresh-credentials') void renewSafely();
-      o.onCommand?.(c.verb);
-    },
-  });
+class AgentRun {
+  readonly ended: Promise<Error | undefined>;
+  readonly channel: GrpcChannel;
+  creds: StoredCredentials;
+  private readonly o: RunOptions;
+  private readonly log: (line: string) => void;
+  private readonly natsBackoff: Backoff;
+  private nats: RunningAgent | undefined;
+  private renewing: Promise<void> | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private done = false;
+  private settle: (why: Error | undefined) => void = () => undefined;
 
-  let nats: RunningAgent | undefined;
-  const natsBackoff = new Backoff(o.backoff);
-  const startNats = async (c: StoredCredentials): Promise<void> => {
-    const server = o.natsServer ?? c.natsUrl;
+  constructor(creds: StoredCredentials, o: RunOptions) {
+    this.creds = creds;
+    this.o = o;
+    this.log = o.log ?? (() => undefined);
+    this.natsBackoff = new Backoff(o.backoff);
+    this.ended = new Promise((resolve) => (this.settle = resolve));
+    this.channel = new GrpcChannel(creds, {
+      ...o,
+      report: o.channels.includes('grpc'),
+      onCommand: (c) => {
+        this.log(`command ${c.verb} (${c.id})`);
+        if (c.verb === 'refresh-credentials') void this.renewSafely();
+        o.onCommand?.(c.verb);
+      },
+    });
+    void this.channel.ended.then((why) => why && this.finish(why));
+  }
+
+  async start(): Promise<void> {
+    if (this.o.channels.includes('nats')) {
+      await this.startNats(this.creds).catch((e: unknown) => {
+        this.finish(e instanceof Error ? e : new Error(String(e)));
+        throw e;
+      });
+    }
+    const c = this.creds;
+    this.log(
+      `running as ClusterAgent ${c.namespace}/${c.clusterAgent} of tenant ${c.tenant} ` +
+        `over ${this.o.channels.join(' and ')}`,
+    );
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    const n = this.nats;
+    this.finish(undefined);
+    await Promise.all([n?.stop(), this.renewing]);
+  }
+
+  private finish(why: Error | undefined): void {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.renewTimer);
+    if (why instanceof CredentialsRefusedError) this.channel.refuse(why);
+    else this.channel.stop();
+    void this.nats?.stop();
+    this.settle(why);
+  }
+
+  /** Connects NATS with `c`; its end is this agent's end only while it is the current connection. */
+  private async startNats(c: StoredCredentials): Promise<void> {
+    const server = this.o.natsServer ?? c.natsUrl;
+    if (!c.natsJwt) throw new Error('no NATS user: Palisade runs without messaging; use --channels grpc');
     if (!server) throw new Error('no NATS URL: Palisade returned none; pass --nats-server');
+    const { intervalMs, health, statistics } = this.o;
     const agent = await connectAgent(
       {
         creds: formatCreds(c.natsJwt, c.natsSeed),
@@ -78,120 +137,87 @@ export async function runChannels(o: RunOptions): Promise<RunningChannels> {
         server,
       },
       {
-        ...(o.intervalMs ? { intervalMs: o.intervalMs } : {}),
-        ...(o.health ? { health: o.health } : {}),
-        ...(o.statistics ? { statistics: o.statistics } : {}),
-        log,
-        onCommand: (verb) => o.onCommand?.(verb),
+        ...(intervalMs ? { intervalMs } : {}),
+        ...(health ? { health } : {}),
+        ...(statistics ? { statistics } : {}),
+        log: this.log,
+        onCommand: (verb) => this.o.onCommand?.(verb),
       },
     );
-    nats = agent;
-    natsBackoff.reset();
+    this.nats = agent;
+    this.natsBackoff.reset();
     const onEnd = (why: Error | undefined): void => {
       // A connection replaced by a renewal, or stopped: not this agent's end.
-      if (done || nats !== agent || !why) return;
-      // NB: Palisade may revoke the old user as soon as it answers Renew, before the new credentials
-      // are stored and connected: a refusal during a renewal counts only if the renewal kept this user.
-      if (renewing) return void renewing.then(() => onEnd(why));
-      if (why instanceof CredentialsRefusedError) return finish(why);
-      void retryNats();
+      if (this.done || this.nats !== agent || !why) return;
+      // NB: were Palisade to revoke the old user as soon as it answers Renew (before the new credentials
+      // are stored and connected), a refusal during a renewal counts only if the renewal kept this user.
+      if (this.renewing) return void this.renewing.then(() => onEnd(why));
+      if (why instanceof CredentialsRefusedError) return this.finish(why);
+      void this.retryNats();
     };
     void agent.ended.then(onEnd);
-  };
-  const retryNats = async (): Promise<void> => {
-    while (!done) {
-      await delay(natsBackoff.next());
-      if (done) return;
+  }
+
+  private async retryNats(): Promise<void> {
+    while (!this.done) {
+      await delay(this.natsBackoff.next());
+      if (this.done) return;
       try {
-        return await startNats(creds);
+        return await this.startNats(this.creds);
       } catch (e) {
-        if (e instanceof CredentialsRefusedError) return finish(e);
-        log(`NATS connection failed: ${(e as Error).message}; retrying`);
+        if (e instanceof CredentialsRefusedError) return this.finish(e);
+        this.log(`NATS connection failed: ${(e as Error).message}; retrying`);
       }
     }
-  };
+  }
 
-  let renewTimer: NodeJS.Timeout | undefined;
-  const schedule = () => {
-    clearTimeout(renewTimer);
-    const ms = Math.max(0, creds.renewAfter * 1000 - Date.now());
-    renewTimer = setTimeout(() => void renewSafely(), Math.min(ms, MAX_TIMER_MS));
-    renewTimer.unref();
-  };
+  private schedule(): void {
+    clearTimeout(this.renewTimer);
+    const ms = Math.max(0, this.creds.renewAfter * 1000 - Date.now());
+    this.renewTimer = setTimeout(() => void this.renewSafely(), Math.min(ms, MAX_TIMER_MS));
+    this.renewTimer.unref();
+  }
 
-  let renewing: Promise<void> | undefined;
-  const renew = async (): Promise<void> => {
-    const keys = await generateAgentKeys();
-    const res = await channel.current.renew({
-      natsUserPublicKey: keys.natsPublicKey,
-      certificateRequest: keys.certificateRequest,
-    });
-    const next = adoptCredentials(res.credentials, keys, unissued(creds));
-    if (done) return;
-    await o.store.save(next); // NB: stored before any channel uses it
-    if (done) return;
-    const previous = nats;
-    creds = next;
-    channel.switchTo(next);
-    if (o.channels.includes('nats')) {
-      nats = undefined; // the old connection's end (revoked) is now expected
-      await startNats(next).catch(() => retryNats());
-      await previous?.stop();
-    }
-    log(
-      `renewed credentials; the certificate is valid until ${new Date(next.notAfter * 1000).toISOString()}`,
-    );
-    schedule();
-  };
-  const renewSafely = (): Promise<void> => {
-    renewing ??= (async () => {
-      const backoff = new Backoff({ ...o.backoff, maxMs: 60_000 });
-      while (!done) {
+  /** Renews, retrying with backoff until it works or is refused; one renewal at a time. */
+  renewSafely(): Promise<void> {
+    this.renewing ??= (async () => {
+      const backoff = new Backoff({ ...this.o.backoff, maxMs: 60_000 });
+      while (!this.done) {
         try {
-          return await renew();
+          return await this.renew();
         } catch (e) {
-          if (isRefusal(e)) return finish(new CredentialsRefusedError(e as CallError));
-          log(`renewal failed: ${(e as Error).message}; retrying`);
+          if (isRefusal(e)) return this.finish(new CredentialsRefusedError(e as CallError));
+          this.log(`renewal failed: ${(e as Error).message}; retrying`);
           await delay(backoff.next());
         }
       }
-    })().finally(() => (renewing = undefined));
-    return renewing;
-  };
-
-  const finish = (why: Error | undefined): void => {
-    if (done) return;
-    done = true;
-    clearTimeout(renewTimer);
-    if (why instanceof CredentialsRefusedError) channel.refuse(why);
-    else channel.stop();
-    void nats?.stop();
-    settle(why);
-  };
-  void channel.ended.then((why) => why && finish(why));
-
-  if (o.channels.includes('nats')) {
-    await startNats(creds).catch((e: unknown) => {
-      finish(e instanceof Error ? e : new Error(String(e)));
-      throw e;
-    });
+    })().finally(() => (this.renewing = undefined));
+    return this.renewing;
   }
-  log(
-    `running as ClusterAgent ${creds.namespace}/${creds.clusterAgent} of tenant ${creds.tenant} ` +
-      `over ${o.channels.join(' and ')}`,
-  );
-  schedule();
-  return {
-    ended,
-    credentials: () => creds,
-    grpc: () => channel,
-    renew: () => renewSafely(),
-    stop: async () => {
-      const n = nats;
-      finish(undefined);
-      await Promise.all([n?.stop(), renewing]);
-    },
-  };
+
+  private async renew(): Promise<void> {
+    const keys = await generateAgentKeys();
+    const res = await this.channel.current.renew({
+      natsUserPublicKey: keys.natsPublicKey,
+      certificateRequest: keys.certificateRequest,
+    });
+    const next = adoptCredentials(res.credentials, keys, unissued(this.creds));
+    if (this.done) return;
+    await this.o.store.save(next); // NB: stored before any channel uses it
+    if (this.done) return;
+    const previous = this.nats;
+    this.creds = next;
+    this.channel.switchTo(next);
+    if (this.o.channels.includes('nats')) {
+      this.nats = undefined; // the old connection's end is now expected
+      await this.startNats(next).catch(() => this.retryNats());
+      await previous?.stop();
+    }
+    this.log(
+      `renewed credentials; the certificate is valid until ${new Date(next.notAfter * 1000).toISOString()}`,
+    );
+    this.schedule();
+  }
 }
 
 function delay(ms: number): Promise<void> {

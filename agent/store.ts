@@ -5,7 +5,8 @@
  *
  *   ca.crt       the pinned CA (PEM): the only CA the agent trusts
  *   tls.crt      the client certificate (PEM, leaf first)          tls.key      its private key (PKCS#8)
- *   agent.creds  the NATS user JWT and the user's nkey seed (.creds) nats-url     where nats-server listens
+ *   agent.creds  the NATS user JWT and the user's nkey seed (.creds; absent when messaging is off)
+ *   nats-url     where nats-server listens
  *   tenant-uid   agent-name   tenant   namespace   cluster-name      server       Palisade's gRPC host:port
  *   server-name  (optional) the name Palisade's certificate carries when it differs from the host
  *   not-after    renew-after   Unix seconds, from Palisade
@@ -56,7 +57,8 @@ export function encodeCredentials(c: StoredCredentials): Record<string, string> 
     'ca.crt': c.caPem,
     'tls.crt': c.certPem,
     'tls.key': c.keyPem,
-    'agent.creds': formatCreds(c.natsJwt, c.natsSeed),
+    // NB: no NATS user when Palisade runs without messaging; its unused seed is not kept either.
+    ...(c.natsJwt ? { 'agent.creds': formatCreds(c.natsJwt, c.natsSeed) } : {}),
     'nats-url': c.natsUrl,
     'tenant-uid': c.tenantUID,
     'agent-name': c.clusterAgent,
@@ -76,13 +78,12 @@ export function decodeCredentials(
   where: string,
 ): StoredCredentials | undefined {
   if (!files['tls.crt'] && !files['agent.creds']) return undefined;
-  const creds = CREDS.exec(files['agent.creds'] ?? '');
+  const creds = files['agent.creds'] ? CREDS.exec(files['agent.creds']) : undefined;
   const need = ['ca.crt', 'tls.crt', 'tls.key', 'tenant-uid', 'agent-name', 'server', 'renew-after'];
   const missing = need.filter((k) => !files[k]);
-  if (!creds || missing.length > 0) {
-    throw new Error(
-      `${where} holds incomplete credentials (missing ${[...missing, 'agent.creds'].join(', ')})`,
-    );
+  if (creds === null) missing.push('agent.creds (unreadable)');
+  if (missing.length > 0) {
+    throw new Error(`${where} holds incomplete credentials (missing ${missing.join(', ')})`);
   }
   return {
     server: files.server as string,
@@ -90,8 +91,8 @@ export function decodeCredentials(
     caPem: files['ca.crt'] as string,
     certPem: files['tls.crt'] as string,
     keyPem: files['tls.key'] as string,
-    natsJwt: creds[1] as string,
-    natsSeed: creds[2] as string,
+    natsJwt: creds?.[1] ?? '',
+    natsSeed: creds?.[2] ?? '',
     natsUrl: files['nats-url'] ?? '',
     tenant: files.tenant ?? '',
     tenantUID: files['tenant-uid'] as string,

@@ -50,6 +50,8 @@ export async function startFakePalisade(o: {
   code: string;
   port?: number;
   ca?: IssuedPair;
+  /** false: Palisade without messaging (no NATS user JWT). */
+  messaging?: boolean;
 }): Promise<FakePalisade> {
   const now = new Date();
   const day = 86_400_000;
@@ -97,7 +99,7 @@ export async function startFakePalisade(o: {
     return {
       clientCertificate: cert.toString('pem'),
       caBundle: ca.certPem,
-      natsUserJwt: `jwt-for-${natsKey}`,
+      natsUserJwt: o.messaging === false ? '' : `jwt-for-${natsKey}`,
       natsUrl: '',
       notAfter: t + lifetime.notAfter,
       renewAfter: t + lifetime.renewAfter,
