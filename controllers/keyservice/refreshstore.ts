@@ -30,6 +30,8 @@ export const FAMILY_COMPONENT = 'refresh-family';
 export const FAMILY_SELECTOR = `${COMPONENT_LABEL}=${FAMILY_COMPONENT}`;
 const PREFIX = 'prt1';
 const FAMILY_KEY = 'family.json';
+const EXPIRES_ANNOTATION = 'palisade.dev/expires';
+const TENANT_UID_LABEL = 'palisade.dev/tenant-uid';
 
 /** What Palisade issued the family for; written by Palisade only. */
 export interface Family {
@@ -84,8 +86,8 @@ function familySecret(namespace: string, id: string, f: Stored, resourceVersion?
     metadata: {
       name: secretName(id),
       namespace,
-      labels: { [COMPONENT_LABEL]: FAMILY_COMPONENT, 'palisade.dev/tenant-uid': f.tenantUID },
-      annotations: { 'palisade.dev/expires': new Date(f.expiresAt).toISOString() },
+      labels: { [COMPONENT_LABEL]: FAMILY_COMPONENT, [TENANT_UID_LABEL]: f.tenantUID },
+      annotations: { [EXPIRES_ANNOTATION]: new Date(f.expiresAt).toISOString() },
       ...(resourceVersion ? { resourceVersion } : {}),
     },
     type: 'Opaque',
@@ -196,7 +198,7 @@ export async function sweepExpiredFamilies(client: KubeApi, namespace: string, n
   const list = await client.list<Secret>('Secret', { namespace, labelSelector: FAMILY_SELECTOR });
   let dropped = 0;
   for (const s of list.items) {
-    const expires = Date.parse(s.metadata.annotations?.['palisade.dev/expires'] ?? '');
+    const expires = Date.parse(s.metadata.annotations?.[EXPIRES_ANNOTATION] ?? '');
     if (!(expires <= now)) continue;
     await client.delete({ kind: 'Secret', name: s.metadata.name, namespace }).catch((e: unknown) => {
       if (!isNotFound(e)) throw e;

@@ -9,6 +9,7 @@ import type { RandomSource } from '../crypto/index.ts';
 import { jwksOf, scheduleOf, type SigningKey } from '../installation/jwks.ts';
 import { MAX_ACCESS_TOKEN_SECONDS } from '../installation/jwtschedule.ts';
 import type { SigningSchedule } from '../installation/jwtschedule.ts';
+import { KEY_ID_ANNOTATION } from '../installation/secrets.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import type { CallScope, Operation } from './calls.ts';
 import { KeyServiceError } from './errors.ts';
@@ -68,8 +69,7 @@ export function tokenOperations(d: TokenDeps) {
     if (cached && cached.rv === rv && (cached.schedule.changesAt ?? Infinity) > now) return cached.schedule;
     cached = { rv, schedule: scheduleOf(secrets, now) };
     for (const kid of keyObjects.keys())
-      if (!secrets.some((s) => s.metadata.annotations?.['palisade.dev/key-id'] === kid))
-        keyObjects.delete(kid);
+      if (!secrets.some((s) => s.metadata.annotations?.[KEY_ID_ANNOTATION] === kid)) keyObjects.delete(kid);
     return cached.schedule;
   };
 
