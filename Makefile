@@ -71,6 +71,10 @@ bench-keys: deps tools ## rewrap KEYS TenantKeys (default 10000) under a new roo
 bench-messaging: deps tools ## N Tenants × 2 ClusterAgents with NATS, then heartbeats from AGENTS simulated agents (default 5000; REFRESH ms: the operator's lastHeartbeat refresh)
 	node hack/bench/messaging.ts --tenants $(N) --agents $${AGENTS:-5000} $${REFRESH:+--refresh $$REFRESH}
 
+.PHONY: bench-pairing
+bench-pairing: deps ## pairing: AGENTS pairings (default 500) through the real Pairing service over loopback gRPC (pairings/s, p50/p99), then REPORTS ClusterChannel reports from them (reports/s, CPU per 1,000)
+	node hack/bench/pairing.ts --agents $${AGENTS:-500} --reports $${REPORTS:-20000}
+
 .PHONY: bench-keyservice
 bench-keyservice: deps ## key service: 1 KiB encrypt/decrypt over loopback gRPC with 1, 8, 64 clients (ops/s, p50/p99), batches, the in-process AEAD ceiling
 	node hack/bench/keyservice.ts --seconds $${SECONDS_PER_CASE:-3}

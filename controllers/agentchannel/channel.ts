@@ -25,7 +25,7 @@ import type { ReportedHealth } from '../nats/heartbeats.ts';
 import { isPublicKey } from '../nats/protocol/index.ts';
 import { PkiError, verifyCertificateRequest } from '../pki/index.ts';
 import type { Secret } from '../runtime/kube/types.ts';
-import { freshRecord, type ChannelDeps } from './deps.ts';
+import { AGENT_UID_INDEX, freshRecord, type ChannelDeps } from './deps.ts';
 import { identityFromSubjectAltName } from './identity.ts';
 import { ChannelUnavailableError, issueAgentCredentials, nextRecord, normalizeSerial } from './issue.ts';
 import { RpcError, saveRecord } from './pairing.ts';
@@ -60,7 +60,10 @@ export function authorize(d: ChannelDeps, cert: PeerCertificate | undefined): Ca
   if (Date.parse(cert.valid_to) <= d.now().getTime()) return new RpcError(status.PERMISSION_DENIED, REFUSED);
   const tenant = d.keystore.find(IndexKey.tenantByUID(id.tenantUID)).map(recordOf)[0];
   if (!tenant || tenant.retained) return new RpcError(status.PERMISSION_DENIED, REFUSED);
-  const agent = d.agents.list(tenant.namespace).find((a) => a.metadata.uid === id.clusterAgentUID);
+  const agent = d.agents
+    .byIndex(AGENT_UID_INDEX, id.clusterAgentUID)
+    .map((key) => d.agents.get(key.slice(key.indexOf('/') + 1), tenant.namespace))
+    .find((a) => a?.metadata.namespace === tenant.namespace && a.metadata.uid === id.clusterAgentUID);
   if (!agent || agent.metadata.deletionTimestamp || agent.spec.suspended || !agent.spec.pairing)
     return new RpcError(status.PERMISSION_DENIED, REFUSED);
   const recordSecret = freshRecord(d, agentRecordName(id.tenantUID, agent.metadata.name));

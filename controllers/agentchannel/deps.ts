@@ -53,5 +53,9 @@ export function freshRecord(d: ChannelDeps, name: string): Secret | undefined {
   return mine;
 }
 
+/** Index on the ClusterAgent cache: an agent by its metadata.uid (the identity in its certificate). */
+export const AGENT_UID_INDEX = 'clusteragent-uid';
+export const agentUIDIndex = (a: ClusterAgent): string[] => (a.metadata.uid ? [a.metadata.uid] : []);
+
 /** Index on the keystore cache: a pending pairing record by its lookup label. */
 export const PAIRING_LOOKUP_INDEX = 'pairing-lookup';

@@ -24,7 +24,7 @@ import type { NamespacedInformer } from '../runtime/namespaced.ts';
 import { secretString } from '../runtime/objects.ts';
 import { accountEntry, unwrapAccountKey } from '../tenant/account.ts';
 import { ClusterChannel } from './channel.ts';
-import { PAIRING_LOOKUP_INDEX, type ChannelDeps } from './deps.ts';
+import { AGENT_UID_INDEX, agentUIDIndex, PAIRING_LOOKUP_INDEX, type ChannelDeps } from './deps.ts';
 import { spkiFingerprint } from './identity.ts';
 import { pairingHandlers } from './pairing.ts';
 import { clusterChannelService, pairingService } from './proto.ts';
@@ -58,6 +58,7 @@ export function setupAgentChannel(mgr: Manager, o: AgentChannelOptions): AgentCh
   const agents = mgr.informer<ClusterAgent>('ClusterAgent');
   const tenants = mgr.informer<Tenant>('Tenant');
   mgr.runOnEveryReplica(o.secrets, agents, tenants);
+  agents.addIndex(AGENT_UID_INDEX, agentUIDIndex);
   o.secrets.addIndex(PAIRING_LOOKUP_INDEX, (s) => {
     const v = s.metadata.labels?.[PAIRING_LOOKUP_LABEL];
     return v && isKeystoreEntry(s, ns) ? [v] : [];

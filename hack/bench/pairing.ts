@@ -1,0 +1,297 @@
+/**
+ * `make bench-pairing`: pairings per second through the real Pairing service (gRPC over TLS 1.3 on
+ * loopback, the code checked against its keyed hash, the PKCS#10 request verified, a client certificate
+ * signed by an RSA-2048 CA, a NATS user JWT signed, the keystore record written conditionally), then
+ * reports per second through ClusterChannel.Report from every paired agent (each on its own mTLS
+ * connection). Prints figures; asserts nothing about speed.
+ *
+ *   node hack/bench/pairing.ts [--agents 500] [--concurrency 16] [--reports 20000]
+ *
+ * The API server is the in-memory one the unit tests use (controllers/runtime/testing/), so what is
+ * measured is Palisade's side of a pairing, not an API server's write latency. Server and clients share
+ * this process: CPU seconds are for both.
+ */
+import { randomBytes, webcrypto, type webcrypto as wc, KeyObject } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { credentials, type ServiceError } from '@grpc/grpc-js';
+import type { ClusterAgent, Tenant, TenantKey } from '../../crds/v1alpha1/index.ts';
+import { ClusterChannel } from '../../controllers/agentchannel/channel.ts';
+import {
+  AGENT_UID_INDEX,
+  agentUIDIndex,
+  PAIRING_LOOKUP_INDEX,
+  type ChannelDeps,
+} from '../../controllers/agentchannel/deps.ts';
+import { pairingHandlers } from '../../controllers/agentchannel/pairing.ts';
+import {
+  clusterChannelClient,
+  clusterChannelService,
+  pairingClient,
+  pairingService,
+  type AgentClient,
+  type PairResponse,
+} from '../../controllers/agentchannel/proto.ts';
+import { AttemptLimiter } from '../../controllers/agentchannel/ratelimit.ts';
+import { PAIRING_LOOKUP_LABEL } from '../../controllers/clusteragent/record.ts';
+import { clusterAgentKind } from '../../controllers/clusteragent/reconcile.ts';
+import { FakeNats } from '../../controllers/clusteragent/testdata/nats.ts';
+import { startKeyServer } from '../../controllers/keyservice/server.ts';
+import { isKeystoreEntry } from '../../controllers/keystore/entries.ts';
+import {
+  fakeInstallation,
+  MANAGED_SELECTOR,
+  OPERATOR_NAMESPACE,
+} from '../../controllers/keystore/testing/installation.ts';
+import { createKeyPair } from '../../controllers/nats/protocol/index.ts';
+import { createCA, issueLeaf } from '../../controllers/pki/index.ts';
+import { x509 } from '../../controllers/pki/peculiar.ts';
+import type { Namespace } from '../../controllers/runtime/kube/types.ts';
+import { secretString } from '../../controllers/runtime/objects.ts';
+import { reconcilerFor } from '../../controllers/runtime/reconciler.ts';
+import { TenantNamespaceAccess } from '../../controllers/tenant/access.ts';
+import { accountEntry, unwrapAccountKey } from '../../controllers/tenant/account.ts';
+import { tenantKind } from '../../controllers/tenant/reconcile.ts';
+
+const { values } = parseArgs({
+  options: {
+    agents: { type: 'string', default: '500' },
+    concurrency: { type: 'string', default: '16' },
+    reports: { type: 'string', default: '20000' },
+  },
+});
+const AGENTS = Number(values.agents);
+const CONCURRENCY = Number(values.concurrency);
+const REPORTS = Number(values.reports);
+const NS = 'tenant-bench';
+const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+const rand = (n: number) => new Uint8Array(randomBytes(n));
+
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? 0;
+
+async function world() {
+  const w = await fakeInstallation();
+  w.secrets.addIndex(PAIRING_LOOKUP_INDEX, (s) => {
+    const v = s.metadata.labels?.[PAIRING_LOOKUP_LABEL];
+    return v && isKeystoreEntry(s, OPERATOR_NAMESPACE) ? [v] : [];
+  });
+  const nats = new FakeNats(w.env.now);
+  const tenants = await w.cache<Tenant>('Tenant');
+  const agents = await w.cache<ClusterAgent>('ClusterAgent');
+  agents.addIndex(AGENT_UID_INDEX, agentUIDIndex);
+  const common = {
+    client: w.client,
+    events: w.events,
+    audit: w.audit,
+    env: w.env,
+    tenants,
+    keystore: w.keystore,
+  };
+  const access = new TenantNamespaceAccess({
+    client: w.client,
+    namespaces: w.namespaces,
+    keystoreNamespace: OPERATOR_NAMESPACE,
+    log: w.log,
+  });
+  const tenant = reconcilerFor(
+    { cache: tenants, client: w.client },
+    tenantKind({
+      ...common,
+      namespaces: await w.cache<Namespace>('Namespace', { labelSelector: MANAGED_SELECTOR }),
+      tenantKeys: await w.cache<TenantKey>('TenantKey'),
+      access,
+      messaging: { nats, rand },
+    }),
+  );
+  const pepper = new Uint8Array(randomBytes(32));
+  const agent = reconcilerFor(
+    { cache: agents, client: w.client },
+    clusterAgentKind({
+      ...common,
+      agents,
+      secrets: w.secrets,
+      nats,
+      pairing: { pepper: () => pepper, caPin: () => undefined },
+    }),
+  );
+  const user = w.server.client('kubectl');
+  await user.create({
+    apiVersion: 'palisade.dev/v1alpha1',
+    kind: 'Tenant',
+    metadata: { name: 'bench' },
+    spec: { messaging: { maxAgents: AGENTS + 1 } },
+  });
+  await tenant('bench');
+  await w.tick();
+  return { w, nats, tenants, agents, agent, user, pepper };
+}
+
+async function agentKeys() {
+  const tls = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as wc.CryptoKeyPair;
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: 'CN=bench',
+    keys: tls,
+    signingAlgorithm: EC,
+  });
+  return {
+    nats: createKeyPair('U').publicKey,
+    csr: new Uint8Array(csr.rawData),
+    keyPem: KeyObject.from(tls.privateKey).export({ type: 'pkcs8', format: 'pem' }).toString(),
+  };
+}
+
+function call<T>(client: AgentClient, method: string, req: unknown): Promise<T> {
+  return new Promise((resolve, reject) =>
+    (client[method] as (r: unknown, cb: (e: ServiceError | null, v: T) => void) => void)(req, (e, v) =>
+      e ? reject(e) : resolve(v),
+    ),
+  );
+}
+
+async function main(): Promise<void> {
+  const { w, nats, tenants, agents, agent, user, pepper } = await world();
+  process.stdout.write(`making ${AGENTS} ClusterAgents in pairing mode…\n`);
+  for (let i = 0; i < AGENTS; i++) {
+    await user.create({
+      apiVersion: 'palisade.dev/v1alpha1',
+      kind: 'ClusterAgent',
+      metadata: { name: `a${i}`, namespace: NS },
+      spec: { clusterName: `c${i}`, pairing: { ttl: '1h', uses: 1 } },
+    });
+    await agent(`${NS}/a${i}`);
+  }
+  await w.tick();
+  const codes = w.secrets
+    .list(NS)
+    .filter((s) => s.metadata.name.endsWith('-pairing-code'))
+    .map((s) => secretString(s, 'code') ?? '');
+  const now = new Date();
+  const ca = await createCA({
+    subject: 'CN=bench CA',
+    notBefore: now,
+    notAfter: new Date(+now + 86_400_000),
+    rand,
+  });
+  const leaf = await issueLeaf({
+    ca,
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1'],
+    notBefore: now,
+    notAfter: new Date(+now + 86_400_000),
+    rand,
+  });
+  const uid = (await w.client.get<Tenant>({ kind: 'Tenant', name: 'bench' }))?.status?.uid ?? '';
+  const installationID = 'b'.repeat(32);
+  const deps: ChannelDeps = {
+    client: w.client,
+    keystore: w.keystore,
+    secrets: w.secrets,
+    agents,
+    tenants,
+    audit: w.audit,
+    log: w.log,
+    now: () => new Date(),
+    rand,
+    installationID: () => installationID,
+    pepper: () => pepper,
+    ca: () => ({ pair: ca, bundle: ca.certPem }),
+    nats: {
+      accountKey: (u) => {
+        const e = accountEntry(w.keystore, u);
+        return e ? unwrapAccountKey(w.keystore, e, u) : undefined;
+      },
+    },
+    heartbeats: nats.heartbeats,
+    limiter: new AttemptLimiter(
+      { perSource: { burst: 1e9, perSecond: 1e9 }, global: { burst: 1e9, perSecond: 1e9 } },
+      Date.now(),
+    ),
+    certificateLifetimeMs: 86_400_000,
+    written: new Map(),
+  };
+  const channel = new ClusterChannel(deps);
+  const server = await startKeyServer({
+    address: '127.0.0.1:0',
+    tls: { cert: leaf.certPem, key: leaf.keyPem, ca: ca.certPem },
+    services: [
+      { definition: pairingService(), handlers: pairingHandlers(deps) },
+      { definition: clusterChannelService(), handlers: channel.handlers() },
+    ],
+  });
+  const address = `127.0.0.1:${server.port}`;
+  process.stdout.write(`generating ${codes.length} agents' keys (not timed)…\n`);
+  const keys: Awaited<ReturnType<typeof agentKeys>>[] = [];
+  for (let i = 0; i < codes.length; i++) keys.push(await agentKeys());
+  const pairing = pairingClient(address, credentials.createSsl(Buffer.from(ca.certPem)));
+
+  const latencies: number[] = [];
+  const paired: { cert: string; keyPem: string }[] = [];
+  let next = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      for (let i = next++; i < codes.length; i = next++) {
+        const k = keys[i] as Awaited<ReturnType<typeof agentKeys>>;
+        const s = performance.now();
+        const res = await call<PairResponse>(pairing, 'Pair', {
+          code: codes[i],
+          natsUserPublicKey: k.nats,
+          certificateRequest: k.csr,
+        });
+        latencies.push(performance.now() - s);
+        paired.push({ cert: res.credentials.clientCertificate, keyPem: k.keyPem });
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  process.stdout.write(
+    `pairing: ${paired.length} agents in ${seconds.toFixed(2)} s = ${(paired.length / seconds).toFixed(1)} pairings/s ` +
+      `(concurrency ${CONCURRENCY}); p50 ${pct(latencies, 0.5).toFixed(1)} ms, p99 ${pct(latencies, 0.99).toFixed(1)} ms; ` +
+      `CPU ${(((cpu.user + cpu.system) / 1e6 / paired.length) * 1000).toFixed(1)} ms per pairing (server and client)\n`,
+  );
+  pairing.close();
+
+  // Reports: each agent its own mTLS connection; REPORTS reports spread over them.
+  const clients = paired.map((p) =>
+    clusterChannelClient(
+      address,
+      credentials.createSsl(Buffer.from(ca.certPem), Buffer.from(p.keyPem), Buffer.from(p.cert)),
+    ),
+  );
+  await Promise.all(clients.map((c) => call(c, 'Report', {}))); // connect (not timed)
+  const reportLatencies: number[] = [];
+  let sent = 0;
+  const rcpu0 = process.cpuUsage();
+  const r0 = performance.now();
+  await Promise.all(
+    clients.map(async (c) => {
+      while (sent < REPORTS) {
+        sent++;
+        const s = performance.now();
+        await call(c, 'Report', { health: 'HEALTH_HEALTHY', statistics: { nodes: '3' } });
+        reportLatencies.push(performance.now() - s);
+      }
+    }),
+  );
+  const rs = (performance.now() - r0) / 1000;
+  const rcpu = process.cpuUsage(rcpu0);
+  process.stdout.write(
+    `reports: ${reportLatencies.length} over ${clients.length} connections in ${rs.toFixed(2)} s = ${(reportLatencies.length / rs).toFixed(0)}/s; ` +
+      `p50 ${pct(reportLatencies, 0.5).toFixed(2)} ms, p99 ${pct(reportLatencies, 0.99).toFixed(2)} ms; ` +
+      `CPU ${((rcpu.user + rcpu.system) / 1e6 / (reportLatencies.length / 1000)).toFixed(3)} s per 1,000 reports (server and client)\n`,
+  );
+  for (const c of clients) c.close();
+  channel.close();
+  await server.close(1000);
+  void uid;
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  },
+);
