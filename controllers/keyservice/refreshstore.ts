@@ -75,8 +75,12 @@ function tokenOf(id: string, generation: number, secret: string): string {
 }
 
 function read(s: Secret): Stored {
-  const raw = s.data?.[FAMILY_KEY];
-  return JSON.parse(Buffer.from(raw ?? '', 'base64').toString('utf8')) as Stored;
+  try {
+    return JSON.parse(Buffer.from(s.data?.[FAMILY_KEY] ?? '', 'base64').toString('utf8')) as Stored;
+  } catch {
+    // NB: not the parser's message, which quotes the content.
+    throw new KeyServiceError('Internal', `refresh token family ${s.metadata.name} is damaged`);
+  }
 }
 
 function familySecret(namespace: string, id: string, f: Stored, resourceVersion?: string): Secret {

@@ -85,7 +85,7 @@ export function tokenOperations(d: TokenDeps) {
       sub: f.subject,
       aud: f.audience,
       iat,
-      nbf: iat,
+      // NB: no nbf: a relying party whose clock runs a little behind would refuse a fresh token.
       exp: iat + ttl,
       jti: Buffer.from(d.rand(16)).toString('base64url'),
       client_id: f.client,
