@@ -5,10 +5,11 @@ import type { ConfigMap, KubeObject, Secret } from '../controllers/runtime/kube/
 import type { ClusterAgent } from '../crds/v1alpha1/index.ts';
 import { CODE_ALPHABET } from '../controllers/clusteragent/pairingcode.ts';
 import { identityURI } from '../controllers/agentchannel/identity.ts';
+import { formatCreds } from '../controllers/nats/protocol/index.ts';
 import { kube, readyStatus, getTenant, tenantManifest, uniqueName } from './support/cluster.ts';
 import { eventually, freePort } from './support/operator.ts';
 import { dumpOnFailure } from './support/certificates.ts';
-import { startMessaging, stopMessaging, type MessagingEnv } from './messaging.support.ts';
+import { agentConnects, startMessaging, stopMessaging, type MessagingEnv } from './messaging.support.ts';
 import { agentKeys, Channel, pairWith, selfMadeCertificate, type AgentKeys } from './pairing.support.ts';
 
 const secretText = (s: Secret | undefined, k: string) => Buffer.from(s?.data?.[k] ?? '', 'base64').toString();
@@ -106,7 +107,7 @@ describe('Pairing and the gRPC cluster channel (issue 12)', function () {
   });
 
   let edgeKeys: AgentKeys;
-  let edge: { cert: string; uid: string } = { cert: '', uid: '' };
+  let edge: { cert: string; uid: string; jwt: string } = { cert: '', uid: '', jwt: '' };
 
   it('shows a code once, pairs once with it, and refuses the second use', async function () {
     await kube().apply(agentManifest('edge', ans));
@@ -136,7 +137,11 @@ describe('Pairing and the gRPC cluster channel (issue 12)', function () {
     assert.equal(res.value.codeId, codeID);
     assert.match(res.value.credentials.natsUserJwt, /^ey/);
     assert.ok(res.value.credentials.renewAfter < res.value.credentials.notAfter);
-    edge = { cert: res.value.credentials.clientCertificate, uid: pending.metadata.uid ?? '' };
+    edge = {
+      cert: res.value.credentials.clientCertificate,
+      uid: pending.metadata.uid ?? '',
+      jwt: res.value.credentials.natsUserJwt,
+    };
 
     const again = await pair(code, await agentKeys(), a);
     assert.ok(!again.ok && again.code === status.PERMISSION_DENIED, 'the second use is refused');
@@ -271,11 +276,17 @@ describe('Pairing and the gRPC cluster channel (issue 12)', function () {
     assert.ok(again.ok, 'renews again');
     const gone = await old.report({});
     assert.ok(!gone.ok && gone.code === status.PERMISSION_DENIED, 'two renewals back is refused');
-    edge = { ...edge, cert: again.value.credentials.clientCertificate };
+    edge = {
+      ...edge,
+      cert: again.value.credentials.clientCertificate,
+      jwt: again.value.credentials.natsUserJwt,
+    };
     edgeKeys = k3;
   });
 
-  it('deleting the ClusterAgent ends its Commands stream and refuses its reports within 5 s', async function () {
+  it('deleting the ClusterAgent cuts both channels within 5 s: its Commands stream ends, reports and its NATS user are refused', async function () {
+    const creds = formatCreds(edge.jwt, edgeKeys.nats.seed);
+    assert.equal(await agentConnects(env, creds), true, 'the paired NATS user connects');
     const ch = channel(edge.cert, edgeKeys.keyPem);
     const stream = ch.commands();
     await eventually(
@@ -294,7 +305,13 @@ describe('Pairing and the gRPC cluster channel (issue 12)', function () {
     assert.equal(ended.code, status.PERMISSION_DENIED);
     const r = await ch.report({});
     assert.ok(!r.ok && r.code === status.PERMISSION_DENIED, 'reports are refused');
-    console.log(`      delete to stream end: ${ms} ms`);
+    await eventually(
+      'the NATS user refused',
+      async () => (await agentConnects(env, creds)) !== true,
+      5_000 - (Date.now() - t0),
+      100,
+    );
+    console.log(`      delete to stream end: ${ms} ms; to NATS refusal: ${Date.now() - t0} ms`);
   });
 
   it('1,000 wrong guesses are rate-limited and pair nothing', async function () {
