@@ -30,6 +30,27 @@ describe('installation record', () => {
     assert.deepEqual(parseRecord(cm.data?.[RECORD_KEY]), base);
   });
 
+  it('records rotated hash salt versions and round-trips them', () => {
+    const next = recordWith(base, {
+      rootKeys: [],
+      jwtSigningKeys: [],
+      hashSalts: [{ version: 2, keyId: 'sha256:s2' }],
+    });
+    assert.deepEqual(next.hashSalts, [{ version: 2, keyId: 'sha256:s2' }]);
+    assert.deepEqual(next.hashSalt, base.hashSalt);
+    assert.deepEqual(parseRecord(recordConfigMap('ns', next).data?.[RECORD_KEY]), next);
+    const again = recordWith(next, {
+      rootKeys: [],
+      jwtSigningKeys: [],
+      hashSalts: [{ version: 2, keyId: 'x' }],
+    });
+    assert.deepEqual(
+      again.hashSalts,
+      [{ version: 2, keyId: 'sha256:s2' }],
+      'a recorded version keeps its fingerprint',
+    );
+  });
+
   it('holds public key names only', () => {
     assert.doesNotMatch(serializeRecord(base), /"key"|"salt"|private/);
   });

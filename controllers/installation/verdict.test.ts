@@ -140,6 +140,27 @@ const cases: [string, Observed, string][] = [
     'lost: hash-salt Mismatch',
   ],
   [
+    'a rotated hash salt version that is recorded but missing is reported, never made again',
+    observed({ record: record({ hashSalts: [{ version: 2, keyId: 'sha256:s2' }] }), hashSalts: [] }),
+    'lost: hash-salt/v2 Missing',
+  ],
+  [
+    'a rotated hash salt version other than the recorded one is refused',
+    observed({
+      record: record({ hashSalts: [{ version: 2, keyId: 'sha256:s2' }] }),
+      hashSalts: [{ version: 2, keyId: 'sha256:other' }],
+    }),
+    'lost: hash-salt/v2 Mismatch',
+  ],
+  [
+    'a rotated hash salt version present and recorded is intact',
+    observed({
+      record: record({ hashSalts: [{ version: 2, keyId: 'sha256:s2' }] }),
+      hashSalts: [{ version: 2, keyId: 'sha256:s2' }],
+    }),
+    'intact',
+  ],
+  [
     'a record that lists no salt (never made) lets the salt be made',
     observed({ record: record({ hashSalt: undefined }), hashSalt: undefined }),
     'intact + mint hash-salt',
