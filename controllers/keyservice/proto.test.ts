@@ -1,12 +1,22 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { PROTO_FILE, tenantDataService, type Methods } from './proto.ts';
+import {
+  IDENTIFIERS_PROTO_FILE,
+  identifiersService,
+  PROTO_FILE,
+  tenantDataService,
+  TOKENS_PROTO_FILE,
+  tokensService,
+  type IdentifierMethods,
+  type Methods,
+  type TokenMethods,
+} from './proto.ts';
 
 /** The fields of every message, as the .proto declares them (camelCased, as proto-loader delivers them). */
-function protoFields(): Map<string, string[]> {
-  const text = readFileSync(PROTO_FILE, 'utf8');
+function protoFields(file = PROTO_FILE): Map<string, string[]> {
+  const text = readFileSync(file, 'utf8');
   const out = new Map<string, string[]>();
-  for (const m of text.matchAll(/^message (\w+) \{([\s\S]*?)^\}/gm)) {
+  for (const m of text.matchAll(/^message (\w+) \{(?:\}$|([\s\S]*?)^\})/gm)) {
     const fields = [...(m[2] ?? '').matchAll(/^\s+(?:repeated )?\w+ (\w+) = \d+;/gm)].map((f) =>
       (f[1] as string).replace(/_(\w)/g, (_, c: string) => c.toUpperCase()),
     );
@@ -68,5 +78,56 @@ describe('proto/palisade/keys/v1/keys.proto', () => {
     assert.equal(back.key.key, '');
     assert.equal(Buffer.from(back.plaintext).toString(), 'hi');
     assert.equal(back.context.length, 0);
+  });
+});
+
+describe('proto/palisade/keys/v1/identifiers.proto and tokens.proto', () => {
+  it('declare exactly the RPCs the TypeScript types list', () => {
+    const identifiers: Record<keyof IdentifierMethods, true> = {
+      BlindIndex: true,
+      BatchBlindIndex: true,
+      HashPassword: true,
+      VerifyPassword: true,
+    };
+    const tokens: Record<keyof TokenMethods, true> = {
+      IssueToken: true,
+      RefreshToken: true,
+      RevokeRefreshToken: true,
+      GetJwks: true,
+    };
+    assert.deepEqual(Object.keys(identifiersService()).sort(), Object.keys(identifiers).sort());
+    assert.deepEqual(Object.keys(tokensService()).sort(), Object.keys(tokens).sort());
+  });
+
+  it('have the fields the TypeScript types use', () => {
+    const want: [string, Record<string, string[]>][] = [
+      [
+        IDENTIFIERS_PROTO_FILE,
+        {
+          BlindIndexRequest: ['tenant', 'kind', 'value'],
+          BlindIndexValue: ['saltVersion', 'index'],
+          BlindIndexResponse: ['indexes'],
+          BatchBlindIndexRequest: ['tenant', 'kind', 'values'],
+          HashPasswordRequest: ['tenant', 'password'],
+          HashPasswordResponse: ['hash', 'pepperVersion'],
+          VerifyPasswordRequest: ['tenant', 'password', 'hash'],
+          VerifyPasswordResponse: ['valid', 'needsRehash', 'pepperVersion'],
+        },
+      ],
+      [
+        TOKENS_PROTO_FILE,
+        {
+          IssueTokenRequest: ['tenant', 'subject', 'audience', 'ttlSeconds', 'scopes', 'refreshable'],
+          TokenResponse: ['accessToken', 'expiresIn', 'refreshToken', 'refreshExpiresIn', 'kid'],
+          RefreshTokenRequest: ['refreshToken', 'ttlSeconds'],
+          RevokeRefreshTokenRequest: ['refreshToken'],
+          GetJwksResponse: ['jwks', 'currentKid', 'nextKids', 'previousKids'],
+        },
+      ],
+    ];
+    for (const [file, messages] of want) {
+      const fields = protoFields(file);
+      for (const [message, f] of Object.entries(messages)) assert.deepEqual(fields.get(message), f, message);
+    }
   });
 });
