@@ -67,29 +67,48 @@ export const CODE_OPTIONS = {
   'code-secret': { type: 'string' },
 } as const;
 
+/** What the agent is told for pairing; from a code Secret, also what Palisade shows beside the code. */
+export interface PairingInput {
+  code?: string;
+  /** `ca-pin`, `server` and `code-id` of a code Secret as Palisade writes it (`<agent>-pairing-code`). */
+  caPin?: string;
+  server?: string;
+  codeId?: string;
+}
+
 /**
  * The pairing code from `--code`, `--code-file`, `--code-secret [namespace/]name[:key]` (key default
- * `code`) or $PALISADE_PAIRING_CODE; undefined when none is given.
+ * `code`) or $PALISADE_PAIRING_CODE. A code Secret that is gone gives nothing (it may be deleted once
+ * the agent paired).
  */
-export async function codeFrom(
+export async function pairingInput(
   flags: StoreFlags & {
     code?: string | undefined;
     'code-file'?: string | undefined;
     'code-secret'?: string | undefined;
   },
-): Promise<string | undefined> {
-  if (flags.code) return flags.code.trim();
-  if (flags['code-file']) return (await readFile(flags['code-file'], 'utf8')).trim();
+): Promise<PairingInput> {
+  if (flags.code) return { code: flags.code.trim() };
+  if (flags['code-file']) return { code: (await readFile(flags['code-file'], 'utf8')).trim() };
   const fromSecret = flags['code-secret'];
   if (fromSecret) {
     const [ref = '', key = 'code'] = fromSecret.split(':');
     const { kube: api, namespace, name } = secretRef(flags, ref);
-    const s = await api.get<Secret>({ kind: 'Secret', namespace, name });
-    const value = s?.data?.[key];
-    if (!value) throw new UsageError(`Secret ${namespace}/${name} has no key ${key}`);
-    return Buffer.from(value, 'base64').toString('utf8').trim();
+    const data = (await api.get<Secret>({ kind: 'Secret', namespace, name }))?.data ?? {};
+    const text = (k: string) => {
+      const v = data[k] && Buffer.from(data[k], 'base64').toString('utf8').trim();
+      return v ? v : undefined;
+    };
+    const [code, caPin, server, codeId] = [text(key), text('ca-pin'), text('server'), text('code-id')];
+    return {
+      ...(code ? { code } : {}),
+      ...(caPin ? { caPin } : {}),
+      ...(server ? { server } : {}),
+      ...(codeId ? { codeId } : {}),
+    };
   }
-  return process.env.PALISADE_PAIRING_CODE?.trim() || undefined;
+  const code = process.env.PALISADE_PAIRING_CODE?.trim();
+  return code ? { code } : {};
 }
 
 /** `10s`, `500ms`, `2m`. */

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /**
- * palisade-agent pair --server HOST:PORT --ca-fingerprint sha256:HEX
+ * palisade-agent pair [--server HOST:PORT --ca-fingerprint sha256:HEX]   (default: `server`, `ca-pin` of the code Secret)
  *                     (--code-secret [NS/]NAME[:KEY] | --code-file FILE | --code CODE | $PALISADE_PAIRING_CODE)
  *                     (--credentials-secret [NS/]NAME | --credentials-dir DIR) [--kubeconfig FILE]
- *                     [--server-name NAME] [--if-unpaired]
+ *                     [--server-name NAME] [--if-unpaired]    (unless the code Secret's `code-id` is new)
  * palisade-agent run  (--credentials-secret [NS/]NAME | --credentials-dir DIR) [--kubeconfig FILE]
  *                     [--channels grpc,nats] [--interval 10s] [--nats-server tls://HOST:PORT]
  * palisade-agent --secret-dir DIR [--server tls://HOST:4222] [--interval 10s]     (NATS only, agent.ts)
@@ -16,7 +16,7 @@
  */
 import { parseArgs } from 'node:util';
 import { CredentialsRefusedError, startAgent } from './agent.ts';
-import { CODE_OPTIONS, codeFrom, durationMs, STORE_OPTIONS, storeFrom, UsageError } from './cli.ts';
+import { CODE_OPTIONS, pairingInput, durationMs, STORE_OPTIONS, storeFrom, UsageError } from './cli.ts';
 import { PairingRefusedError, pairAgent } from './pair.ts';
 import { PinError } from './pin.ts';
 import { runChannels, type ChannelName } from './run.ts';
@@ -56,17 +56,28 @@ async function pairCommand(args: string[]): Promise<void> {
       'if-unpaired': { type: 'boolean', default: false },
     },
   });
-  const server = values.server;
-  const caFingerprint = values['ca-fingerprint'];
-  if (!server || !caFingerprint) throw new UsageError('pair needs --server and --ca-fingerprint');
   const store = storeFrom(values);
-  if (values['if-unpaired'] && (await store.load())) {
-    say(`already paired: credentials in ${store.where}`);
-    return;
+  const shown = await pairingInput(values);
+  if (values['if-unpaired']) {
+    const stored = await store.load();
+    // NB: a code Secret showing another code ID than the one paired with is a new code: pair again.
+    if (stored && (!shown.codeId || shown.codeId === stored.codeId)) {
+      say(`already paired: credentials in ${store.where}`);
+      return;
+    }
+    if (stored) say(`the code Secret shows a new code (ID ${shown.codeId}): pairing again`);
   }
-  const code = await codeFrom(values);
-  if (!code)
+  const server = values.server ?? shown.server;
+  const caFingerprint = values['ca-fingerprint'] ?? shown.caPin;
+  if (!server || !caFingerprint) {
+    throw new UsageError(
+      'pair needs --server and --ca-fingerprint (or server and ca-pin in the code Secret)',
+    );
+  }
+  const code = shown.code;
+  if (!code) {
     throw new UsageError('pair needs a code: --code-secret, --code-file, --code or PALISADE_PAIRING_CODE');
+  }
   await pairAgent({
     code,
     server,

@@ -51,7 +51,7 @@ type IssuedField =
 
 /** What stays the same across a renewal: where Palisade is, the pinned CA, which agent this is. */
 export function unissued(c: StoredCredentials): Omit<StoredCredentials, IssuedField> {
-  const { server, serverName, caPem, tenant, namespace, clusterAgent, clusterName } = c;
+  const { server, serverName, caPem, tenant, namespace, clusterAgent, clusterName, codeId } = c;
   return {
     server,
     ...(serverName ? { serverName } : {}),
@@ -60,6 +60,7 @@ export function unissued(c: StoredCredentials): Omit<StoredCredentials, IssuedFi
     namespace,
     clusterAgent,
     clusterName,
+    ...(codeId ? { codeId } : {}),
   };
 }
 
@@ -129,6 +130,7 @@ export async function pairAgent(o: PairOptions): Promise<StoredCredentials> {
       namespace: res.namespace,
       clusterAgent: res.clusterAgent,
       clusterName: res.clusterName,
+      ...(res.codeId ? { codeId: res.codeId } : {}),
     });
     await o.store.save(stored);
     log(

@@ -10,6 +10,7 @@
  *   tenant-uid   agent-name   tenant   namespace   cluster-name      server       Palisade's gRPC host:port
  *   server-name  (optional) the name Palisade's certificate carries when it differs from the host
  *   not-after    renew-after   Unix seconds, from Palisade
+ *   code-id      the public ID of the code the agent paired with
  *
  * A save replaces the whole set at once (a Secret update; a directory's `..data` symlink swapped, the
  * way the kubelet writes Secret volumes), so a crash leaves the old credentials or the new, never a
@@ -39,6 +40,8 @@ export interface StoredCredentials {
   clusterName: string;
   notAfter: number;
   renewAfter: number;
+  /** The public ID of the code the agent paired with. */
+  codeId?: string;
 }
 
 export interface CredentialStore {
@@ -69,6 +72,7 @@ export function encodeCredentials(c: StoredCredentials): Record<string, string> 
     ...(c.serverName ? { 'server-name': c.serverName } : {}),
     'not-after': String(c.notAfter),
     'renew-after': String(c.renewAfter),
+    ...(c.codeId ? { 'code-id': c.codeId } : {}),
   };
 }
 
@@ -101,6 +105,7 @@ export function decodeCredentials(
     clusterName: files['cluster-name'] ?? '',
     notAfter: Number(files['not-after'] ?? 0),
     renewAfter: Number(files['renew-after']),
+    ...(files['code-id'] ? { codeId: files['code-id'] } : {}),
   };
 }
 

@@ -24,6 +24,7 @@ const run = promisify(execFile);
 const CHART = path.join(REPO_ROOT, 'charts/palisade-agent');
 const PIN = `sha256:${'0123456789abcdef'.repeat(4)}`;
 const CODE = 'K7QP-4MZX';
+const NEXT_CODE = 'R2D2-C3P0';
 
 const VALUES = `
 palisade: { server: "palisade.example.com:8443", caFingerprint: "${PIN}" }
@@ -97,10 +98,9 @@ describe('Agent Helm chart', function () {
   });
 
   it('refuses values the schema does not allow, saying which', async () => {
-    await assert.rejects(
-      helm(['template', CHART]),
-      /palisade\/server[\s\S]*caFingerprint[\s\S]*existingSecret/,
-    );
+    const missing = await helm(['template', CHART]).catch((e: unknown) => String(e));
+    for (const field of ['/palisade/server', '/palisade/caFingerprint', '/pairing/existingSecret'])
+      assert.ok(missing.includes(field), `names ${field}:\n${missing}`);
     await writeFile(
       path.join(dir, 'bad.yaml'),
       `${VALUES}\nchannels: [grpc, carrier-pigeon]\ninterval: soon\n`.replace(PIN, 'sha1:abc'),
@@ -176,7 +176,7 @@ describe('Agent Helm chart', function () {
     const credentials = 'a-palisade-agent-credentials';
 
     before(async () => {
-      palisade = await startFakePalisade({ code: CODE });
+      palisade = await startFakePalisade({ code: CODE, moreCodes: [NEXT_CODE] });
       ns = uniqueName('agent-rbac');
       await ensureNamespace(ns);
       // The chart, installed for real (its credentials Secret empty, as the chart creates it).
@@ -230,6 +230,49 @@ describe('Agent Helm chart', function () {
       const stored = await new SecretStore(kube(), ns, credentials).load();
       assert.equal(stored?.clusterAgent, 'edge');
       assert.equal(stored?.server, palisade.address);
+    });
+
+    it('pairs again only when the code Secret shows a new code ID, taking the server and CA pin shown beside it', async () => {
+      const pairIfUnpaired = () =>
+        run(
+          process.execPath,
+          [
+            path.join(REPO_ROOT, 'agent/main.ts'),
+            'pair',
+            '--if-unpaired',
+            `--code-secret=${ns}/palisade-pairing-code`,
+            `--credentials-secret=${ns}/${credentials}`,
+            `--kubeconfig=${kubeconfig}`,
+          ],
+          { env: { ...process.env, KUBECONFIG: '' } },
+        );
+      const store = new SecretStore(kube(), ns, credentials);
+      const first = await store.load();
+      assert.equal(first?.codeId, 'C0DE1D');
+      assert.match((await pairIfUnpaired()).stdout, /already paired/);
+      // The platform engineer copies a new code Secret as Palisade shows it: code, code ID, pin, server.
+      const shown = {
+        code: NEXT_CODE,
+        'code-id': 'C0DE2D',
+        'ca-pin': palisade.pin,
+        server: palisade.address,
+      };
+      await kube().update<Secret>({
+        ...((await kube().get<Secret>({
+          kind: 'Secret',
+          name: 'palisade-pairing-code',
+          namespace: ns,
+        })) as Secret),
+        data: Object.fromEntries(
+          Object.entries(shown).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+        ),
+      });
+      const again = await pairIfUnpaired();
+      assert.match(again.stdout, /new code \(ID C0DE2D\): pairing again/);
+      const second = await store.load();
+      assert.equal(second?.codeId, 'C0DE2D');
+      assert.notEqual(second?.certPem, first?.certPem);
+      assert.match((await pairIfUnpaired()).stdout, /already paired/);
     });
 
     it('may do nothing else with Secrets', async () => {

@@ -50,6 +50,8 @@ export async function startFakePalisade(o: {
   code: string;
   port?: number;
   ca?: IssuedPair;
+  /** Codes valid besides `code` (each once). */
+  moreCodes?: string[];
   /** false: Palisade without messaging (no NATS user JWT). */
   messaging?: boolean;
 }): Promise<FakePalisade> {
@@ -74,7 +76,8 @@ export async function startFakePalisade(o: {
   const seen: Seen = { pairs: [], reports: [], renewals: [] };
   const streams = new Set<ServerWritableStream<object, Command>>();
   let revoked = false;
-  let codeUsed = false;
+  const used = new Set<string>();
+  const codes = [o.code, ...(o.moreCodes ?? [])];
   const lifetime = { notAfter: 3600, renewAfter: 2400 };
 
   const issue = async (csrDer: Uint8Array, natsKey: string): Promise<AgentCredentials> => {
@@ -118,9 +121,10 @@ export async function startFakePalisade(o: {
   const pairing = {
     Pair: (call: ServerUnaryCall<PairRequest, unknown>, cb: sendUnaryData<unknown>) => {
       seen.pairs.push(call.request);
-      if (call.request.code !== o.code || codeUsed)
+      const code = call.request.code;
+      if (!codes.includes(code) || used.has(code))
         return cb({ code: status.PERMISSION_DENIED, details: 'code refused' });
-      codeUsed = true;
+      used.add(code);
       issue(call.request.certificateRequest, call.request.natsUserPublicKey).then(
         (credentials) =>
           cb(null, {
@@ -129,7 +133,8 @@ export async function startFakePalisade(o: {
             namespace: 'tenant-acme',
             clusterAgent: 'edge',
             clusterName: 'edge-cluster',
-            codeId: 'C0DE1D',
+            // The first code's ID is C0DE1D, the next ones' C0DE2D, C0DE3D…
+            codeId: `C0DE${codes.indexOf(code) + 1}D`,
           }),
         (e: Error) => cb({ code: status.INVALID_ARGUMENT, details: e.message }),
       );
