@@ -109,7 +109,10 @@ async function waitFor(
 }
 
 /** Drives every kind through the paths that need distinct permissions: create, change, revoke, rotate, delete. */
-/** One key service call as a ServiceAccount (a TokenReview) under a KeyAccessPolicy (its status written). */
+/**
+ * Key service calls as a ServiceAccount (a TokenReview) under a KeyAccessPolicy (its status written): an
+ * encryption, and a refresh token family's create, update and delete.
+ */
 async function keyService(ns: string, tenant: string, port: number): Promise<void> {
   const name = uniqueName('rbac-caller');
   await testEnv().kubectl(['create', 'serviceaccount', name, '-n', ns]);
@@ -120,7 +123,7 @@ async function keyService(ns: string, tenant: string, port: number): Promise<voi
     spec: {
       subjects: [{ serviceAccount: { namespace: ns, name } }],
       tenants: [tenant],
-      operations: ['Encrypt'],
+      operations: ['Encrypt', 'IssueToken'],
     },
   } as KubeObject);
   await waitFor('KeyAccessPolicy', name, '', 'Ready', 'Accepted');
@@ -138,6 +141,10 @@ async function keyService(ns: string, tenant: string, port: number): Promise<voi
     await eventually('a key service call', async () =>
       client.encrypt({ tenant }, new TextEncoder().encode('x')).catch(() => undefined),
     );
+    // A refresh token family: created, updated and deleted in the operator's namespace, through the guard.
+    const issued = await client.issueToken({ tenant, subject: 'u', audience: 'a', refreshable: true });
+    const refreshed = await client.refreshToken(issued.refreshToken);
+    await client.revokeRefreshToken(refreshed.refreshToken);
   } finally {
     client.close();
   }
