@@ -30,6 +30,8 @@ export interface OperatorConfig {
   keyServiceAddress?: string;
   /** Audiences a ServiceAccount token for the key service must carry. */
   keyServiceAudiences: string[];
+  /** The `iss` of the key service's access tokens (default https://palisade-keyservice.<namespace>.svc). */
+  tokenIssuer?: string;
   /** Test knobs, from the environment only: how often a live agent's status is refreshed, how long an
    * unreferenced root key version waits before it is deleted, and how often every controller re-checks
    * every object (PALISADE_RESYNC_MS; default 10 minutes). */
@@ -65,6 +67,8 @@ const USAGE = `palisade operator
                              docs/keyservice.md)
   --keyservice-audiences <a,...>
                              audiences a caller's ServiceAccount token must carry (default palisade-keyservice)
+  --token-issuer <url>       the iss claim of the key service's access tokens (default
+                             https://palisade-keyservice.<namespace>.svc)
 `;
 
 /** Flags first, then environment, then defaults. Throws with the usage text on a bad flag. */
@@ -91,6 +95,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
         'certificate-namespaces': { type: 'string' },
         'keyservice-address': { type: 'string' },
         'keyservice-audiences': { type: 'string' },
+        'token-issuer': { type: 'string' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -121,6 +126,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     certificateNamespaces: (values['certificate-namespaces'] ?? '').split(',').filter(Boolean),
     ...(values['keyservice-address'] ? { keyServiceAddress: values['keyservice-address'] } : {}),
     keyServiceAudiences: (values['keyservice-audiences'] || DEFAULT_AUDIENCE).split(',').filter(Boolean),
+    ...(values['token-issuer'] ? { tokenIssuer: values['token-issuer'] } : {}),
     agentStatusRefreshMs: positive(env.PALISADE_AGENT_STATUS_REFRESH_MS),
     rootRetireGraceMs: positive(env.PALISADE_ROOT_RETIRE_GRACE_MS),
     resyncMs: positive(env.PALISADE_RESYNC_MS),

@@ -118,6 +118,7 @@ async function main(): Promise<void> {
     ? setupKeyService(mgr, {
         address: config.keyServiceAddress,
         audiences: config.keyServiceAudiences,
+        ...(config.tokenIssuer ? { tokenIssuer: config.tokenIssuer } : {}),
         secrets,
         keystore,
         rootKeys,
