@@ -284,6 +284,37 @@ describe('Pairing and the gRPC cluster channel (issue 12)', function () {
     edgeKeys = k3;
   });
 
+  it('asks the agent to renew (refresh-credentials on its Commands stream) when spec.credentialRotationTrigger changes', async function () {
+    const ch = channel(edge.cert, edgeKeys.keyPem);
+    const stream = ch.commands();
+    await eventually('report-now', async () => stream.received.some((c) => c.verb === 'report-now'), 10_000);
+    const a = (await getAgent('edge', ans)) as ClusterAgent;
+    await kube().apply({
+      ...a,
+      metadata: { name: 'edge', namespace: ans },
+      spec: { ...a.spec, credentialRotationTrigger: 'r1' },
+    } as KubeObject);
+    await eventually(
+      'refresh-credentials',
+      async () => stream.received.some((c) => c.verb === 'refresh-credentials'),
+      10_000,
+    );
+    const k = await agentKeys();
+    const renewed = await ch.renew(k);
+    assert.ok(renewed.ok, 'the agent renews');
+    stream.cancel();
+    edge = {
+      ...edge,
+      cert: renewed.value.credentials.clientCertificate,
+      jwt: renewed.value.credentials.natsUserJwt,
+    };
+    edgeKeys = k;
+    const again = channel(edge.cert, edgeKeys.keyPem).commands();
+    await eventually('report-now', async () => again.received.some((c) => c.verb === 'report-now'), 10_000);
+    assert.ok(!again.received.some((c) => c.verb === 'refresh-credentials'), 'no refresh asked once renewed');
+    again.cancel();
+  });
+
   it('deleting the ClusterAgent cuts both channels within 5 s: its Commands stream ends, reports and its NATS user are refused', async function () {
     const creds = formatCreds(edge.jwt, edgeKeys.nats.seed);
     assert.equal(await agentConnects(env, creds), true, 'the paired NATS user connects');

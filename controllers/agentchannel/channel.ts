@@ -18,6 +18,7 @@ import {
 } from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
 import { parseDuration, type ClusterAgent } from '../../crds/v1alpha1/index.ts';
+import { refreshDue } from '../clusteragent/pairing.ts';
 import { readAgentRecord, type AgentRecord } from '../clusteragent/record.ts';
 import { agentRecordName, IndexKey } from '../keystore/entries.ts';
 import { recordOf } from '../keystore/tenants.ts';
@@ -178,6 +179,9 @@ export class ClusterChannel {
     this.timer.unref();
     // An agent that just (re)connected is asked for a report at once: status catches up without waiting.
     call.write({ id: `c-${Date.now().toString(36)}-${++this.seq}`, verb: 'report-now' });
+    // A refresh asked for while it was away.
+    if (refreshDue(who.agent, who.record))
+      call.write({ id: `c-${Date.now().toString(36)}-${++this.seq}`, verb: 'refresh-credentials' });
   }
 
   /** Ends the streams whose certificate no longer authorizes (agent deleted, suspended, superseded). */
@@ -221,7 +225,12 @@ export class ClusterChannel {
     const now = this.d.now();
     const p = who.record.pairing;
     const next = nextRecord(
-      { ...who.record, ...(p ? { pairing: { ...p, pairedAt: now.toISOString() } } : {}) },
+      {
+        ...who.record,
+        ...(p ? { pairing: { ...p, pairedAt: now.toISOString() } } : {}),
+        // The trigger these credentials answer: a refresh asked for is done.
+        trigger: who.agent.spec.credentialRotationTrigger ?? '',
+      },
       issued,
       now,
     );

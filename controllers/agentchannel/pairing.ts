@@ -115,10 +115,12 @@ export async function pair(d: ChannelDeps, req: PairRequest, attempt: Attempt): 
   });
   const now = d.now();
   const p = record.pairing as NonNullable<AgentRecord['pairing']>;
+  const issuedUnder = { trigger: agent.spec.credentialRotationTrigger ?? '' };
   const next = nextRecord(
     {
       ...record,
       pairing: { ...p, usesLeft: p.usesLeft - 1, redeemed: p.redeemed + 1, pairedAt: now.toISOString() },
+      ...issuedUnder,
     },
     issued,
     now,

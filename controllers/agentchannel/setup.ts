@@ -136,6 +136,14 @@ export function setupAgentChannel(mgr: Manager, o: AgentChannelOptions): AgentCh
         return c ? spkiFingerprint(c.pair.certPem) : undefined;
       },
       ...(o.address ? { address: o.address } : {}),
+      command: (uid, agent, verb) => {
+        channel.send(uid, agent, verb);
+        try {
+          o.nats?.publishCommand(uid, agent, verb, '');
+        } catch {
+          // NB: NATS not connected: the gRPC stream got it, and the controller asks again until it renews.
+        }
+      },
     },
     heartbeats,
     channel,

@@ -39,6 +39,17 @@ export interface PairingDeps {
   caPin(): string | undefined;
   /** Where agents reach the cluster channel (`host:port`), if configured. */
   address?: string;
+  /** Sends a command to the agent on every channel it listens on (gRPC Commands streams, NATS). */
+  command?(tenantUID: string, agent: string, verb: string): void;
+}
+
+/**
+ * Whether the paired agent should renew: spec.credentialRotationTrigger changed since its credentials
+ * were issued (Pair and Renew record the trigger they issued under).
+ */
+export function refreshDue(agent: ClusterAgent, r: AgentRecord | undefined): boolean {
+  if (r?.mode !== 'pairing' || !r.certificates?.length || agent.spec.suspended) return false;
+  return r.trigger !== (agent.spec.credentialRotationTrigger ?? '');
 }
 
 export const codeSecretName = (agent: ClusterAgent) => `${agent.metadata.name}-pairing-code`;

@@ -19,6 +19,7 @@ import {
   codeSecretStale,
   pairingCondition,
   pairingState,
+  refreshDue,
   withNewCode,
 } from './pairing.ts';
 import { agentRecordSecret, type AgentRecord } from './record.ts';
@@ -36,6 +37,7 @@ export interface PairingContext {
 }
 
 const PEPPER_WAIT_MS = 2_000;
+const REFRESH_RESEND_MS = 30_000;
 
 /** CredentialsReady in pairing mode, and when to look again (the code's expiry). */
 export async function convergePairing(
@@ -74,13 +76,18 @@ export async function convergePairing(
     await deleteSecret(d, shownSecret as Secret);
   }
   await revoke(d, agent, ctx.uid, ctx.record, false, ctx.revoked);
+  // NB: asked again on every pass until the agent renews (it may be offline now): a command is not stored.
+  const refresh = refreshDue(agent, ctx.record);
+  if (refresh) d.pairing?.command?.(ctx.uid, agent.metadata.name, 'refresh-credentials');
   const p = ctx.record?.pairing;
   const expiresIn =
     p && pairingState(p, now.getTime()) === 'Pending' ? Date.parse(p.expiresAt) - now.getTime() : undefined;
   const certExpiresIn = ctx.record?.certificates?.[0]
     ? Date.parse(ctx.record.certificates[0].notAfter) - now.getTime()
     : undefined;
-  const waits = [expiresIn, certExpiresIn].filter((w): w is number => w !== undefined && w > 0);
+  const waits = [expiresIn, certExpiresIn, refresh ? REFRESH_RESEND_MS : undefined].filter(
+    (w): w is number => w !== undefined && w > 0,
+  );
   return {
     condition: pairingCondition(agent, ctx.record, now.getTime()),
     ...(waits.length ? { wakeInMs: Math.min(...waits) + 500 } : {}),
