@@ -15,14 +15,13 @@ import type { RootKeyring } from '../installation/keyring.ts';
 import type { Keystore } from '../keystore/store.ts';
 import { describeError } from '../runtime/errors.ts';
 import type { ObjectCache } from '../runtime/informer.ts';
-import type { Secret } from '../runtime/kube/types.ts';
+import type { ConfigMap, Secret } from '../runtime/kube/types.ts';
 import type { Manager } from '../runtime/manager.ts';
 import { HashSaltRing } from '../installation/saltring.ts';
 import { Component } from '../installation/secrets.ts';
 import { COMPONENT_LABEL } from '../runtime/objects.ts';
-import type { ConfigMap } from '../runtime/kube/types.ts';
 import { Authenticator } from './auth.ts';
-import { serviceHandlers, type CallDeps, type Operation } from './calls.ts';
+import { serviceHandlers, type CallDeps } from './calls.ts';
 import { tenantDataHandlers } from './handlers.ts';
 import { identifierOperations } from './hashing.ts';
 import { RefreshFamilies, sweepExpiredFamilies } from './refreshstore.ts';
@@ -128,10 +127,7 @@ export function setupKeyService(mgr: Manager, o: KeyServiceOptions): KeyService 
   const now = () => mgr.clock.now();
   const callDeps: CallDeps = { ...common, tenant: (name) => keys.tenant(name) };
   const salts = new HashSaltRing(o.secrets, ns);
-  const identifiers = serviceHandlers(
-    callDeps,
-    identifierOperations({ salts, rand: o.rand, now }) as Record<string, Operation<never, unknown>>,
-  );
+  const identifiers = serviceHandlers(callDeps, identifierOperations({ salts, rand: o.rand, now }));
   o.secrets.addIndex(JWT_INDEX, (s) =>
     s.metadata.namespace === ns && s.metadata.labels?.[COMPONENT_LABEL] === Component.JwtSigningKey
       ? ['jwt']
@@ -150,7 +146,7 @@ export function setupKeyService(mgr: Manager, o: KeyServiceOptions): KeyService 
       issuer: o.tokenIssuer ?? `https://${KEYSERVICE_SERVICE}.${ns}.svc`,
       rand: o.rand,
       now,
-    }) as Record<string, Operation<never, unknown>>,
+    }),
   );
   setupFamilySweep(mgr, o.familySweepMs ?? 10 * 60_000);
 

@@ -10,7 +10,7 @@ import { jwkThumbprint, publicJwk } from '../../installation/jwk.ts';
 import { Component, installationSecret, KEY_ID_ANNOTATION } from '../../installation/secrets.ts';
 import type { SaltVersion } from '../../installation/saltring.ts';
 import { FakeApiServer } from '../../runtime/testing/fakeapi.ts';
-import { serviceHandlers, type Operation } from '../calls.ts';
+import { serviceHandlers } from '../calls.ts';
 import { identifierOperations } from '../hashing.ts';
 import { RefreshFamilies } from '../refreshstore.ts';
 import { tokenOperations } from '../tokens.ts';
@@ -237,11 +237,11 @@ export async function startWorld(o: {
       { definition: tenantDataService(), handlers },
       {
         definition: identifiersService(),
-        handlers: serviceHandlers(callDeps, identifiers as Record<string, Operation<never, unknown>>),
+        handlers: serviceHandlers(callDeps, identifiers),
       },
       {
         definition: tokensService(),
-        handlers: serviceHandlers(callDeps, tokens as Record<string, Operation<never, unknown>>),
+        handlers: serviceHandlers(callDeps, tokens),
       },
     ],
   });
