@@ -18,27 +18,34 @@ export const STORE_OPTIONS = {
   'credentials-dir': { type: 'string' },
   'credentials-secret': { type: 'string' },
   kubeconfig: { type: 'string' },
+  namespace: { type: 'string' },
 } as const;
 
 export interface StoreFlags {
   'credentials-dir'?: string | undefined;
   'credentials-secret'?: string | undefined;
   kubeconfig?: string | undefined;
+  namespace?: string | undefined;
 }
 
 const IN_CLUSTER_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
 let kube: KubeClient | undefined;
 
-/** The agent's own cluster's API, and the namespace it works in (its pod's, else the kubeconfig's). */
+/**
+ * The agent's own cluster's API, and the namespace it works in: --namespace, else its pod's, else the
+ * kubeconfig context's.
+ */
 function agentCluster(flags: StoreFlags): { kube: KubeClient; namespace: string } {
   const kc = loadKubeConfig(flags.kubeconfig);
   kube ??= new KubeClient(kc, 'palisade-agent');
-  let namespace: string | undefined;
-  try {
-    namespace = readFileSync(IN_CLUSTER_NAMESPACE, 'utf8').trim();
-  } catch {
-    namespace = kc.getContextObject(kc.getCurrentContext())?.namespace;
+  let namespace = flags.namespace;
+  if (!namespace) {
+    try {
+      namespace = readFileSync(IN_CLUSTER_NAMESPACE, 'utf8').trim();
+    } catch {
+      namespace = kc.getContextObject(kc.getCurrentContext())?.namespace;
+    }
   }
   return { kube, namespace: namespace || 'default' };
 }

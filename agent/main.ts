@@ -2,9 +2,9 @@
 /**
  * palisade-agent pair [--server HOST:PORT --ca-fingerprint sha256:HEX]   (default: `server`, `ca-pin` of the code Secret)
  *                     (--code-secret [NS/]NAME[:KEY] | --code-file FILE | --code CODE | $PALISADE_PAIRING_CODE)
- *                     (--credentials-secret [NS/]NAME | --credentials-dir DIR) [--kubeconfig FILE]
+ *                     (--credentials-secret [NS/]NAME | --credentials-dir DIR) [--kubeconfig FILE] [--namespace NS]
  *                     [--server-name NAME] [--if-unpaired]    (unless the code Secret's `code-id` is new)
- * palisade-agent run  (--credentials-secret [NS/]NAME | --credentials-dir DIR) [--kubeconfig FILE]
+ * palisade-agent run  (--credentials-secret [NS/]NAME | --credentials-dir DIR) [--kubeconfig FILE] [--namespace NS]
  *                     [--channels grpc,nats] [--interval 10s] [--nats-server tls://HOST:PORT]
  * palisade-agent --secret-dir DIR [--server tls://HOST:4222] [--interval 10s]     (NATS only, agent.ts)
  *

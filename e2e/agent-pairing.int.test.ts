@@ -8,21 +8,63 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { parseAllDocuments } from 'yaml';
+import { binaries, REPO_ROOT } from '../hack/controlplane/binaries.ts';
+import { testEnv } from '../hack/testenv/env.ts';
 import type { KubeObject, Secret } from '../controllers/runtime/kube/types.ts';
 import type { ClusterAgent } from '../crds/v1alpha1/index.ts';
-import { DirectoryStore } from '../agent/store.ts';
-import { getTenant, kube, readyStatus, tenantManifest, uniqueName } from './support/cluster.ts';
+import { SecretStore } from '../agent/store.ts';
+import {
+  ensureNamespace,
+  getTenant,
+  kube,
+  readyStatus,
+  tenantManifest,
+  uniqueName,
+} from './support/cluster.ts';
 import { dumpOnFailure } from './support/certificates.ts';
 import { eventually, freePort } from './support/operator.ts';
 import { startMessaging, stopMessaging, type MessagingEnv } from './messaging.support.ts';
 
 const MAIN = fileURLToPath(new URL('../agent/main.ts', import.meta.url));
+const CHART = path.join(REPO_ROOT, 'charts/palisade-agent');
+const CREDENTIALS = 'edge-palisade-agent-credentials';
 const EXIT_REFUSED = 3;
 const text = (s: Secret | undefined, k: string) => Buffer.from(s?.data?.[k] ?? '', 'base64').toString();
+
+interface PodSpec {
+  spec: {
+    template: { spec: { initContainers: { args: string[] }[]; containers: { args: string[] }[] } };
+  };
+}
+
+/** The chart rendered with `values`: the objects to apply, and the pod's two argument lists. */
+async function renderChart(namespace: string, values: string[]) {
+  const { helm } = await binaries();
+  const { stdout } = await promisify(execFile)(
+    helm,
+    ['template', 'edge', CHART, '-n', namespace, ...values.flatMap((v) => ['--set', v])],
+    { env: { ...process.env, HELM_CACHE_HOME: os.tmpdir() } },
+  );
+  const docs = parseAllDocuments(stdout).map((d) => d.toJS() as KubeObject | null);
+  const deployment = docs.find((d) => d?.kind === 'Deployment') as unknown as PodSpec;
+  const pod = deployment.spec.template.spec;
+  // The image runs `node dist/agent/main.js …`; here the same arguments go to agent/main.ts.
+  const args = (a: string[]) => a.filter((x) => x !== 'dist/agent/main.js');
+  return {
+    manifest: docs
+      .filter((d): d is KubeObject => !!d && d.kind !== 'Deployment')
+      .map((d) => JSON.stringify(d))
+      .join('\n'),
+    pairArgs: args(pod.initContainers[0]?.args ?? []),
+    runArgs: args(pod.containers[0]?.args ?? []),
+  };
+}
 
 /** The agent as a process: its output, and its exit code once it exits. */
 interface AgentProcess {
@@ -50,21 +92,20 @@ describe('palisade-agent: pair with a code, then report over gRPC and NATS (issu
   this.timeout(300_000);
   let env: MessagingEnv;
   let address = '';
-  let dir = '';
   const tenant = uniqueName('ap');
+  // The tenant cluster's side: the agent's namespace, its ServiceAccount's kubeconfig, the pod's args.
+  const agentNs = uniqueName('edge-cluster');
+  let asAgent: string[] = [];
+  let pod = { pairArgs: [] as string[], runArgs: [] as string[] };
+  const store = () => new SecretStore(kube(), agentNs, CREDENTIALS);
   const ns = `tenant-${tenant}`;
   const agents: AgentProcess[] = [];
   const getAgent = () => kube().get<ClusterAgent>({ kind: 'ClusterAgent', name: 'edge', namespace: ns });
   const connected = async () =>
     (await getAgent())?.status?.conditions?.find((c) => c.type === 'Connected')?.status;
   const run = (channels: string) => {
-    const a = agentProcess([
-      'run',
-      `--credentials-dir=${dir}`,
-      `--channels=${channels}`,
-      '--interval=1s',
-      `--nats-server=${env.server}`,
-    ]);
+    const args = pod.runArgs.map((x) => (x.startsWith('--channels=') ? `--channels=${channels}` : x));
+    const a = agentProcess([...args, ...asAgent]);
     agents.push(a);
     return a;
   };
@@ -84,7 +125,13 @@ describe('palisade-agent: pair with a code, then report over gRPC and NATS (issu
       async () => readyStatus(await getTenant(tenant))?.status === 'True',
       90_000,
     );
-    dir = await mkdtemp(path.join(os.tmpdir(), 'palisade-agent-e2e-'));
+    await ensureNamespace(agentNs);
+    // Outside a pod there is no ServiceAccount token or namespace file: the same identity, given.
+    const kubeconfig = await testEnv().kubeconfigFor(`system:serviceaccount:${agentNs}:edge-palisade-agent`, [
+      'system:serviceaccounts',
+      `system:serviceaccounts:${agentNs}`,
+    ]);
+    asAgent = [`--kubeconfig=${kubeconfig}`, `--namespace=${agentNs}`];
   });
 
   afterEach(function () {
@@ -96,8 +143,8 @@ describe('palisade-agent: pair with a code, then report over gRPC and NATS (issu
   after(async function () {
     for (const a of agents) a.child.kill('SIGKILL');
     await kube().delete({ kind: 'Tenant', name: tenant });
+    await kube().delete({ kind: 'Namespace', name: agentNs });
     await stopMessaging(env);
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('pairs with the code read from the ClusterAgent’s code Secret, pinning the CA shown beside it', async function () {
@@ -116,16 +163,39 @@ describe('palisade-agent: pair with a code, then report over gRPC and NATS (issu
     const code = text(shown, 'code');
     const pin = text(shown, 'ca-pin');
     assert.match(pin, /^sha256:[0-9a-f]{64}$/, 'the CA pin is shown beside the code');
-    const pair = agentProcess(
-      ['pair', `--server=${address}`, `--ca-fingerprint=${pin}`, `--credentials-dir=${dir}`],
-      { PALISADE_PAIRING_CODE: code },
-    );
+    // Copied into the tenant cluster, with its code ID; the chart installed there with the pin.
+    await kube().create<Secret>({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'palisade-pairing-code', namespace: agentNs },
+      data: { code: shown.data?.code ?? '', 'code-id': shown.data?.['code-id'] ?? '' },
+    } as Secret);
+    const chart = await renderChart(agentNs, [
+      `palisade.server=${address}`,
+      `palisade.caFingerprint=${pin}`,
+      'pairing.existingSecret=palisade-pairing-code',
+      'channels={grpc,nats}',
+      'interval=1s',
+      `natsServer=tls://${env.server}`,
+    ]);
+    const applied = await testEnv().kubectl(['apply', '--server-side', '-f', '-'], {
+      input: chart.manifest,
+      allowFail: true,
+    });
+    assert.equal(applied.code, 0, applied.stderr);
+    pod = chart;
+
+    const pair = agentProcess([...pod.pairArgs, ...asAgent]);
     agents.push(pair);
     assert.equal(await pair.exited, 0, pair.output());
     assert.match(pair.output(), new RegExp(`paired as ClusterAgent ${ns}/edge`));
     assert.ok(!pair.output().includes(code), 'the code is never printed');
-    const stored = await new DirectoryStore(dir).load();
-    assert.ok(stored?.natsJwt && stored.certPem, 'both credentials stored');
+    const stored = await store().load();
+    assert.ok(stored?.natsJwt && stored.certPem, 'both credentials stored in the chart’s Secret');
+    const again = agentProcess([...pod.pairArgs, ...asAgent]);
+    agents.push(again);
+    assert.equal(await again.exited, 0, again.output());
+    assert.match(again.output(), /already paired/, 'a restarted pod does not pair again');
     const paired = await eventually('status.pairing Paired', async () => {
       const a = await getAgent();
       return a?.status?.pairing?.state === 'Paired' ? a : undefined;
@@ -154,16 +224,15 @@ describe('palisade-agent: pair with a code, then report over gRPC and NATS (issu
 
   it('renews its credentials while reporting on both channels, without a dropped report', async function () {
     // The stored renew-after comes due a few reports into the run (as if 16 of the 24 hours had passed).
-    const store = new DirectoryStore(dir);
-    const before = await store.load();
+    const before = await store().load();
     assert.ok(before);
-    await store.save({ ...before, renewAfter: Math.floor(Date.now() / 1000) + 4 });
+    await store().save({ ...before, renewAfter: Math.floor(Date.now() / 1000) + 4 });
     const a = run('grpc,nats');
     await eventually('Connected=True', async () => (await connected()) === 'True', 30_000);
     const renewed = await eventually(
       'renewed credentials stored',
       async () => {
-        const c = await store.load();
+        const c = await store().load();
         return c && c.certPem !== before.certPem ? c : undefined;
       },
       30_000,
