@@ -15,6 +15,7 @@ import {
   rootKeyRotate,
   type CommandContext,
 } from './cli/commands.ts';
+import { agentPairingCode } from './cli/agent.ts';
 
 export const USAGE = `palisade <command> [flags]
 
@@ -45,6 +46,11 @@ export const USAGE = `palisade <command> [flags]
       palisade-keyservice.<operator-namespace>.svc:8443; the CA bundle to the operator namespace's
       ConfigMap palisade-ca-bundle. The CLI reads no key.
 
+  agent pairing-code --namespace NS --agent NAME [--new]
+      print the ClusterAgent's current pairing code with its ID, expiry and the CA pin the agent checks
+      (from the Secret <name>-pairing-code, shown while the code can be used); --new asks for a new code
+      (sets spec.pairing.requestedAt) and waits for it (docs/agents.md)
+
   common: --kubeconfig PATH (default $KUBECONFIG, then ~/.kube/config)
 `;
 
@@ -56,6 +62,7 @@ const COMMANDS: Record<string, (c: CommandContext) => Promise<void>> = {
   restore,
   'data encrypt': dataEncrypt,
   'data decrypt': dataDecrypt,
+  'agent pairing-code': agentPairingCode,
 };
 
 export async function runCli(argv: string[], io: Omit<CommandContext, 'flags'>): Promise<number> {
@@ -82,6 +89,8 @@ export async function runCli(argv: string[], io: Omit<CommandContext, 'flags'>):
       'passphrase-file': { type: 'string' },
       'activate-after': { type: 'string' },
       overlap: { type: 'string' },
+      agent: { type: 'string' },
+      new: { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
