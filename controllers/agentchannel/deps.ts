@@ -38,6 +38,8 @@ export interface ChannelDeps {
    * reports at once must not be refused because the keystore cache lags its own write.
    */
   written: Map<string, Secret>;
+  /** Counts a pairing attempt by outcome (a gRPC status name, or OK); never by code or source. */
+  countAttempt?(outcome: string): void;
 }
 
 /** The newer of the cached and the just-written agent record. */

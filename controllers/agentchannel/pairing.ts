@@ -62,11 +62,13 @@ export function pairingHandlers(d: ChannelDeps): UntypedServiceImplementation {
       const attempt: Attempt = { source: sourceAddress(call.getPeer()) };
       pair(d, call.request, attempt).then(
         (res) => {
+          d.countAttempt?.('OK');
           audit(d, attempt, 'Success', 'paired');
           callback(null, res);
         },
         (e: unknown) => {
           const err = e instanceof RpcError ? e : internal(d, e);
+          d.countAttempt?.(status[err.code] ?? String(err.code));
           audit(d, attempt, 'Failure', `${status[err.code]}: ${err.message}`);
           const trailer = new Metadata();
           for (const [k, v] of Object.entries(err.trailer)) trailer.set(k, v);

@@ -4,6 +4,7 @@
  * codes, and the caches both read. Like the key service, every replica serves: the informers run on
  * every replica; any replica's write to an agent record is conditional, so replicas never race a code.
  */
+import { Counter, Gauge } from 'prom-client';
 import type { ClusterAgent, Tenant } from '../../crds/v1alpha1/index.ts';
 import type { PairingDeps } from '../clusteragent/pairing.ts';
 import { PAIRING_LOOKUP_LABEL } from '../clusteragent/record.ts';
@@ -121,7 +122,22 @@ export function setupAgentChannel(mgr: Manager, o: AgentChannelOptions): AgentCh
     certificateLifetimeMs: o.certificateLifetimeMs ?? DEFAULT_CERTIFICATE_LIFETIME_MS,
     written: new Map(),
   };
+  const attempts = new Counter({
+    name: 'palisade_pairing_attempts_total',
+    help: 'Pairing.Pair calls by outcome: OK, PERMISSION_DENIED (a bad code), RESOURCE_EXHAUSTED (rate-limited), INVALID_ARGUMENT, UNAVAILABLE.',
+    labelNames: ['outcome'] as const,
+    registers: [mgr.metrics.registry],
+  });
+  deps.countAttempt = (outcome) => attempts.inc({ outcome });
   const channel = new ClusterChannel(deps);
+  new Gauge({
+    name: 'palisade_clusterchannel_streams',
+    help: 'Open ClusterChannel Commands streams on this replica (one per connected gRPC agent).',
+    registers: [mgr.metrics.registry],
+    collect() {
+      this.set(channel.openStreams);
+    },
+  });
   // Reports can arrive once the server serves: silence means something from then on.
   void mgr.everyReplicaSynced().then(() => heartbeats.listening(mgr.clock.now()));
   return {
