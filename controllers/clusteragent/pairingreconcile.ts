@@ -65,7 +65,14 @@ export async function convergePairing(
     return { condition: notReady(AgentReason.SecretConflict, message), wakeInMs: 60_000 };
   }
   if (codeDue(agent, ctx.record, await wasShown(d, ctx, shownSecret), now.getTime())) {
-    const pepper = d.pairing?.pepper();
+    if (!d.pairing)
+      return {
+        condition: notReady(
+          AgentReason.PairingUnavailable,
+          'pairing is served on the cluster channel: run the operator with --keyservice-address',
+        ),
+      };
+    const pepper = d.pairing.pepper();
     if (!pepper)
       return {
         condition: notReady(AgentReason.PairingUnavailable, 'the installation hash salt is not readable yet'),
