@@ -2,7 +2,7 @@ import type { ClusterAgent, ClusterAgentStatus, Tenant } from '../../crds/v1alph
 import { agentRecordName, revocationsName } from '../keystore/entries.ts';
 import { tenantOfNamespace } from '../keystore/tenants.ts';
 import { readRevocations } from '../nats/revocations.ts';
-import { readySummary, setConditions, type ConditionInput } from '../runtime/conditions.ts';
+import type { ConditionInput } from '../runtime/conditions.ts';
 import { isAlreadyExists } from '../runtime/errors.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import { isControlledBy } from '../runtime/objects.ts';
@@ -16,7 +16,7 @@ import { agentRecordSecret, readAgentRecord, type AgentRecord } from './record.t
 import { revoke } from './revoke.ts';
 import { tenancyProblem } from './tenancy.ts';
 import { convergePairing, dropCodeSecret } from './pairingreconcile.ts';
-import { pairingStatus } from './pairing.ts';
+import { report } from './status.ts';
 
 const TENANT_RECHECK_MS = 5_000;
 
@@ -275,73 +275,4 @@ function agentIndex(d: AgentDeps, agent: ClusterAgent): number {
 
 function notReady(reason: string, message: string): ConditionInput {
   return { type: AgentCondition.CredentialsReady, status: 'False', reason, message };
-}
-
-/** The one status (the driver writes it, and skips the write when nothing changed). */
-function report(
-  agent: ClusterAgent,
-  ctx: Context | undefined,
-  credentials: ConditionInput,
-  d: AgentDeps,
-  conn?: ReturnType<typeof connectivity>,
-): ClusterAgentStatus {
-  const r = ctx?.record;
-  const paired = !!agent.spec.pairing;
-  const issued = credentials.status === 'True' && r && !paired;
-  const { lastHeartbeat, health, statistics, conditions: _c, pairing: _p, ...kept } = agent.status ?? {};
-  void _c;
-  void _p;
-  // NB: in pairing mode no credentials Secret exists: what Secret mode reported must not linger.
-  const rest = paired ? withoutSecretFacts(kept) : kept;
-  const now = d.env.now().getTime();
-  const shown =
-    !!ctx &&
-    d.secrets.get(`${agent.metadata.name}-pairing-code`, agent.metadata.namespace ?? '') !== undefined;
-  const pairing = paired && ctx ? pairingStatus(agent, r, now, shown) : undefined;
-  return {
-    ...rest,
-    ...(pairing && Object.keys(pairing).length ? { pairing } : {}),
-    ...(paired && r?.user ? { userPublicKey: r.user } : {}),
-    ...(ctx ? { tenantUID: ctx.uid } : {}),
-    ...(issued
-      ? {
-          credentialsSecret: credentialsSecretName(agent),
-          userPublicKey: r.user,
-          credentialsIssuedAt: r.issuedAt.replace(/\.\d+Z$/, 'Z'),
-          credentialsVersion: r.version,
-        }
-      : {}),
-    ...(conn
-      ? { lastHeartbeat: conn.lastHeartbeat, health: conn.health, statistics: conn.statistics }
-      : { lastHeartbeat, health, statistics }),
-    observedGeneration: agent.metadata.generation,
-    conditions: conditionsFor(d, agent, credentials, conn?.concern),
-  };
-}
-
-function withoutSecretFacts(s: Omit<ClusterAgentStatus, 'conditions' | 'pairing'>) {
-  const {
-    credentialsSecret: _s,
-    userPublicKey: _u,
-    credentialsIssuedAt: _i,
-    credentialsVersion: _v,
-    ...rest
-  } = s;
-  void [_s, _u, _i, _v];
-  return rest;
-}
-
-/** Ready follows the credentials; Connected is reported beside it (an agent may be offline by design). */
-function conditionsFor(
-  d: AgentDeps,
-  agent: ClusterAgent,
-  credentials: ConditionInput,
-  connected?: ConditionInput,
-) {
-  const list = [
-    credentials,
-    ...(connected ? [connected] : []),
-    readySummary([credentials], AgentReason.Ready),
-  ];
-  return setConditions(agent.status?.conditions, list, agent.metadata.generation, d.env.now());
 }
