@@ -167,7 +167,6 @@ export class GrpcChannel {
     this.cancelStream = this.client.commands(
       (c) => {
         backoff.reset();
-        if (c.verb === 'report-now') this.reportNow();
         this.o.onCommand?.(c);
       },
       (e) => {

@@ -44,6 +44,7 @@ export interface RunningChannels {
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+const RECENT_RENEWAL_MS = 3_000;
 
 /** Loads the stored credentials and starts the chosen channels on them. */
 export async function runChannels(o: RunOptions): Promise<RunningChannels> {
@@ -71,6 +72,7 @@ class AgentRun {
   private renewing: Promise<void> | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
   private done = false;
+  private renewedAt = 0;
   private settle: (why: Error | undefined) => void = () => undefined;
 
   constructor(creds: StoredCredentials, o: RunOptions) {
@@ -82,11 +84,7 @@ class AgentRun {
     this.channel = new GrpcChannel(creds, {
       ...o,
       report: o.channels.includes('grpc'),
-      onCommand: (c) => {
-        this.log(`command ${c.verb} (${c.id})`);
-        if (c.verb === 'refresh-credentials') void this.renewSafely();
-        o.onCommand?.(c.verb);
-      },
+      onCommand: (c) => this.command(c.verb, `${c.id} over gRPC`),
     });
     void this.channel.ended.then((why) => why && this.finish(why));
   }
@@ -104,6 +102,17 @@ class AgentRun {
         `over ${this.o.channels.join(' and ')}`,
     );
     this.schedule();
+  }
+
+  /** A command from Palisade, on either channel. */
+  private command(verb: string, from: string): void {
+    this.log(`command ${verb} (${from})`);
+    // NB: Palisade sends it on every channel (and again every 30 s until the agent renews): a copy that
+    // arrives just after the renewal it asked for is stale.
+    if (verb === 'refresh-credentials' && Date.now() - this.renewedAt > RECENT_RENEWAL_MS)
+      void this.renewSafely();
+    else if (verb === 'report-now') this.channel.reportNow();
+    this.o.onCommand?.(verb);
   }
 
   async stop(): Promise<void> {
@@ -141,7 +150,7 @@ class AgentRun {
         ...(health ? { health } : {}),
         ...(statistics ? { statistics } : {}),
         log: this.log,
-        onCommand: (verb) => this.o.onCommand?.(verb),
+        onCommand: (verb) => this.command(verb, 'over NATS'),
       },
     );
     this.nats = agent;

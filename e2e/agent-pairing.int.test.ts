@@ -34,6 +34,7 @@ import { startMessaging, stopMessaging, type MessagingEnv } from './messaging.su
 const MAIN = fileURLToPath(new URL('../agent/main.ts', import.meta.url));
 const CHART = path.join(REPO_ROOT, 'charts/palisade-agent');
 const CREDENTIALS = 'edge-palisade-agent-credentials';
+const AGENT_SPEC = { clusterName: 'edge-cluster', heartbeatDeadline: '10s', pairing: {} };
 const EXIT_REFUSED = 3;
 const text = (s: Secret | undefined, k: string) => Buffer.from(s?.data?.[k] ?? '', 'base64').toString();
 
@@ -152,7 +153,7 @@ describe('palisade-agent: pair with a code, then report over gRPC and NATS (issu
       apiVersion: 'palisade.dev/v1alpha1',
       kind: 'ClusterAgent',
       metadata: { name: 'edge', namespace: ns },
-      spec: { clusterName: 'edge-cluster', heartbeatDeadline: '10s', pairing: {} },
+      spec: AGENT_SPEC,
     } as KubeObject);
     // Where the platform engineer reads it.
     const shown = await eventually(
@@ -250,6 +251,34 @@ describe('palisade-agent: pair with a code, then report over gRPC and NATS (issu
     const natsConnects = () => a.output().match(/^connected to /gm)?.length ?? 0;
     await eventually('NATS reconnected with the new user', async () => natsConnects() >= 2, 20_000);
     assert.equal(await connected(), 'True');
+    assert.doesNotMatch(a.output(), /failed|refused|stopped publishing/, 'no report dropped');
+  });
+
+  it('renews at once when the platform engineer rotates its credentials (spec.credentialRotationTrigger)', async function () {
+    const a = agents.at(-1) as AgentProcess;
+    const before = await store().load();
+    assert.ok(before);
+    await kube().apply({
+      apiVersion: 'palisade.dev/v1alpha1',
+      kind: 'ClusterAgent',
+      metadata: { name: 'edge', namespace: ns },
+      spec: { ...AGENT_SPEC, credentialRotationTrigger: 'rotate-1' },
+    } as KubeObject);
+    const renewed = await eventually(
+      'renewed credentials stored',
+      async () => {
+        const c = await store().load();
+        return c && c.certPem !== before.certPem ? c : undefined;
+      },
+      30_000,
+    );
+    assert.match(a.output(), /^command refresh-credentials/m);
+    const serial = new X509Certificate(renewed.certPem).serialNumber.toLowerCase();
+    await eventually(
+      'Palisade records the renewed certificate',
+      async () => (await getAgent())?.status?.pairing?.certificateSerial?.toLowerCase() === serial,
+      30_000,
+    );
     assert.doesNotMatch(a.output(), /failed|refused|stopped publishing/, 'no report dropped');
   });
 
