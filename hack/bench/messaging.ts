@@ -250,6 +250,8 @@ async function main() {
     const wc = await scrapeWrites(port);
     await paced(chosen, (s) => {
       probes.set(s.key, { t: Date.now(), done: (a) => a.status?.health === 'Degraded', out: healthLags });
+      // NB: any report is a heartbeat: the deadline runs from this one if it is the last.
+      lastBeat.set(s.key, Date.now());
       s.c.nc.publish(`palisade.t.${s.c.uid}.agent.${s.name}.health`, '{"status":"Degraded"}');
     });
     await until('every health change in status', () => healthLags.length >= chosen.length, 120_000).catch(
