@@ -38,6 +38,7 @@ interface Rendered {
 
 const NON_DEFAULT = `
 replicaCount: 3
+shards: [a, b]
 image: { repository: registry.example.com/palisade, tag: "9.9.9", pullPolicy: Always }
 operator: { logLevel: debug, concurrency: 16, metricsPort: 9090 }
 serviceAccount: { create: true, name: palisade-custom, annotations: { team: platform } }
