@@ -6,8 +6,9 @@
  * here, Renew is called with the current certificate, and what comes back is checked and STORED before
  * any channel switches to it, so a crash at any point leaves credentials that work. gRPC then sends its
  * next report on the new certificate; NATS connects with the new user before the old connection is
- * drained, and the old connection's refusal (Palisade revokes the old user) is expected, not fatal. A
- * failed renewal is retried with backoff until the certificate expires; a refused one ends the agent.
+ * drained, and a refusal of the old connection meanwhile is expected, not fatal. A failed renewal is
+ * retried with backoff (an expired certificate is then refused: a new code is needed); a refused one
+ * ends the agent.
  *
  * The agent ends (and `main.ts` exits 3) when either channel's credentials are refused: the ClusterAgent
  * was deleted or suspended. Anything else that stops a channel is retried.
@@ -15,8 +16,7 @@
 import { connectAgent, CredentialsRefusedError, type RunningAgent } from './agent.ts';
 import { Backoff } from './backoff.ts';
 import { GrpcChannel, type ChannelOptions } from './channel.ts';
-import type { CallError } from './grpc.ts';
-import { isRefusal } from './grpc.ts';
+import { isRefusal, type CallError } from './grpc.ts';
 import { generateAgentKeys } from './keys.ts';
 import { adoptCredentials, unissued } from './pair.ts';
 import { formatCreds } from '../controllers/nats/protocol/accounts.ts';
