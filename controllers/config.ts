@@ -28,6 +28,8 @@ export interface OperatorConfig {
   certificateNamespaces: string[];
   /** The key service's gRPC listener (off when absent). */
   keyServiceAddress?: string;
+  /** Where remote agents reach the cluster channel (`host:port`), written beside each pairing code. */
+  agentChannelAddress?: string;
   /** Audiences a ServiceAccount token for the key service must carry. */
   keyServiceAudiences: string[];
   /** The `iss` of the key service's access tokens (default https://palisade-keyservice.<namespace>.svc). */
@@ -65,6 +67,10 @@ const USAGE = `palisade operator
                              is granted by the chart); tenant namespaces need not be listed
   --keyservice-address <h:p> serve the key service (gRPC, TLS 1.2+, on every replica) here (default: off;
                              docs/keyservice.md)
+  --agent-channel-address <h:p>
+                             where remote agents reach the cluster channel (the key service's port as
+                             exposed outside the cluster), written beside each pairing code (default
+                             $PALISADE_AGENT_CHANNEL_ADDRESS; docs/agents.md)
   --keyservice-audiences <a,...>
                              audiences a caller's ServiceAccount token must carry (default palisade-keyservice)
   --token-issuer <url>       the iss claim of the key service's access tokens (default
@@ -94,6 +100,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
         'service-account': { type: 'string' },
         'certificate-namespaces': { type: 'string' },
         'keyservice-address': { type: 'string' },
+        'agent-channel-address': { type: 'string' },
         'keyservice-audiences': { type: 'string' },
         'token-issuer': { type: 'string' },
         help: { type: 'boolean' },
@@ -125,6 +132,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     ...(namespaceRole ? { namespaceRole, serviceAccount } : {}),
     certificateNamespaces: (values['certificate-namespaces'] ?? '').split(',').filter(Boolean),
     ...(values['keyservice-address'] ? { keyServiceAddress: values['keyservice-address'] } : {}),
+    ...((values['agent-channel-address'] ?? env.PALISADE_AGENT_CHANNEL_ADDRESS)
+      ? { agentChannelAddress: values['agent-channel-address'] ?? env.PALISADE_AGENT_CHANNEL_ADDRESS }
+      : {}),
     keyServiceAudiences: (values['keyservice-audiences'] || DEFAULT_AUDIENCE).split(',').filter(Boolean),
     ...(values['token-issuer'] ? { tokenIssuer: values['token-issuer'] } : {}),
     agentStatusRefreshMs: positive(env.PALISADE_AGENT_STATUS_REFRESH_MS),

@@ -76,6 +76,7 @@ async function main(): Promise<void> {
         rand,
         ...(nats ? { nats } : {}),
         ...(config.natsAgentUrl ? { natsUrl: config.natsAgentUrl } : {}),
+        ...(config.agentChannelAddress ? { address: config.agentChannelAddress } : {}),
       })
     : undefined;
   if (nats || agentChannel) {

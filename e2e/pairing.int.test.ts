@@ -51,7 +51,12 @@ describe('Pairing and the gRPC cluster channel (issue 12)', function () {
       () => kube().get<Secret>({ kind: 'Secret', name: `${name}-pairing-code`, namespace: ns }),
       60_000,
     );
-    return { code: secretText(s, 'code'), codeID: secretText(s, 'code-id'), pin: secretText(s, 'ca-pin') };
+    return {
+      code: secretText(s, 'code'),
+      codeID: secretText(s, 'code-id'),
+      pin: secretText(s, 'ca-pin'),
+      server: secretText(s, 'server'),
+    };
   };
   const pair = (code: string, keys: AgentKeys, tenant?: string) =>
     pairWith(address, caPem, {
@@ -72,7 +77,7 @@ describe('Pairing and the gRPC cluster channel (issue 12)', function () {
       { PALISADE_AGENT_STATUS_REFRESH_MS: '3000' },
       undefined,
       undefined,
-      [`--keyservice-address=${address}`],
+      [`--keyservice-address=${address}`, `--agent-channel-address=${address}`],
     );
     for (const t of [a, b]) await kube().apply(tenantManifest(t));
     for (const t of [a, b])
@@ -111,7 +116,8 @@ describe('Pairing and the gRPC cluster channel (issue 12)', function () {
 
   it('shows a code once, pairs once with it, and refuses the second use', async function () {
     await kube().apply(agentManifest('edge', ans));
-    const { code, codeID, pin } = await codeOf('edge', ans);
+    const { code, codeID, pin, server } = await codeOf('edge', ans);
+    assert.equal(server, address, 'the code Secret says where to pair');
     assert.match(code, /^[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}$/);
     assert.match(pin, /^sha256:[0-9a-f]{64}$/);
     const pending = await eventually('status.pairing Pending', async () => {
