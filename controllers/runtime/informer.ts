@@ -73,9 +73,10 @@ export class Informer<T extends KubeObject> implements ObjectCache<T> {
         labelSelector: opts.labelSelector,
         namespace: opts.namespace,
       });
-      return { ...list, items: list.items as KubernetesObject[] };
+      return { ...list, items: list.items.map(trimmed) as KubernetesObject[] };
     };
-    this.lw = new ListWatch(path, new LongWatch(client.kubeConfig), listFn, false, opts.labelSelector);
+    const watch = new LongWatch(client.kubeConfig, (o) => trimmed(o as KubeObject));
+    this.lw = new ListWatch(path, watch, listFn, false, opts.labelSelector);
     this.lw.on('add', (o) => this.dispatch('add', o as T));
     this.lw.on('update', (o) => this.dispatch('update', o as T));
     this.lw.on('delete', (o) => this.dispatch('delete', o as T));
@@ -156,6 +157,23 @@ export class Informer<T extends KubeObject> implements ObjectCache<T> {
       if (!this.stopped) void this.run();
     });
   }
+}
+
+/** Annotations that are large, written by other tools, and never read by Palisade. */
+const UNREAD_ANNOTATIONS = ['kubectl.kubernetes.io/last-applied-configuration'];
+
+/**
+ * What the cache keeps of an object: all but `metadata.managedFields` (often the largest part, and read
+ * only by the API server) and annotations no reconcile reads, as controller-runtime's
+ * TransformStripManagedFields does. NB: an update built from a cached object leaves the server's
+ * managedFields as they are (an absent field is not an empty one).
+ */
+export function trimmed<T extends KubeObject>(obj: T): T {
+  const m = obj?.metadata;
+  if (!m) return obj;
+  delete (m as { managedFields?: unknown }).managedFields;
+  if (m.annotations) for (const a of UNREAD_ANNOTATIONS) delete m.annotations[a];
+  return obj;
 }
 
 /**

@@ -18,8 +18,12 @@ const MAX_POOLS = 4;
  * a re-opened watch reuses a kept-alive connection instead of building a TLS context and handshake.
  */
 export class LongWatch extends Watch {
-  constructor(config: KubeConfig) {
+  private readonly transform: (obj: unknown) => unknown;
+
+  /** `transform` is applied to each object a watch event carries, before the cache sees it. */
+  constructor(config: KubeConfig, transform: (obj: unknown) => unknown = (o) => o) {
     super(config);
+    this.transform = transform;
     // NB: the library keeps this private; it is the only knob for the client-side inactivity limit.
     (this as unknown as { requestTimeoutMs: number }).requestTimeoutMs = INACTIVITY_MS;
     sharePools(config);
@@ -32,7 +36,8 @@ export class LongWatch extends Watch {
     done: (err: unknown) => void,
   ): Promise<AbortController> {
     const timeoutSeconds = SERVER_TIMEOUT_S + Math.floor(Math.random() * SERVER_TIMEOUT_JITTER_S);
-    return super.watch(path, { ...queryParams, allowWatchBookmarks: true, timeoutSeconds }, callback, done);
+    const cb = (phase: string, obj: unknown, w?: unknown) => callback(phase, this.transform(obj), w);
+    return super.watch(path, { ...queryParams, allowWatchBookmarks: true, timeoutSeconds }, cb, done);
   }
 }
 
