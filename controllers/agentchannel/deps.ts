@@ -37,10 +37,12 @@ export interface ChannelDeps {
    * Agent records this process wrote, until the cache shows them: an agent that pairs or renews and
    * reports at once must not be refused because the keystore cache lags its own write.
    */
-  written: Map<string, Secret>;
+  written: Map<string, { secret: Secret; at: number }>;
   /** Counts a pairing attempt by outcome (a gRPC status name, or OK); never by code or source. */
   countAttempt?(outcome: string): void;
 }
+
+export const WRITE_GRACE_MS = 10_000;
 
 /** The newer of the cached and the just-written agent record. */
 export function freshRecord(d: ChannelDeps, name: string): Secret | undefined {
@@ -48,11 +50,12 @@ export function freshRecord(d: ChannelDeps, name: string): Secret | undefined {
   const mine = d.written.get(name);
   if (!mine) return cached;
   const rv = (s: Secret | undefined) => Number(s?.metadata.resourceVersion ?? 0);
-  if (cached && rv(cached) >= rv(mine)) {
+  // NB: a write the cache never shows within the grace was undone (the record deleted): the cache wins.
+  if ((cached && rv(cached) >= rv(mine.secret)) || d.now().getTime() - mine.at > WRITE_GRACE_MS) {
     d.written.delete(name);
     return cached;
   }
-  return mine;
+  return mine.secret;
 }
 
 /** Index on the ClusterAgent cache: an agent by its metadata.uid (the identity in its certificate). */
@@ -61,3 +64,11 @@ export const agentUIDIndex = (a: ClusterAgent): string[] => (a.metadata.uid ? [a
 
 /** Index on the keystore cache: a pending pairing record by its lookup label. */
 export const PAIRING_LOOKUP_INDEX = 'pairing-lookup';
+
+/** Remembers a record this process wrote; entries older than the grace are dropped as new ones come. */
+export function rememberWrite(d: ChannelDeps, secret: Secret): void {
+  const now = d.now().getTime();
+  if (d.written.size >= 1024)
+    for (const [k, v] of d.written) if (now - v.at > WRITE_GRACE_MS) d.written.delete(k);
+  d.written.set(secret.metadata.name, { secret, at: now });
+}

@@ -28,7 +28,7 @@ import { isPublicKey } from '../nats/protocol/index.ts';
 import { PkiError, verifyCertificateRequest } from '../pki/index.ts';
 import { isConflict, isNotFound } from '../runtime/errors.ts';
 import type { Secret } from '../runtime/kube/types.ts';
-import { PAIRING_LOOKUP_INDEX, type ChannelDeps } from './deps.ts';
+import { PAIRING_LOOKUP_INDEX, rememberWrite, type ChannelDeps } from './deps.ts';
 import { ChannelUnavailableError, issueAgentCredentials, nextRecord } from './issue.ts';
 import type { PairRequest, PairResponse } from './proto.ts';
 import { sourceAddress } from './ratelimit.ts';
@@ -207,7 +207,7 @@ export async function saveRecord(
   });
   if (secret.metadata.name !== agentRecordName(tenantUID, name)) throw new Error('record name mismatch');
   try {
-    d.written.set(secret.metadata.name, await d.client.update(secret));
+    rememberWrite(d, await d.client.update(secret));
   } catch (e) {
     if (isConflict(e) || isNotFound(e)) throw new RpcError(status.PERMISSION_DENIED, BAD_CODE);
     throw e;
