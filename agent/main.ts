@@ -3,7 +3,7 @@
  * palisade-agent pair [--server HOST:PORT --ca-fingerprint sha256:HEX]   (default: `server`, `ca-pin` of the code Secret)
  *                     (--code-secret [NS/]NAME[:KEY] | --code-file FILE | --code CODE | $PALISADE_PAIRING_CODE)
  *                     (--credentials-secret [NS/]NAME | --credentials-dir DIR) [--kubeconfig FILE] [--namespace NS]
- *                     [--server-name NAME] [--if-unpaired]    (unless the code Secret's `code-id` is new)
+ *                     [--server-name NAME] [--tenant NAME] [--if-unpaired]    (unless the code Secret's `code-id` is new)
  * palisade-agent run  (--credentials-secret [NS/]NAME | --credentials-dir DIR) [--kubeconfig FILE] [--namespace NS]
  *                     [--channels grpc,nats] [--interval 10s] [--nats-server tls://HOST:PORT]
  * palisade-agent --secret-dir DIR [--server tls://HOST:4222] [--interval 10s]     (NATS only, agent.ts)
@@ -53,6 +53,7 @@ async function pairCommand(args: string[]): Promise<void> {
       server: { type: 'string' },
       'server-name': { type: 'string' },
       'ca-fingerprint': { type: 'string' },
+      tenant: { type: 'string' },
       'if-unpaired': { type: 'boolean', default: false },
     },
   });
@@ -83,6 +84,7 @@ async function pairCommand(args: string[]): Promise<void> {
     server,
     caFingerprint,
     ...(values['server-name'] ? { serverName: values['server-name'] } : {}),
+    ...(values.tenant ? { tenant: values.tenant } : {}),
     store,
     log: say,
   });

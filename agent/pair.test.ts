@@ -128,6 +128,16 @@ describe('palisade-agent pair', function () {
     );
   });
 
+  it('names the tenant it means to join, and a code of another tenant pairs nothing', async () => {
+    const store = new DirectoryStore(dir);
+    const pair = (tenant: string) =>
+      pairAgent({ code: CODE, server: palisade.address, caFingerprint: palisade.pin, tenant, store });
+    await assert.rejects(pair('globex'), PairingRefusedError);
+    assert.equal(palisade.seen.pairs[0]?.tenant, 'globex');
+    assert.deepEqual(await readdir(dir), []);
+    assert.equal((await pair('acme')).tenant, 'acme');
+  });
+
   it('ends with PairingRefusedError when Palisade refuses the code, and stores nothing', async () => {
     await assert.rejects(
       pairAgent({

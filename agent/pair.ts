@@ -31,6 +31,8 @@ export interface PairOptions {
   /** `sha256:<hex>` of the CA's public key. */
   caFingerprint: string;
   serverName?: string;
+  /** The Tenant (name) the agent means to join: Palisade refuses a code of any other tenant's agent. */
+  tenant?: string;
   store: CredentialStore;
   log?: (line: string) => void;
   now?: () => Date;
@@ -118,6 +120,7 @@ export async function pairAgent(o: PairOptions): Promise<StoredCredentials> {
         natsUserPublicKey: keys.natsPublicKey,
         certificateRequest: keys.certificateRequest,
         agentVersion: AGENT_VERSION,
+        ...(o.tenant ? { tenant: o.tenant } : {}),
       })
       .catch((e: unknown) => {
         throw pairingError(e);

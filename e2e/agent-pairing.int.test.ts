@@ -174,6 +174,7 @@ describe('palisade-agent: pair with a code, then report over gRPC and NATS (issu
     const chart = await renderChart(agentNs, [
       `palisade.server=${address}`,
       `palisade.caFingerprint=${pin}`,
+      `palisade.tenant=${tenant}`,
       'pairing.existingSecret=palisade-pairing-code',
       'channels={grpc,nats}',
       'interval=1s',

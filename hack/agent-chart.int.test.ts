@@ -32,7 +32,7 @@ pairing: { existingSecret: palisade-pairing-code }
 `;
 const NON_DEFAULT = `
 image: { repository: registry.example.com/palisade-agent, tag: "9.9.9", pullPolicy: Always }
-palisade: { server: "10.0.0.7:8443", serverName: palisade-keyservice.palisade-system.svc, caFingerprint: "${PIN}" }
+palisade: { server: "10.0.0.7:8443", serverName: palisade-keyservice.palisade-system.svc, tenant: acme, caFingerprint: "${PIN}" }
 pairing: { existingSecret: edge-pairing, key: the-code }
 credentialsSecret: { name: edge-credentials }
 channels: [grpc, nats]
@@ -133,6 +133,7 @@ describe('Agent Helm chart', function () {
       '--server=10.0.0.7:8443',
       `--ca-fingerprint=${PIN}`,
       '--server-name=palisade-keyservice.palisade-system.svc',
+      '--tenant=acme',
       '--code-secret=edge-pairing:the-code',
       '--credentials-secret=edge-credentials',
     ]);

@@ -122,7 +122,9 @@ export async function startFakePalisade(o: {
     Pair: (call: ServerUnaryCall<PairRequest, unknown>, cb: sendUnaryData<unknown>) => {
       seen.pairs.push(call.request);
       const code = call.request.code;
-      if (!codes.includes(code) || used.has(code))
+      // The fake's agent belongs to tenant acme.
+      const otherTenant = call.request.tenant && call.request.tenant !== 'acme';
+      if (!codes.includes(code) || used.has(code) || otherTenant)
         return cb({ code: status.PERMISSION_DENIED, details: 'code refused' });
       used.add(code);
       issue(call.request.certificateRequest, call.request.natsUserPublicKey).then(
