@@ -118,7 +118,7 @@ export const permissions: readonly Permission[] = [
     resource: 'secrets',
     verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'],
     scope: 'namespace',
-    why: 'in tenant namespaces only (and certificateNamespaces): delivered agent credentials and internal leaf certificates (created, replaced by resourceVersion-guarded updates), imported and cert-manager certificates read; Secrets of the layout before the keystore deleted once moved. The informers select only Palisade-labelled Secrets (and palisade.dev/watch=true imports)',
+    why: 'in tenant namespaces only (and certificateNamespaces): delivered agent credentials and internal leaf certificates (created, replaced by resourceVersion-guarded updates), pairing codes shown once (created, deleted when used up or expired), imported and cert-manager certificates read; Secrets of the layout before the keystore deleted once moved. The informers select only Palisade-labelled Secrets (and palisade.dev/watch=true imports)',
   },
   {
     apiGroup: 'rbac.authorization.k8s.io',
