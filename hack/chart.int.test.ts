@@ -46,7 +46,7 @@ podDisruptionBudget: { enabled: false }
 metrics: { service: { enabled: false } }
 nodeSelector: { kubernetes.io/os: linux }
 nats: { enabled: false, externalUrl: "nats.example.com:4222", agentUrl: "tls://nats.example.com:4222" }
-keyService: { port: 9443, networkPolicy: { enabled: true } }
+keyService: { port: 9443, agentChannelAddress: "palisade.example.com:443", networkPolicy: { enabled: true } }
 `;
 
 async function helm(args: string[]): Promise<string> {
@@ -131,6 +131,8 @@ describe('Helm chart', function () {
   it('refuses values the schema does not allow, saying which', async function () {
     await writeFile(path.join(dir, 'bad.yaml'), 'replicaCount: 0\noperator: { logLevel: loud }\n');
     await assert.rejects(render('x', path.join(dir, 'bad.yaml')), /replicaCount[\s\S]*minimum|logLevel/);
+    await writeFile(path.join(dir, 'bad-address.yaml'), 'keyService: { agentChannelAddress: "https://x" }\n');
+    await assert.rejects(render('x', path.join(dir, 'bad-address.yaml')), /agentChannelAddress/);
   });
 
   for (const variant of ['default', 'non-default'] as const) {
@@ -147,6 +149,11 @@ describe('Helm chart', function () {
       assert.equal(kinds.includes('StatefulSet'), variant === 'default');
       const natsUrl = variant === 'default' ? `palisade-nats.${ns}.svc:4222` : 'nats.example.com:4222';
       assert.ok(manifest.includes(`--nats-url=${natsUrl}`), `the operator dials ${natsUrl}`);
+      assert.equal(
+        manifest.includes('--agent-channel-address=palisade.example.com:443'),
+        variant === 'non-default',
+        'the address agents are told beside pairing codes, only when set',
+      );
       const r = await testEnv().kubectl(
         ['apply', '--server-side', '--dry-run=server', '--force-conflicts', '-f', '-'],
         {
