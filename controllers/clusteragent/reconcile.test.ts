@@ -191,4 +191,29 @@ describe('ClusterAgent (reconcile driver, in-memory API server and NATS service)
       'pushed to the resolver',
     );
   });
+
+  it("gives credentials to the tenant's oldest maxAgents agents only, and to the next once one of them is being deleted", async () => {
+    const w = await agentWorld();
+    const t = (await w.client.get<Tenant>({ kind: 'Tenant', name: 'acme' })) as Tenant;
+    await w.user.update({ ...t, spec: { ...t.spec, messaging: { ...t.spec.messaging, maxAgents: 2 } } });
+    await w.reconcileTenant();
+    await w.tick();
+    // Created in the same second: the order is by name.
+    for (const name of ['gamma', 'alpha', 'beta']) await w.create(name);
+    await w.tick();
+    for (const name of ['gamma', 'alpha', 'beta']) await w.reconcile(name);
+
+    const ready = async (name: string) => conditions(await w.get(name))[0];
+    assert.equal(await ready('gamma'), `CredentialsReady=False/${AgentReason.AgentLimitReached}`);
+    assert.match((await w.get('gamma'))?.status?.conditions?.[0]?.message ?? '', /at most 2 agents/);
+    assert.equal(await w.credentials('gamma'), undefined, 'no credentials past the limit');
+    for (const name of ['alpha', 'beta'])
+      assert.equal(await ready(name), `CredentialsReady=True/${AgentReason.CredentialsIssued}`);
+
+    await w.user.delete({ kind: 'ClusterAgent', name: 'alpha', namespace: NS });
+    await w.tick();
+    await w.reconcile('gamma');
+    assert.equal(await ready('gamma'), `CredentialsReady=True/${AgentReason.CredentialsIssued}`);
+    assert.ok(await w.credentials('gamma'));
+  });
 });

@@ -260,17 +260,21 @@ function record(d: AgentDeps, ctx: Context, message: string, action: string, ver
   });
 }
 
-/** The agent's place among its namespace's agents, oldest first: the first `maxAgents` get credentials. */
+/**
+ * The agent's place among its namespace's agents, oldest first: the first `maxAgents` get credentials.
+ * A count of the agents before it, not a sort: a burst of n agents costs O(n) each, not O(n log n).
+ */
 function agentIndex(d: AgentDeps, agent: ClusterAgent): number {
-  const all = d.agents
-    .list(agent.metadata.namespace)
-    .filter((a) => !a.metadata.deletionTimestamp)
-    .sort(
-      (a, b) =>
-        (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') ||
-        a.metadata.name.localeCompare(b.metadata.name),
-    );
-  return all.findIndex((a) => a.metadata.name === agent.metadata.name);
+  const created = agent.metadata.creationTimestamp ?? '';
+  const name = agent.metadata.name;
+  let before = 0;
+  for (const a of d.agents.list(agent.metadata.namespace)) {
+    if (a.metadata.deletionTimestamp) continue;
+    const order =
+      (a.metadata.creationTimestamp ?? '').localeCompare(created) || a.metadata.name.localeCompare(name);
+    if (order < 0) before++;
+  }
+  return before;
 }
 
 function notReady(reason: string, message: string): ConditionInput {
