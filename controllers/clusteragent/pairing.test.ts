@@ -1,111 +1,20 @@
 // Pairing mode through the reconcile driver, on the in-memory API server: what is shown (once), what is
 // kept (a keyed hash), what goes (the code Secret when the code cannot be used, Secret-mode credentials).
 import assert from 'node:assert/strict';
-import type { ClusterAgent, ClusterAgentSpec, Tenant, TenantKey } from '../../crds/v1alpha1/index.ts';
 import { agentRecordName, revocationsName } from '../keystore/entries.ts';
-import { fakeInstallation, MANAGED_SELECTOR, OPERATOR_NAMESPACE } from '../keystore/testing/installation.ts';
+import { OPERATOR_NAMESPACE } from '../keystore/testing/installation.ts';
 import { readRevocations } from '../nats/revocations.ts';
-import type { Namespace, Secret } from '../runtime/kube/types.ts';
+import type { Secret } from '../runtime/kube/types.ts';
 import { secretString } from '../runtime/objects.ts';
-import { reconcilerFor } from '../runtime/reconciler.ts';
-import { TenantNamespaceAccess } from '../tenant/access.ts';
-import { tenantKind } from '../tenant/reconcile.ts';
 import { codeHash, normalizeCode } from './pairingcode.ts';
-import { clusterAgentKind } from './reconcile.ts';
 import { agentRecordSecret, PAIRING_LOOKUP_LABEL, readAgentRecord } from './record.ts';
-import { FakeNats } from './testdata/nats.ts';
+import { agentWorld, conditions, NS } from './testdata/world.ts';
 
-const NS = 'tenant-acme';
 const PEPPER = new Uint8Array(32).fill(5);
 const PIN = `sha256:${'ab'.repeat(32)}`;
 
-async function pairingWorld() {
-  const w = await fakeInstallation();
-  const nats = new FakeNats(w.env.now);
-  const tenants = await w.cache<Tenant>('Tenant');
-  const agents = await w.cache<ClusterAgent>('ClusterAgent');
-  const common = {
-    client: w.client,
-    events: w.events,
-    audit: w.audit,
-    env: w.env,
-    tenants,
-    keystore: w.keystore,
-  };
-  const access = new TenantNamespaceAccess({
-    client: w.client,
-    namespaces: w.namespaces,
-    keystoreNamespace: OPERATOR_NAMESPACE,
-    log: w.log,
-  });
-  const tenant = reconcilerFor(
-    { cache: tenants, client: w.client },
-    tenantKind({
-      ...common,
-      namespaces: await w.cache<Namespace>('Namespace', { labelSelector: MANAGED_SELECTOR }),
-      tenantKeys: await w.cache<TenantKey>('TenantKey'),
-      access,
-      messaging: { nats, rand: w.env.rand },
-    }),
-  );
-  const agent = reconcilerFor(
-    { cache: agents, client: w.client },
-    clusterAgentKind({
-      ...common,
-      agents,
-      secrets: w.secrets,
-      nats,
-      pairing: { pepper: () => PEPPER, caPin: () => PIN, address: 'palisade.example:8443' },
-    }),
-  );
-  const user = w.server.client('kubectl');
-  await user.create({
-    apiVersion: 'palisade.dev/v1alpha1',
-    kind: 'Tenant',
-    metadata: { name: 'acme' },
-    spec: {},
-  });
-  await tenant('acme');
-  await w.tick();
-  const t = (await w.client.get<Tenant>({ kind: 'Tenant', name: 'acme' })) as Tenant;
-  const uid = t.status?.uid ?? '';
-  const get = (name: string) => w.client.get<ClusterAgent>({ kind: 'ClusterAgent', name, namespace: NS });
-  const reconcile = async (name: string) => {
-    const out = await agent(`${NS}/${name}`);
-    await w.tick();
-    return out;
-  };
-  return {
-    ...w,
-    nats,
-    uid,
-    get,
-    reconcile,
-    create: (name: string, spec: Partial<ClusterAgentSpec> = {}) =>
-      user.create({
-        apiVersion: 'palisade.dev/v1alpha1',
-        kind: 'ClusterAgent',
-        metadata: { name, namespace: NS },
-        spec: { clusterName: `${name}-cluster`, ...spec },
-      }),
-    edit: async (name: string, spec: Partial<ClusterAgentSpec>) => {
-      const a = (await get(name)) as ClusterAgent;
-      await user.update({ ...a, spec: { ...a.spec, ...spec } });
-    },
-    secret: (name: string, namespace = NS) => w.client.get<Secret>({ kind: 'Secret', name, namespace }),
-    record: async (name: string) =>
-      readAgentRecord(
-        await w.client.get<Secret>({
-          kind: 'Secret',
-          name: agentRecordName(uid, name),
-          namespace: OPERATOR_NAMESPACE,
-        }),
-      ),
-  };
-}
-
-const conditions = (a: ClusterAgent | undefined) =>
-  (a?.status?.conditions ?? []).map((c) => `${c.type}=${c.status}/${c.reason}`);
+const pairingWorld = () =>
+  agentWorld({ pairing: { pepper: () => PEPPER, caPin: () => PIN, address: 'palisade.example:8443' } });
 
 describe('ClusterAgent pairing mode (reconcile driver, in-memory API server)', () => {
   it('shows a code once in <name>-pairing-code, keeps only its keyed hash, and writes no nats-creds Secret', async () => {

@@ -1,105 +1,23 @@
 // The ClusterAgent kind through the reconcile driver, on the in-memory API server with an in-memory NATS
 // service (testdata/nats.ts): where credentials are issued, what they are, and how they are revoked.
 import assert from 'node:assert/strict';
-import type { ClusterAgent, ClusterAgentSpec, Tenant, TenantKey } from '../../crds/v1alpha1/index.ts';
+import type { Tenant } from '../../crds/v1alpha1/index.ts';
 import { agentRecordName, revocationsName } from '../keystore/entries.ts';
-import { fakeInstallation, MANAGED_SELECTOR, OPERATOR_NAMESPACE } from '../keystore/testing/installation.ts';
+import { OPERATOR_NAMESPACE } from '../keystore/testing/installation.ts';
 import { decodeJwt } from '../nats/protocol/index.ts';
 import { readRevocations } from '../nats/revocations.ts';
-import type { Namespace, Secret } from '../runtime/kube/types.ts';
+import type { Secret } from '../runtime/kube/types.ts';
 import { isControlledBy, secretString } from '../runtime/objects.ts';
-import { reconcilerFor } from '../runtime/reconciler.ts';
-import { TenantNamespaceAccess } from '../tenant/access.ts';
-import { tenantKind } from '../tenant/reconcile.ts';
 import { AgentReason, Annotation } from './conditions.ts';
-import { clusterAgentKind } from './reconcile.ts';
 import { readAgentRecord } from './record.ts';
-import { FAKE_CA_PEM, FakeNats } from './testdata/nats.ts';
-
-const NS = 'tenant-acme';
-
-/** A Tenant made by its own kind (record, namespace, NATS account), and a ClusterAgent controller. */
-async function agentWorld() {
-  const w = await fakeInstallation();
-  const nats = new FakeNats(w.env.now);
-  const tenants = await w.cache<Tenant>('Tenant');
-  const agents = await w.cache<ClusterAgent>('ClusterAgent');
-  const common = {
-    client: w.client,
-    events: w.events,
-    audit: w.audit,
-    env: w.env,
-    tenants,
-    keystore: w.keystore,
-  };
-  const access = new TenantNamespaceAccess({
-    client: w.client,
-    namespaces: w.namespaces,
-    keystoreNamespace: OPERATOR_NAMESPACE,
-    log: w.log,
-  });
-  const tenant = reconcilerFor(
-    { cache: tenants, client: w.client },
-    tenantKind({
-      ...common,
-      namespaces: await w.cache<Namespace>('Namespace', { labelSelector: MANAGED_SELECTOR }),
-      tenantKeys: await w.cache<TenantKey>('TenantKey'),
-      access,
-      messaging: { nats, rand: w.env.rand },
-    }),
-  );
-  const agent = reconcilerFor(
-    { cache: agents, client: w.client },
-    clusterAgentKind({ ...common, agents, secrets: w.secrets, nats }),
-  );
-  const user = w.server.client('kubectl');
-  await user.create({
-    apiVersion: 'palisade.dev/v1alpha1',
-    kind: 'Tenant',
-    metadata: { name: 'acme' },
-    spec: {},
-  });
-  await tenant('acme');
-  await w.tick(); // the tenant namespace's Secret cache starts
-  const t = (await w.client.get<Tenant>({ kind: 'Tenant', name: 'acme' })) as Tenant;
-  const get = (name: string, namespace = NS) =>
-    w.client.get<ClusterAgent>({ kind: 'ClusterAgent', name, namespace });
-  return {
-    ...w,
-    nats,
-    user,
-    uid: t.status?.uid ?? '',
-    account: t.status?.natsAccount?.publicKey ?? '',
-    reconcileTenant: () => tenant('acme'),
-    reconcile: (name: string, namespace = NS) => agent(`${namespace}/${name}`),
-    get,
-    create: (name: string, namespace = NS, spec: Partial<ClusterAgentSpec> = {}) =>
-      user.create({
-        apiVersion: 'palisade.dev/v1alpha1',
-        kind: 'ClusterAgent',
-        metadata: { name, namespace },
-        spec: { clusterName: `${name}-cluster`, ...spec },
-      }),
-    edit: async (name: string, spec: Partial<ClusterAgentSpec>) => {
-      const a = (await get(name)) as ClusterAgent;
-      await user.update({ ...a, spec: { ...a.spec, ...spec } });
-    },
-    credentials: (name: string) =>
-      w.client.get<Secret>({ kind: 'Secret', name: `${name}-nats-creds`, namespace: NS }),
-    keystoreEntry: (name: string) =>
-      w.client.get<Secret>({ kind: 'Secret', name, namespace: OPERATOR_NAMESPACE }),
-  };
-}
-
-function conditions(a: ClusterAgent | undefined): string[] {
-  return (a?.status?.conditions ?? []).map((c) => `${c.type}=${c.status}/${c.reason}`);
-}
+import { FAKE_CA_PEM } from './testdata/nats.ts';
+import { agentWorld, conditions, NS } from './testdata/world.ts';
 
 describe('ClusterAgent (reconcile driver, in-memory API server and NATS service)', () => {
   it('sets Ready=False/TenantNotFound outside a tenant namespace, and issues nothing there', async () => {
     const w = await agentWorld();
     await w.user.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'elsewhere' } });
-    await w.create('edge', 'elsewhere');
+    await w.create('edge', {}, 'elsewhere');
     const written = (await w.client.list<Secret>('Secret', { namespace: OPERATOR_NAMESPACE })).items.length;
     const [events, audited] = [w.events.events.length, w.audit.records.length];
 
