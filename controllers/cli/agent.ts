@@ -6,6 +6,7 @@
  * print it; it is never logged or audited.
  */
 import type { ClusterAgent } from '../../crds/v1alpha1/index.ts';
+import { CODE_ID_ANNOTATION } from '../clusteragent/pairing.ts';
 import type { KubeApi } from '../runtime/kube/api.ts';
 import { KubeClient, loadKubeConfig } from '../runtime/kube/client.ts';
 import type { Secret } from '../runtime/kube/types.ts';
@@ -30,8 +31,6 @@ export interface ShownCode {
   caPin?: string;
   server?: string;
 }
-
-const CODE_ID_ANNOTATION = 'palisade.dev/pairing-code-id';
 
 export async function pairingCode(api: KubeApi, o: PairingCodeOptions): Promise<ShownCode> {
   const ref = { kind: 'ClusterAgent', name: o.agent, namespace: o.namespace };
