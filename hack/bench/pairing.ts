@@ -1,15 +1,19 @@
 /**
  * `make bench-pairing`: pairings per second through the real Pairing service (gRPC over TLS 1.3 on
  * loopback, the code checked against its keyed hash, the PKCS#10 request verified, a client certificate
- * signed by an RSA-2048 CA, a NATS user JWT signed, the keystore record written conditionally), then
- * reports per second through ClusterChannel.Report from every paired agent (each on its own mTLS
- * connection). Prints figures; asserts nothing about speed.
+ * signed by an RSA-2048 CA, a NATS user JWT signed, the keystore record written conditionally), then the
+ * same agents' reports over gRPC (ClusterChannel.Report, each agent on its own mTLS connection) beside
+ * the same over NATS (a real nats-server, reports read as MessagingBus reads them), in one table: reports
+ * per second, operator CPU seconds per 1,000 reports, API writes per second, and report-to-status lag (a
+ * health change sent → the ClusterAgent's status.health showing it). Prints figures; asserts nothing.
  *
- *   node hack/bench/pairing.ts [--agents 500] [--concurrency 16] [--reports 20000]
+ *   node hack/bench/pairing.ts [--agents 5000] [--concurrency 16] [--reports 20000] [--changes 500]
  *
  * The API server is the in-memory one the unit tests use (controllers/runtime/testing/), so what is
- * measured is Palisade's side of a pairing, not an API server's write latency. Server and clients share
- * this process: CPU seconds are for both.
+ * measured is Palisade's side, not an API server's write latency; status is written by the real
+ * ClusterAgent reconcile, driven as its controller drives it (a heartbeat enqueues a key only when status
+ * may change). Pairing: server and client share this process (its CPU figures are for both). Reports:
+ * the agents are a child process (pairing-reports.ts), so CPU is the operator side alone.
  */
 import { randomBytes, webcrypto, type webcrypto as wc, KeyObject } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -24,7 +28,6 @@ import {
 } from '../../controllers/agentchannel/deps.ts';
 import { pairingHandlers } from '../../controllers/agentchannel/pairing.ts';
 import {
-  clusterChannelClient,
   clusterChannelService,
   pairingClient,
   pairingService,
@@ -51,17 +54,20 @@ import { reconcilerFor } from '../../controllers/runtime/reconciler.ts';
 import { TenantNamespaceAccess } from '../../controllers/tenant/access.ts';
 import { accountEntry, unwrapAccountKey } from '../../controllers/tenant/account.ts';
 import { tenantKind } from '../../controllers/tenant/reconcile.ts';
+import { reportPhase } from './pairing-reports.ts';
 
 const { values } = parseArgs({
   options: {
-    agents: { type: 'string', default: '500' },
+    agents: { type: 'string', default: '5000' },
     concurrency: { type: 'string', default: '16' },
     reports: { type: 'string', default: '20000' },
+    changes: { type: 'string', default: '500' },
   },
 });
 const AGENTS = Number(values.agents);
 const CONCURRENCY = Number(values.concurrency);
 const REPORTS = Number(values.reports);
+const CHANGES = Number(values.changes);
 const NS = 'tenant-bench';
 const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const rand = (n: number) => new Uint8Array(randomBytes(n));
@@ -164,7 +170,10 @@ async function main(): Promise<void> {
   const codes = w.secrets
     .list(NS)
     .filter((s) => s.metadata.name.endsWith('-pairing-code'))
-    .map((s) => secretString(s, 'code') ?? '');
+    .map((s) => ({
+      name: s.metadata.name.replace(/-pairing-code$/, ''),
+      code: secretString(s, 'code') ?? '',
+    }));
   const now = new Date();
   const ca = await createCA({
     subject: 'CN=bench CA',
@@ -225,7 +234,7 @@ async function main(): Promise<void> {
   const pairing = pairingClient(address, credentials.createSsl(Buffer.from(ca.certPem)));
 
   const latencies: number[] = [];
-  const paired: { cert: string; keyPem: string }[] = [];
+  const paired: { cert: string; keyPem: string; name: string }[] = [];
   let next = 0;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -235,12 +244,16 @@ async function main(): Promise<void> {
         const k = keys[i] as Awaited<ReturnType<typeof agentKeys>>;
         const s = performance.now();
         const res = await call<PairResponse>(pairing, 'Pair', {
-          code: codes[i],
+          code: codes[i]?.code,
           natsUserPublicKey: k.nats,
           certificateRequest: k.csr,
         });
         latencies.push(performance.now() - s);
-        paired.push({ cert: res.credentials.clientCertificate, keyPem: k.keyPem });
+        paired.push({
+          cert: res.credentials.clientCertificate,
+          keyPem: k.keyPem,
+          name: codes[i]?.name ?? '',
+        });
       }
     }),
   );
@@ -252,42 +265,20 @@ async function main(): Promise<void> {
       `CPU ${(((cpu.user + cpu.system) / 1e6 / paired.length) * 1000).toFixed(1)} ms per pairing (server and client)\n`,
   );
   pairing.close();
-
-  // Reports: each agent its own mTLS connection; REPORTS reports spread over them.
-  const clients = paired.map((p) =>
-    clusterChannelClient(
-      address,
-      credentials.createSsl(Buffer.from(ca.certPem), Buffer.from(p.keyPem), Buffer.from(p.cert)),
-    ),
-  );
-  // Connect (not timed), 200 at a time: thousands of TLS handshakes at once overflow the listen backlog.
-  for (let i = 0; i < clients.length; i += 200)
-    await Promise.all(clients.slice(i, i + 200).map((c) => call(c, 'Report', {})));
-  const reportLatencies: number[] = [];
-  let sent = 0;
-  const rcpu0 = process.cpuUsage();
-  const r0 = performance.now();
-  await Promise.all(
-    clients.map(async (c) => {
-      while (sent < REPORTS) {
-        sent++;
-        const s = performance.now();
-        await call(c, 'Report', { health: 'HEALTH_HEALTHY', statistics: { nodes: '3' } });
-        reportLatencies.push(performance.now() - s);
-      }
-    }),
-  );
-  const rs = (performance.now() - r0) / 1000;
-  const rcpu = process.cpuUsage(rcpu0);
-  process.stdout.write(
-    `reports: ${reportLatencies.length} over ${clients.length} connections in ${rs.toFixed(2)} s = ${(reportLatencies.length / rs).toFixed(0)}/s; ` +
-      `p50 ${pct(reportLatencies, 0.5).toFixed(2)} ms, p99 ${pct(reportLatencies, 0.99).toFixed(2)} ms; ` +
-      `CPU ${((rcpu.user + rcpu.system) / 1e6 / (reportLatencies.length / 1000)).toFixed(3)} s per 1,000 reports (server and client)\n`,
-  );
-  for (const c of clients) c.close();
+  await reportPhase({
+    w,
+    nats,
+    agents,
+    reconcile: agent,
+    address,
+    caPem: ca.certPem,
+    tenantUID: uid,
+    paired,
+    reports: REPORTS,
+    changes: CHANGES,
+  });
   channel.close();
   await server.close(1000);
-  void uid;
 }
 
 main().then(
