@@ -53,7 +53,11 @@ const pct = (xs: number[], p: number) =>
 const CHANGED_HEALTH = { grpc: 'Degraded', nats: 'Unhealthy' } as const;
 
 /** Report → ClusterAgent status: the controller's path (heartbeats enqueue a key; a few reconcile at once). */
-function driveStatus(w: FakeInstallation, nats: FakeNats, reconcile: Reconcile): () => void {
+function driveStatus(
+  w: FakeInstallation,
+  nats: FakeNats,
+  reconcile: Reconcile,
+): { idle(): boolean; stop(): void } {
   const pending = new Set<string>();
   let running = 0;
   const pump = () => {
@@ -76,7 +80,7 @@ function driveStatus(w: FakeInstallation, nats: FakeNats, reconcile: Reconcile):
   // NB: the in-memory installation's clock starts in 2030; reports carry real time, so it follows it.
   const follow = setInterval(() => w.env.advance(Date.now() - w.env.now().getTime()), 50);
   w.env.advance(Date.now() - w.env.now().getTime());
-  return () => clearInterval(follow);
+  return { idle: () => !pending.size && !running, stop: () => clearInterval(follow) };
 }
 
 export interface ReportPhase {
@@ -97,7 +101,7 @@ export interface ReportPhase {
 
 /** The report phase: gRPC, then NATS, from the same agents; prints one table. */
 export async function reportPhase(o: ReportPhase): Promise<void> {
-  const stopDriving = driveStatus(o.w, o.nats, o.reconcile);
+  const status = driveStatus(o.w, o.nats, o.reconcile);
   const natsd = await startNatsServer();
   const sub = await connect({ servers: natsd.url, name: 'palisade-reports' });
   let received = 0;
@@ -130,8 +134,13 @@ export async function reportPhase(o: ReportPhase): Promise<void> {
     }));
     await ask({ op: 'init', address: o.address, caPem: o.caPem, natsUrl: natsd.url, agents });
     await until(() => o.nats.heartbeats.size >= agents.length, 120_000);
+    // NB: every agent's first report is a transition (Connected): written before anything is measured.
+    await until(status.idle, 1_800_000);
     const rows: string[][] = [];
-    for (const via of ['grpc', 'nats'] as const) rows.push(await flood(o, via, () => received, ask));
+    for (const via of ['grpc', 'nats'] as const) {
+      await until(status.idle, 600_000);
+      rows.push(await flood(o, via, () => received, ask));
+    }
     const head = [
       '',
       'agents',
@@ -151,7 +160,7 @@ export async function reportPhase(o: ReportPhase): Promise<void> {
     );
   } finally {
     sim.disconnect();
-    stopDriving();
+    status.stop();
     await sub.close();
     natsd.stop();
   }
