@@ -72,8 +72,8 @@ bench-messaging: deps tools ## N Tenants × 2 ClusterAgents with NATS, then hear
 	node hack/bench/messaging.ts --tenants $(N) --agents $${AGENTS:-5000} $${REFRESH:+--refresh $$REFRESH}
 
 .PHONY: bench-pairing
-bench-pairing: deps ## pairing: AGENTS pairings (default 500) through the real Pairing service over loopback gRPC (pairings/s, p50/p99), then REPORTS ClusterChannel reports from them (reports/s, CPU per 1,000)
-	node hack/bench/pairing.ts --agents $${AGENTS:-500} --reports $${REPORTS:-20000}
+bench-pairing: deps ## pairing: AGENTS pairings (default 5000) through the real Pairing service over loopback gRPC (pairings/s, p50/p99), then their reports over gRPC beside NATS (reports/s, operator CPU per 1,000, API writes/s, change-to-status lag)
+	node hack/bench/pairing.ts --agents $${AGENTS:-5000} --reports $${REPORTS:-20000}
 
 .PHONY: bench-keyservice
 bench-keyservice: deps ## key service: 1 KiB encrypt/decrypt over loopback gRPC with 1, 8, 64 clients (ops/s, p50/p99), batches, the in-process AEAD ceiling
