@@ -1,4 +1,6 @@
 import type { ClusterAgent, Tenant } from '../../crds/v1alpha1/index.ts';
+import { PAIRING_LOOKUP_LABEL } from '../clusteragent/record.ts';
+import { isKeystoreEntry } from '../keystore/entries.ts';
 import type { Keystore } from '../keystore/store.ts';
 import type { HeartbeatStore } from '../nats/heartbeats.ts';
 import type { NKeyPair } from '../nats/protocol/index.ts';
@@ -64,6 +66,13 @@ export const agentUIDIndex = (a: ClusterAgent): string[] => (a.metadata.uid ? [a
 
 /** Index on the keystore cache: a pending pairing record by its lookup label. */
 export const PAIRING_LOOKUP_INDEX = 'pairing-lookup';
+/** Only keystore entries of `keystoreNamespace` are indexed: the label is Palisade's there alone. */
+export const pairingLookupIndex =
+  (keystoreNamespace: string) =>
+  (s: Secret): string[] => {
+    const v = s.metadata.labels?.[PAIRING_LOOKUP_LABEL];
+    return v && isKeystoreEntry(s, keystoreNamespace) ? [v] : [];
+  };
 
 /** Remembers a record this process wrote; entries older than the grace are dropped as new ones come. */
 export function rememberWrite(d: ChannelDeps, secret: Secret): void {

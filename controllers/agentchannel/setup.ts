@@ -7,13 +7,11 @@
 import { Counter, Gauge } from 'prom-client';
 import type { ClusterAgent, Tenant } from '../../crds/v1alpha1/index.ts';
 import type { PairingDeps } from '../clusteragent/pairing.ts';
-import { PAIRING_LOOKUP_LABEL } from '../clusteragent/record.ts';
 import { Component, secretBytes, secretName } from '../installation/secrets.ts';
 import { RECORD_CONFIGMAP, parseRecord, RECORD_KEY } from '../installation/record.ts';
 import { caVersions, issuingCA } from '../internalca/ca.ts';
 import { KEYSERVICE_TLS_SECRET } from '../keyservice/setup.ts';
 import type { GrpcService } from '../keyservice/server.ts';
-import { isKeystoreEntry } from '../keystore/entries.ts';
 import type { Keystore } from '../keystore/store.ts';
 import { HeartbeatStore } from '../nats/heartbeats.ts';
 import type { NatsService } from '../nats/service.ts';
@@ -25,7 +23,13 @@ import type { NamespacedInformer } from '../runtime/namespaced.ts';
 import { secretString } from '../runtime/objects.ts';
 import { accountEntry, unwrapAccountKey } from '../tenant/account.ts';
 import { ClusterChannel } from './channel.ts';
-import { AGENT_UID_INDEX, agentUIDIndex, PAIRING_LOOKUP_INDEX, type ChannelDeps } from './deps.ts';
+import {
+  AGENT_UID_INDEX,
+  agentUIDIndex,
+  PAIRING_LOOKUP_INDEX,
+  pairingLookupIndex,
+  type ChannelDeps,
+} from './deps.ts';
 import { spkiFingerprint } from './identity.ts';
 import { pairingHandlers } from './pairing.ts';
 import { clusterChannelService, pairingService } from './proto.ts';
@@ -60,10 +64,7 @@ export function setupAgentChannel(mgr: Manager, o: AgentChannelOptions): AgentCh
   const tenants = mgr.informer<Tenant>('Tenant');
   mgr.runOnEveryReplica(o.secrets, agents, tenants);
   agents.addIndex(AGENT_UID_INDEX, agentUIDIndex);
-  o.secrets.addIndex(PAIRING_LOOKUP_INDEX, (s) => {
-    const v = s.metadata.labels?.[PAIRING_LOOKUP_LABEL];
-    return v && isKeystoreEntry(s, ns) ? [v] : [];
-  });
+  o.secrets.addIndex(PAIRING_LOOKUP_INDEX, pairingLookupIndex(ns));
   // NB: the installation ID never changes once recorded: read it once, retrying until it is there.
   let installationID: string | undefined;
   const readInstallation = async (): Promise<void> => {

@@ -2,21 +2,20 @@ import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import type { Secret } from '../runtime/kube/types.ts';
-import { KeyServiceCallError, type KeyServiceClient } from './client.ts';
+import type { KeyServiceCallError, KeyServiceClient } from './client.ts';
 import { RefreshFamilies, sweepExpiredFamilies, type Family } from './refreshstore.ts';
-import { NS, rand, signingKeySecret, startWorld, TOKEN_ISSUER, type World } from './testdata/world.ts';
+import {
+  NS,
+  rand,
+  refusal,
+  sa,
+  signingKeySecret,
+  startWorld,
+  TOKEN_ISSUER,
+  type World,
+} from './testdata/world.ts';
 
-const sa = (namespace: string, name: string) => ({ kind: 'ServiceAccount' as const, namespace, name });
 const WEAK = { memoryKiB: 64, iterations: 1, parallelism: 1 };
-
-async function refusal(p: Promise<unknown>): Promise<KeyServiceCallError> {
-  const e = await p.then(
-    () => assert.fail('the call succeeded'),
-    (err: unknown) => err,
-  );
-  assert.ok(e instanceof KeyServiceCallError, String(e));
-  return e;
-}
 
 describe('key service: Identifiers and Tokens (in-process server, in-memory API server)', function () {
   this.timeout(30_000);

@@ -2,21 +2,11 @@ import assert from 'node:assert/strict';
 import tls from 'node:tls';
 import { status } from '@grpc/grpc-js';
 import { createCA, issueLeaf } from '../pki/index.ts';
-import { KeyServiceCallError, type KeyServiceClient } from './client.ts';
-import { rand, startWorld, type World } from './testdata/world.ts';
+import type { KeyServiceClient } from './client.ts';
+import { rand, refusal, sa, startWorld, type World } from './testdata/world.ts';
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
-const sa = (namespace: string, name: string) => ({ kind: 'ServiceAccount' as const, namespace, name });
-
-async function refusal(p: Promise<unknown>): Promise<KeyServiceCallError> {
-  const e = await p.then(
-    () => assert.fail('the call succeeded'),
-    (err: unknown) => err,
-  );
-  assert.ok(e instanceof KeyServiceCallError, String(e));
-  return e;
-}
 
 describe('key service (in-process server, fake keystore)', function () {
   this.timeout(30_000);

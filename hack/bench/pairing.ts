@@ -18,12 +18,13 @@
 import { randomBytes, webcrypto, type webcrypto as wc, KeyObject } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { credentials, type ServiceError } from '@grpc/grpc-js';
-import type { ClusterAgent, Tenant, TenantKey } from '../../crds/v1alpha1/index.ts';
+import type { Tenant } from '../../crds/v1alpha1/index.ts';
 import { ClusterChannel } from '../../controllers/agentchannel/channel.ts';
 import {
   AGENT_UID_INDEX,
   agentUIDIndex,
   PAIRING_LOOKUP_INDEX,
+  pairingLookupIndex,
   type ChannelDeps,
 } from '../../controllers/agentchannel/deps.ts';
 import { pairingHandlers } from '../../controllers/agentchannel/pairing.ts';
@@ -35,25 +36,14 @@ import {
   type PairResponse,
 } from '../../controllers/agentchannel/proto.ts';
 import { AttemptLimiter } from '../../controllers/agentchannel/ratelimit.ts';
-import { PAIRING_LOOKUP_LABEL } from '../../controllers/clusteragent/record.ts';
-import { clusterAgentKind } from '../../controllers/clusteragent/reconcile.ts';
-import { FakeNats } from '../../controllers/clusteragent/testdata/nats.ts';
+import { agentWorld } from '../../controllers/clusteragent/testdata/world.ts';
 import { startKeyServer } from '../../controllers/keyservice/server.ts';
-import { isKeystoreEntry } from '../../controllers/keystore/entries.ts';
-import {
-  fakeInstallation,
-  MANAGED_SELECTOR,
-  OPERATOR_NAMESPACE,
-} from '../../controllers/keystore/testing/installation.ts';
+import { OPERATOR_NAMESPACE } from '../../controllers/keystore/testing/installation.ts';
 import { createKeyPair } from '../../controllers/nats/protocol/index.ts';
 import { createCA, issueLeaf } from '../../controllers/pki/index.ts';
 import { x509 } from '../../controllers/pki/peculiar.ts';
-import type { Namespace } from '../../controllers/runtime/kube/types.ts';
 import { secretString } from '../../controllers/runtime/objects.ts';
-import { reconcilerFor } from '../../controllers/runtime/reconciler.ts';
-import { TenantNamespaceAccess } from '../../controllers/tenant/access.ts';
 import { accountEntry, unwrapAccountKey } from '../../controllers/tenant/account.ts';
-import { tenantKind } from '../../controllers/tenant/reconcile.ts';
 import { reportPhase } from './pairing-reports.ts';
 
 const { values } = parseArgs({
@@ -76,60 +66,15 @@ const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? 0;
 
 async function world() {
-  const w = await fakeInstallation();
-  w.secrets.addIndex(PAIRING_LOOKUP_INDEX, (s) => {
-    const v = s.metadata.labels?.[PAIRING_LOOKUP_LABEL];
-    return v && isKeystoreEntry(s, OPERATOR_NAMESPACE) ? [v] : [];
-  });
-  const nats = new FakeNats(w.env.now);
-  const tenants = await w.cache<Tenant>('Tenant');
-  const agents = await w.cache<ClusterAgent>('ClusterAgent');
-  agents.addIndex(AGENT_UID_INDEX, agentUIDIndex);
-  const common = {
-    client: w.client,
-    events: w.events,
-    audit: w.audit,
-    env: w.env,
-    tenants,
-    keystore: w.keystore,
-  };
-  const access = new TenantNamespaceAccess({
-    client: w.client,
-    namespaces: w.namespaces,
-    keystoreNamespace: OPERATOR_NAMESPACE,
-    log: w.log,
-  });
-  const tenant = reconcilerFor(
-    { cache: tenants, client: w.client },
-    tenantKind({
-      ...common,
-      namespaces: await w.cache<Namespace>('Namespace', { labelSelector: MANAGED_SELECTOR }),
-      tenantKeys: await w.cache<TenantKey>('TenantKey'),
-      access,
-      messaging: { nats, rand },
-    }),
-  );
   const pepper = new Uint8Array(randomBytes(32));
-  const agent = reconcilerFor(
-    { cache: agents, client: w.client },
-    clusterAgentKind({
-      ...common,
-      agents,
-      secrets: w.secrets,
-      nats,
-      pairing: { pepper: () => pepper, caPin: () => undefined },
-    }),
-  );
-  const user = w.server.client('kubectl');
-  await user.create({
-    apiVersion: 'palisade.dev/v1alpha1',
-    kind: 'Tenant',
-    metadata: { name: 'bench' },
-    spec: { messaging: { maxAgents: AGENTS + 1 } },
+  const aw = await agentWorld({
+    pairing: { pepper: () => pepper, caPin: () => undefined },
+    tenant: { name: 'bench', spec: { messaging: { maxAgents: AGENTS + 1 } } },
   });
-  await tenant('bench');
-  await w.tick();
-  return { w, nats, tenants, agents, agent, user, pepper };
+  // NB: both caches are still empty: an index added now sees every object.
+  aw.secrets.addIndex(PAIRING_LOOKUP_INDEX, pairingLookupIndex(OPERATOR_NAMESPACE));
+  aw.agents.addIndex(AGENT_UID_INDEX, agentUIDIndex);
+  return { w: aw, nats: aw.nats, tenants: aw.tenants, agents: aw.agents, user: aw.user, pepper };
 }
 
 async function agentKeys() {
@@ -155,7 +100,7 @@ function call<T>(client: AgentClient, method: string, req: unknown): Promise<T> 
 }
 
 async function main(): Promise<void> {
-  const { w, nats, tenants, agents, agent, user, pepper } = await world();
+  const { w, nats, tenants, agents, user, pepper } = await world();
   process.stdout.write(`making ${AGENTS} ClusterAgents in pairing mode…\n`);
   for (let i = 0; i < AGENTS; i++) {
     await user.create({
@@ -164,7 +109,7 @@ async function main(): Promise<void> {
       metadata: { name: `a${i}`, namespace: NS },
       spec: { clusterName: `c${i}`, pairing: { ttl: '1h', uses: 1 } },
     });
-    await agent(`${NS}/a${i}`);
+    await w.reconcileKey(`${NS}/a${i}`);
   }
   await w.tick();
   const codes = w.secrets
@@ -269,7 +214,7 @@ async function main(): Promise<void> {
     w,
     nats,
     agents,
-    reconcile: agent,
+    reconcile: w.reconcileKey,
     address,
     caPem: ca.certPem,
     tenantUID: uid,

@@ -19,10 +19,14 @@ import { clusterAgentKind } from '../reconcile.ts';
 import { readAgentRecord } from '../record.ts';
 import { FakeNats } from './nats.ts';
 
-/** The namespace of the world's Tenant `acme`. */
+/** The namespace of the world's default Tenant, `acme`. */
 export const NS = 'tenant-acme';
 
-export async function agentWorld(o: { pairing?: PairingDeps } = {}) {
+/** `tenant.spec` is as a user applies it: the server fills in the defaults. */
+export async function agentWorld(
+  o: { pairing?: PairingDeps; tenant?: { name: string; spec?: Record<string, unknown> } } = {},
+) {
+  const tenantName = o.tenant?.name ?? 'acme';
   const w = await fakeInstallation();
   const nats = new FakeNats(w.env.now);
   const tenants = await w.cache<Tenant>('Tenant');
@@ -65,30 +69,36 @@ export async function agentWorld(o: { pairing?: PairingDeps } = {}) {
   await user.create({
     apiVersion: 'palisade.dev/v1alpha1',
     kind: 'Tenant',
-    metadata: { name: 'acme' },
-    spec: {},
+    metadata: { name: tenantName },
+    spec: o.tenant?.spec ?? {},
   });
-  await tenant('acme');
+  await tenant(tenantName);
   await w.tick(); // the tenant namespace's Secret cache starts
-  const t = (await w.client.get<Tenant>({ kind: 'Tenant', name: 'acme' })) as Tenant;
+  const t = (await w.client.get<Tenant>({ kind: 'Tenant', name: tenantName })) as Tenant;
   const uid = t.status?.uid ?? '';
-  const get = (name: string, namespace = NS) =>
+  const ns = t.status?.namespace ?? '';
+  const get = (name: string, namespace = ns) =>
     w.client.get<ClusterAgent>({ kind: 'ClusterAgent', name, namespace });
   return {
     ...w,
     nats,
+    tenants,
+    agents,
     user,
     uid,
+    namespace: ns,
     account: t.status?.natsAccount?.publicKey ?? '',
-    reconcileTenant: () => tenant('acme'),
+    reconcileTenant: () => tenant(tenantName),
+    /** The ClusterAgent reconcile by key (`namespace/name`), as its controller calls it. */
+    reconcileKey: agent,
     /** One reconcile, then the caches catch up with what it wrote. */
-    reconcile: async (name: string, namespace = NS) => {
+    reconcile: async (name: string, namespace = ns) => {
       const out = await agent(`${namespace}/${name}`);
       await w.tick();
       return out;
     },
     get,
-    create: (name: string, spec: Partial<ClusterAgentSpec> = {}, namespace = NS) =>
+    create: (name: string, spec: Partial<ClusterAgentSpec> = {}, namespace = ns) =>
       user.create({
         apiVersion: 'palisade.dev/v1alpha1',
         kind: 'ClusterAgent',
@@ -100,9 +110,9 @@ export async function agentWorld(o: { pairing?: PairingDeps } = {}) {
       const a = (await get(name)) as ClusterAgent;
       await user.update({ ...a, spec: { ...a.spec, ...spec } });
     },
-    secret: (name: string, namespace = NS) => w.client.get<Secret>({ kind: 'Secret', name, namespace }),
+    secret: (name: string, namespace = ns) => w.client.get<Secret>({ kind: 'Secret', name, namespace }),
     credentials: (name: string) =>
-      w.client.get<Secret>({ kind: 'Secret', name: `${name}-nats-creds`, namespace: NS }),
+      w.client.get<Secret>({ kind: 'Secret', name: `${name}-nats-creds`, namespace: ns }),
     keystoreEntry: (name: string) =>
       w.client.get<Secret>({ kind: 'Secret', name, namespace: OPERATOR_NAMESPACE }),
     record: async (name: string) =>

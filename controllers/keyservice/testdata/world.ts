@@ -3,6 +3,7 @@
  * policies and key cache over a keystore held in an array (the real index functions), a throwaway CA and
  * a token reviewer that knows a fixed set of tokens. No API server.
  */
+import assert from 'node:assert/strict';
 import { identifiersService, tenantDataService, tokensService } from '../proto.ts';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { PasswordParams } from '../../crypto/index.ts';
@@ -36,7 +37,7 @@ import type { AuditLog, AuditRecord } from '../../runtime/log.ts';
 import type { Secret } from '../../runtime/kube/types.ts';
 import { versionSecret } from '../../tenantkey/secrets.ts';
 import { Authenticator, type TokenReviewer } from '../auth.ts';
-import { KeyServiceClient } from '../client.ts';
+import { KeyServiceCallError, KeyServiceClient } from '../client.ts';
 import { tenantDataHandlers } from '../handlers.ts';
 import { TenantKeyCache } from '../keycache.ts';
 import { policySubjects, subjectKeys, type Identity } from '../policy.ts';
@@ -44,6 +45,19 @@ import { startKeyServer, type KeyServer } from '../server.ts';
 
 export const NS = 'palisade-system';
 export const rand = (n: number) => new Uint8Array(randomBytes(n));
+
+/** A ServiceAccount identity, as a KeyAccessPolicy subject names it. */
+export const sa = (namespace: string, name: string) => ({ kind: 'ServiceAccount' as const, namespace, name });
+
+/** The key service's refusal of `p`; fails the test when the call succeeds or fails otherwise. */
+export async function refusal(p: Promise<unknown>): Promise<KeyServiceCallError> {
+  const e = await p.then(
+    () => assert.fail('the call succeeded'),
+    (err: unknown) => err,
+  );
+  assert.ok(e instanceof KeyServiceCallError, String(e));
+  return e;
+}
 
 export interface World {
   server: KeyServer;
