@@ -22,6 +22,7 @@
  */
 import { concat, isWellFormed, u32be, utf8, type RandomSource } from './bytes.ts';
 import { EnvelopeError } from './errors.ts';
+import type { PreparedKey } from './keys.ts';
 import { open, parse, seal, type SealedFormat } from './sealed.ts';
 
 /** Context binding a ciphertext to where it is stored. */
@@ -34,7 +35,7 @@ export type EncryptOptions = {
 };
 
 /** Returns the data key of `version`, or undefined when that version is not (or no longer) held. */
-export type DataKeyLookup = (version: number) => Uint8Array | undefined;
+export type DataKeyLookup = (version: number) => Uint8Array | PreparedKey | undefined;
 
 /** Largest plaintext `encryptData` accepts: this is a field library, not a file encryptor. */
 export const MAX_DATA_PLAINTEXT = 16 * 1024 * 1024;
@@ -48,10 +49,13 @@ const DATA: SealedFormat = {
 
 const CONTEXT_LABEL = utf8('palisade-data-context-v1');
 
-/** Encrypts `plaintext` under `dataKey` (version `options.keyVersion`). */
+/**
+ * Encrypts `plaintext` under `dataKey` (version `options.keyVersion`). A key used for many calls is best
+ * given as a PreparedKey (keys.ts), whose key ID is computed once.
+ */
 export function encryptData(
   plaintext: Uint8Array,
-  dataKey: Uint8Array,
+  dataKey: Uint8Array | PreparedKey,
   options: EncryptOptions,
   rand: RandomSource,
 ): Uint8Array {

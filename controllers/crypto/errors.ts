@@ -70,6 +70,8 @@ export const CryptoInputErrorCode = {
   BadSalt: 'BadSalt',
   /** An identifier, e-mail address, password or passphrase that is empty, too long or malformed. */
   BadInput: 'BadInput',
+  /** A prepared key used after it was wiped. */
+  WipedKey: 'WipedKey',
 } as const;
 export type CryptoInputErrorCode = (typeof CryptoInputErrorCode)[keyof typeof CryptoInputErrorCode];
 

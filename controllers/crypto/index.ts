@@ -12,7 +12,16 @@ export {
   PasswordHashError,
   PasswordHashErrorCode,
 } from './errors.ts';
-export { KEY_ID_LENGTH, KEY_LENGTH, fingerprint, generateDataKey, isKeyId, keyId } from './keys.ts';
+export {
+  KEY_ID_LENGTH,
+  KEY_LENGTH,
+  PreparedKey,
+  fingerprint,
+  generateDataKey,
+  isKeyId,
+  keyId,
+  prepareKey,
+} from './keys.ts';
 export { BindingPurpose, binding, encodeBinding, tenantKeyBinding } from './binding.ts';
 export type { Binding, TenantKeyPlace } from './binding.ts';
 export { MAX_WRAPPED_SECRET, keyringOf, parseEnvelope, unwrap, wrap, wrappingKeyRef } from './envelope.ts';

@@ -23,6 +23,7 @@
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concat, requireKey, takeRandom, toHex, utf8, type RandomSource } from './bytes.ts';
+import { CryptoInputError } from './errors.ts';
 
 /** Length in bytes of every key (root keys, tenant data keys): 256 bits. */
 export const KEY_LENGTH = 32;
@@ -52,6 +53,66 @@ export function keyId(key: Uint8Array): string {
 export function fingerprint(key: Uint8Array): string {
   requireKey(key, 'key');
   return `sha256:${toHex(sha256(concat(FINGERPRINT_LABEL, key)))}`;
+}
+
+// NB: declared before the class, whose static block sets it.
+let preparedMaterial: (k: PreparedKey) => { bytes: Uint8Array; idBytes: Uint8Array };
+
+/**
+ * A key held for many seals and opens (a tenant data key the key service keeps open): a private copy of
+ * the 32 bytes with its key ID computed once, instead of an HMAC on every call. The copy cannot be changed
+ * from outside, so the ID always names these bytes; `wipe()` zeroes them, and every later use throws
+ * (WipedKey) rather than seal under zeros with the old ID.
+ */
+export class PreparedKey {
+  readonly #bytes: Uint8Array;
+  #wiped = false;
+  /** `keyId` of the key. */
+  readonly id: string;
+  /** `keyIdBytes` of the key. */
+  readonly #idBytes: Uint8Array;
+
+  constructor(key: Uint8Array) {
+    requireKey(key, 'key');
+    this.#bytes = Uint8Array.from(key);
+    this.#idBytes = keyIdBytes(this.#bytes);
+    this.id = toHex(this.#idBytes);
+  }
+
+  get wiped(): boolean {
+    return this.#wiped;
+  }
+
+  /** Overwrites the key with zeros; every later use throws. */
+  wipe(): void {
+    this.#bytes.fill(0);
+    this.#wiped = true;
+  }
+
+  static {
+    preparedMaterial = (k) => {
+      if (k.#wiped) throw new CryptoInputError('WipedKey', 'the key was wiped (dropped) and cannot be used');
+      return { bytes: k.#bytes, idBytes: k.#idBytes };
+    };
+  }
+}
+
+/** A key as given, prepared once. */
+export function prepareKey(key: Uint8Array): PreparedKey {
+  return new PreparedKey(key);
+}
+
+/**
+ * Internal (not in index.ts): the bytes and ID bytes to seal or open with, from a prepared key (throws
+ * WipedKey once wiped) or from raw bytes (checked, ID computed now).
+ */
+export function keyMaterial(
+  key: Uint8Array | PreparedKey,
+  what: string,
+): { bytes: Uint8Array; idBytes: Uint8Array } {
+  if (key instanceof PreparedKey) return preparedMaterial(key);
+  requireKey(key, what);
+  return { bytes: key, idBytes: keyIdBytes(key) };
 }
 
 /** True for a well-formed key ID (16 lowercase hex chars). */

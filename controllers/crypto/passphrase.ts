@@ -22,10 +22,10 @@
  * about 1.5 s in pure JS. Parameters read from a blob are bounds-checked (m ≤ 1 GiB, t ≤ 16,
  * p ≤ 16) before any derivation, so a crafted blob fails fast with BadParameters.
  */
-import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { argon2id, argon2ParamsProblem, secretText, type Argon2Params } from './argon2.ts';
 import { concat, readU32be, takeRandom, u32be, utf8, type RandomSource } from './bytes.ts';
 import { EnvelopeError } from './errors.ts';
+import { xchachaOpen, xchachaSeal } from './xchacha.ts';
 
 export type PassphraseParams = Argon2Params;
 
@@ -84,7 +84,7 @@ export async function sealWithPassphrase(
     nonce,
   );
   const key = await argon2id({ password, salt, params, length: 32, label: LABEL });
-  return concat(header, xchacha20poly1305(key, nonce, header).encrypt(plaintext));
+  return concat(header, xchachaSeal(key, nonce, header, plaintext));
 }
 
 /**
@@ -96,9 +96,7 @@ export async function openWithPassphrase(blob: Uint8Array, passphrase: string): 
   const password = secretText(passphrase, 'passphrase');
   const key = await argon2id({ password, salt: h.salt, params: h.params, length: 32, label: LABEL });
   try {
-    return xchacha20poly1305(key, h.nonce, blob.subarray(0, HEADER_LENGTH)).decrypt(
-      blob.subarray(HEADER_LENGTH),
-    );
+    return xchachaOpen(key, h.nonce, blob.subarray(0, HEADER_LENGTH), blob.subarray(HEADER_LENGTH));
   } catch (cause) {
     throw new EnvelopeError(
       'AuthenticationFailed',

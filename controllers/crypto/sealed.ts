@@ -14,11 +14,13 @@
  * AEAD associated data = bytes 0..17 of the header || the format's own AAD tail. The header is
  * thus authenticated too, and because it has a fixed length the concatenation is unambiguous.
  * Random 192-bit nonces are safe for any realistic number of messages under one key (draft §2.1).
+ * The AEAD is xchacha.ts (the same bytes as @noble/ciphers' xchacha20poly1305, computed by OpenSSL).
+ * A key is raw bytes (its ID computed on each call) or a PreparedKey (keys.ts: its ID computed once).
  */
-import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { concat, readU32be, requireKey, takeRandom, toHex, u32be, type RandomSource } from './bytes.ts';
+import { concat, constantTimeEqual, readU32be, takeRandom, toHex, type RandomSource } from './bytes.ts';
 import { EnvelopeError, CryptoInputError } from './errors.ts';
-import { keyId, keyIdBytes } from './keys.ts';
+import { keyMaterial, type PreparedKey } from './keys.ts';
+import { xchachaOpen, xchachaSealInto } from './xchacha.ts';
 
 export const FORMAT_VERSION = 1;
 export const AUTHENTICATED_PREFIX = 17;
@@ -46,17 +48,17 @@ export type SealedHeader = {
   readonly ciphertextLength: number;
 };
 
-export type KeyLookup = (keyVersion: number, keyId: string) => Uint8Array | undefined;
+export type KeyLookup = (keyVersion: number, keyId: string) => Uint8Array | PreparedKey | undefined;
 
 export function seal(
   f: SealedFormat,
   plaintext: Uint8Array,
-  key: Uint8Array,
+  key: Uint8Array | PreparedKey,
   keyVersion: number,
   aadTail: Uint8Array,
   rand: RandomSource,
 ): Uint8Array {
-  requireKey(key, f.keyKind);
+  const k = keyMaterial(key, f.keyKind);
   if (!Number.isInteger(keyVersion) || keyVersion < 1 || keyVersion > 0xffffffff) {
     throw new CryptoInputError('BadInput', `${f.keyKind} version must be an integer in 1..4294967295`);
   }
@@ -67,9 +69,16 @@ export function seal(
     );
   }
   const nonce = takeRandom(rand, NONCE_LENGTH);
-  const prefix = concat(f.magic, Uint8Array.of(FORMAT_VERSION), u32be(keyVersion), keyIdBytes(key));
-  const body = xchacha20poly1305(key, nonce, concat(prefix, aadTail)).encrypt(plaintext);
-  return concat(prefix, nonce, body);
+  // One buffer for the whole output; the AAD is its authenticated prefix followed by the tail.
+  const out = new Uint8Array(HEADER_LENGTH + plaintext.length + TAG_LENGTH);
+  out.set(f.magic, 0);
+  out[4] = FORMAT_VERSION;
+  new DataView(out.buffer).setUint32(5, keyVersion);
+  out.set(k.idBytes, 9);
+  out.set(nonce, AUTHENTICATED_PREFIX);
+  const aad = concat(out.subarray(0, AUTHENTICATED_PREFIX), aadTail);
+  xchachaSealInto(k.bytes, nonce, aad, plaintext, out, HEADER_LENGTH);
+  return out;
 }
 
 export function parse(f: SealedFormat, bytes: Uint8Array): SealedHeader {
@@ -111,17 +120,16 @@ export function open(f: SealedFormat, bytes: Uint8Array, lookup: KeyLookup, aadT
       `${f.keyKind} version ${h.keyVersion} (key id ${h.keyId}) is not available`,
     );
   }
-  requireKey(key, f.keyKind);
-  const actual = keyId(key);
-  if (actual !== h.keyId) {
+  const k = keyMaterial(key, f.keyKind);
+  if (!constantTimeEqual(k.idBytes, bytes.subarray(9, AUTHENTICATED_PREFIX))) {
     throw new EnvelopeError(
       'WrongKeyId',
-      `${f.keyKind} version ${h.keyVersion} has key id ${actual}, but the ${f.what} was sealed with key id ${h.keyId}`,
+      `${f.keyKind} version ${h.keyVersion} has key id ${toHex(k.idBytes)}, but the ${f.what} was sealed with key id ${h.keyId}`,
     );
   }
   const aad = concat(bytes.subarray(0, AUTHENTICATED_PREFIX), aadTail);
   try {
-    return xchacha20poly1305(key, h.nonce, aad).decrypt(bytes.subarray(HEADER_LENGTH));
+    return xchachaOpen(k.bytes, h.nonce, aad, bytes.subarray(HEADER_LENGTH));
   } catch (cause) {
     throw new EnvelopeError(
       'AuthenticationFailed',

@@ -16,7 +16,9 @@ import {
   decryptData,
   encryptData,
   keyringOf,
+  prepareKey,
   type DataContext,
+  type PreparedKey,
   type Keyring,
   type RandomSource,
 } from '../crypto/index.ts';
@@ -61,7 +63,9 @@ export function openTenantDataKeys(o: {
     o.tenantKey.spec,
     versions.map((v) => v.version),
   );
-  const keys = new Map<number, Uint8Array>();
+  // NB: prepared once (a private copy with its key ID), so no call recomputes the ID; the unwrapped bytes
+  // are zeroed once copied.
+  const keys = new Map<number, PreparedKey>();
   // NB: a damaged version fails only when it is needed; every other version keeps working.
   const broken = new Map<number, UnwrapProblem>();
   const held = new Set(o.rootVersions ?? []);
@@ -69,8 +73,10 @@ export function openTenantDataKeys(o: {
     if (!usable(states.get(v.version))) continue;
     const s = o.secrets.find((x) => x.metadata.name === v.current.name) as Secret;
     const r = unwrapVersion(o.tenantKey, o.tenantUID, s, o.rootKeys, held);
-    if (r.ok) keys.set(v.version, r.key);
-    else broken.set(v.version, r.problem);
+    if (r.ok) {
+      keys.set(v.version, prepareKey(r.key));
+      r.key.fill(0);
+    } else broken.set(v.version, r.problem);
   }
   const problem = (v: number) => {
     const p = broken.get(v);
@@ -106,7 +112,7 @@ export function openTenantDataKeys(o: {
       return decryptData(ciphertext, (v) => keys.get(v), context);
     },
     forget() {
-      for (const k of keys.values()) k.fill(0);
+      for (const k of keys.values()) k.wipe();
       keys.clear();
       active = undefined;
     },

@@ -7,7 +7,10 @@
  * and verified by a relying party with jose against the JWKS (in-process, one thread). Prints figures;
  * asserts nothing about speed.
  *
- *   node hack/bench/keyservice.ts [--seconds 3]
+ *   node hack/bench/keyservice.ts [--seconds 3] [--only REGEX] [--profile DIR] [--no-audit]
+ *
+ * `--only` runs the cases whose `name/clients` matches (the ceiling always runs); `--profile` writes the
+ * server's CPU profile (`node --cpu-prof`) into DIR, for `node hack/bench/profile.ts`.
  *
  * The server is the real one (controllers/keyservice/) in a child process, over an in-memory keystore
  * (controllers/keyservice/testdata/world.ts): token verdicts are cached as in production, so what is
@@ -22,7 +25,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
-import { decryptData, encryptData, generateDataKey } from '../../controllers/crypto/index.ts';
+import { decryptData, encryptData, generateDataKey, prepareKey } from '../../controllers/crypto/index.ts';
 import { KeyServiceClient } from '../../controllers/keyservice/client.ts';
 import { startWorld } from '../../controllers/keyservice/testdata/world.ts';
 import { createAuditLog } from '../../controllers/runtime/log.ts';
@@ -33,6 +36,10 @@ const { values } = parseArgs({
     serve: { type: 'boolean', default: false },
     // Attribution only: the same run with audit records dropped instead of written.
     'no-audit': { type: 'boolean', default: false },
+    // Attribution only: the server runs with --cpu-prof, writing its profile into this directory.
+    profile: { type: 'string' },
+    // Only the cases whose "name/clients" matches this regular expression (e.g. '^encrypt 1 KiB/8$').
+    only: { type: 'string' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -88,8 +95,9 @@ async function measure(clients: number, call: (i: number) => Promise<unknown>, i
   };
 }
 
+/** The AEAD work of one call, as the service does it (a PreparedKey, as TenantDataKeys holds), no RPC. */
 function ceiling(op: 'encrypt' | 'decrypt', plaintext: Uint8Array): number {
-  const key = generateDataKey(rand);
+  const key = prepareKey(generateDataKey(rand));
   const box = encryptData(plaintext, key, { keyVersion: 1 }, rand);
   const fn =
     op === 'encrypt'
@@ -107,9 +115,13 @@ function ceiling(op: 'encrypt' | 'decrypt', plaintext: Uint8Array): number {
 
 async function main(): Promise<void> {
   const serverArgs = ['--serve', ...(values['no-audit'] ? ['--no-audit'] : [])];
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), ...serverArgs], {
+  const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [];
+  const child = spawn(process.execPath, [...profile, fileURLToPath(import.meta.url), ...serverArgs], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const only = values.only === undefined ? undefined : new RegExp(values.only);
+  const wanted = (name: string, clients: number | string) => !only || only.test(`${name}/${clients}`);
   const first = await new Promise<string>((resolve) =>
     createInterface({ input: child.stdout }).once('line', resolve),
   );
@@ -156,6 +168,7 @@ async function main(): Promise<void> {
   cases.push(['batch encrypt 100 × 1 KiB', 8, (i) => c(i).batchEncrypt(KEY, batch(100)), 100]);
   cases.push(['batch decrypt 100 × 1 KiB', 8, (i) => c(i).batchDecrypt(KEY, boxes), 100]);
   for (const [name, n, call, items] of cases) {
+    if (!wanted(name, n)) continue;
     const r = await measure(n, call, items);
     rows[`${name}/${n}`] = r.opsPerSec;
     console.log(
@@ -164,20 +177,24 @@ async function main(): Promise<void> {
   }
   const issue = (i: number) => c(i).issueToken({ tenant: 'bench', subject: 'user-1', audience: 'bench' });
   for (const n of [1, 8]) {
+    if (!wanted('issue access token', n)) continue;
     const r = await measure(n, issue);
     console.log(
       `${'issue access token'.padEnd(28)} ${String(n).padStart(7)} ${Math.round(r.opsPerSec).toLocaleString('en-US').padStart(10)} ${r.p50.toFixed(2).padStart(9)} ${r.p99.toFixed(2).padStart(9)}`,
     );
   }
-  const jwks = createLocalJWKSet(JSON.parse((await c(0).getJwks()).jwks) as JSONWebKeySet);
-  const jwt = (await issue(0)).accessToken;
-  const verify = () => jwtVerify(jwt, jwks, { audience: 'bench', typ: 'at+jwt', algorithms: ['EdDSA'] });
-  const v = await measure(1, verify);
-  console.log(
-    `${'verify access token (jose)'.padEnd(28)} ${'in-proc'.padStart(7)} ${Math.round(v.opsPerSec).toLocaleString('en-US').padStart(10)} ${v.p50.toFixed(2).padStart(9)} ${v.p99.toFixed(2).padStart(9)}`,
-  );
+  if (wanted('verify access token (jose)', 'in-proc')) {
+    const jwks = createLocalJWKSet(JSON.parse((await c(0).getJwks()).jwks) as JSONWebKeySet);
+    const jwt = (await issue(0)).accessToken;
+    const verify = () => jwtVerify(jwt, jwks, { audience: 'bench', typ: 'at+jwt', algorithms: ['EdDSA'] });
+    const v = await measure(1, verify);
+    console.log(
+      `${'verify access token (jose)'.padEnd(28)} ${'in-proc'.padStart(7)} ${Math.round(v.opsPerSec).toLocaleString('en-US').padStart(10)} ${v.p50.toFixed(2).padStart(9)} ${v.p99.toFixed(2).padStart(9)}`,
+    );
+  }
   for (const x of all) x.close();
   child.stdin.end();
+  await exited;
   const enc = ceiling('encrypt', plaintext);
   const dec = ceiling('decrypt', plaintext);
   console.log(`\nin-process AEAD ceiling (PALD XChaCha20-Poly1305, 1 KiB, one thread, same machine):`);
@@ -186,6 +203,7 @@ async function main(): Promise<void> {
   );
   const best = (op: string) =>
     Math.max(
+      0,
       ...Object.entries(rows)
         .filter(([k]) => k.startsWith(op))
         .map(([, v]) => v),
