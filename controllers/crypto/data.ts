@@ -23,7 +23,7 @@
 import { concat, isWellFormed, u32be, utf8, type RandomSource } from './bytes.ts';
 import { EnvelopeError } from './errors.ts';
 import type { PreparedKey } from './keys.ts';
-import { open, parse, seal, type SealedFormat } from './sealed.ts';
+import { keyVersionOf, open, seal, type SealedFormat } from './sealed.ts';
 
 /** Context binding a ciphertext to where it is stored. */
 export type DataContext = string | Uint8Array;
@@ -77,14 +77,20 @@ export function decryptData(
 
 /** The data key version a ciphertext needs, read without decrypting (for re-encryption sweeps). */
 export function dataKeyVersion(ciphertext: Uint8Array): number {
-  return parse(DATA, ciphertext).keyVersion;
+  return keyVersionOf(DATA, ciphertext);
 }
+
+/** The tail of no context (and of an empty one): the same bytes every time. */
+const NO_CONTEXT_TAIL = tailOf(new Uint8Array(0));
 
 function contextTail(context: DataContext | undefined): Uint8Array {
   if (typeof context === 'string' && !isWellFormed(context)) {
     throw new EnvelopeError('BadBinding', 'data context contains a lone UTF-16 surrogate');
   }
-  const bytes =
-    context === undefined ? new Uint8Array(0) : typeof context === 'string' ? utf8(context) : context;
+  if (context === undefined || context.length === 0) return NO_CONTEXT_TAIL;
+  return tailOf(typeof context === 'string' ? utf8(context) : context);
+}
+
+function tailOf(bytes: Uint8Array): Uint8Array {
   return concat(Uint8Array.of(CONTEXT_LABEL.length), CONTEXT_LABEL, u32be(bytes.length), bytes);
 }

@@ -2,6 +2,7 @@
  * Palisade's crypto package: pure functions, no Kubernetes, no I/O, no logging, randomness injected.
  * The only importer of @noble/* in the project. Everything public is listed here.
  */
+export { randomPool } from './bytes.ts';
 export type { RandomSource } from './bytes.ts';
 export {
   CryptoError,

@@ -82,6 +82,23 @@ export function seal(
 }
 
 export function parse(f: SealedFormat, bytes: Uint8Array): SealedHeader {
+  return {
+    formatVersion: check(f, bytes),
+    keyVersion: readU32be(bytes, 5),
+    keyId: toHex(bytes.subarray(9, AUTHENTICATED_PREFIX)),
+    nonce: bytes.slice(AUTHENTICATED_PREFIX, HEADER_LENGTH),
+    ciphertextLength: bytes.length - HEADER_LENGTH,
+  };
+}
+
+/** The key version of well-formed sealed bytes; throws like `parse` otherwise. */
+export function keyVersionOf(f: SealedFormat, bytes: Uint8Array): number {
+  check(f, bytes);
+  return readU32be(bytes, 5);
+}
+
+/** Checks magic, format version and length; returns the format version. */
+function check(f: SealedFormat, bytes: Uint8Array): number {
   const magicLength = f.magic.length;
   for (let i = 0; i < Math.min(bytes.length, magicLength); i++) {
     if (bytes[i] !== f.magic[i]) throw new EnvelopeError('BadMagic', `not a ${f.what}: wrong magic bytes`);
@@ -102,13 +119,7 @@ export function parse(f: SealedFormat, bytes: Uint8Array): SealedHeader {
       `${f.what} is ${bytes.length} bytes, longer than the maximum ${max}`,
     );
   }
-  return {
-    formatVersion,
-    keyVersion: readU32be(bytes, 5),
-    keyId: toHex(bytes.subarray(9, AUTHENTICATED_PREFIX)),
-    nonce: bytes.slice(AUTHENTICATED_PREFIX, HEADER_LENGTH),
-    ciphertextLength: bytes.length - HEADER_LENGTH,
-  };
+  return formatVersion;
 }
 
 export function open(f: SealedFormat, bytes: Uint8Array, lookup: KeyLookup, aadTail: Uint8Array): Uint8Array {

@@ -9,7 +9,7 @@
  * plaintext or ciphertext is put in an error, a log line or a metric label.
  */
 import type { TenantKey } from '../../crds/v1alpha1/index.ts';
-import type { Keyring, RandomSource } from '../crypto/index.ts';
+import { randomPool, type Keyring, type RandomSource } from '../crypto/index.ts';
 import {
   EntryKind,
   entryKind,
@@ -48,6 +48,8 @@ export interface KeySources {
 export class TenantKeyCache {
   private readonly s: KeySources;
   private readonly max: number;
+  /** The open keys' nonces: one pool for all (crypto's randomPool), drawn from `s.rand` a block at a time. */
+  private readonly nonces: RandomSource;
   /** `uid/key` → the open key; Map order is recency (a hit moves the entry to the end). */
   private readonly open = new Map<string, OpenKey>();
   /** `namespace/name` of a TenantKey → its entry's `uid/key`. */
@@ -56,6 +58,7 @@ export class TenantKeyCache {
   constructor(s: KeySources, opts: { maxKeys?: number } = {}) {
     this.s = s;
     this.max = opts.maxKeys ?? DEFAULT_MAX_KEYS;
+    this.nonces = randomPool(s.rand);
   }
 
   get size(): number {
@@ -93,7 +96,7 @@ export class TenantKeyCache {
       secrets: entries,
       rootKeys: this.s.rootKeys.lookup,
       rootVersions: this.s.rootKeys.versions().map((r) => r.version),
-      rand: this.s.rand,
+      rand: this.nonces,
     });
     const opened: OpenKey = { tenant: record, tenantKey, keys };
     this.drop(id);

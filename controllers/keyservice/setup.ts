@@ -6,7 +6,6 @@
  * internal CA (an installation certificate, renewed by the CA keeper); every replica serves with it from
  * its Secret cache and takes a renewal without a restart.
  */
-import { Counter, Histogram } from 'prom-client';
 import type { KeyAccessPolicy, TenantKey } from '../../crds/v1alpha1/index.ts';
 import { ensureInstallationCertNow, type InstallationCertSpec } from '../internalca/installationcerts.ts';
 import { secretText } from '../certificatebinding/validate.ts';
@@ -27,6 +26,7 @@ import { identifierOperations } from './hashing.ts';
 import { RefreshFamilies, sweepExpiredFamilies } from './refreshstore.ts';
 import { tokenOperations } from './tokens.ts';
 import { TenantKeyCache } from './keycache.ts';
+import { keyServiceMetrics } from './metrics.ts';
 import { POLICY_SUBJECT_INDEX, policySubjects, subjectKeys, type Identity } from './policy.ts';
 import { setupPolicyStatus } from './policystatus.ts';
 import { startKeyServer, type GrpcService, type KeyServer, type ServerTls } from './server.ts';
@@ -95,19 +95,7 @@ export function setupKeyService(mgr: Manager, o: KeyServiceOptions): KeyService 
   keys.watch(o.secrets, tenantKeys);
   setupPolicyStatus(mgr, { policies });
 
-  const calls = new Counter({
-    name: 'palisade_keyservice_requests_total',
-    help: 'Key service calls by method and outcome (a KeyServiceErrorCode, or OK).',
-    labelNames: ['method', 'code'] as const,
-    registers: [mgr.metrics.registry],
-  });
-  const seconds = new Histogram({
-    name: 'palisade_keyservice_request_duration_seconds',
-    help: 'Key service call latency inside the server (authentication to response).',
-    labelNames: ['method'] as const,
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1],
-    registers: [mgr.metrics.registry],
-  });
+  const observe = keyServiceMetrics(mgr.metrics.registry);
 
   let synced = false;
   const common = {
@@ -118,10 +106,7 @@ export function setupKeyService(mgr: Manager, o: KeyServiceOptions): KeyService 
     },
     audit: mgr.audit,
     notReady: () => (synced ? undefined : 'this replica is still loading its caches; retry'),
-    observe: (method: string, code: string, s: number) => {
-      calls.inc({ method, code });
-      seconds.observe({ method }, s);
-    },
+    observe,
   };
   const handlers = tenantDataHandlers({ ...common, keys, rand: o.rand });
   const now = () => mgr.clock.now();

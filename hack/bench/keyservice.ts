@@ -18,15 +18,19 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { sendUnaryData, ServerUnaryCall, ServiceDefinition } from '@grpc/grpc-js';
+import { Registry } from 'prom-client';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { decryptData, encryptData, generateDataKey, prepareKey } from '../../controllers/crypto/index.ts';
 import { KeyServiceClient } from '../../controllers/keyservice/client.ts';
+import { keyServiceMetrics } from '../../controllers/keyservice/metrics.ts';
 import { startWorld } from '../../controllers/keyservice/testdata/world.ts';
 import { createAuditLog } from '../../controllers/runtime/log.ts';
 
@@ -47,11 +51,40 @@ const TOKEN = 'sa:bench:client';
 const KEY = { tenant: 'bench' };
 const rand = (n: number) => new Uint8Array(randomBytes(n));
 
+/**
+ * The transport floor: a method on the same server that returns its request's bytes, called with the same
+ * client, channel, TLS, token metadata and deadline, and no authentication, policy, keys, AEAD, audit or
+ * metrics. What a key service call costs beyond it is the key service's own.
+ */
+const raw = (b: Buffer) => b;
+const ECHO: ServiceDefinition = {
+  Echo: {
+    path: '/palisade.bench.Floor/Echo',
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: raw,
+    requestDeserialize: raw,
+    responseSerialize: raw,
+    responseDeserialize: raw,
+    originalName: 'echo',
+  },
+};
+
 /** The server side: prints `{ port, ca }` on stdout, serves until stdin closes. */
 async function serve(): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'palisade-bench-keyservice-'));
   const w = await startWorld({
     tenants: ['bench'],
+    observe: keyServiceMetrics(new Registry()),
+    services: [
+      {
+        definition: ECHO,
+        handlers: {
+          Echo: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) =>
+            callback(null, call.request),
+        },
+      },
+    ],
     audit: values['no-audit']
       ? { record: () => undefined }
       : createAuditLog({ file: path.join(dir, 'audit.log'), actor: 'system:palisade:bench' }),
@@ -72,10 +105,34 @@ function quantile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 }
 
-/** `clients` closed loops of `call` for SECONDS: ops/s (items/s for batches) and latency quantiles (ms). */
-async function measure(clients: number, call: (i: number) => Promise<unknown>, itemsPerCall = 1) {
+/** CPU time (user + system, µs) the process `pid` has used, from /proc; undefined where there is none. */
+function cpuMicros(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of proc(5) (utime, stime), counted from after the command name: 12 and 13.
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+/** USER_HZ: 100 on every Linux architecture Node runs on. */
+const CLOCK_TICKS = 100;
+
+/**
+ * `clients` closed loops of `call` for SECONDS: ops/s (items/s for batches), latency quantiles (ms), and
+ * the CPU time per op (per item for batches) of the server process and of this one (the clients).
+ */
+async function measure(
+  clients: number,
+  call: (i: number) => Promise<unknown>,
+  itemsPerCall = 1,
+  serverPid?: number,
+) {
   const latencies: number[] = [];
   const end = performance.now() + SECONDS * 1000;
+  const serverBefore = serverPid === undefined ? undefined : cpuMicros(serverPid);
+  const clientBefore = process.cpuUsage();
   const start = performance.now();
   await Promise.all(
     Array.from({ length: clients }, async (_, i) => {
@@ -87,11 +144,20 @@ async function measure(clients: number, call: (i: number) => Promise<unknown>, i
     }),
   );
   const elapsed = (performance.now() - start) / 1000;
+  const client = process.cpuUsage(clientBefore);
+  const serverAfter = serverPid === undefined ? undefined : cpuMicros(serverPid);
+  const ops = latencies.length * itemsPerCall;
   const sorted = Float64Array.from(latencies).sort();
   return {
-    opsPerSec: (latencies.length * itemsPerCall) / elapsed,
+    opsPerSec: ops / elapsed,
     p50: quantile(sorted, 0.5),
     p99: quantile(sorted, 0.99),
+    serverUsPerOp:
+      serverBefore === undefined || serverAfter === undefined
+        ? undefined
+        : (serverAfter - serverBefore) / ops,
+    clientUsPerOp: (client.user + client.system) / ops,
+    load: os.loadavg()[0] ?? 0,
   };
 }
 
@@ -138,7 +204,16 @@ async function main(): Promise<void> {
   console.log(
     `server: a child process; clients: this process; TLS 1.3, token auth, ${values['no-audit'] ? 'audit DROPPED (attribution run)' : 'audit to a file'}`,
   );
-  console.log('case                         clients      ops/s    p50 ms    p99 ms');
+  console.log(
+    'case                         clients      ops/s    p50 ms    p99 ms  server µs/op  client µs/op  load',
+  );
+  const row = (name: string, clients: number | string, r: Awaited<ReturnType<typeof measure>>) =>
+    console.log(
+      `${name.padEnd(28)} ${String(clients).padStart(7)} ${Math.round(r.opsPerSec).toLocaleString('en-US').padStart(10)} ` +
+        `${r.p50.toFixed(2).padStart(9)} ${r.p99.toFixed(2).padStart(9)} ` +
+        `${(r.serverUsPerOp === undefined ? '-' : r.serverUsPerOp.toFixed(0)).padStart(13)} ` +
+        `${r.clientUsPerOp.toFixed(0).padStart(13)} ${r.load.toFixed(2).padStart(5)}`,
+    );
   const rows: Record<string, number> = {};
   const all = Array.from(
     { length: 64 },
@@ -159,6 +234,9 @@ async function main(): Promise<void> {
     }),
   );
   const cases: [string, number, (i: number) => Promise<unknown>, number][] = [];
+  const echo = Buffer.from(plaintext);
+  for (const n of [1, 8])
+    cases.push(['floor: gRPC echo 1 KiB', n, (i) => c(i).callOf(ECHO, 'Echo', echo), 1]);
   for (const n of [1, 8, 64]) {
     cases.push([`encrypt 1 KiB`, n, (i) => c(i).encrypt(KEY, plaintext), 1]);
     cases.push([`decrypt 1 KiB`, n, (i) => c(i).decrypt(KEY, box), 1]);
@@ -169,28 +247,20 @@ async function main(): Promise<void> {
   cases.push(['batch decrypt 100 × 1 KiB', 8, (i) => c(i).batchDecrypt(KEY, boxes), 100]);
   for (const [name, n, call, items] of cases) {
     if (!wanted(name, n)) continue;
-    const r = await measure(n, call, items);
+    const r = await measure(n, call, items, child.pid);
     rows[`${name}/${n}`] = r.opsPerSec;
-    console.log(
-      `${name.padEnd(28)} ${String(n).padStart(7)} ${Math.round(r.opsPerSec).toLocaleString('en-US').padStart(10)} ${r.p50.toFixed(2).padStart(9)} ${r.p99.toFixed(2).padStart(9)}`,
-    );
+    row(name, n, r);
   }
   const issue = (i: number) => c(i).issueToken({ tenant: 'bench', subject: 'user-1', audience: 'bench' });
   for (const n of [1, 8]) {
     if (!wanted('issue access token', n)) continue;
-    const r = await measure(n, issue);
-    console.log(
-      `${'issue access token'.padEnd(28)} ${String(n).padStart(7)} ${Math.round(r.opsPerSec).toLocaleString('en-US').padStart(10)} ${r.p50.toFixed(2).padStart(9)} ${r.p99.toFixed(2).padStart(9)}`,
-    );
+    row('issue access token', n, await measure(n, issue, 1, child.pid));
   }
   if (wanted('verify access token (jose)', 'in-proc')) {
     const jwks = createLocalJWKSet(JSON.parse((await c(0).getJwks()).jwks) as JSONWebKeySet);
     const jwt = (await issue(0)).accessToken;
     const verify = () => jwtVerify(jwt, jwks, { audience: 'bench', typ: 'at+jwt', algorithms: ['EdDSA'] });
-    const v = await measure(1, verify);
-    console.log(
-      `${'verify access token (jose)'.padEnd(28)} ${'in-proc'.padStart(7)} ${Math.round(v.opsPerSec).toLocaleString('en-US').padStart(10)} ${v.p50.toFixed(2).padStart(9)} ${v.p99.toFixed(2).padStart(9)}`,
-    );
+    row('verify access token (jose)', 'in-proc', await measure(1, verify));
   }
   for (const x of all) x.close();
   child.stdin.end();

@@ -41,7 +41,7 @@ import { KeyServiceCallError, KeyServiceClient } from '../client.ts';
 import { tenantDataHandlers } from '../handlers.ts';
 import { TenantKeyCache } from '../keycache.ts';
 import { policySubjects, subjectKeys, type Identity } from '../policy.ts';
-import { startKeyServer, type KeyServer } from '../server.ts';
+import { startKeyServer, type GrpcService, type KeyServer } from '../server.ts';
 
 export const NS = 'palisade-system';
 export const rand = (n: number) => new Uint8Array(randomBytes(n));
@@ -126,6 +126,10 @@ export const TOKEN_ISSUER = 'https://palisade-keyservice.test';
 export async function startWorld(o: {
   tenants: string[];
   audit?: AuditLog;
+  /** Called after every call, as the operator's metrics are (setup.ts). */
+  observe?: (method: string, code: string, seconds: number) => void;
+  /** More services on the same server (the benchmark's transport floor). */
+  services?: readonly GrpcService[];
   maxKeys?: number;
   passwordParams?: PasswordParams;
 }): Promise<World> {
@@ -225,6 +229,7 @@ export async function startWorld(o: {
     },
     audit: o.audit ?? { record: (r: AuditRecord) => audit.push(r) },
     notReady: () => undefined,
+    ...(o.observe ? { observe: o.observe } : {}),
   };
   const handlers = tenantDataHandlers({ ...common, keys, rand });
   const callDeps = { ...common, tenant: (name: string) => keys.tenant(name) };
@@ -257,6 +262,7 @@ export async function startWorld(o: {
         definition: tokensService(),
         handlers: serviceHandlers(callDeps, tokens),
       },
+      ...(o.services ?? []),
     ],
   });
   const clients: KeyServiceClient[] = [];
