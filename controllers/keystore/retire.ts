@@ -98,7 +98,12 @@ export class RootReferences {
  * NB: the keyring is read only on a root key Secret's own events (rare): `RootKeyring.versions()` looks
  * through every watched namespace's cache.
  */
-export function rootKeyRetirement(d: RetirementDeps): { watch: Watch; reconcile: Reconcile } {
+export function rootKeyRetirement(d: RetirementDeps): {
+  watch: Watch;
+  reconcile: Reconcile;
+  /** The keys a start or a resync re-checks: every root version's. */
+  resyncKeys: () => string[];
+} {
   const refs = new RootReferences(d.namespace);
   const keyPrefix = `${d.namespace}/${ROOT_PREFIX}`;
   const rootKey = (v: number) => `${keyPrefix}${v}`;
@@ -125,8 +130,6 @@ export function rootKeyRetirement(d: RetirementDeps): { watch: Watch; reconcile:
   };
 
   const reconcile: Reconcile = async (key) => {
-    // NB: the primary's keys are every Secret's; only a root version's has work, told apart in O(1).
-    if (!key.startsWith(keyPrefix)) return;
     const version = Number(key.slice(keyPrefix.length));
     const label = { root_version: String(version) };
     const root = versions.find((r) => r.version === version);
@@ -171,7 +174,11 @@ export function rootKeyRetirement(d: RetirementDeps): { watch: Watch; reconcile:
       keyId: root.keyId,
     });
   };
-  return { watch, reconcile };
+  const resyncKeys = () => {
+    versions = d.rootKeys.versions();
+    return versions.map((r) => rootKey(r.version));
+  };
+  return { watch, reconcile, resyncKeys };
 }
 
 /** Wires {@link rootKeyRetirement} as the `root-key-retirement` controller. */
@@ -182,7 +189,7 @@ export function setupRootKeyRetirement(mgr: Manager, o: RetirementOptions) {
     labelNames: ['root_version'] as const,
     registers: [mgr.metrics.registry],
   });
-  const { watch, reconcile } = rootKeyRetirement({
+  const { watch, reconcile, resyncKeys } = rootKeyRetirement({
     secrets: o.secrets,
     namespace: o.keystore.namespace,
     rootKeys: o.keystore.rootKeys,
@@ -195,7 +202,9 @@ export function setupRootKeyRetirement(mgr: Manager, o: RetirementOptions) {
   });
   return mgr.addController({
     name: 'root-key-retirement',
-    primary: o.secrets,
+    // NB: the keys are root versions, not Secrets: a Secret event moves a count, and costs a reconcile
+    // only when an old version's count moved.
+    resyncKeys,
     concurrency: 1,
     watches: [watch],
     reconcile,

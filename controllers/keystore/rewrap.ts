@@ -23,7 +23,8 @@ import type { Keystore } from './store.ts';
  * The one rewrap loop: every wrapped keystore entry (tenant key versions, NATS account seeds, whatever
  * is added later) is brought to the active root version, one slot at a time (`Keystore.rewrapSlot`). A
  * new root version enqueues every slot an older version still wraps (an index lookup per old version,
- * not a scan); a new or changed entry enqueues its own slot. Progress is visible per object (TenantKey
+ * not a scan); a new or changed entry enqueues its own slot; a resync re-checks the slots an older version
+ * still wraps. Progress is visible per object (TenantKey
  * `RootKeyCurrent`) and in total (`palisade_rootkey_rewrap_pending`, keystore/retire.ts).
  */
 export function setupKeystoreRewrap(
@@ -32,11 +33,8 @@ export function setupKeystoreRewrap(
 ) {
   const ks = o.keystore;
   const slotOf = (s: Secret) => s.metadata.labels?.[SLOT_LABEL] ?? '';
-  const map = (s: Secret): string[] => {
-    if (isKeystoreEntry(s, ks.namespace) && WRAPPED_KINDS.has(entryKind(s)) && slotOf(s)) return [slotOf(s)];
-    const isRoot =
-      s.metadata.namespace === ks.namespace && s.metadata.labels?.[COMPONENT_LABEL] === Component.RootKey;
-    if (!isRoot) return [];
+  /** The slots an older root version still wraps (an index lookup per old version, not a scan). */
+  const staleSlots = (): string[] => {
     const active = ks.rootKeys.versions().at(-1)?.version ?? 0;
     const slots = new Set<string>();
     for (const r of ks.rootKeys.versions())
@@ -47,14 +45,19 @@ export function setupKeystoreRewrap(
         }
     return [...slots];
   };
+  const map = (s: Secret): string[] => {
+    if (isKeystoreEntry(s, ks.namespace) && WRAPPED_KINDS.has(entryKind(s)) && slotOf(s)) return [slotOf(s)];
+    const isRoot =
+      s.metadata.namespace === ks.namespace && s.metadata.labels?.[COMPONENT_LABEL] === Component.RootKey;
+    return isRoot ? staleSlots() : [];
+  };
   return mgr.addController({
     name: 'keystore-rewrap',
-    primary: o.secrets,
+    // NB: the keys are slots, not Secrets: a Secret event that concerns no slot costs no reconcile.
+    resyncKeys: staleSlots,
     concurrency: o.concurrency ?? 8,
     watches: [watchMapped(o.secrets, map)],
     reconcile: async (slot) => {
-      // NB: the primary informer's own keys (`ns/name`) are not slots; only mapped keys are.
-      if (slot.includes('/')) return;
       const wraps = ks.find(IndexKey.slot(slot));
       const newest = [...wraps].sort((a, b) => wrappedByRootVersion(b) - wrappedByRootVersion(a))[0];
       if (!newest) return;

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { Controller } from './controller.ts';
-import { systemClock } from './clock.ts';
+import { FakeClock, systemClock } from './clock.ts';
 import { ApiError } from './errors.ts';
 import type { ObjectCache } from './informer.ts';
 import type { KubeObject } from './kube/types.ts';
+import { FakeCache } from './testing/cache.ts';
+import { FakeApiServer } from './testing/fakeapi.ts';
 import { createLogger } from './log.ts';
 import { Metrics } from './metrics.ts';
 
@@ -88,6 +90,52 @@ describe('the reconcile driver', function () {
     await c.idle();
     c.enqueue('ns/c');
     assert.equal(typeof (await depth()), 'number', 'reported once leading');
+    await c.stop();
+  });
+
+  it('without a primary, reconciles only its own keys: from watches, and resyncKeys at start and on resync', async function () {
+    const clock = new FakeClock();
+    const server = new FakeApiServer({ namespaces: ['ns'] });
+    const secrets = new FakeCache<KubeObject>(server, { kind: 'Secret' });
+    await secrets.start();
+    let ownKeys = ['slot-a'];
+    const seen: string[] = [];
+    const c = new Controller({
+      name: 'slots',
+      clock,
+      log: createLogger({ level: 'error' }),
+      metrics: new Metrics(),
+      resyncMs: 60_000,
+      resyncKeys: () => ownKeys,
+      watches: [
+        {
+          register: (enqueue) =>
+            secrets.on('add', (s) => {
+              if (s.metadata.labels?.slot) enqueue(s.metadata.labels.slot);
+            }),
+        },
+      ],
+      reconcile: async (key) => void seen.push(key),
+    });
+    c.start();
+    await c.idle();
+    assert.deepEqual(seen, ['slot-a'], 'start enqueues resyncKeys, and no object key');
+    server.create('test', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'x', namespace: 'ns' } });
+    server.create('test', {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'y', namespace: 'ns', labels: { slot: 'slot-b' } },
+    });
+    await c.idle();
+    assert.deepEqual(seen, ['slot-a', 'slot-b'], 'a Secret event costs a reconcile only through a watch');
+    ownKeys = ['slot-c'];
+    clock.advance(60_000);
+    await c.idle();
+    assert.deepEqual(
+      seen,
+      ['slot-a', 'slot-b', 'slot-c'],
+      'a resync re-checks the resyncKeys of that moment',
+    );
     await c.stop();
   });
 });

@@ -36,7 +36,13 @@ export function watchMapped<T extends KubeObject>(
 
 export interface ControllerOptions<T extends KubeObject = KubeObject> {
   name: string;
-  primary: ObjectCache<T>;
+  /**
+   * The kind whose objects are the keys. Without it the keys are the controller's own (a keystore slot, a
+   * root version): they come only from `watches`, and `resyncKeys` says which to re-check.
+   */
+  primary?: ObjectCache<T>;
+  /** Without a primary: the keys a start and every resync enqueue (default none). */
+  resyncKeys?: () => Iterable<string>;
   watches?: Watch[];
   reconcile: Reconcile;
   clock: Clock;
@@ -86,13 +92,13 @@ export class Controller<T extends KubeObject = KubeObject> {
       baseDelayMs: opts.baseDelayMs ?? 500,
       maxDelayMs: opts.maxDelayMs ?? 5 * 60_000,
     });
-    opts.primary.on('add', (o) => this.enqueue(objectKey(o.metadata)));
-    opts.primary.on('update', (o) => {
+    opts.primary?.on('add', (o) => this.enqueue(objectKey(o.metadata)));
+    opts.primary?.on('update', (o) => {
       const key = objectKey(o.metadata);
       if (meaningfulUpdate(this.lastSeen.get(key), o)) this.enqueue(key);
       this.lastSeen.set(key, o);
     });
-    opts.primary.on('delete', (o) => {
+    opts.primary?.on('delete', (o) => {
       this.lastSeen.delete(objectKey(o.metadata));
       this.enqueue(objectKey(o.metadata));
     });
@@ -121,9 +127,9 @@ export class Controller<T extends KubeObject = KubeObject> {
 
   start(): void {
     this.started = true;
-    for (const o of this.o.primary.list()) this.lastSeen.set(objectKey(o.metadata), o);
+    for (const o of this.o.primary?.list() ?? []) this.lastSeen.set(objectKey(o.metadata), o);
     this.queue.start((key) => this.handle(key));
-    for (const o of this.o.primary.list()) this.enqueue(objectKey(o.metadata));
+    this.requeueAll();
     this.scheduleResync();
   }
 
@@ -132,14 +138,21 @@ export class Controller<T extends KubeObject = KubeObject> {
     await this.queue.shutdown();
   }
 
-  /** Enqueues every object of the primary kind now (e.g. a dependency they were waiting for came up). */
+  /**
+   * Enqueues every object of the primary kind now (e.g. a dependency they were waiting for came up), or
+   * without a primary, the `resyncKeys`.
+   */
   requeueAll(): void {
+    if (!this.o.primary) {
+      for (const key of this.o.resyncKeys?.() ?? []) this.enqueue(key);
+      return;
+    }
     for (const o of this.o.primary.list()) this.enqueue(objectKey(o.metadata));
   }
 
   /** Enqueues every object of the primary kind in `namespace` (e.g. its Tenant moved to this shard). */
   requeueNamespace(namespace: string): void {
-    for (const o of this.o.primary.list(namespace)) this.enqueue(objectKey(o.metadata));
+    for (const o of this.o.primary?.list(namespace) ?? []) this.enqueue(objectKey(o.metadata));
   }
 
   /** Resolves when the queue is empty and nothing is in flight (tests and benchmarks). */
@@ -150,7 +163,7 @@ export class Controller<T extends KubeObject = KubeObject> {
   private scheduleResync(): void {
     const every = this.o.resyncMs ?? 10 * 60_000;
     this.resyncTimer = this.o.clock.setTimer(every, () => {
-      for (const o of this.o.primary.list()) this.enqueue(objectKey(o.metadata));
+      this.requeueAll();
       this.scheduleResync();
     });
   }

@@ -16,6 +16,7 @@
  * --profile writes the operator's CPU profile (node --cpu-prof) to <dir>; `node hack/bench/profile.ts
  * <file>` sums it by function and by file.
  */
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -86,6 +87,35 @@ async function startShards(kubeconfig: string, args: string[], server: string): 
   );
   await Promise.all(ops.map((o) => waitForControllers(o, 120_000)));
   return ops;
+}
+
+/** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
+function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // NB: the command name (field 2) may hold spaces; the fields after its closing parenthesis do not.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds of every process of the run, by name: where the time of a phase went. */
+function cpuByProcess(pids: Record<string, number>): Map<string, number> {
+  const own = process.cpuUsage();
+  const out = new Map<string, number>([['bench client', (own.user + own.system) / 1e6]]);
+  for (const [name, pid] of Object.entries(pids)) out.set(name, cpuSecondsOf(pid));
+  return out;
+}
+
+function cpuLine(before: Map<string, number>, after: Map<string, number>, seconds: number): string {
+  return [...after]
+    .map(([name, s]) => [name, s - (before.get(name) ?? 0)] as const)
+    .filter(([, s]) => s > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, s]) => `${name} ${s.toFixed(1)} s (${((100 * s) / seconds).toFixed(0)}%)`)
+    .join(', ');
 }
 
 /** Metrics summed over every operator process. */
@@ -176,6 +206,13 @@ async function main() {
     const idle = memoryOf(pid);
     const idles = ops.map((o) => memoryOf(o.child.pid ?? 0));
     const before = await scrapeAll(ops);
+    const pids = () => ({
+      ...cp.pids(),
+      ...Object.fromEntries(
+        ops.map((o, i) => [ops.length > 1 ? `operator ${i}` : 'operator', o.child.pid ?? 0]),
+      ),
+    });
+    const cpuBefore = cpuByProcess(pids());
     const names = Array.from({ length: N }, (_, i) => `bench-${i}`);
     const t0 = performance.now();
     await pool(names, CONCURRENCY, (n) => admin.create(tenantObject(n, shardOf(Number(n.slice(6))))));
@@ -187,6 +224,7 @@ async function main() {
     const operatorS = (performance.now() - t0) / 1000;
     await Promise.all(agentWork);
     const after = await scrapeAll(ops);
+    const cpuAfter = cpuByProcess(pids());
     const withCodes = delta(before.requests, after.requests);
     const requests = byPrefix(withCodes, 2);
     const reconciles = delta(before.reconciles, after.reconciles);
@@ -195,6 +233,7 @@ async function main() {
     const sockets = socketsOf(pid);
     await Promise.all(ops.map((o) => o.stop()));
 
+    const floorCpuBefore = cpuByProcess(cp.pids());
     const flag = (name: string) => rbac.args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? '';
     const floor = await runFloor({
       admin,
@@ -207,6 +246,7 @@ async function main() {
       agents: agentNames,
       concurrency: CONCURRENCY,
     });
+    const floorCpuAfter = cpuByProcess(cp.pids());
     const watches = await measureNamespaceWatches({
       cp,
       kubeconfig: rbac.kubeconfig,
@@ -239,6 +279,8 @@ async function main() {
     console.log(
       `  one tenant's path in the floor: ${f.path.toFixed(0)} ms mean, of which ${f.rbac.toFixed(0)} ms until RBAC lets it read its new namespace, ${f.resolver.toFixed(0)} ms for the resolver's reply`,
     );
+    console.log(`  CPU while the operator worked:  ${cpuLine(cpuBefore, cpuAfter, operatorS)}`);
+    console.log(`  CPU while the floor worked:     ${cpuLine(floorCpuBefore, floorCpuAfter, floor.seconds)}`);
     console.log(`ratio operator / floor:           ${(operatorS / floor.seconds).toFixed(2)} (goal ≤ 1.5)`);
     console.log(
       `API writes per tenant:            operator ${(opWrites / N).toFixed(2)}, floor ${(floorWrites / N).toFixed(2)} (the Tenant${AGENTS ? ' and agent' : ''} creates by the user not counted)`,
