@@ -10,7 +10,7 @@
  * - Otherwise, a client certificate the TLS handshake verified against the internal CA bundle: its DNS
  *   names are the identity (the CA signs a namespace's service names only for that namespace).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import type { Identity } from './policy.ts';
 
@@ -91,9 +91,8 @@ export class Authenticator {
     if (authorization !== undefined) {
       const m = BEARER.exec(authorization);
       if (!m) throw new AuthenticationError('the authorization metadata is not "Bearer <token>"');
-      const digest = createHash('sha256')
-        .update(m[1] as string)
-        .digest('base64');
+      // NB: the one-shot hash: half the cost of createHash().update().digest() for a token, every call.
+      const digest = hash('sha256', m[1] as string, 'base64');
       const cached = this.verdicts.get(digest);
       if (cached && cached.expiresAt > this.o.now()) return settle(cached);
       return this.review(digest, m[1] as string).then(settle);

@@ -21,8 +21,16 @@ export function keyServiceMetrics(
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1],
     registers: [registry],
   });
+  // NB: the label children are looked up once per method (and code), not hashed from labels every call.
+  const counted = new Map<string, { inc(): void }>();
+  const timed = new Map<string, { observe(v: number): void }>();
   return (method, code, s) => {
-    calls.inc({ method, code });
-    seconds.observe({ method }, s);
+    const c = `${method} ${code}`;
+    let counter = counted.get(c);
+    if (!counter) counted.set(c, (counter = calls.labels({ method, code })));
+    let timer = timed.get(method);
+    if (!timer) timed.set(method, (timer = seconds.labels({ method })));
+    counter.inc();
+    timer.observe(s);
   };
 }
