@@ -59,6 +59,10 @@ down: ## stop what `make demo` started
 bench: deps tools ## N full tenants (default 1000; AGENTS ClusterAgents each, default 0; SHARDS operators side by side, default 1) with messaging, against a bare-client floor: tenants/s, writes by kind, RSS
 	node --expose-gc hack/bench/tenants.ts --tenants $(N) --agents $${AGENTS:-0} --shards $${SHARDS:-1}
 
+.PHONY: bench-memory
+bench-memory: deps tools ## the operator's RSS and V8 heap idle, with N Tenants Ready (default 1000), then with SECRETS unrelated 100 KiB Secrets (default 1000)
+	node --expose-gc hack/bench/memory.ts --tenants $(N) --secrets $${SECRETS:-1000}
+
 .PHONY: e2e-kind
 e2e-kind: ## (needs Docker) kind cluster + cert-manager + the chart with an image of this checkout
 	hack/e2e-kind.sh

@@ -88,7 +88,7 @@ export function memoryOf(pid: number): { rss: number; peak: number } {
   return { rss: kb('VmRSS'), peak: kb('VmHWM') };
 }
 
-/** The sockets a process holds open, by inode (each HTTP/1.1 watch holds one). */
+/** The sockets a process holds open, by inode (watches share HTTP/2 connections: kube/sessions.ts). */
 export function socketInodes(pid: number): string[] {
   const out: string[] = [];
   for (const fd of readdirSync(`/proc/${pid}/fd`)) {

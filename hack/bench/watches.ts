@@ -8,6 +8,7 @@
 import { systemClock } from '../../controllers/runtime/clock.ts';
 import { Informer } from '../../controllers/runtime/informer.ts';
 import { KubeClient, loadKubeConfig } from '../../controllers/runtime/kube/client.ts';
+import { watchStats } from '../../controllers/runtime/kube/watch.ts';
 import type { Secret } from '../../controllers/runtime/kube/types.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL } from '../../controllers/runtime/objects.ts';
 import type { ControlPlane } from '../controlplane/index.ts';
@@ -15,9 +16,12 @@ import { memoryOf, socketInodes, socketsOf } from './support.ts';
 
 export interface WatchCost {
   syncSeconds: number;
-  /** Bytes of resident memory this process gained holding them. */
+  /** Bytes of resident memory this process gained holding them, and of V8 heap (after a GC, with --expose-gc). */
   clientRss: number;
+  clientHeap: number;
   sockets: number;
+  /** The HTTP/2 connections the watches share (kube/sessions.ts). */
+  connections: number;
   apiserverRss: number;
   /** While idle: new connections per second (sampled each second: a lower bound) and CPU, % of a core. */
   idle: { seconds: number; connectionsPerSecond: number; cpuPercent: number; sockets: number };
@@ -39,6 +43,8 @@ export async function measureNamespaceWatches(o: {
   await settle();
   const before = {
     me: memoryOf(process.pid).rss,
+    heap: process.memoryUsage().heapUsed,
+    connections: watchStats().connections,
     api: memoryOf(apiserver).rss,
     sockets: socketsOf(process.pid),
   };
@@ -59,7 +65,9 @@ export async function measureNamespaceWatches(o: {
   const cost = {
     syncSeconds,
     clientRss: memoryOf(process.pid).rss - before.me,
+    clientHeap: process.memoryUsage().heapUsed - before.heap,
     sockets: socketsOf(process.pid) - before.sockets,
+    connections: watchStats().connections - before.connections,
     apiserverRss: memoryOf(apiserver).rss - before.api,
   };
   const idle = await idleCost((o.idleSeconds ?? 65) * 1000);

@@ -97,18 +97,21 @@ function loadFile(file: string): KubeConfig {
   return kc;
 }
 
-/** What one request needs: a keep-alive agent with the TLS material, and the auth headers. */
+/**
+ * What one request needs: a keep-alive agent with the TLS material, and the auth headers. Watches use
+ * the TLS material for connections of their own (kube/watch.ts).
+ */
 export interface Connection {
   readonly agent: https.Agent;
   readonly headers: Readonly<Record<string, string>>;
+  readonly tls: Readonly<TlsMaterial>;
 }
 
 interface Loaded extends Connection {
-  readonly tls: TlsMaterial;
   readonly loadedAt: number;
 }
 
-interface TlsMaterial {
+export interface TlsMaterial {
   ca?: string;
   cert?: string;
   key?: string;
