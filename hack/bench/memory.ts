@@ -11,7 +11,10 @@
  * process (watches.ts; run with --expose-gc for the heap figure). Prints figures; asserts nothing.
  *
  *   node --expose-gc hack/bench/memory.ts [--tenants 1000] [--secrets 1000] [--secret-kib 100] [--snapshot <dir>] [--checkout <dir>]
+ *     [--node-options=<V8 flags for the operator>]
  *
+ * The operator runs with the chart's NODE_OPTIONS (operator.nodeOptions) unless --node-options names
+ * others (`--node-options=` for V8's defaults).
  * --checkout runs the operator of another checkout (e.g. a `git worktree` of an earlier commit, its
  * node_modules linked), for a before/after comparison on the same machine.
  * --snapshot writes a V8 heap snapshot of the operator (SIGWINCH, node --heapsnapshot-signal) into <dir>
@@ -41,6 +44,7 @@ const { values } = parseArgs({
     'secret-kib': { type: 'string', default: '100' },
     snapshot: { type: 'string' },
     checkout: { type: 'string' },
+    'node-options': { type: 'string' },
   },
 });
 const N = Number(values.tenants);
@@ -173,11 +177,13 @@ async function main() {
     const rbac = await installChartRbac(cp, OPERATOR_NS);
     const gcOnSignal = `--expose-gc --import=${path.join(import.meta.dirname, 'gcsignal.ts')}`;
     const snapshots = SNAPSHOTS ? ` --heapsnapshot-signal=SIGWINCH --diagnostic-dir=${SNAPSHOTS}` : '';
-    const extraEnv = { NODE_OPTIONS: gcOnSignal + snapshots };
+    // NB: the chart's V8 flags unless --node-options says otherwise ('' for V8's defaults).
+    const v8Flags = values['node-options'] ?? rbac.nodeOptions;
+    const extraEnv = { NODE_OPTIONS: `${gcOnSignal}${snapshots} ${v8Flags}`.trim() };
     const env = await startMessaging(OPERATOR_NS, 'memory', extraEnv, rbac.kubeconfig, CHECKOUT, rbac.args);
     const op = env.op;
     console.log(
-      `operator memory: ${N} Tenants, then ${SECRETS} unrelated Secrets of ${SECRET_KIB} KiB${CHECKOUT ? ` (operator of ${CHECKOUT})` : ''}`,
+      `operator memory: ${N} Tenants, then ${SECRETS} unrelated Secrets of ${SECRET_KIB} KiB${CHECKOUT ? ` (operator of ${CHECKOUT})` : ''}; operator NODE_OPTIONS: ${v8Flags || 'none'}`,
     );
     const base = await sample(op, 'idle, before the first Tenant:');
 

@@ -108,13 +108,14 @@ export const MiB = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
 
 /**
  * The chart's RBAC and admission guards (helm template, applied to the apiserver) for an operator in
- * `namespace`: what a real installation runs under. Returns a kubeconfig of the chart's ServiceAccount
- * and the operator flags the chart's Deployment passes (the role it binds in each tenant namespace).
+ * `namespace`: what a real installation runs under. Returns a kubeconfig of the chart's ServiceAccount,
+ * the operator flags the chart's Deployment passes (the role it binds in each tenant namespace) and the
+ * NODE_OPTIONS it sets (V8 flags; '' when none).
  */
 export async function installChartRbac(
   cp: ControlPlane,
   namespace: string,
-): Promise<{ kubeconfig: string; args: string[] }> {
+): Promise<{ kubeconfig: string; args: string[]; nodeOptions: string }> {
   const { helm, kubernetesVersion } = await binaries();
   const chart = path.join(REPO_ROOT, 'charts/palisade');
   const { stdout } = await promisify(execFile)(
@@ -132,14 +133,18 @@ export async function installChartRbac(
   });
   if (applied.code !== 0) throw new Error(`applying the chart's RBAC failed: ${applied.stderr}`);
   const deployment = docs.find((d) => d?.kind === 'Deployment') as {
-    spec: { template: { spec: { containers: { args: string[] }[] } } };
+    spec: {
+      template: { spec: { containers: { args: string[]; env?: { name: string; value?: string }[] }[] } };
+    };
   };
-  const args = (deployment.spec.template.spec.containers[0]?.args ?? []).filter(
+  const container = deployment.spec.template.spec.containers[0];
+  const args = (container?.args ?? []).filter(
     (a) => a.startsWith('--namespace-role=') || a.startsWith('--service-account='),
   );
+  const nodeOptions = container?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
   const kubeconfig = await cp.kubeconfigFor(`system:serviceaccount:${namespace}:palisade`, [
     'system:serviceaccounts',
     `system:serviceaccounts:${namespace}`,
   ]);
-  return { kubeconfig, args };
+  return { kubeconfig, args, nodeOptions };
 }
