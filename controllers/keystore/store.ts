@@ -21,6 +21,7 @@ import {
   KEY_UID_LABEL,
   KEYSTORE_INDEX,
   KEYSTORE_ROOT_INDEX,
+  keyVersionSlot,
   keystoreIndex,
   keystoreRootIndex,
   ROOT_KEY_VERSION_LABEL,
@@ -98,14 +99,33 @@ export class Keystore {
     return this.d.client;
   }
 
-  /** True when a live read finds every one of `versions` of a TenantKey in the keystore (the cache lags). */
+  /**
+   * True when a live read finds every one of `versions` of a TenantKey in the keystore (the cache lags).
+   * NB: a GET per name a version's wrap may have (its slot, or a rewrap under a held root version) first:
+   * a labelled list walks the whole keystore namespace in the API server, tens of thousands of entries.
+   * Only a version found under none of those names costs the list.
+   */
   async liveVersionsPresent(uid: string, keyName: string, versions: readonly number[]): Promise<boolean> {
+    const roots = this.d.rootKeys.versions().map((r) => r.version);
+    const unfound: number[] = [];
+    for (const v of versions) {
+      const slot = keyVersionSlot(uid, keyName, v);
+      let found = false;
+      for (const name of [slot, ...roots.map((r) => rewrapName(slot, r))]) {
+        if (await this.d.client.get<Secret>({ kind: 'Secret', name, namespace: this.namespace })) {
+          found = true;
+          break;
+        }
+      }
+      if (!found) unfound.push(v);
+    }
+    if (unfound.length === 0) return true;
     const list = await this.d.client.list<Secret>('Secret', {
       namespace: this.namespace,
       labelSelector: `${COMPONENT_LABEL_SELECTOR},${TENANT_UID_LABEL}=${uid},${TENANTKEY_LABEL}=${keyName}`,
     });
     const present = new Set(list.items.map((s) => Number(s.metadata.labels?.[VERSION_LABEL])));
-    return versions.every((v) => present.has(v));
+    return unfound.every((v) => present.has(v));
   }
 
   /** Every keystore entry of one tenant UID, read live (for its destruction). */

@@ -15,6 +15,17 @@ import { tenantKeyKind } from './reconcile.ts';
 const UID = '0123456789ab';
 const NS = 'tenant-acme';
 
+/** Counts the client's lists of Secrets from now on. */
+function countSecretLists(client: { list: (kind: string, ...rest: never[]) => Promise<unknown> }) {
+  const counter = { count: 0 };
+  const list = client.list.bind(client);
+  client.list = (kind: string, ...rest: never[]) => {
+    if (kind === 'Secret') counter.count++;
+    return list(kind, ...rest);
+  };
+  return counter;
+}
+
 /** A tenant as Palisade records it (its namespace and its record), and one TenantKey controller. */
 async function keyWorld(o: { holdSecrets?: boolean; holdKeys?: boolean } = {}) {
   const w = await fakeInstallation(o.holdSecrets ? { holdSecrets: true } : {});
@@ -195,7 +206,9 @@ describe('TenantKey (reconcile driver, in-memory API server)', () => {
     assert.equal((await w.get('data'))?.status?.currentVersion, 1);
 
     // The Secret cache has not seen version 1 yet, though status lists it.
+    const lists = countSecretLists(w.client);
     await assert.rejects(w.reconcile('data'), /cache has not seen them yet/);
+    assert.equal(lists.count, 0, 'the live read is a GET by name, not a list of the whole keystore');
     assert.deepEqual(conditions(await w.get('data')).at(-1), 'Ready=True/KeyReady');
     assert.equal((await w.versions('data')).length, 1, 'no version made in its place');
 
@@ -208,7 +221,13 @@ describe('TenantKey (reconcile driver, in-memory API server)', () => {
       namespace: OPERATOR_NAMESPACE,
     });
     w.flush();
+    lists.count = 0;
     assert.deepEqual(await w.reconcile('data'), { requeueAfterMs: 30_000 });
+    assert.equal(
+      lists.count,
+      1,
+      'found under no name it may have: a list of its labels agrees before the claim',
+    );
 
     const tk = await w.get('data');
     assert.deepEqual(conditions(tk), [
