@@ -106,26 +106,30 @@ export class Keystore {
    * Only a version found under none of those names costs the list.
    */
   async liveVersionsPresent(uid: string, keyName: string, versions: readonly number[]): Promise<boolean> {
-    const roots = this.d.rootKeys.versions().map((r) => r.version);
     const unfound: number[] = [];
-    for (const v of versions) {
-      const slot = keyVersionSlot(uid, keyName, v);
-      let found = false;
-      for (const name of [slot, ...roots.map((r) => rewrapName(slot, r))]) {
-        if (await this.d.client.get<Secret>({ kind: 'Secret', name, namespace: this.namespace })) {
-          found = true;
-          break;
-        }
-      }
-      if (!found) unfound.push(v);
-    }
+    for (const v of versions) if (!(await this.liveVersionFound(uid, keyName, v))) unfound.push(v);
     if (unfound.length === 0) return true;
+    const present = await this.liveVersionsListed(uid, keyName);
+    return unfound.every((v) => present.has(v));
+  }
+
+  /** True when a live GET finds a wrap of `version` under a name it may have: its slot, or a rewrap. */
+  async liveVersionFound(uid: string, keyName: string, version: number): Promise<boolean> {
+    const slot = keyVersionSlot(uid, keyName, version);
+    const roots = this.d.rootKeys.versions().map((r) => r.version);
+    for (const name of [slot, ...roots.map((r) => rewrapName(slot, r))]) {
+      if (await this.d.client.get<Secret>({ kind: 'Secret', name, namespace: this.namespace })) return true;
+    }
+    return false;
+  }
+
+  /** Every version of a TenantKey the keystore holds, by a live labelled list (the costly read: see above). */
+  async liveVersionsListed(uid: string, keyName: string): Promise<Set<number>> {
     const list = await this.d.client.list<Secret>('Secret', {
       namespace: this.namespace,
       labelSelector: `${COMPONENT_LABEL_SELECTOR},${TENANT_UID_LABEL}=${uid},${TENANTKEY_LABEL}=${keyName}`,
     });
-    const present = new Set(list.items.map((s) => Number(s.metadata.labels?.[VERSION_LABEL])));
-    return unfound.every((v) => present.has(v));
+    return new Set(list.items.map((s) => Number(s.metadata.labels?.[VERSION_LABEL])));
   }
 
   /** Every keystore entry of one tenant UID, read live (for its destruction). */

@@ -199,6 +199,31 @@ describe('TenantKey (reconcile driver, in-memory API server)', () => {
     assert.equal((await w.get('data'))?.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
   });
 
+  it("makes a new key's first version once when a crash lost its status, checking live by name (no keystore list)", async () => {
+    const w = await keyWorld({ holdSecrets: true });
+    await w.create('data');
+    // The first run makes version 1, then dies before its status is written.
+    const apply = w.client.apply.bind(w.client);
+    w.client.apply = (async (obj: never, opts?: { subresource?: 'status' }) => {
+      if (opts?.subresource === 'status') throw new Error('connection reset');
+      return apply(obj, opts);
+    }) as typeof w.client.apply;
+    await assert.rejects(w.reconcile('data'), /connection reset/);
+    w.client.apply = apply;
+    assert.equal((await w.versions('data')).length, 1);
+    // The Secret cache has not seen version 1, and no status lists it: the next run would make version 1 again.
+    const lists = countSecretLists(w.client);
+    await assert.rejects(
+      w.reconcile('data'),
+      /version 1 of tenant-acme\/data already exists; the cache is behind/,
+    );
+    assert.equal(lists.count, 0, 'a GET per name version 1 may have, not a list of the whole keystore');
+    assert.equal((await w.versions('data')).length, 1, 'no second version 1');
+    w.flush();
+    await w.reconcile('data');
+    assert.equal((await w.get('data'))?.status?.currentVersion, 1);
+  });
+
   it('claims KeyMaterialMissing only after a live read agrees, and never generates a version in its place', async () => {
     const w = await keyWorld({ holdSecrets: true });
     await w.create('data');
