@@ -73,8 +73,14 @@ const tenantObject = (name: string, shard?: string): KubeObject =>
   }) as KubeObject;
 
 /** The other shards' operators, beside the default one that startMessaging started. */
-async function startShards(kubeconfig: string, args: string[], server: string): Promise<OperatorProcess[]> {
+async function startShards(
+  kubeconfig: string,
+  args: string[],
+  server: string,
+  nodeOptions: string,
+): Promise<OperatorProcess[]> {
   process.env.PALISADE_NATS_URL = server;
+  if (nodeOptions) process.env.NODE_OPTIONS = nodeOptions;
   const ops = await Promise.all(
     Array.from({ length: SHARDS - 1 }, (_, k) =>
       startOperator({
@@ -85,6 +91,7 @@ async function startShards(kubeconfig: string, args: string[], server: string): 
       }),
     ),
   );
+  delete process.env.NODE_OPTIONS;
   await Promise.all(ops.map((o) => waitForControllers(o, 120_000)));
   return ops;
 }
@@ -189,13 +196,16 @@ async function main() {
     const admin = new KubeClient(loadKubeConfig(cp.kubeconfig), 'palisade-bench');
     await admin.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: OPERATOR_NS } });
     const rbac = await installChartRbac(cp, OPERATOR_NS);
-    const profile: Record<string, string> = values.profile
-      ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.resolve(values.profile)}` }
-      : {};
+    // NB: the operator runs with the chart's NODE_OPTIONS (operator.nodeOptions), as it does in a cluster.
+    const nodeOptions = [
+      rbac.nodeOptions,
+      ...(values.profile ? [`--cpu-prof --cpu-prof-dir=${path.resolve(values.profile)}`] : []),
+    ].join(' ');
+    const profile: Record<string, string> = nodeOptions.trim() ? { NODE_OPTIONS: nodeOptions.trim() } : {};
     const env = await startMessaging(OPERATOR_NS, 'bench', profile, rbac.kubeconfig, undefined, rbac.args);
     const op = env.op;
     const pid = op.child.pid ?? 0;
-    const ops = [op, ...(await startShards(rbac.kubeconfig, rbac.args, env.server))];
+    const ops = [op, ...(await startShards(rbac.kubeconfig, rbac.args, env.server, rbac.nodeOptions))];
 
     const agentNames = Array.from({ length: AGENTS }, (_, i) => `agent-${i}`);
     const agentWork: Promise<void>[] = [];
@@ -266,7 +276,7 @@ async function main() {
         .join(' ')}`,
     );
     console.log(
-      `  operator under the chart's RBAC and admission guards, messaging on (nats-server in operator mode)`,
+      `  operator under the chart's RBAC and admission guards, messaging on (nats-server in operator mode), NODE_OPTIONS ${rbac.nodeOptions || '(none)'}`,
     );
     console.log(`creating the objects:             ${((created - t0) / 1000).toFixed(1)} s`);
     console.log(
