@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { ApiError, TerminalError } from './errors.ts';
-import { createAuditLog, createLogger, redact, MAX_DEPTH } from './log.ts';
+import { type AuditRecord, auditLine, createAuditLog, createLogger, redact, MAX_DEPTH } from './log.ts';
 import {
   ACCOUNT_PUBLIC_KEY,
   ACCOUNT_SEED,
@@ -92,6 +96,11 @@ describe('log redaction', () => {
       ],
       ['redacts a 32-byte key in base64', { value: KEY_BASE64 }, { value: '[redacted]' }],
       ['redacts a JWT', { value: JWT }, { value: '[redacted]' }],
+      [
+        'redacts a run of exactly 40 mixed-case base64 characters inside a sentence',
+        { value: `wrapped ${'Ab'.repeat(20)} ok` },
+        { value: 'wrapped [redacted] ok' },
+      ],
       [
         'redacts both halves of a NATS .creds file',
         { value: CREDS },
@@ -198,6 +207,151 @@ describe('log redaction', () => {
       assert.equal(line?.keyId, 'fbf1fa50e8605ca1');
       assert.equal(line?.version, 2);
       assert.equal(line?.reason, 'refused [redacted] and [redacted]');
+    });
+  });
+
+  describe('the audit line', () => {
+    const at = '2026-12-02T08:00:00.000Z';
+
+    it('writes the fields winston wrote, keys sorted at every depth, as one JSON line', () => {
+      const line = auditLine(
+        'system:palisade:a',
+        {
+          action: 'keyservice.Encrypt',
+          outcome: 'Success',
+          actor: 'system:serviceaccount:tenant-a:app',
+          resource: { namespace: 'tenant-a', name: 'primary', kind: 'TenantKey' },
+          tenantUID: '0123456789ab',
+          version: 2,
+        },
+        at,
+      );
+      assert.equal(
+        line,
+        '{"action":"keyservice.Encrypt","actor":"system:serviceaccount:tenant-a:app","audit":true,' +
+          '"level":"info","message":"audit","outcome":"Success",' +
+          '"resource":{"kind":"TenantKey","name":"primary","namespace":"tenant-a"},' +
+          '"tenantUID":"0123456789ab","timestamp":"2026-12-02T08:00:00.000Z","version":2}\n',
+      );
+    });
+
+    it('keeps the log’s actor when the record names none, and leaves out undefined fields', () => {
+      const line = auditLine(
+        'system:palisade:a',
+        {
+          action: 'tenant.destroy',
+          outcome: 'Failure',
+          resource: { kind: 'Tenant', name: 'acme' },
+          reason: 'x\n"y"',
+        },
+        at,
+      );
+      assert.equal(
+        line,
+        '{"action":"tenant.destroy","actor":"system:palisade:a","audit":true,"level":"info","message":"audit",' +
+          '"outcome":"Failure","reason":"x\\n\\"y\\"","resource":{"kind":"Tenant","name":"acme"},' +
+          '"timestamp":"2026-12-02T08:00:00.000Z"}\n',
+      );
+    });
+
+    it('sorts integer-like keys as text, as winston did', () => {
+      const resource = { kind: 'T', name: 'n', 10: 'ten', 9: 'nine' } as unknown as AuditRecord['resource'];
+      const line = auditLine('a', { action: 'x', outcome: 'Success', resource }, at);
+      assert.match(line, /"resource":\{"10":"ten","9":"nine","kind":"T","name":"n"\}/);
+    });
+
+    it('never writes key material: bytes, secret-named fields and material in the reason', () => {
+      const entry = {
+        action: 'keyservice.Decrypt',
+        outcome: 'Failure',
+        resource: { kind: 'TenantKey', name: 'primary', key: new Uint8Array(32), seed: USER_SEED },
+        reason: `bad key ${KEY_BASE64} from ${ACCOUNT_SEED}`,
+        plaintext: Buffer.from('secret'),
+      } as unknown as AuditRecord;
+      const line = auditLine('a', entry, at);
+      assert.doesNotMatch(line, new RegExp(`${KEY_BASE64.slice(0, 20)}|${USER_SEED}|${ACCOUNT_SEED}|secret`));
+      const parsed = JSON.parse(line) as Record<string, unknown>;
+      assert.deepEqual(parsed.resource, {
+        kind: 'TenantKey',
+        name: 'primary',
+        key: '[32 bytes redacted]',
+        seed: '[redacted]',
+      });
+      assert.equal(parsed.reason, 'bad key [redacted] from [redacted]');
+      assert.equal(parsed.plaintext, '[redacted]');
+    });
+  });
+
+  describe('the audit file', () => {
+    let dir: string;
+    beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'palisade-audit-'))));
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    const record = { action: 'x', outcome: 'Success', resource: { kind: 'Tenant', name: 'acme' } } as const;
+
+    it('appends to an existing file, and has every line written once close resolves', async () => {
+      const file = path.join(dir, 'sub', 'audit.log');
+      fs.mkdirSync(path.dirname(file));
+      fs.writeFileSync(file, 'earlier\n');
+      const audit = createAuditLog({ file, actor: 'a' });
+      for (let i = 0; i < 3; i++) audit.record(record);
+      await audit.close();
+      const lines = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
+      assert.equal(lines.length, 4);
+      assert.equal(lines[0], 'earlier');
+      assert.equal((JSON.parse(lines[3] ?? '') as { action: string }).action, 'x');
+    });
+
+    it('creates the file’s folder, and writes a large burst in order', async () => {
+      const file = path.join(dir, 'new', 'audit.log');
+      const audit = createAuditLog({ file, actor: 'a' });
+      for (let i = 0; i < 5000; i++) audit.record({ ...record, version: i });
+      await audit.close();
+      const versions = fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as { version: number }).version);
+      assert.deepEqual(versions, [...Array(5000).keys()]);
+    });
+
+    it('throws at once when the file cannot be opened', () => {
+      assert.throws(() => createAuditLog({ file: dir, actor: 'a' }), /EISDIR/);
+    });
+
+    /** Runs `code` in a child node process with `createAuditLog` imported; its exit status and stderr. */
+    function child(code: string): { status: number | null; stderr: string } {
+      const log = new URL('./log.ts', import.meta.url).href;
+      const r = spawnSync(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `const { createAuditLog } = await import(${JSON.stringify(log)});\n${code}`,
+        ],
+        { encoding: 'utf8' },
+      );
+      return { status: r.status, stderr: r.stderr };
+    }
+
+    it('writes the pending lines when the process exits right after recording them', () => {
+      const file = path.join(dir, 'audit.log');
+      const r = child(
+        `const a = createAuditLog({ file: ${JSON.stringify(file)}, actor: 'a' });\n` +
+          `for (let i = 0; i < 10; i++) a.record(${JSON.stringify(record)});\nprocess.exit(0);`,
+      );
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).length, 10);
+    });
+
+    it('drops the lines of a failed write, says so on stderr once, and keeps the process running', () => {
+      const r = child(
+        `const a = createAuditLog({ file: '/dev/full', actor: 'a' });\n` +
+          `for (let i = 0; i < 3; i++) { a.record(${JSON.stringify(record)}); a.flush(); }\n` +
+          `await a.close(); process.stdout.write('alive');`,
+      );
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr.match(/audit log \/dev\/full: write failed, lines dropped/g)?.length, 1);
     });
   });
 });
