@@ -123,8 +123,10 @@ describe('Idle is free (messaging on, every kind present)', function () {
     assert.deepEqual(moved, {}, 'API writes over two resync periods, ten times over');
 
     // Every controller resyncs at least once (its reconcile count moves with nothing changed), then the
-    // resync it started has run out (empty queues a resync period later).
+    // resync it started has run out (empty queues a resync period later). NB: keystore-rewrap's keys are
+    // the slots an older root version still wraps; with one root version a resync has none to re-check.
     const r0 = await reconciles(port);
+    r0.delete('keystore-rewrap');
     assert.ok(r0.size >= 6, `controllers seen: ${[...r0.keys()].join(', ')}`);
     await eventually(
       'a resync of every controller',
