@@ -35,9 +35,10 @@ export function setupKeystoreRewrap(
   const slotOf = (s: Secret) => s.metadata.labels?.[SLOT_LABEL] ?? '';
   /** The slots an older root version still wraps (an index lookup per old version, not a scan). */
   const staleSlots = (): string[] => {
-    const active = ks.rootKeys.versions().at(-1)?.version ?? 0;
+    const roots = ks.rootKeys.versions();
+    const active = roots.at(-1)?.version ?? 0;
     const slots = new Set<string>();
-    for (const r of ks.rootKeys.versions())
+    for (const r of roots)
       if (r.version < active)
         for (const k of ks.referencesOf(r.version)) {
           const e = ks.get(k.slice(k.indexOf('/') + 1));

@@ -18,7 +18,6 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,6 +32,7 @@ import { KeyServiceClient } from '../../controllers/keyservice/client.ts';
 import { keyServiceMetrics } from '../../controllers/keyservice/metrics.ts';
 import { startWorld } from '../../controllers/keyservice/testdata/world.ts';
 import { createAuditLog } from '../../controllers/runtime/log.ts';
+import { cpuSecondsOf } from './support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -105,19 +105,11 @@ function quantile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 }
 
-/** CPU time (user + system, µs) the process `pid` has used, from /proc; undefined where there is none. */
+/** CPU time (user + system, µs) the process `pid` has used; undefined where there is none. */
 function cpuMicros(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Fields 14 and 15 of proc(5) (utime, stime), counted from after the command name: 12 and 13.
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
+  const s = cpuSecondsOf(pid);
+  return s === undefined ? undefined : s * 1e6;
 }
-/** USER_HZ: 100 on every Linux architecture Node runs on. */
-const CLOCK_TICKS = 100;
 
 /**
  * `clients` closed loops of `call` for SECONDS: ops/s (items/s for batches), latency quantiles (ms), and

@@ -16,7 +16,6 @@
  * --profile writes the operator's CPU profile (node --cpu-prof) to <dir>; `node hack/bench/profile.ts
  * <file>` sums it by function and by file.
  */
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -39,6 +38,7 @@ import {
   MiB,
   pool,
   byPrefix,
+  cpuSecondsOf,
   scrapeMetrics,
   socketsOf,
 } from './support.ts';
@@ -96,23 +96,11 @@ async function startShards(
   return ops;
 }
 
-/** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
-function cpuSecondsOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // NB: the command name (field 2) may hold spaces; the fields after its closing parenthesis do not.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
 /** CPU seconds of every process of the run, by name: where the time of a phase went. */
 function cpuByProcess(pids: Record<string, number>): Map<string, number> {
   const own = process.cpuUsage();
   const out = new Map<string, number>([['bench client', (own.user + own.system) / 1e6]]);
-  for (const [name, pid] of Object.entries(pids)) out.set(name, cpuSecondsOf(pid));
+  for (const [name, pid] of Object.entries(pids)) out.set(name, cpuSecondsOf(pid) ?? 0);
   return out;
 }
 
