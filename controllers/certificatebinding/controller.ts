@@ -5,6 +5,7 @@ import type { Informer } from '../runtime/informer.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { ConfigMap, Secret } from '../runtime/kube/types.ts';
 import type { Manager } from '../runtime/manager.ts';
+import { NamespaceSubset } from '../runtime/namespaced.ts';
 import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../runtime/objects.ts';
 import type { CMCertificate } from './certmanager.ts';
 import { CertManagerDetection, certificatesServed } from './certmanagerapi.ts';
@@ -14,6 +15,7 @@ import { TENANT_NAMESPACE_INDEX } from './internal.ts';
 import { CertificateMetrics } from './metrics.ts';
 import { namedNamespaces, tenantNamespaceOf } from './namepolicy.ts';
 import type { BindingEnv } from './deps.ts';
+import { followImports, IMPORTS_INDEX } from './imported.ts';
 import { certificateBindingKind } from './reconcile.ts';
 import { reconcilerFor } from '../runtime/reconciler.ts';
 
@@ -80,16 +82,17 @@ export async function certManagerServed(client: KubeClient): Promise<boolean> {
 
 /**
  * Wires the CertificateBinding controller and the internal CA keeper. Informers: bindings, the shared
- * labelled Secret informer, Secrets labelled `palisade.dev/watch=true`, Palisade's cert-manager
- * Certificates (labelled) and the CA bundle ConfigMap. Secrets are read only in the namespaces Palisade
- * manages (runtime/namespaced.ts); a binding anywhere else is `NamespaceNotManaged`.
+ * labelled Secret informer, Secrets labelled `palisade.dev/watch=true` (only where a binding imports),
+ * Palisade's cert-manager Certificates (labelled) and the CA bundle ConfigMap. Secrets are read only in
+ * the namespaces Palisade manages (runtime/namespaced.ts); a binding anywhere else is `NamespaceNotManaged`.
  */
 export async function setupCertificateBindings(mgr: Manager, env: BindingEnv): Promise<void> {
   const ns = mgr.namespace;
   const bindings = mgr.informer<CertificateBinding>('CertificateBinding');
   const tenants = mgr.informer<Tenant>('Tenant');
   const secrets = mgr.namespacedInformer<Secret>('Secret', `${MANAGED_BY_LABEL}=${MANAGED_BY}`);
-  const watched = mgr.namespacedInformer<Secret>('Secret', `${WATCH_LABEL}=true`);
+  const importers = new NamespaceSubset('imported-certificates', mgr.namespaces);
+  const watched = mgr.namespacedInformer<Secret>('Secret', `${WATCH_LABEL}=true`, importers);
   const bundles = mgr.informer<ConfigMap>('ConfigMap', `${COMPONENT_LABEL}=${CA_BUNDLE_COMPONENT}`, ns);
   const certificateLabels = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
   const certificates = (await certManagerServed(mgr.client))
@@ -100,6 +103,7 @@ export async function setupCertificateBindings(mgr: Manager, env: BindingEnv): P
   bindings.addIndex(SECRET_INDEX, bindingSecrets);
   bindings.addIndex(SOURCE_INDEX, (b) => [sourceOf(b)]);
   bindings.addIndex(NAMESPACES_INDEX, policyNamespaces);
+  followImports(bindings, importers);
   tenants.addIndex(TENANT_NAMESPACE_INDEX, (t) => [tenantNamespaceOf(t)]);
 
   const internalBindings = () => bindings.byIndex(SOURCE_INDEX, 'Internal');
@@ -134,6 +138,12 @@ export async function setupCertificateBindings(mgr: Manager, env: BindingEnv): P
       {
         register: (enqueue) =>
           secrets.onNamespaceSynced((n) => bindings.list(n).forEach((b) => enqueue(keyOf(b)))),
+      },
+      // NB: a namespace's import watch starts with its first importing binding, whose first reconcile
+      // may have read the Secret by name before the list: re-checked from the cache, nothing is missed.
+      {
+        register: (enqueue) =>
+          watched.onNamespaceSynced((n) => bindings.byIndex(IMPORTS_INDEX, n).forEach(enqueue)),
       },
     ],
     reconcile: reconcilerFor({ cache: bindings, client: mgr.client }, certificateBindingKind(deps)),

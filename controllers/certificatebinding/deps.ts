@@ -22,7 +22,11 @@ export interface BindingDeps {
   tenants: ObjectCache<Tenant>;
   /** The operator's labelled Secret informer (managed-by=palisade): leaves, CA, cert-manager Secrets. */
   secrets: ObjectCache<Secret>;
-  /** Secrets users labelled `palisade.dev/watch=true` (imported certificates and their CAs). */
+  /**
+   * Secrets users labelled `palisade.dev/watch=true` (imported certificates and their CAs), cached only in
+   * namespaces holding an importing binding, and not yet whole just after the first one appears: a miss
+   * here is no answer (imported.ts then reads by name).
+   */
   watched: ObjectCache<Secret>;
   /** The published CA bundle ConfigMap (operator namespace). */
   bundles: ObjectCache<ConfigMap>;

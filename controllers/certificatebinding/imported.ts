@@ -5,10 +5,13 @@
  * NB: the user's Secret does not carry Palisade's managed-by label, so the operator's Secret cache does
  * not see it. Palisade reads it by name at each reconcile and re-checks every few minutes; a Secret
  * labelled `palisade.dev/watch=true` is also seen by a second, narrowly labelled informer, so a change
- * to it is picked up at once.
+ * to it is picked up at once. That informer runs only in the managed namespaces holding a binding that
+ * imports ({@link followImports}): until its cache there is whole, reads fall back to a GET by name.
  */
 import type { CertificateBinding } from '../../crds/v1alpha1/index.ts';
+import type { ObjectCache } from '../runtime/informer.ts';
 import type { Secret } from '../runtime/kube/types.ts';
+import type { NamespaceSubset } from '../runtime/namespaced.ts';
 import { BindingReason } from './conditions.ts';
 import type { BindingDeps } from './deps.ts';
 import type { Observation } from './status.ts';
@@ -16,6 +19,27 @@ import { checkImport } from './validate.ts';
 
 export const IMPORTED_RECHECK_MS = 5 * 60_000;
 export const IMPORTED_FAILING_RECHECK_MS = 60_000;
+
+/** Bindings that import a Secret, by namespace. */
+export const IMPORTS_INDEX = 'imports';
+
+/**
+ * Keeps `importers` to the namespaces holding at least one binding that imports a Secret, so the
+ * `palisade.dev/watch=true` Secret watch costs a list+watch only there, not in every tenant namespace.
+ * Bindings and labels are tenant input: they choose what is cached, within the managed namespaces only,
+ * never what is accepted (a cached Secret is judged like one read by name).
+ */
+export function followImports(bindings: ObjectCache<CertificateBinding>, importers: NamespaceSubset): void {
+  bindings.addIndex(IMPORTS_INDEX, (b) => (b.spec.imported ? [b.metadata.namespace ?? ''] : []));
+  // NB: a cache indexes an object before its handlers run, so the lookup already counts this change.
+  const follow = (b: CertificateBinding) => {
+    const ns = b.metadata.namespace ?? '';
+    importers.want(ns, bindings.byIndex(IMPORTS_INDEX, ns).length > 0);
+  };
+  bindings.on('add', follow);
+  bindings.on('update', follow);
+  bindings.on('delete', follow);
+}
 
 async function readSecret(d: BindingDeps, namespace: string, name: string): Promise<Secret | undefined> {
   return d.watched.get(name, namespace) ?? (await d.client.get<Secret>({ kind: 'Secret', name, namespace }));

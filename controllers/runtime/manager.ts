@@ -8,7 +8,7 @@ import type { KubeObject } from './kube/types.ts';
 import { LeaderElector } from './leaderelection.ts';
 import { type AuditLog, createAuditLog, createLogger, type Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
-import { ManagedNamespaces, NamespacedInformer } from './namespaced.ts';
+import { ManagedNamespaces, NamespacedInformer, type NamespaceSet } from './namespaced.ts';
 import { ApiError } from './errors.ts';
 import { type ProbeServer, startProbeServer } from './server.ts';
 import { Shard, type ShardScope, type ShardSources } from './shard.ts';
@@ -108,15 +108,19 @@ export class Manager {
   }
 
   /**
-   * A shared informer per (kind, label selector) over the managed namespaces only: the way Secrets are
-   * read, since RBAC grants them nowhere else.
+   * A shared informer per (kind, label selector, namespace set) over the managed namespaces only, or a
+   * subset of them (NamespaceSubset): the way Secrets are read, since RBAC grants them nowhere else.
    */
-  namespacedInformer<T extends KubeObject>(kind: string, labelSelector?: string): NamespacedInformer<T> {
-    const id = `${kind}|${labelSelector ?? ''}|<managed>`;
+  namespacedInformer<T extends KubeObject>(
+    kind: string,
+    labelSelector?: string,
+    members: NamespaceSet = this.namespaces,
+  ): NamespacedInformer<T> {
+    const id = `${kind}|${labelSelector ?? ''}|<${members.name}>`;
     let inf = this.informers.get(id);
     if (!inf) {
       inf = new NamespacedInformer<KubeObject>(
-        this.namespaces,
+        members,
         (ns) => this.newInformer(kind, labelSelector, ns),
         kind,
       );

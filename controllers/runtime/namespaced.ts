@@ -3,15 +3,27 @@ import type { KubeObject } from './kube/types.ts';
 
 type Handler<T> = (obj: T) => void;
 type Event = 'add' | 'update' | 'delete';
+type Listener = { add(ns: string): void; remove(ns: string): void };
+
+/** A changing set of namespaces: a NamespacedInformer keeps one cache in each member. */
+export interface NamespaceSet {
+  /** Tells informers over different sets apart (Manager.namespacedInformer shares by it). */
+  readonly name: string;
+  /** Members from the start that never leave: an informer over the set is synced when their caches are. */
+  readonly fixed: readonly string[];
+  list(): string[];
+  subscribe(l: Listener): void;
+}
 
 /**
  * The namespaces Palisade may read Secrets in: its own, any the chart names, and each live tenant's
  * (added when Palisade's record of the tenant appears, removed when the tenant is gone or retained).
  * RBAC grants Secrets only there, so nothing may list or watch Secrets cluster-wide.
  */
-export class ManagedNamespaces {
+export class ManagedNamespaces implements NamespaceSet {
+  readonly name = 'managed';
   private readonly members = new Set<string>();
-  private readonly listeners: { add(ns: string): void; remove(ns: string): void }[] = [];
+  private readonly listeners: Listener[] = [];
   /** Called when a namespace's list or watch is refused (403): e.g. its RoleBinding was deleted. */
   onForbidden: ((namespace: string) => void) | undefined;
 
@@ -42,16 +54,68 @@ export class ManagedNamespaces {
     for (const l of this.listeners) l.remove(namespace);
   }
 
-  subscribe(l: { add(ns: string): void; remove(ns: string): void }): void {
+  subscribe(l: Listener): void {
     this.listeners.push(l);
   }
 }
 
 /**
- * One cache per managed namespace (an Informer; in unit tests, a FakeCache), each with the same label
- * selector, handlers and indexes: controllers read it like one informer. Synced means the fixed
- * namespaces' caches are whole; a tenant namespace added later says so through `synced(ns)` and
- * `onNamespaceSynced`.
+ * The managed namespaces a controller asks to watch (e.g. those holding a binding that imports a Secret),
+ * so a narrow informer runs only where it is needed: a namespace is a member while it is both wanted and
+ * managed. Wanting never widens access: an unmanaged namespace joins only once Palisade manages it, and
+ * leaves when it stops. Nothing is fixed, so an informer over it is synced at once and reports every
+ * namespace's cache through `onNamespaceSynced`.
+ */
+export class NamespaceSubset implements NamespaceSet {
+  readonly name: string;
+  readonly fixed: readonly string[] = [];
+  private readonly managed: ManagedNamespaces;
+  private readonly wanted = new Set<string>();
+  private readonly members = new Set<string>();
+  private readonly listeners: Listener[] = [];
+
+  constructor(name: string, managed: ManagedNamespaces) {
+    this.name = name;
+    this.managed = managed;
+    managed.subscribe({ add: (ns) => this.settle(ns), remove: (ns) => this.settle(ns) });
+  }
+
+  has(namespace: string): boolean {
+    return this.members.has(namespace);
+  }
+
+  list(): string[] {
+    return [...this.members];
+  }
+
+  subscribe(l: Listener): void {
+    this.listeners.push(l);
+  }
+
+  /** Whether `namespace` is wanted now; kept while it is not managed, so it joins if it becomes so. */
+  want(namespace: string, wanted: boolean): void {
+    if (wanted) this.wanted.add(namespace);
+    else this.wanted.delete(namespace);
+    this.settle(namespace);
+  }
+
+  private settle(namespace: string): void {
+    const member = this.wanted.has(namespace) && this.managed.has(namespace);
+    if (member === this.members.has(namespace)) return;
+    if (member) this.members.add(namespace);
+    else this.members.delete(namespace);
+    for (const l of this.listeners) {
+      if (member) l.add(namespace);
+      else l.remove(namespace);
+    }
+  }
+}
+
+/**
+ * One cache per namespace of a set (the managed namespaces, or a subset of them; each cache an Informer,
+ * in unit tests a FakeCache), each with the same label selector, handlers and indexes: controllers read
+ * it like one informer. Synced means the fixed namespaces' caches are whole; a namespace added later
+ * says so through `synced(ns)` and `onNamespaceSynced`.
  */
 export class NamespacedInformer<T extends KubeObject> implements ObjectCache<T> {
   readonly kind: string;
@@ -60,11 +124,11 @@ export class NamespacedInformer<T extends KubeObject> implements ObjectCache<T> 
   /** One index over every namespace's objects: a lookup costs its answer, not the number of namespaces. */
   private readonly indexer = new Indexer<T>();
   private readonly syncedListeners: ((namespace: string) => void)[] = [];
-  private readonly namespaces: ManagedNamespaces;
+  private readonly namespaces: NamespaceSet;
   private readonly make: (namespace: string) => ObjectCache<T>;
   private started = false;
 
-  constructor(namespaces: ManagedNamespaces, make: (namespace: string) => ObjectCache<T>, kind: string) {
+  constructor(namespaces: NamespaceSet, make: (namespace: string) => ObjectCache<T>, kind: string) {
     this.kind = kind;
     this.namespaces = namespaces;
     this.make = make;
