@@ -143,6 +143,15 @@ describe('ClusterChannel authorization (peer certificate → Palisade records)',
     assert.ok(refused(authorize(d, cert(uids.acme ?? '', uid, 'a0'))), 'a serial the record does not hold');
   });
 
+  it('answers UNAVAILABLE, not a refusal, before the installation ID is read (an agent retries, not exits)', async () => {
+    const { d, uids, paired, cert } = await world();
+    const uid = (await paired('acme', 'edge', ['a1'])).metadata.uid ?? '';
+    const starting = authorize({ ...d, installationID: () => undefined }, cert(uids.acme ?? '', uid, 'a1'));
+    assert.ok(starting instanceof RpcError);
+    assert.equal(starting.code, status.UNAVAILABLE);
+    assert.ok(!(authorize(d, cert(uids.acme ?? '', uid, 'a1')) instanceof RpcError), 'accepted once read');
+  });
+
   it('refuses a missing certificate, another installation, an expired certificate and two URI SANs', async () => {
     const { d, uids, paired, cert } = await world();
     const uid = (await paired('acme', 'edge', ['a1'])).metadata.uid ?? '';

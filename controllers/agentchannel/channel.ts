@@ -56,8 +56,11 @@ export interface Caller {
 export function authorize(d: ChannelDeps, cert: PeerCertificate | undefined): Caller | RpcError {
   if (!cert?.raw)
     return new RpcError(status.UNAUTHENTICATED, 'a client certificate of the internal CA is required');
+  const installationID = d.installationID();
+  // NB: not a refusal (which ends the agent): right after a start, the trust domain is not read yet.
+  if (!installationID) return new RpcError(status.UNAVAILABLE, 'the cluster channel is starting; retry');
   const id = identityFromSubjectAltName(cert.subjectaltname);
-  if (!id || id.installationID !== d.installationID()) return new RpcError(status.PERMISSION_DENIED, REFUSED);
+  if (!id || id.installationID !== installationID) return new RpcError(status.PERMISSION_DENIED, REFUSED);
   if (Date.parse(cert.valid_to) <= d.now().getTime()) return new RpcError(status.PERMISSION_DENIED, REFUSED);
   const tenant = d.keystore.find(IndexKey.tenantByUID(id.tenantUID)).map(recordOf)[0];
   if (!tenant || tenant.retained) return new RpcError(status.PERMISSION_DENIED, REFUSED);

@@ -25,6 +25,8 @@ export interface ChannelDeps {
   rand: RandomSource;
   /** The installation's ID (trust domain of agent identities); undefined until read. */
   installationID(): string | undefined;
+  /** The installation's ID once read, waiting at most `timeoutMs` for it (undefined if it is still not). */
+  installationLoaded?(timeoutMs: number): Promise<string | undefined>;
   /** The installation's hash salt, the pepper of code hashes. */
   pepper(): Uint8Array | undefined;
   /** The internal CA that signs agent certificates, and the bundle agents trust. */

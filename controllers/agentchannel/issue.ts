@@ -21,6 +21,8 @@ export interface Issued {
   userExp?: number;
 }
 
+const INSTALLATION_WAIT_MS = 10_000;
+
 export class ChannelUnavailableError extends Error {
   override readonly name = 'ChannelUnavailableError';
 }
@@ -36,7 +38,8 @@ export async function issueAgentCredentials(
     publicKey: VerifiedRequest['publicKey'];
   },
 ): Promise<Issued> {
-  const installationID = d.installationID();
+  // NB: right after a start the record may still be on its way: a pairing then waits, not fails.
+  const installationID = d.installationID() ?? (await d.installationLoaded?.(INSTALLATION_WAIT_MS));
   const ca = d.ca();
   if (!installationID) throw new ChannelUnavailableError('the installation record is not loaded yet; retry');
   if (!ca) throw new ChannelUnavailableError('the internal CA is not loaded yet; retry');

@@ -67,6 +67,8 @@ export function setupAgentChannel(mgr: Manager, o: AgentChannelOptions): AgentCh
   o.secrets.addIndex(PAIRING_LOOKUP_INDEX, pairingLookupIndex(ns));
   // NB: the installation ID never changes once recorded: read it once, retrying until it is there.
   let installationID: string | undefined;
+  let loaded: () => void = () => undefined;
+  const installationRead = new Promise<void>((r) => (loaded = r));
   const readInstallation = async (): Promise<void> => {
     try {
       const cm = await mgr.client.get<ConfigMap>({
@@ -75,6 +77,7 @@ export function setupAgentChannel(mgr: Manager, o: AgentChannelOptions): AgentCh
         namespace: ns,
       });
       installationID = parseRecord(cm?.data?.[RECORD_KEY]).installationID;
+      loaded();
     } catch (e) {
       mgr.log.info('the installation record is not readable yet; agent identities wait for it', {
         error: describeError(e),
@@ -105,6 +108,12 @@ export function setupAgentChannel(mgr: Manager, o: AgentChannelOptions): AgentCh
     now: () => new Date(mgr.clock.now()),
     rand: o.rand,
     installationID: () => installationID,
+    installationLoaded: async (timeoutMs) => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([installationRead, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+      clearTimeout(timer);
+      return installationID;
+    },
     pepper,
     ca,
     ...(o.nats

@@ -111,7 +111,8 @@ describe('ClusterAgent pairing mode (reconcile driver, in-memory API server)', (
       user: 'UCURRENT',
       previousUser: { user: 'UPREVIOUS', exp: 2_000_000_000 },
       pairing: { ...r.pairing, usesLeft: 0, redeemed: 1 },
-      certificates: [{ serial: 'aa', notAfter: new Date(w.env.now().getTime() + 86_400_000).toISOString() }],
+      // As the record keeps it: 0abc, its leading zero stripped.
+      certificates: [{ serial: 'abc', notAfter: new Date(w.env.now().getTime() + 86_400_000).toISOString() }],
     };
     await w.client.update(
       agentRecordSecret({
@@ -128,7 +129,11 @@ describe('ClusterAgent pairing mode (reconcile driver, in-memory API server)', (
     let a = await w.get('edge');
     assert.deepEqual(conditions(a).slice(0, 1), ['CredentialsReady=True/Paired']);
     assert.equal(a?.status?.pairing?.state, 'Paired');
-    assert.equal(a?.status?.pairing?.certificateSerial, 'aa');
+    assert.equal(
+      a?.status?.pairing?.certificateSerial,
+      '0ABC',
+      'whole bytes, upper case, as openssl shows it',
+    );
     assert.equal(await w.secret('edge-pairing-code'), undefined, 'a used-up code is no longer shown');
 
     await w.edit('edge', { suspended: true });

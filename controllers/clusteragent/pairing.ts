@@ -188,9 +188,20 @@ export function pairingStatus(
     ...(state === 'Pending' && codeShown ? { codeSecret: codeSecretName(agent) } : {}),
     ...(p.pairedAt ? { pairedAt: p.pairedAt.replace(/\.\d+Z$/, 'Z') } : {}),
     ...(cert
-      ? { certificateSerial: cert.serial, certificateNotAfter: cert.notAfter.replace(/\.\d+Z$/, 'Z') }
+      ? {
+          certificateSerial: serialAsShown(cert.serial),
+          certificateNotAfter: cert.notAfter.replace(/\.\d+Z$/, 'Z'),
+        }
       : {}),
   };
+}
+
+/**
+ * A serial as openssl, Node's X509Certificate and CertificateBinding status show it (upper case, whole
+ * bytes): the record keeps it without leading zeros, which a reader comparing with openssl would trip on.
+ */
+export function serialAsShown(serial: string): string {
+  return (serial.length % 2 ? '0' : '') + serial.toUpperCase();
 }
 
 /** CredentialsReady in pairing mode: True once an agent holds an unexpired certificate. */

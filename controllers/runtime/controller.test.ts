@@ -70,6 +70,90 @@ describe('the reconcile driver', function () {
     assert.deepEqual(await counter(metrics, 'palisade_reconcile_total'), { conflict: 1, success: 1 });
   });
 
+  it('goes again as soon as the cache catches up after a stale read, not after its backoff', async function () {
+    const clock = new FakeClock();
+    const server = new FakeApiServer({ namespaces: ['ns'] });
+    const things = new FakeCache<KubeObject>(server, { kind: 'ClusterAgent' });
+    await things.start();
+    server.create('test', {
+      apiVersion: 'palisade.dev/v1alpha1',
+      kind: 'ClusterAgent',
+      metadata: { name: 'a', namespace: 'ns' },
+      spec: { clusterName: 'edge', pairing: {} },
+    } as KubeObject);
+    let calls = 0;
+    const c = new Controller({
+      name: 'things',
+      primary: things,
+      clock,
+      log: createLogger({ level: 'error' }),
+      metrics: new Metrics(),
+      baseDelayMs: 60_000,
+      reconcile: async () => {
+        if (++calls === 1) throw new ApiError(409, 'Conflict', 'the object has been modified');
+      },
+    });
+    c.start();
+    await c.idle();
+    assert.equal(calls, 1, 'the first pass met a stale read and waits');
+    // What the cache lagged behind: a write that changed only status (no generation, no metadata).
+    server.apply(
+      'test',
+      {
+        apiVersion: 'palisade.dev/v1alpha1',
+        kind: 'ClusterAgent',
+        metadata: { name: 'a', namespace: 'ns' },
+        status: { seen: true },
+      } as KubeObject,
+      'status',
+    );
+    await c.idle();
+    assert.equal(calls, 2, 'reconciled again on the update, the 60 s backoff not waited for');
+    server.apply(
+      'test',
+      {
+        apiVersion: 'palisade.dev/v1alpha1',
+        kind: 'ClusterAgent',
+        metadata: { name: 'a', namespace: 'ns' },
+        status: { seen: false },
+      } as KubeObject,
+      'status',
+    );
+    await c.idle();
+    assert.equal(calls, 2, 'once it succeeded, a status-only update is no news again');
+    await c.stop();
+  });
+
+  it('caps the backoff of repeated stale reads at 5 s', async function () {
+    const clock = new FakeClock();
+    let calls = 0;
+    const c = new Controller({
+      name: 'things',
+      primary: emptyCache(),
+      clock,
+      log: createLogger({ level: 'error' }),
+      metrics: new Metrics(),
+      baseDelayMs: 1_000,
+      reconcile: async () => {
+        calls++;
+        throw new ApiError(409, 'Conflict', 'the object has been modified');
+      },
+    });
+    c.start();
+    c.enqueue('ns/a');
+    await c.idle();
+    for (const wait of [1_000, 2_000, 4_000, 5_000, 5_000]) {
+      const before = calls;
+      clock.advance(wait - 1);
+      await c.idle();
+      assert.equal(calls, before, `not before ${wait} ms`);
+      clock.advance(1);
+      await c.idle();
+      assert.equal(calls, before + 1, `again after ${wait} ms`);
+    }
+    await c.stop();
+  });
+
   it('counts any other failure as an error and retries it', async function () {
     const { controller, metrics, seen } = controllerFailingOnce(new ApiError(409, 'AlreadyExists', 'exists'));
     await runOnce(controller);

@@ -54,6 +54,9 @@ export interface ControllerOptions<T extends KubeObject = KubeObject> {
   maxDelayMs?: number;
 }
 
+/** The longest wait before a key that met a stale read tries again, whatever the cache did meanwhile. */
+const STALE_MAX_DELAY_MS = 5_000;
+
 /** True when an update changed something a reconcile reads: spec (generation) or metadata, not status. */
 function meaningfulUpdate(prev: KubeObject | undefined, next: KubeObject): boolean {
   if (!prev) return true;
@@ -79,6 +82,8 @@ export class Controller<T extends KubeObject = KubeObject> {
   private readonly o: ControllerOptions<T>;
   private readonly queue: WorkQueue;
   private readonly lastSeen = new Map<string, KubeObject>();
+  /** Keys whose last write met a stale cached object: the cache catching up is their cue to go again. */
+  private readonly staleKeys = new Set<string>();
   private resyncTimer: { cancel(): void } | undefined;
   private started = false;
   private owns: ((key: string) => boolean) | undefined;
@@ -95,11 +100,14 @@ export class Controller<T extends KubeObject = KubeObject> {
     opts.primary?.on('add', (o) => this.enqueue(objectKey(o.metadata)));
     opts.primary?.on('update', (o) => {
       const key = objectKey(o.metadata);
-      if (meaningfulUpdate(this.lastSeen.get(key), o)) this.enqueue(key);
+      // NB: a status-only update is no news, except to a key that waits for exactly that (its own write).
+      const awaited = this.staleKeys.delete(key);
+      if (awaited || meaningfulUpdate(this.lastSeen.get(key), o)) this.enqueue(key);
       this.lastSeen.set(key, o);
     });
     opts.primary?.on('delete', (o) => {
       this.lastSeen.delete(objectKey(o.metadata));
+      this.staleKeys.delete(objectKey(o.metadata));
       this.enqueue(objectKey(o.metadata));
     });
     for (const w of opts.watches ?? []) w.register((k) => this.enqueue(k));
@@ -177,6 +185,7 @@ export class Controller<T extends KubeObject = KubeObject> {
     try {
       const result = await this.o.reconcile(key);
       this.queue.forget(key);
+      this.staleKeys.delete(key);
       if (result?.requeueAfterMs !== undefined) {
         this.queue.addAfter(key, result.requeueAfterMs);
         metrics.reconciles.inc({ ...labels, result: 'requeue' });
@@ -185,8 +194,12 @@ export class Controller<T extends KubeObject = KubeObject> {
       }
     } catch (e) {
       if (isStale(e)) {
-        // The cache had not caught up with the object yet: go again once it has, which is no error.
-        this.queue.addRateLimited(key);
+        // The cache had not caught up with the object yet: go again once it has (the primary's next
+        // update, even a status-only one), which is no error. The capped backoff covers a conflict on
+        // another object, whose catching up enqueues nothing; uncapped, a slow API server's lag of a
+        // few seconds would double it past half a minute.
+        if (this.o.primary) this.staleKeys.add(key);
+        this.queue.addRateLimited(key, STALE_MAX_DELAY_MS);
         metrics.reconciles.inc({ ...labels, result: 'conflict' });
         log.debug('stale object; requeued', { controller: this.name, object: key });
         return;

@@ -63,11 +63,11 @@ export class WorkQueue {
     this.delayed.set(key, { at, timer });
   }
 
-  /** Re-adds a key after its per-key exponential backoff; returns the delay used. */
-  addRateLimited(key: string): number {
+  /** Re-adds a key after its per-key exponential backoff (at most `maxDelayMs`); returns the delay used. */
+  addRateLimited(key: string, maxDelayMs = this.opts.maxDelayMs): number {
     const n = this.failures.get(key) ?? 0;
     this.failures.set(key, n + 1);
-    const delay = Math.min(this.opts.maxDelayMs, this.opts.baseDelayMs * 2 ** Math.min(n, 30));
+    const delay = Math.min(maxDelayMs, this.opts.maxDelayMs, this.opts.baseDelayMs * 2 ** Math.min(n, 30));
     this.addAfter(key, delay);
     return delay;
   }

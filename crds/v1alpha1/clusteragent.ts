@@ -140,7 +140,10 @@ const pairingStatus = objectOf<ClusterAgentPairingStatus>()({
     usesLeft: int({ description: 'How many more times the code can be redeemed.', minimum: 0 }),
     codeSecret: objectNameSchema('The Secret in this namespace that shows the code while it is Pending.'),
     pairedAt: dateTime('When an agent last redeemed a code or renewed its credentials.'),
-    certificateSerial: str({ description: "The serial (hex) of the agent's current client certificate." }),
+    certificateSerial: str({
+      description:
+        "The serial of the agent's current client certificate, in hex as openssl shows it (upper case, whole bytes).",
+    }),
     certificateNotAfter: dateTime("When the agent's current client certificate expires."),
   },
 });
