@@ -1,9 +1,9 @@
-import { ListWatch, type KubernetesObject } from '@kubernetes/client-node';
-import { LongWatch } from './kube/watch.ts';
 import type { Clock, Timer } from './clock.ts';
 import type { KubeClient } from './kube/client.ts';
 import { resourceFor, resourcePath } from './kube/resources.ts';
 import type { KubeObject } from './kube/types.ts';
+import { LongWatch } from './kube/watch.ts';
+import { ListWatch } from './listwatch.ts';
 
 export type IndexFn<T> = (obj: T) => string[];
 type Handler<T> = (obj: T) => void;
@@ -39,16 +39,16 @@ export interface InformerOptions {
 }
 
 /**
- * A cache of one kind kept current by list+watch (@kubernetes/client-node's ListWatch), which survives
- * what that ListWatch does not: any list or watch error (apiserver down, restarted, network) stops it,
- * so this wrapper restarts it with capped exponential backoff. A 410 Gone resumes with a fresh list;
- * objects that vanished while disconnected are reported as deletes by the relist.
+ * A cache of one kind kept current by list+watch ({@link ListWatch}), which survives what that loop
+ * does not: a list or watch error (apiserver down, restarted, network) stops it, so this wrapper
+ * restarts it with capped exponential backoff. A 410 Gone resumes with a fresh list; objects that
+ * vanished while disconnected are reported as deletes by the relist.
  *
  * Secondary indexes (`addIndex`) answer "which objects reference X" without scanning the cache.
  */
 export class Informer<T extends KubeObject> implements ObjectCache<T> {
   readonly kind: string;
-  private readonly lw: ListWatch<KubernetesObject>;
+  private readonly lw: ListWatch<T>;
   private readonly opts: InformerOptions;
   private readonly indexer = new Indexer<T>();
   private readonly handlers: { add: Handler<T>[]; update: Handler<T>[]; delete: Handler<T>[] } = {
@@ -68,21 +68,27 @@ export class Informer<T extends KubeObject> implements ObjectCache<T> {
     this.opts = opts;
     const type = resourceFor(opts.kind);
     const path = resourcePath(type, opts.namespace);
-    const listFn = async () => {
-      const list = await client.list<KubeObject>(opts.kind, {
+    const list = async () => {
+      const l = await client.list<T>(opts.kind, {
         labelSelector: opts.labelSelector,
         namespace: opts.namespace,
       });
-      return { ...list, items: list.items.map(trimmed) as KubernetesObject[] };
+      return { ...l, items: l.items.map(trimmed) };
     };
-    const watch = new LongWatch(client.kubeConfig, (o) => trimmed(o as KubeObject));
-    this.lw = new ListWatch(path, watch, listFn, false, opts.labelSelector);
-    this.lw.on('add', (o) => this.dispatch('add', o as T));
-    this.lw.on('update', (o) => this.dispatch('update', o as T));
-    this.lw.on('delete', (o) => this.dispatch('delete', o as T));
-    this.lw.on('error', (err: unknown) => {
-      this.errors++;
-      this.scheduleRestart(err);
+    this.lw = new ListWatch<T>({
+      path,
+      labelSelector: opts.labelSelector,
+      list,
+      watcher: new LongWatch(client.kubeConfig, (o) => trimmed(o as KubeObject)),
+      handlers: {
+        add: (o) => this.dispatch('add', o),
+        update: (o) => this.dispatch('update', o),
+        delete: (o) => this.dispatch('delete', o),
+        error: (err) => {
+          this.errors++;
+          this.scheduleRestart(err);
+        },
+      },
     });
   }
 
@@ -95,11 +101,11 @@ export class Informer<T extends KubeObject> implements ObjectCache<T> {
   }
 
   get(name: string, namespace?: string): T | undefined {
-    return this.lw.get(name, namespace) as T | undefined;
+    return this.lw.get(name, namespace);
   }
 
   list(namespace?: string): T[] {
-    return this.lw.list(namespace) as T[];
+    return this.lw.list(namespace);
   }
 
   /** Keys (`ns/name`) of the objects whose index `name` contains `value`. */

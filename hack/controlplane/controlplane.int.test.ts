@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { KubeClient, loadKubeConfig } from '../../controllers/runtime/kube/client.ts';
+import { ApiError } from '../../controllers/runtime/kube/errors.ts';
 import { testEnv } from '../testenv/env.ts';
 import { natsGreets } from './net.ts';
 
@@ -39,11 +40,10 @@ describe('the local control plane', () => {
     assert.ok(crd.status.conditions.some((c) => c.type === 'Established' && c.status === 'True'));
   });
 
-  it('accepts its admin kubeconfig from @kubernetes/client-node', async () => {
-    const kc = new KubeConfig();
-    kc.loadFromFile(testEnv().kubeconfig);
-    const list = await kc.makeApiClient(CoreV1Api).listNamespace();
-    assert.ok(list.items.some((ns) => ns.metadata?.name === 'kube-system'));
+  it("accepts its admin kubeconfig from the operator's own client", async () => {
+    const client = new KubeClient(loadKubeConfig(testEnv().kubeconfig), 'controlplane-test');
+    const list = await client.list('Namespace');
+    assert.ok(list.items.some((ns) => ns.metadata.name === 'kube-system'));
   });
 
   it('finishes deleting a namespace and everything in it', async () => {
@@ -97,9 +97,8 @@ describe('the local control plane', () => {
       allowFail: true,
     });
     assert.equal(denied.stdout.trim(), 'no');
-    const kc = new KubeConfig();
-    kc.loadFromFile(kubeconfig);
-    await assert.rejects(kc.makeApiClient(CoreV1Api).listNamespace(), /403|forbidden/i);
+    const client = new KubeClient(loadKubeConfig(kubeconfig), 'controlplane-test');
+    await assert.rejects(client.list('Namespace'), (e) => e instanceof ApiError && e.code === 403);
   });
 
   it('restarts NATS on the same URL, with or without its store', async () => {

@@ -1,12 +1,12 @@
 import https from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { ApiError } from './errors.ts';
 import type { KubeApi } from './api.ts';
 import { CredentialSource, type Connection } from './credentials.ts';
+import type { KubeConfig } from './kubeconfig.ts';
 import { resourceFor, resourcePath } from './resources.ts';
 import type { KubeObject, ObjectList } from './types.ts';
 
-export { loadKubeConfig } from './credentials.ts';
+export { loadKubeConfig } from './kubeconfig.ts';
 
 export type Verb = 'get' | 'list' | 'create' | 'update' | 'apply' | 'patch' | 'delete';
 
@@ -29,7 +29,7 @@ interface Ref {
 
 /**
  * A thin REST client for the Kubernetes API: JSON over a keep-alive HTTPS agent, authenticated from a
- * kubeconfig by @kubernetes/client-node, with credentials re-read every minute and after a 401 (see
+ * kubeconfig (kubeconfig.ts), with credentials re-read every minute and after a 401 (see
  * credentials.ts: rotated ServiceAccount tokens, token files, exec plugins). Server-side apply
  * (including on `/status`) and create-only writes are first-class, which the generated clients make
  * awkward. Every failure is an {@link ApiError} carrying the server's Status reason; no request or

@@ -6,7 +6,7 @@
  * an error (their informers restart); one that the server ends (GOAWAY, restart) takes no new streams.
  */
 import http2 from 'node:http2';
-import type { TlsMaterial } from './credentials.ts';
+import type { TlsMaterial } from './kubeconfig.ts';
 
 /** Streams per connection at most: the loss of one connection restarts at most this many watches. */
 export const MAX_STREAMS = 250;

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import http2 from 'node:http2';
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import { CredentialSource, type Connection } from './credentials.ts';
 import { ApiError } from './errors.ts';
+import type { KubeConfig } from './kubeconfig.ts';
 import { SessionPool } from './sessions.ts';
 
 /** The apiserver ends each watch cleanly after this long (plus jitter, so reconnects spread out). */
@@ -18,35 +18,48 @@ const SWEEP_MS = 30_000;
 /** TLS configurations whose connections are kept (credentials rotate rarely; old ones drain). */
 const MAX_POOLS = 4;
 
-type Callback = (phase: string, apiObj: unknown, watchObj?: unknown) => void;
-type Done = (err: unknown) => void;
+/** One watch event: its type (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR) and object, and the raw event. */
+export type WatchCallback = (phase: string, apiObj: unknown, watchObj?: unknown) => void;
+export type WatchDone = (err: unknown) => void;
+
+/** What a ListWatch needs of a watch (and what a test may fake). */
+export interface Watcher {
+  watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: WatchCallback,
+    done: WatchDone,
+  ): Promise<AbortController>;
+}
 
 /**
- * The watch half of an informer (@kubernetes/client-node's Watch, which its ListWatch drives), made cheap to hold by the thousand (two per tenant namespace): each watch is one HTTP/2
- * stream on a connection shared with up to 250 others (kube/sessions.ts), read as newline-delimited
- * JSON straight off the stream. The library's Watch goes through fetch, web streams and readline,
- * about 25 KiB of heap per open watch; this holds little more than the stream.
+ * The watch half of an informer, made cheap to hold by the thousand (two per tenant namespace): each
+ * watch is one HTTP/2 stream on a connection shared with up to 250 others (kube/sessions.ts), read as
+ * newline-delimited JSON straight off the stream. A watch through fetch, web streams and readline (as
+ * @kubernetes/client-node's) holds about 25 KiB of heap; this holds little more than the stream.
  *
- * The contract ListWatch relies on: `watch()` resolves once the request was answered (or failed) with
- * an AbortController; `done` is called once, with null when the server ended the watch, an error
- * carrying `code` (ApiError) for a refused one (410 Gone: the informer relists), a TimeoutError after
- * {@link INACTIVITY_MS} of silence, or the stream's error. Aborting ends the watch without calling
- * `done`. Credentials are those of the client (re-read every minute, and at once after a 401).
+ * The contract ListWatch (runtime/listwatch.ts) relies on: `watch()` resolves once the request was
+ * answered (or failed) with an AbortController; `done` is called once, with null when the server ended
+ * the watch, an error carrying `code` (ApiError) for a refused one (410 Gone: the informer relists), a
+ * TimeoutError after {@link INACTIVITY_MS} of silence, or the stream's error. Aborting ends the watch
+ * without calling `done`. Credentials are those of the client (re-read every minute, and at once after
+ * a 401).
  */
-export class LongWatch extends Watch {
+export class LongWatch implements Watcher {
+  private readonly config: KubeConfig;
   private readonly transform: (obj: unknown) => unknown;
 
   /** `transform` is applied to each object a watch event carries, before the cache sees it. */
   constructor(config: KubeConfig, transform: (obj: unknown) => unknown = (o) => o) {
-    super(config);
+    this.config = config;
     this.transform = transform;
   }
 
-  override async watch(
+  async watch(
     path: string,
     queryParams: Record<string, string | number | boolean | undefined>,
-    callback: Callback,
-    done: Done,
+    callback: WatchCallback,
+    done: WatchDone,
   ): Promise<AbortController> {
     const controller = new AbortController();
     const cluster = this.config.getCurrentCluster();
@@ -91,10 +104,10 @@ export class OpenWatch {
   private readonly parts: string[] = [];
   private ended = false;
   private readonly transform: (obj: unknown) => unknown;
-  private readonly callback: Callback;
-  private readonly done: Done;
+  private readonly callback: WatchCallback;
+  private readonly done: WatchDone;
 
-  constructor(transform: (obj: unknown) => unknown, callback: Callback, done: Done) {
+  constructor(transform: (obj: unknown) => unknown, callback: WatchCallback, done: WatchDone) {
     this.transform = transform;
     this.callback = callback;
     this.done = done;
@@ -181,7 +194,7 @@ function refused(status: number, body: string): ApiError {
   }
 }
 
-const lowercased = (h: Readonly<Record<string, string>>) =>
+const lowercased = (h: Readonly<Record<string, string | string[]>>) =>
   Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]));
 
 /** Watches open now, for the inactivity sweep. */

@@ -1,0 +1,220 @@
+/**
+ * List-then-watch for one resource path, the loop under an Informer (informer.ts): list, remember the
+ * list's resourceVersion, watch from it, move it with every event and bookmark. A 410 Gone (the version
+ * was compacted away) relists, and objects that vanished meanwhile are reported deleted. A watch the
+ * server ended cleanly (its timeoutSeconds ran out) is re-opened at once from the last resourceVersion:
+ * the server's timeout already paces re-watches, and a delay would leave a quiet namespace unwatched.
+ * Any other failure is handed to `error`, and the owner restarts the loop with backoff; a restart
+ * resumes from the last resourceVersion when it can.
+ * https://kubernetes.io/docs/reference/using-api/api-concepts/#efficient-detection-of-changes
+ */
+import { ApiError } from './kube/errors.ts';
+import type { KubeObject, ObjectList } from './kube/types.ts';
+import type { Watcher } from './kube/watch.ts';
+
+/**
+ * A clean end this soon after the watch was asked for, with not one event (not even a bookmark), is
+ * treated as a failure: an apiserver shutting down ends every watch at once, and re-watching it at once,
+ * thousands of watches at a time, would spin until it is gone.
+ */
+export const MIN_CLEAN_WATCH_MS = 1_000;
+
+export interface ListWatchHandlers<T> {
+  add(obj: T): void;
+  update(obj: T): void;
+  delete(obj: T): void;
+  /** The list or a watch failed in a way a re-watch does not fix; the loop stops until started again. */
+  error(err: unknown): void;
+}
+
+export interface ListWatchOptions<T> {
+  /** The collection's URL path, e.g. `/api/v1/namespaces/ns/secrets`. */
+  path: string;
+  labelSelector?: string;
+  list(): Promise<ObjectList<T>>;
+  watcher: Watcher;
+  handlers: ListWatchHandlers<T>;
+  now?: () => number;
+}
+
+/** A status a watch sent as an ERROR event before the server ended it. */
+interface WatchStatus {
+  code?: number;
+  reason?: string;
+  message?: string;
+}
+
+/** One watch request's state. */
+interface Run {
+  readonly startedAt: number;
+  events: number;
+  status: WatchStatus | undefined;
+  ended: boolean;
+}
+
+/** Objects of one path by namespace and name (cluster-scoped ones under ''), and the loop keeping them. */
+export class ListWatch<T extends KubeObject> {
+  private readonly opts: ListWatchOptions<T>;
+  private readonly now: () => number;
+  private readonly objects = new Map<string, Map<string, T>>();
+  private resourceVersion = '';
+  /** Bumped by start and stop: callbacks of an earlier run are ignored. */
+  private generation = 0;
+  private request: AbortController | undefined;
+
+  constructor(opts: ListWatchOptions<T>) {
+    this.opts = opts;
+    this.now = opts.now ?? (() => performance.now());
+  }
+
+  /**
+   * Lists (unless a resourceVersion is known from an earlier run), then watches. Resolves once the watch
+   * was answered or either step failed (reported to `error` first); the loop goes on in the background.
+   */
+  async start(): Promise<void> {
+    this.abort();
+    await this.connect(++this.generation);
+  }
+
+  async stop(): Promise<void> {
+    this.generation++;
+    this.abort();
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.objects.get(namespace ?? '')?.get(name);
+  }
+
+  list(namespace?: string): T[] {
+    if (namespace) return [...(this.objects.get(namespace)?.values() ?? [])];
+    return [...this.objects.values()].flatMap((m) => [...m.values()]);
+  }
+
+  latestResourceVersion(): string {
+    return this.resourceVersion;
+  }
+
+  private async connect(gen: number): Promise<void> {
+    if (!this.resourceVersion) {
+      let list: ObjectList<T>;
+      try {
+        list = await this.opts.list();
+      } catch (e) {
+        if (gen === this.generation) this.opts.handlers.error(e);
+        return;
+      }
+      if (gen !== this.generation) return;
+      this.replace(list.items);
+      this.resourceVersion = list.metadata?.resourceVersion ?? '';
+    }
+    await this.watch(gen);
+  }
+
+  private async watch(gen: number): Promise<void> {
+    const run: Run = { startedAt: this.now(), events: 0, status: undefined, ended: false };
+    const query = {
+      resourceVersion: this.resourceVersion || undefined,
+      labelSelector: this.opts.labelSelector,
+    };
+    let request: AbortController;
+    try {
+      request = await this.opts.watcher.watch(
+        this.opts.path,
+        query,
+        (type, obj) => this.event(gen, run, type, obj),
+        (err) => this.ended(gen, run, err),
+      );
+    } catch (e) {
+      return this.ended(gen, run, e);
+    }
+    // NB: `done` may have run before `watch` resolved, and started the next watch already.
+    if (gen !== this.generation) request.abort();
+    else if (!run.ended) this.request = request;
+  }
+
+  private event(gen: number, run: Run, type: string, obj: unknown): void {
+    if (gen !== this.generation || run.ended) return;
+    run.events++;
+    switch (type) {
+      case 'ADDED':
+      case 'MODIFIED':
+        this.upsert(obj as T);
+        break;
+      case 'DELETED':
+        this.remove(obj as T);
+        break;
+      case 'BOOKMARK':
+        break;
+      case 'ERROR':
+        run.status = obj as WatchStatus;
+        return;
+      default:
+        return;
+    }
+    const rv = (obj as Partial<KubeObject> | undefined)?.metadata?.resourceVersion;
+    if (rv) this.resourceVersion = rv;
+  }
+
+  private ended(gen: number, run: Run, err: unknown): void {
+    if (run.ended) return;
+    run.ended = true;
+    if (gen !== this.generation) return;
+    this.request = undefined;
+    const status = err ?? run.status;
+    if (isGone(status)) {
+      this.resourceVersion = '';
+      void this.connect(gen);
+    } else if ((err as Error | undefined)?.name === 'TimeoutError') {
+      void this.connect(gen);
+    } else if (err) {
+      this.opts.handlers.error(err);
+    } else if (run.status) {
+      const s = run.status;
+      this.opts.handlers.error(new ApiError(s.code ?? 0, s.reason ?? 'Unknown', s.message ?? 'watch failed'));
+    } else if (run.events === 0 && this.now() - run.startedAt < MIN_CLEAN_WATCH_MS) {
+      this.opts.handlers.error(new Error(`the API server ended the watch of ${this.opts.path} as it began`));
+    } else {
+      void this.connect(gen);
+    }
+  }
+
+  /** A relist: what is gone is deleted (reported with its last known state), then the rest upserted. */
+  private replace(items: T[]): void {
+    const listed = new Set(items.map((o) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`));
+    for (const [ns, objects] of this.objects)
+      for (const [name, obj] of objects)
+        if (!listed.has(`${ns}/${name}`)) {
+          objects.delete(name);
+          this.opts.handlers.delete(obj);
+        }
+    for (const [ns, objects] of this.objects) if (objects.size === 0) this.objects.delete(ns);
+    for (const obj of items) this.upsert(obj);
+  }
+
+  private upsert(obj: T): void {
+    const ns = obj.metadata.namespace ?? '';
+    let objects = this.objects.get(ns);
+    if (!objects) this.objects.set(ns, (objects = new Map()));
+    const old = objects.get(obj.metadata.name);
+    if (old && old.metadata.resourceVersion && old.metadata.resourceVersion === obj.metadata.resourceVersion)
+      return;
+    objects.set(obj.metadata.name, obj);
+    if (old) this.opts.handlers.update(obj);
+    else this.opts.handlers.add(obj);
+  }
+
+  private remove(obj: T): void {
+    const ns = obj.metadata.namespace ?? '';
+    const objects = this.objects.get(ns);
+    if (!objects?.delete(obj.metadata.name)) return;
+    if (objects.size === 0) this.objects.delete(ns);
+    this.opts.handlers.delete(obj);
+  }
+
+  private abort(): void {
+    this.request?.abort();
+    this.request = undefined;
+  }
+}
+
+const isGone = (e: unknown): boolean => (e as { code?: unknown } | undefined)?.code === 410;
