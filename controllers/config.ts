@@ -44,7 +44,7 @@ export interface OperatorConfig {
 
 const USAGE = `palisade operator
 
-  --kubeconfig <path>        kubeconfig (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)
+  --kubeconfig <path>        kubeconfig (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)
   --namespace <ns>           the operator's namespace: installation keys, leader lease (default $POD_NAMESPACE or palisade-system)
   --leader-elect <bool>      campaign for a Lease before reconciling (default true)
   --probe-address <h:p>      /healthz, /readyz, /metrics (default 127.0.0.1:8080; the chart uses 0.0.0.0:8080)

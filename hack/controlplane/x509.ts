@@ -1,7 +1,7 @@
 // Client certificates for the local control plane's extra identities (ECDSA P-256, SHA-256).
 //
 // Why: kubeconfigFor(user, groups) must create arbitrary identities without restarting the apiserver.
-// The static token file cannot be reloaded and client-node cannot impersonate groups, but the apiserver
+// The static token file cannot be reloaded, and impersonation would borrow the admin's rights, but the apiserver
 // trusts any client certificate signed by --client-ca-file (CN = user, O = groups). Built with
 // @peculiar/x509 on Node's WebCrypto: no openssl needed.
 import 'reflect-metadata'; // @peculiar/x509's dependency injection needs it loaded first
