@@ -33,7 +33,7 @@ export interface Watcher {
 }
 
 /**
- * The watch half of an informer, made cheap to hold by the thousand (two per tenant namespace): each
+ * The watch half of an informer, made cheap to hold by the thousand (one or two per tenant namespace): each
  * watch is one HTTP/2 stream on a connection shared with up to 250 others (kube/sessions.ts), read as
  * newline-delimited JSON straight off the stream. A watch through fetch, web streams and readline (as
  * @kubernetes/client-node's) holds about 25 KiB of heap; this holds little more than the stream.
