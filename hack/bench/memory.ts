@@ -5,13 +5,16 @@
  * again, and once M Secrets that are none of Palisade's business (not labelled for it; half in tenant
  * namespaces it watches, half in a namespace it does not manage) have been written, each of K KiB.
  * Each sample waits until the operator makes no API request but its Lease's, then has it collect its
- * garbage (a preloaded SIGUSR2 handler, hack/bench/gcsignal.ts): what it holds, not what it has not
+ * garbage (a preloaded SIGUSR2 handler, hack/bench/gcsignal.mjs): what it holds, not what it has not
  * collected yet. The peak (VmHWM) is printed too: a memory limit must leave room for it.
  * Then, with the operator stopped, what one Secret list+watch per tenant namespace costs in this
  * process (watches.ts; run with --expose-gc for the heap figure). Prints figures; asserts nothing.
  *
  *   node --expose-gc hack/bench/memory.ts [--tenants 1000] [--secrets 1000] [--secret-kib 100] [--snapshot <dir>] [--checkout <dir>]
- *     [--node-options=<V8 flags for the operator>]
+ *     [--node-options=<V8 flags for the operator>] [--source]
+ *
+ * The operator runs compiled (dist/controllers/main.js, as the image runs it); --source runs the
+ * TypeScript as the tests do, which Node's type stripping makes about 28 MiB larger.
  *
  * The operator runs with the chart's NODE_OPTIONS (operator.nodeOptions) unless --node-options names
  * others (`--node-options=` for V8's defaults).
@@ -34,7 +37,7 @@ import { KubeClient, loadKubeConfig } from '../../controllers/runtime/kube/clien
 import type { KubeObject } from '../../controllers/runtime/kube/types.ts';
 import { startControlPlane } from '../controlplane/index.ts';
 import { setTestEnv } from '../testenv/env.ts';
-import { installChartRbac, memoryOf, MiB, pool, socketsOf } from './support.ts';
+import { installChartRbac, memoryOf, MiB, pool, socketsOf, useOperatorBuild } from './support.ts';
 import { measureNamespaceWatches } from './watches.ts';
 
 const { values } = parseArgs({
@@ -45,6 +48,7 @@ const { values } = parseArgs({
     snapshot: { type: 'string' },
     checkout: { type: 'string' },
     'node-options': { type: 'string' },
+    source: { type: 'boolean', default: false },
   },
 });
 const N = Number(values.tenants);
@@ -120,7 +124,7 @@ async function snapshot(op: OperatorProcess, label: string): Promise<void> {
   console.log(`  heap snapshot (${label}): ${path.join(SNAPSHOTS, file)}`);
 }
 
-/** Two full garbage collections in the operator (hack/bench/gcsignal.ts), a moment apart. */
+/** Two full garbage collections in the operator (hack/bench/gcsignal.mjs), a moment apart. */
 async function collected(op: OperatorProcess): Promise<void> {
   for (let i = 0; i < 2; i++) {
     op.child.kill('SIGUSR2');
@@ -175,7 +179,8 @@ async function main() {
     for (const name of [OPERATOR_NS, UNMANAGED_NS])
       await admin.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
     const rbac = await installChartRbac(cp, OPERATOR_NS);
-    const gcOnSignal = `--expose-gc --import=${path.join(import.meta.dirname, 'gcsignal.ts')}`;
+    const build = await useOperatorBuild(values.source, CHECKOUT);
+    const gcOnSignal = `--expose-gc --import=${path.join(import.meta.dirname, 'gcsignal.mjs')}`;
     const snapshots = SNAPSHOTS ? ` --heapsnapshot-signal=SIGWINCH --diagnostic-dir=${SNAPSHOTS}` : '';
     // NB: the chart's V8 flags unless --node-options says otherwise ('' for V8's defaults).
     const v8Flags = values['node-options'] ?? rbac.nodeOptions;
@@ -183,7 +188,7 @@ async function main() {
     const env = await startMessaging(OPERATOR_NS, 'memory', extraEnv, rbac.kubeconfig, CHECKOUT, rbac.args);
     const op = env.op;
     console.log(
-      `operator memory: ${N} Tenants, then ${SECRETS} unrelated Secrets of ${SECRET_KIB} KiB${CHECKOUT ? ` (operator of ${CHECKOUT})` : ''}; operator NODE_OPTIONS: ${v8Flags || 'none'}`,
+      `operator memory: ${N} Tenants, then ${SECRETS} unrelated Secrets of ${SECRET_KIB} KiB${CHECKOUT ? ` (operator of ${CHECKOUT})` : ''}; operator NODE_OPTIONS: ${v8Flags || 'none'}, MALLOC_ARENA_MAX ${process.env.MALLOC_ARENA_MAX ?? '(glibc default)'}; runs ${build}`,
     );
     const base = await sample(op, 'idle, before the first Tenant:');
 

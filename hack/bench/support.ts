@@ -1,12 +1,35 @@
 /** Helpers shared by the benchmarks in hack/bench/. */
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { binaries, REPO_ROOT } from '../controlplane/binaries.ts';
 import type { ControlPlane } from '../controlplane/index.ts';
+import { OPERATOR_ENTRY_ENV } from '../../e2e/support/operator.ts';
+
+/**
+ * Compiles the operator of `checkout` to dist/ as the image does (Dockerfile: tsc, the .proto files beside
+ * dist/) and has the operators started from now on run it, unless `source` asks for the TypeScript as the
+ * tests run it. Returns what runs, for the bench's header.
+ */
+export async function useOperatorBuild(source: boolean, checkout = REPO_ROOT): Promise<string> {
+  if (source) {
+    delete process.env[OPERATOR_ENTRY_ENV];
+    return 'controllers/main.ts (TypeScript stripped by Node, as the tests run it)';
+  }
+  const dist = path.join(checkout, 'dist');
+  rmSync(dist, { recursive: true, force: true });
+  await promisify(execFile)(
+    process.execPath,
+    [path.join(checkout, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+    { cwd: checkout },
+  );
+  cpSync(path.join(checkout, 'proto'), path.join(dist, 'proto'), { recursive: true });
+  process.env[OPERATOR_ENTRY_ENV] = 'dist/controllers/main.js';
+  return 'dist/controllers/main.js (compiled, as the image runs it)';
+}
 
 /** Runs `fn` over `items` with at most `n` in flight. */
 export async function pool<T>(
@@ -123,7 +146,8 @@ export const MiB = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
  * The chart's RBAC and admission guards (helm template, applied to the apiserver) for an operator in
  * `namespace`: what a real installation runs under. Returns a kubeconfig of the chart's ServiceAccount,
  * the operator flags the chart's Deployment passes (the role it binds in each tenant namespace) and the
- * NODE_OPTIONS it sets (V8 flags; '' when none).
+ * NODE_OPTIONS it sets (V8 flags; '' when none). The MALLOC_ARENA_MAX it sets goes into this process's
+ * environment, which the operators started afterwards inherit.
  */
 export async function installChartRbac(
   cp: ControlPlane,
@@ -155,6 +179,10 @@ export async function installChartRbac(
     (a) => a.startsWith('--namespace-role=') || a.startsWith('--service-account='),
   );
   const nodeOptions = container?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
+  // NB: read by glibc when a process starts: the operators started from now on inherit it.
+  const arenas = container?.env?.find((e) => e.name === 'MALLOC_ARENA_MAX')?.value;
+  if (arenas) process.env.MALLOC_ARENA_MAX = arenas;
+  else delete process.env.MALLOC_ARENA_MAX;
   const kubeconfig = await cp.kubeconfigFor(`system:serviceaccount:${namespace}:palisade`, [
     'system:serviceaccounts',
     `system:serviceaccounts:${namespace}`,

@@ -7,7 +7,7 @@
  * list+watch per tenant namespace costs (the operator holds one per managed namespace). Prints figures;
  * asserts nothing about speed.
  *
- *   node --expose-gc hack/bench/tenants.ts [--tenants 1000] [--agents 0] [--shards 1] [--concurrency 32] [--profile <dir>]
+ *   node --expose-gc hack/bench/tenants.ts [--tenants 1000] [--agents 0] [--shards 1] [--concurrency 32] [--profile <dir>] [--source]
  *
  * --shards K runs K operators side by side: the default shard and K-1 more (--shard=s1...), each leading
  * its own Lease; Tenant i is labelled palisade.dev/shard=s(i mod K) (none for the default shard). Writes
@@ -41,6 +41,7 @@ import {
   cpuSecondsOf,
   scrapeMetrics,
   socketsOf,
+  useOperatorBuild,
 } from './support.ts';
 import { measureNamespaceWatches } from './watches.ts';
 
@@ -51,6 +52,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '32' },
     profile: { type: 'string' },
     shards: { type: 'string', default: '1' },
+    source: { type: 'boolean', default: false },
   },
 });
 const N = Number(values.tenants);
@@ -184,6 +186,7 @@ async function main() {
     const admin = new KubeClient(loadKubeConfig(cp.kubeconfig), 'palisade-bench');
     await admin.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: OPERATOR_NS } });
     const rbac = await installChartRbac(cp, OPERATOR_NS);
+    const build = await useOperatorBuild(values.source);
     // NB: the operator runs with the chart's NODE_OPTIONS (operator.nodeOptions), as it does in a cluster.
     const nodeOptions = [
       rbac.nodeOptions,
@@ -264,7 +267,7 @@ async function main() {
         .join(' ')}`,
     );
     console.log(
-      `  operator under the chart's RBAC and admission guards, messaging on (nats-server in operator mode), NODE_OPTIONS ${rbac.nodeOptions || '(none)'}`,
+      `  operator under the chart's RBAC and admission guards, messaging on (nats-server in operator mode), NODE_OPTIONS ${rbac.nodeOptions || '(none)'}, MALLOC_ARENA_MAX ${process.env.MALLOC_ARENA_MAX ?? '(glibc default)'}, runs ${build}`,
     );
     console.log(`creating the objects:             ${((created - t0) / 1000).toFixed(1)} s`);
     console.log(

@@ -1,6 +1,0 @@
-/**
- * Preloaded into the operator by memory.ts (`node --expose-gc --import`): SIGUSR2 runs a full garbage
- * collection, so a memory sample counts what the operator holds rather than what it has not collected
- * yet. Bench-only: the operator itself never exposes gc.
- */
-process.on('SIGUSR2', () => (globalThis as { gc?: () => void }).gc?.());
