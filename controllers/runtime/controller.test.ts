@@ -75,9 +75,9 @@ describe('the reconcile driver', function () {
     const server = new FakeApiServer({ namespaces: ['ns'] });
     const things = new FakeCache<KubeObject>(server, { kind: 'ClusterAgent' });
     await things.start();
+    const agent = { apiVersion: 'palisade.dev/v1alpha1', kind: 'ClusterAgent' };
     server.create('test', {
-      apiVersion: 'palisade.dev/v1alpha1',
-      kind: 'ClusterAgent',
+      ...agent,
       metadata: { name: 'a', namespace: 'ns' },
       spec: { clusterName: 'edge', pairing: {} },
     } as KubeObject);
@@ -93,32 +93,20 @@ describe('the reconcile driver', function () {
         if (++calls === 1) throw new ApiError(409, 'Conflict', 'the object has been modified');
       },
     });
+    const writeStatus = (seen: boolean) =>
+      server.apply(
+        'test',
+        { ...agent, metadata: { name: 'a', namespace: 'ns' }, status: { seen } } as KubeObject,
+        'status',
+      );
     c.start();
     await c.idle();
     assert.equal(calls, 1, 'the first pass met a stale read and waits');
     // What the cache lagged behind: a write that changed only status (no generation, no metadata).
-    server.apply(
-      'test',
-      {
-        apiVersion: 'palisade.dev/v1alpha1',
-        kind: 'ClusterAgent',
-        metadata: { name: 'a', namespace: 'ns' },
-        status: { seen: true },
-      } as KubeObject,
-      'status',
-    );
+    writeStatus(true);
     await c.idle();
     assert.equal(calls, 2, 'reconciled again on the update, the 60 s backoff not waited for');
-    server.apply(
-      'test',
-      {
-        apiVersion: 'palisade.dev/v1alpha1',
-        kind: 'ClusterAgent',
-        metadata: { name: 'a', namespace: 'ns' },
-        status: { seen: false },
-      } as KubeObject,
-      'status',
-    );
+    writeStatus(false);
     await c.idle();
     assert.equal(calls, 2, 'once it succeeded, a status-only update is no news again');
     await c.stop();
