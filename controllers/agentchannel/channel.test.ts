@@ -10,7 +10,7 @@ import { fakeInstallation, MANAGED_SELECTOR, OPERATOR_NAMESPACE } from '../keyst
 import type { Namespace } from '../runtime/kube/types.ts';
 import { reconcilerFor } from '../runtime/reconciler.ts';
 import { TenantNamespaceAccess } from '../tenant/access.ts';
-import { tenantKind } from '../tenant/reconcile.ts';
+import { PRIMARY_KEY_SETTLE_MS, tenantKind } from '../tenant/reconcile.ts';
 import { authorize } from './channel.ts';
 import { AGENT_UID_INDEX, agentUIDIndex, type ChannelDeps } from './deps.ts';
 import { identityURI } from './identity.ts';
@@ -26,7 +26,7 @@ async function world() {
   const agents = await w.cache<ClusterAgent>('ClusterAgent');
   agents.addIndex(AGENT_UID_INDEX, agentUIDIndex);
   const tenant = reconcilerFor(
-    { cache: tenants, client: w.client },
+    { cache: tenants, client: w.client, now: () => w.env.now().getTime() },
     tenantKind({
       client: w.client,
       events: w.events,
@@ -54,6 +54,9 @@ async function world() {
       metadata: { name: t },
       spec: {},
     });
+    await tenant(t);
+    // No TenantKey controller here: the new Tenant's status waits out the primary key's settle time.
+    w.env.advance(PRIMARY_KEY_SETTLE_MS);
     await tenant(t);
     await w.tick();
     uids[t] = (await w.client.get<Tenant>({ kind: 'Tenant', name: t }))?.status?.uid ?? '';

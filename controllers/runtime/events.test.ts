@@ -8,8 +8,12 @@ import { entriesWalked } from './testdata/walks.ts';
 
 const WINDOW_MS = 10 * 60_000;
 
-function recorder(clock: FakeClock, opts: { dedupeKeys?: number } = {}) {
+function recorder(
+  clock: FakeClock,
+  opts: { dedupeKeys?: number; normalBudget?: { burst: number; perSecond: number } } = {},
+) {
   const written: KubeObject[] = [];
+  const dropped: string[] = [];
   const client = {
     create: async (o: KubeObject) => {
       written.push(o);
@@ -22,9 +26,11 @@ function recorder(clock: FakeClock, opts: { dedupeKeys?: number } = {}) {
     log: createLogger({ level: 'error' }),
     instance: 'test',
     dedupeMs: WINDOW_MS,
+    normalBudget: { burst: 1_000_000, perSecond: 0 },
+    onDropped: (type) => dropped.push(type),
     ...opts,
   });
-  return { events, written };
+  return { events, written, dropped };
 }
 
 const tenant = (uid: string): KubeObject => ({
@@ -84,5 +90,23 @@ describe('Event de-duplication', function () {
     assert.ok(walked / 5000 <= 3, `${walked / 5000} entries walked per key`);
     assert.equal(recent.seen('k4999', 5000), true, 'the newest is remembered');
     assert.equal(recent.seen('k0', 5000), false, 'the oldest was dropped');
+  });
+
+  it('writes Normal Events within the budget, drops and counts the rest, and writes every Warning', function () {
+    const clock = new FakeClock(1_000_000);
+    const { events, written, dropped } = recorder(clock, { normalBudget: { burst: 3, perSecond: 2 } });
+    for (let i = 0; i < 5; i++) events.record(tenant(`n${i}`), 'Normal', 'Created', 'Create', 'made');
+    for (let i = 0; i < 4; i++) events.record(tenant(`w${i}`), 'Warning', 'Conflict', 'Reconcile', 'taken');
+    assert.deepEqual(
+      written.map((e) => (e as KubeObject & { type: string }).type),
+      ['Normal', 'Normal', 'Normal', 'Warning', 'Warning', 'Warning', 'Warning'],
+    );
+    assert.deepEqual(dropped, ['Normal', 'Normal']);
+    // Half a second regains one token: one more Normal Event, then none.
+    clock.advance(500);
+    events.record(tenant('later-1'), 'Normal', 'Created', 'Create', 'made');
+    events.record(tenant('later-2'), 'Normal', 'Created', 'Create', 'made');
+    assert.equal(written.length, 8);
+    assert.equal(dropped.length, 3);
   });
 });

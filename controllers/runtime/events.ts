@@ -50,11 +50,25 @@ export class RecentKeys {
   }
 }
 
+/** How many Normal Events a replica writes at once, and per second after that (a token bucket). */
+export interface EventBudget {
+  burst: number;
+  perSecond: number;
+}
+
+/**
+ * The default: a few tenants a minute never come near it, while 10,000 tenants created at once (or their
+ * keys rotating together) spend their API writes on the tenants, not on Events about them.
+ */
+export const DEFAULT_NORMAL_EVENT_BUDGET: EventBudget = { burst: 100, perSecond: 10 };
+
 /**
  * Writes `events.k8s.io/v1` Events, fire-and-forget (an Event that cannot be written must not fail a
  * reconcile). The same (object, reason, note) within `dedupeMs` is written once, so a controller that
  * re-reaches a verdict on every resync does not flood the API; at most `dedupeKeys` (default 10,000)
- * keys are remembered.
+ * keys are remembered. Normal Events beyond `normalBudget` are dropped and counted (`onDropped`): each
+ * costs the API server a write, as much as a tenant's own, and the audit log has every action anyway.
+ * Warnings are never dropped.
  */
 export class ApiEventRecorder implements EventRecorder {
   private readonly recent: RecentKeys;
@@ -62,6 +76,10 @@ export class ApiEventRecorder implements EventRecorder {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly instance: string;
+  private readonly budget: EventBudget;
+  private readonly onDropped: (type: EventType) => void;
+  private tokens: number;
+  private refilledAt: number;
 
   constructor(opts: {
     client: KubeClient;
@@ -70,17 +88,34 @@ export class ApiEventRecorder implements EventRecorder {
     instance: string;
     dedupeMs?: number;
     dedupeKeys?: number;
+    normalBudget?: EventBudget;
+    onDropped?: (type: EventType) => void;
   }) {
     this.client = opts.client;
     this.clock = opts.clock;
     this.log = opts.log;
     this.instance = opts.instance;
     this.recent = new RecentKeys(opts.dedupeMs ?? 10 * 60_000, opts.dedupeKeys ?? 10_000);
+    this.budget = opts.normalBudget ?? DEFAULT_NORMAL_EVENT_BUDGET;
+    this.onDropped = opts.onDropped ?? (() => undefined);
+    this.tokens = this.budget.burst;
+    this.refilledAt = this.clock.now();
+  }
+
+  /** Takes a token from the Normal Events' bucket; false when it is empty. */
+  private spend(now: number): boolean {
+    const elapsed = Math.max(0, now - this.refilledAt) / 1000;
+    this.refilledAt = now;
+    this.tokens = Math.min(this.budget.burst, this.tokens + elapsed * this.budget.perSecond);
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
   }
 
   record(obj: KubeObject, type: EventType, reason: string, action: string, note: string): void {
     const now = this.clock.now();
     if (this.recent.seen(`${obj.metadata.uid}|${reason}|${note}`, now)) return;
+    if (type === 'Normal' && !this.spend(now)) return this.onDropped(type);
     const namespace = obj.metadata.namespace ?? 'default';
     const event = {
       apiVersion: 'events.k8s.io/v1',

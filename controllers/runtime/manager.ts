@@ -93,6 +93,7 @@ export class Manager {
       clock: this.clock,
       log: this.log,
       instance: opts.identity,
+      onDropped: (type) => this.metrics.eventsDropped.inc({ type }),
     });
   }
 

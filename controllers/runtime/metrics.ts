@@ -34,6 +34,12 @@ export class Metrics {
     labelNames: ['verb', 'kind', 'code'] as const,
     registers: [this.registry],
   });
+  readonly eventsDropped = new Counter({
+    name: 'palisade_events_dropped_total',
+    help: 'Events not written because the Normal Events budget was spent (a burst of thousands of objects), by type.',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
   readonly isLeader = new Gauge({
     name: 'palisade_leader',
     help: '1 while this replica holds the leader lease.',

@@ -39,6 +39,11 @@ interface WrittenStatus {
 const MAX_WRITTEN = 50_000;
 const written = new WeakMap<KubeApi, Map<string, WrittenStatus>>();
 
+/** Whether `status` differs from the status `obj` has (what {@link writeStatus} would write). */
+export function statusDiffers<S>(obj: KubeObject & { status?: S }, status: S): boolean {
+  return !isDeepStrictEqual(normalized(obj.status), normalized(status));
+}
+
 /**
  * Writes `status` with server-side apply on the `/status` subresource — once per reconcile, and not at
  * all when it equals what the object already has, so a converged object costs no writes. Nor when this
@@ -51,8 +56,8 @@ export async function writeStatus<S>(
   obj: KubeObject & { status?: S },
   status: S,
 ): Promise<boolean> {
+  if (!statusDiffers(obj, status)) return false;
   const want = normalized(status);
-  if (isDeepStrictEqual(normalized(obj.status), want)) return false;
   let memo = written.get(client);
   if (!memo) written.set(client, (memo = new Map()));
   const id = obj.metadata.uid ?? `${obj.kind}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;

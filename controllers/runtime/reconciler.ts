@@ -3,7 +3,7 @@ import { ApiError, isAlreadyExists } from './errors.ts';
 import type { ObjectCache } from './informer.ts';
 import type { KubeApi } from './kube/api.ts';
 import { splitKey, type KubeObject } from './kube/types.ts';
-import { addFinalizer, hasFinalizer, refOf, removeFinalizer, writeStatus } from './objects.ts';
+import { addFinalizer, hasFinalizer, refOf, removeFinalizer, statusDiffers, writeStatus } from './objects.ts';
 
 /** What a kind's reconcile hands back: the one status to write, and what happens next. */
 export interface Outcome<S> {
@@ -12,6 +12,13 @@ export interface Outcome<S> {
   /** Called with whether the status write happened (e.g. to audit a first assignment exactly once). */
   afterStatus?(wrote: boolean): void;
   requeueAfterMs?: number;
+  /**
+   * The status waits on a change expected shortly elsewhere (a child this reconcile just made, whose
+   * update re-enqueues the object): the driver holds the write for up to this long from the first such
+   * outcome, so a new object's status is written once, settled, instead of once now and again a moment
+   * later. Still waiting after that, it is written. Ignored with `retry` (an error's status goes out now).
+   */
+  settleMs?: number;
   /** An error to rethrow (retry with backoff) once the status that explains it is written. */
   retry?: unknown;
 }
@@ -33,12 +40,30 @@ export interface Kind<T extends KubeObject & { status?: S }, S> {
 
 /** The reconcile function the Controller runs for `kind`: the contract in one place. */
 export function reconcilerFor<T extends KubeObject & { status?: S }, S>(
-  o: { cache: ObjectCache<T>; client: KubeApi },
+  o: { cache: ObjectCache<T>; client: KubeApi; now?: () => number },
   kind: Kind<T, S>,
 ): Reconcile {
+  const now = o.now ?? Date.now;
+  // Keys whose status write is held (Outcome.settleMs), with when the hold ends.
+  const settling = new Map<string, number>();
+  /** How long the status write of `key` is still held; 0 to write it now. */
+  const heldFor = (key: string, current: T, outcome: Outcome<S>): number => {
+    const status = outcome.status as S;
+    if (outcome.settleMs === undefined || outcome.retry !== undefined || !statusDiffers(current, status)) {
+      settling.delete(key);
+      return 0;
+    }
+    const t = now();
+    let until = settling.get(key);
+    if (until === undefined) settling.set(key, (until = t + outcome.settleMs));
+    if (t < until) return until - t;
+    settling.delete(key);
+    return 0;
+  };
   return async (key: string): Promise<ReconcileResult | void> => {
     const { namespace, name } = splitKey(key);
     const obj = o.cache.get(name, namespace);
+    if (!obj || obj.metadata.deletionTimestamp) settling.delete(key);
     if (!obj) return kind.forget?.(namespace, name);
     if (obj.metadata.deletionTimestamp) {
       if (!kind.finalizer || !hasFinalizer(obj, kind.finalizer)) return kind.forget?.(namespace, name);
@@ -48,6 +73,11 @@ export function reconcilerFor<T extends KubeObject & { status?: S }, S>(
     }
     const current = kind.finalizer ? await addFinalizer(o.client, obj, kind.finalizer) : obj;
     const outcome = await kind.reconcile(current);
+    const held = outcome.status === undefined ? 0 : heldFor(key, current, outcome);
+    if (held > 0) {
+      outcome.afterStatus?.(false);
+      return { requeueAfterMs: Math.min(held, outcome.requeueAfterMs ?? held) };
+    }
     if (outcome.status !== undefined) {
       const wrote = await writeStatus(o.client, current, outcome.status);
       outcome.afterStatus?.(wrote);

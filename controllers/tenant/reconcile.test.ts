@@ -12,7 +12,7 @@ import { reconcilerFor } from '../runtime/reconciler.ts';
 import { tenantKeyKind } from '../tenantkey/reconcile.ts';
 import { ACCESS_ROLEBINDING, TenantNamespaceAccess } from './access.ts';
 import { TENANT_FINALIZER, TenantReason } from './conditions.ts';
-import { tenantKind } from './reconcile.ts';
+import { PRIMARY_KEY_SETTLE_MS, tenantKind } from './reconcile.ts';
 
 const ROLE = {
   clusterRole: 'palisade-tenant-secrets',
@@ -40,8 +40,9 @@ async function tenantWorld(o: { holdTenants?: boolean } = {}) {
     tenants,
     keystore: w.keystore,
   };
+  const now = () => w.env.now().getTime();
   const tenant = reconcilerFor(
-    { cache: tenants, client: w.client },
+    { cache: tenants, client: w.client, now },
     tenantKind({ ...common, namespaces, tenantKeys, access }),
   );
   const key = reconcilerFor(
@@ -56,6 +57,12 @@ async function tenantWorld(o: { holdTenants?: boolean } = {}) {
     user,
     reconcile: (name: string) => tenant(name),
     reconcilePrimaryKey: (name: string) => key(`tenant-${name}/primary`),
+    /** As the controllers run a new Tenant: the Tenant, its primary key, the Tenant on the key's update. */
+    provision: async (name: string) => {
+      await tenant(name);
+      await key(`tenant-${name}/primary`);
+      return tenant(name);
+    },
     create: (name: string, spec: Partial<Tenant['spec']> = {}) =>
       user.create({
         apiVersion: 'palisade.dev/v1alpha1',
@@ -87,7 +94,9 @@ describe('Tenant (reconcile driver, in-memory API server)', () => {
   it('creates the record, the namespace and the primary TenantKey, and reports them in one status', async () => {
     const w = await tenantWorld();
     await w.create('acme');
-    assert.equal(await w.reconcile('acme'), undefined);
+    // The primary key it just made has no status yet: the Tenant's status waits for it.
+    assert.deepEqual(await w.reconcile('acme'), { requeueAfterMs: PRIMARY_KEY_SETTLE_MS });
+    assert.equal((await w.get('acme'))?.status, undefined, 'no status while the primary key has none');
 
     const record = await w.record('tenant-acme');
     assert.ok(record, 'the tenant record is in the keystore');
@@ -103,18 +112,21 @@ describe('Tenant (reconcile driver, in-memory API server)', () => {
       await w.client.get({ kind: 'RoleBinding', name: ACCESS_ROLEBINDING, namespace: 'tenant-acme' }),
       "Palisade's Secret role is bound in the namespace",
     );
-    const t = await w.get('acme');
     const primary = await w.client.get<TenantKey>({
       kind: 'TenantKey',
       name: 'primary',
       namespace: 'tenant-acme',
     });
-    const policy = t?.spec.keyPolicy;
+    const policy = (await w.get('acme'))?.spec.keyPolicy;
     assert.deepEqual(primary?.spec, {
       algorithm: policy?.algorithm,
       retainedVersions: policy?.retainedVersions,
     });
 
+    // The key turns Ready; the Tenant's one status says so.
+    await w.reconcilePrimaryKey('acme');
+    assert.equal(await w.reconcile('acme'), undefined);
+    const t = await w.get('acme');
     assert.deepEqual(t?.metadata.finalizers, [TENANT_FINALIZER]);
     assert.equal(t?.status?.uid, uid);
     assert.equal(t?.status?.namespace, 'tenant-acme');
@@ -122,31 +134,57 @@ describe('Tenant (reconcile driver, in-memory API server)', () => {
     assert.equal(t?.status?.observedGeneration, 1);
     assert.deepEqual(conditions(t), [
       'NamespaceReady=True/NamespaceCreated',
-      'PrimaryKeyReady=Unknown/PrimaryKeyPending',
-      'Ready=Unknown/PrimaryKeyPending',
-    ]);
-    assert.deepEqual(w.events.reasons, ['Normal/NamespaceCreated']);
-    assert.deepEqual(w.audit.actions, [
-      'tenant.record.create',
-      'tenant.namespace.create',
-      'tenant.uid.assign',
-    ]);
-    assert.ok(w.audit.records.every((r) => r.tenantUID === uid));
-
-    // Once its primary key is Ready, so is the Tenant; after that, a reconcile writes nothing at all.
-    await w.reconcilePrimaryKey('acme');
-    await w.reconcile('acme');
-    const ready = await w.get('acme');
-    assert.deepEqual(conditions(ready), [
-      'NamespaceReady=True/NamespaceCreated',
       'PrimaryKeyReady=True/KeyReady',
       'Ready=True/TenantReady',
     ]);
+    assert.deepEqual(
+      w.events.reasons.filter((r) => r.includes('Namespace')),
+      ['Normal/NamespaceCreated'],
+    );
+    assert.deepEqual(
+      w.audit.actions.filter((a) => a.startsWith('tenant.')),
+      ['tenant.record.create', 'tenant.namespace.create', 'tenant.uid.assign'],
+    );
+    assert.ok(w.audit.records.every((r) => r.tenantUID === uid));
+
+    // After that, a reconcile writes nothing at all.
     const written = w.server.resourceVersion;
     const [events, audited] = [w.events.events.length, w.audit.records.length];
     await w.reconcile('acme');
     assert.equal(w.server.resourceVersion, written, 'a converged Tenant costs no write');
     assert.deepEqual([w.events.events.length, w.audit.records.length], [events, audited]);
+  });
+
+  it('writes PrimaryKeyPending once the primary key has stayed without a status for the settle time', async () => {
+    const w = await tenantWorld();
+    await w.create('acme');
+    assert.deepEqual(await w.reconcile('acme'), { requeueAfterMs: PRIMARY_KEY_SETTLE_MS });
+    w.env.advance(PRIMARY_KEY_SETTLE_MS - 1_000);
+    assert.deepEqual(
+      await w.reconcile('acme'),
+      { requeueAfterMs: 1_000 },
+      'the wait runs from the first hold',
+    );
+    assert.equal((await w.get('acme'))?.status, undefined);
+
+    w.env.advance(1_000);
+    assert.equal(await w.reconcile('acme'), undefined);
+    const t = await w.get('acme');
+    assert.deepEqual(conditions(t), [
+      'NamespaceReady=True/NamespaceCreated',
+      'PrimaryKeyReady=Unknown/PrimaryKeyPending',
+      'Ready=Unknown/PrimaryKeyPending',
+    ]);
+    assert.match(t?.status?.uid ?? '', /^[0-9a-f]{12}$/);
+    assert.deepEqual(w.audit.actions, [
+      'tenant.record.create',
+      'tenant.namespace.create',
+      'tenant.uid.assign',
+    ]);
+
+    await w.reconcilePrimaryKey('acme');
+    assert.equal(await w.reconcile('acme'), undefined);
+    assert.equal(condition(await w.get('acme'), 'Ready')?.status, 'True');
   });
 
   it('sets NamespaceReady=False/NamespaceConflict for an existing namespace Palisade has no record of, and touches it not', async () => {
@@ -184,7 +222,7 @@ describe('Tenant (reconcile driver, in-memory API server)', () => {
   it('never adopts a UID that another tenant record holds, whatever its status says', async () => {
     const w = await tenantWorld();
     await w.create('first');
-    await w.reconcile('first');
+    await w.provision('first');
     const taken = (await w.get('first'))?.status?.uid;
     assert.ok(taken);
     await w.create('second');
@@ -221,8 +259,7 @@ describe('Tenant (reconcile driver, in-memory API server)', () => {
   it('on deletion with Retain keeps the namespace and the keys, marks the record retained, and a new Tenant adopts them', async () => {
     const w = await tenantWorld();
     await w.create('acme');
-    await w.reconcile('acme');
-    await w.reconcilePrimaryKey('acme');
+    await w.provision('acme');
     const uid = (await w.get('acme'))?.status?.uid ?? '';
     const keys = (await w.keystore.liveEntriesOf(uid)).map((s) => s.metadata.name).sort();
     assert.equal(keys.length, 2, 'the record and version 1 of the primary key');
@@ -255,8 +292,7 @@ describe('Tenant (reconcile driver, in-memory API server)', () => {
   it('on deletion with Delete destroys the namespace and every keystore entry of the tenant', async () => {
     const w = await tenantWorld();
     await w.create('acme', { deletionPolicy: 'Delete' });
-    await w.reconcile('acme');
-    await w.reconcilePrimaryKey('acme');
+    await w.provision('acme');
     const uid = (await w.get('acme'))?.status?.uid ?? '';
     assert.equal((await w.keystore.liveEntriesOf(uid)).length, 2);
 
@@ -276,6 +312,8 @@ describe('Tenant (reconcile driver, in-memory API server)', () => {
     const w = await tenantWorld();
     await w.create('acme');
     await w.reconcile('acme');
+    w.env.advance(PRIMARY_KEY_SETTLE_MS);
+    await w.reconcile('acme');
     const uid = (await w.get('acme'))?.status?.uid;
     const before = await w.namespace('tenant-acme');
     await w.user.delete({ kind: 'Namespace', name: 'tenant-acme' });
@@ -290,6 +328,7 @@ describe('Tenant (reconcile driver, in-memory API server)', () => {
     assert.equal(condition(t, 'NamespaceReady')?.reason, TenantReason.NamespaceRecreated);
     assert.deepEqual(w.events.reasons, ['Normal/NamespaceCreated', 'Warning/NamespaceRecreated']);
     assert.ok(w.audit.actions.includes('tenant.namespace.recreate'));
+    assert.equal(condition(t, 'PrimaryKeyReady')?.reason, 'PrimaryKeyPending', 'only a first status waits');
 
     // The re-creation stays visible until the spec changes; it is announced once.
     await w.reconcile('acme');
@@ -301,6 +340,9 @@ describe('Tenant (reconcile driver, in-memory API server)', () => {
     const w = await tenantWorld({ holdTenants: true });
     await w.create('acme');
     w.flush();
+    await w.reconcile('acme');
+    w.flush();
+    w.env.advance(PRIMARY_KEY_SETTLE_MS);
     await w.reconcile('acme');
     w.flush();
     const first = (await w.get('acme'))?.status;

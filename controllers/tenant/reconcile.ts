@@ -10,9 +10,14 @@ import type { TenantDeps } from './deps.ts';
 import { ensureIdentity } from './identity.ts';
 import { namespaceFor } from './namespace.ts';
 import { afterApply, planNamespace, tenantStatus, type Concern } from './plan.ts';
-import { ensurePrimaryKey } from './primarykey.ts';
+import { ensurePrimaryKey, PrimaryKeyPending } from './primarykey.ts';
 
 const FOREIGN_NAMESPACE_RECHECK_MS = 60_000;
+/**
+ * How long a new Tenant's first status waits for its primary key, made a moment before, to have a status:
+ * it then says Ready at once instead of PrimaryKeyPending and then Ready, one write instead of two.
+ */
+export const PRIMARY_KEY_SETTLE_MS = 10_000;
 
 /**
  * Tenant, as the reconcile driver (runtime/reconciler.ts) runs it: its identity from Palisade's record
@@ -60,6 +65,9 @@ async function reconcileTenant(d: TenantDeps, tenant: Tenant): Promise<Outcome<T
       now,
     }),
     afterStatus,
+    ...(!tenant.status && primary.concern.reason === PrimaryKeyPending
+      ? { settleMs: PRIMARY_KEY_SETTLE_MS }
+      : {}),
     ...(account?.error !== undefined ? { retry: account.error } : {}),
   };
 }

@@ -13,7 +13,7 @@ import {
 import type { Namespace, Secret } from '../../runtime/kube/types.ts';
 import { reconcilerFor } from '../../runtime/reconciler.ts';
 import { TenantNamespaceAccess } from '../../tenant/access.ts';
-import { tenantKind } from '../../tenant/reconcile.ts';
+import { PRIMARY_KEY_SETTLE_MS, tenantKind } from '../../tenant/reconcile.ts';
 import type { PairingDeps } from '../pairing.ts';
 import { clusterAgentKind } from '../reconcile.ts';
 import { readAgentRecord } from '../record.ts';
@@ -46,7 +46,7 @@ export async function agentWorld(
     log: w.log,
   });
   const tenant = reconcilerFor(
-    { cache: tenants, client: w.client },
+    { cache: tenants, client: w.client, now: () => w.env.now().getTime() },
     tenantKind({
       ...common,
       namespaces: await w.cache<Namespace>('Namespace', { labelSelector: MANAGED_SELECTOR }),
@@ -72,6 +72,9 @@ export async function agentWorld(
     metadata: { name: tenantName },
     spec: o.tenant?.spec ?? {},
   });
+  await tenant(tenantName);
+  // No TenantKey controller here: the new Tenant's status waits out the primary key's settle time.
+  w.env.advance(PRIMARY_KEY_SETTLE_MS);
   await tenant(tenantName);
   await w.tick(); // the tenant namespace's Secret cache starts
   const t = (await w.client.get<Tenant>({ kind: 'Tenant', name: tenantName })) as Tenant;
