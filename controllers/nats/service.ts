@@ -23,9 +23,9 @@ export interface NatsServiceOptions {
   driftCheckMs?: number;
 }
 
+/** What was pushed for an account: enough to sign the same JWT again (a re-push), not the JWT itself. */
 interface Registered {
   input: TenantAccountInput;
-  jwt: string;
   iat: number;
 }
 
@@ -130,7 +130,7 @@ export class NatsService {
     if (!reg) {
       const held = await this.heldClaims(input.account);
       if (held && isDeepStrictEqual(withoutVersion(held.nats), claim)) {
-        this.accounts.set(input.account, { input, jwt: held.jwt, iat: held.iat });
+        this.accounts.set(input.account, { input, iat: held.iat });
         return { issuedAt: held.iat, pushed: false };
       }
       previous = Math.max(previous, held?.iat ?? 0);
@@ -138,7 +138,7 @@ export class NatsService {
     const iat = nextIssuedAt(this.o.now(), previous || undefined);
     const jwt = tenantAccountJwt(this.installation.operator, input, iat);
     await this.bus.pushAccount(jwt);
-    this.accounts.set(input.account, { input, jwt, iat });
+    this.accounts.set(input.account, { input, iat });
     return { issuedAt: iat, pushed: true };
   }
 
@@ -193,7 +193,8 @@ export class NatsService {
     await Promise.all(
       Array.from({ length: 16 }, async () => {
         for (let r = queue.shift(); r; r = queue.shift()) {
-          await this.bus.pushAccount(r.jwt).catch(() => failed++);
+          const jwt = tenantAccountJwt(this.installation.operator, r.input, r.iat);
+          await this.bus.pushAccount(jwt).catch(() => failed++);
         }
       }),
     );

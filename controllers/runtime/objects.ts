@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { KubeApi } from './kube/api.ts';
 import type { KubeObject, OwnerReference, Secret } from './kube/types.ts';
@@ -34,7 +35,12 @@ export function normalized<T>(value: T): T {
 interface WrittenStatus {
   /** The resourceVersion the status was computed from (the cache's, then). */
   from: string;
-  status: unknown;
+  /** A digest of the status's JSON, not a copy: one entry per object written, for every kind. */
+  digest: string;
+}
+
+function digestOf(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('base64');
 }
 const MAX_WRITTEN = 50_000;
 const written = new WeakMap<KubeApi, Map<string, WrittenStatus>>();
@@ -57,13 +63,12 @@ export async function writeStatus<S>(
   status: S,
 ): Promise<boolean> {
   if (!statusDiffers(obj, status)) return false;
-  const want = normalized(status);
+  const digest = digestOf(status);
   let memo = written.get(client);
   if (!memo) written.set(client, (memo = new Map()));
   const id = obj.metadata.uid ?? `${obj.kind}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
   const last = memo.get(id);
-  if (last && last.from === obj.metadata.resourceVersion && isDeepStrictEqual(last.status, want))
-    return false;
+  if (last && last.from === obj.metadata.resourceVersion && last.digest === digest) return false;
   await client.apply(
     {
       apiVersion: obj.apiVersion,
@@ -82,7 +87,7 @@ export async function writeStatus<S>(
   if (obj.metadata.resourceVersion) {
     memo.delete(id);
     if (memo.size >= MAX_WRITTEN) memo.delete(memo.keys().next().value as string);
-    memo.set(id, { from: obj.metadata.resourceVersion, status: want });
+    memo.set(id, { from: obj.metadata.resourceVersion, digest });
   }
   return true;
 }

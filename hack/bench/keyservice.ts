@@ -12,12 +12,14 @@
  * `--only` runs the cases whose `name/clients` matches (the ceiling always runs); `--profile` writes the
  * server's CPU profile (`node --cpu-prof`) into DIR, for `node hack/bench/profile.ts`.
  *
- * The server is the real one (controllers/keyservice/) in a child process, over an in-memory keystore
+ * The server is the real one (controllers/keyservice/) in a child process with the chart's V8 flags
+ * (`operator.nodeOptions`), over an in-memory keystore
  * (controllers/keyservice/testdata/world.ts): token verdicts are cached as in production, so what is
  * measured is the per-call path, not TokenReview round trips to an API server.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,6 +29,7 @@ import { parseArgs } from 'node:util';
 import type { sendUnaryData, ServerUnaryCall, ServiceDefinition } from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
+import { parse } from 'yaml';
 import { decryptData, encryptData, generateDataKey, prepareKey } from '../../controllers/crypto/index.ts';
 import { KeyServiceClient } from '../../controllers/keyservice/client.ts';
 import { keyServiceMetrics } from '../../controllers/keyservice/metrics.ts';
@@ -153,6 +156,13 @@ async function measure(
   };
 }
 
+/** The operator's V8 flags as the chart sets them (`operator.nodeOptions`): the server runs as deployed. */
+function chartNodeOptions(): string[] {
+  const chart = fileURLToPath(new URL('../../charts/palisade/values.yaml', import.meta.url));
+  const v = parse(readFileSync(chart, 'utf8')) as { operator?: { nodeOptions?: string } };
+  return (v.operator?.nodeOptions ?? '').split(/\s+/).filter(Boolean);
+}
+
 /** The AEAD work of one call, as the service does it (a PreparedKey, as TenantDataKeys holds), no RPC. */
 function ceiling(op: 'encrypt' | 'decrypt', plaintext: Uint8Array): number {
   const key = prepareKey(generateDataKey(rand));
@@ -174,7 +184,8 @@ function ceiling(op: 'encrypt' | 'decrypt', plaintext: Uint8Array): number {
 async function main(): Promise<void> {
   const serverArgs = ['--serve', ...(values['no-audit'] ? ['--no-audit'] : [])];
   const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [];
-  const child = spawn(process.execPath, [...profile, fileURLToPath(import.meta.url), ...serverArgs], {
+  const v8 = chartNodeOptions();
+  const child = spawn(process.execPath, [...v8, ...profile, fileURLToPath(import.meta.url), ...serverArgs], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -194,7 +205,7 @@ async function main(): Promise<void> {
     `node ${process.version}, ${os.cpus().length} cores, ${SECONDS}s per case; load average before: ${load()}`,
   );
   console.log(
-    `server: a child process; clients: this process; TLS 1.3, token auth, ${values['no-audit'] ? 'audit DROPPED (attribution run)' : 'audit to a file'}`,
+    `server: a child process (the chart's V8 flags: ${v8.join(' ') || 'none'}); clients: this process; TLS 1.3, token auth, ${values['no-audit'] ? 'audit DROPPED (attribution run)' : 'audit to a file'}`,
   );
   console.log(
     'case                         clients      ops/s    p50 ms    p99 ms  server µs/op  client µs/op  load',
