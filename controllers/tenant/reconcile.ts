@@ -17,7 +17,7 @@ const FOREIGN_NAMESPACE_RECHECK_MS = 60_000;
  * How long a new Tenant's first status waits for its primary key, made a moment before, to have a status:
  * it then says Ready at once instead of PrimaryKeyPending and then Ready, one write instead of two.
  */
-export const PRIMARY_KEY_SETTLE_MS = 10_000;
+export const PRIMARY_KEY_SETTLE_MS = 30_000;
 
 /**
  * Tenant, as the reconcile driver (runtime/reconciler.ts) runs it: its identity from Palisade's record
