@@ -36,7 +36,11 @@ async function main(): Promise<void> {
     },
   });
   // NB: Secrets carrying Palisade's label, in the namespaces Palisade manages only (RBAC grants no others).
-  const secrets = mgr.namespacedInformer<Secret>('Secret', `${MANAGED_BY_LABEL}=${MANAGED_BY}`);
+  const secrets = mgr.namespacedInformer<Secret>(
+    'Secret',
+    `${MANAGED_BY_LABEL}=${MANAGED_BY}`,
+    mgr.secretHolders,
+  );
   const access = new TenantNamespaceAccess({
     client: mgr.client,
     namespaces: mgr.namespaces,

@@ -89,8 +89,14 @@ export async function certManagerServed(client: KubeClient): Promise<boolean> {
 export async function setupCertificateBindings(mgr: Manager, env: BindingEnv): Promise<void> {
   const ns = mgr.namespace;
   const bindings = mgr.informer<CertificateBinding>('CertificateBinding');
+  // A binding's namespace holds the Secret it issues to: Palisade's Secrets are read there.
+  mgr.secretHolders.follow('CertificateBinding', bindings);
   const tenants = mgr.informer<Tenant>('Tenant');
-  const secrets = mgr.namespacedInformer<Secret>('Secret', `${MANAGED_BY_LABEL}=${MANAGED_BY}`);
+  const secrets = mgr.namespacedInformer<Secret>(
+    'Secret',
+    `${MANAGED_BY_LABEL}=${MANAGED_BY}`,
+    mgr.secretHolders,
+  );
   const importers = new NamespaceSubset('imported-certificates', mgr.namespaces);
   const watched = mgr.namespacedInformer<Secret>('Secret', `${WATCH_LABEL}=true`, importers);
   const bundles = mgr.informer<ConfigMap>('ConfigMap', `${COMPONENT_LABEL}=${CA_BUNDLE_COMPONENT}`, ns);

@@ -26,6 +26,8 @@ import { PAIRING_CODE_COMPONENT, type PairingDeps } from './pairing.ts';
 import { reconcilerFor } from '../runtime/reconciler.ts';
 import type { NamespacedInformer } from '../runtime/namespaced.ts';
 
+const NAMESPACE_SYNC_WAIT_MS = 60_000;
+
 export interface AgentControllerOptions {
   env: Env;
   keystore: Keystore;
@@ -47,9 +49,19 @@ export interface AgentControllerOptions {
 export function setupClusterAgentController(mgr: Manager, o: AgentControllerOptions) {
   // NB: after the keystore's own move (set up earlier in main.ts), which makes the tenant records.
   mgr.addStartupTask('clusteragent-migration', async () => {
+    // NB: an earlier layout kept agents' records in their namespaces, which hold ClusterAgents and so are
+    // watched (followed below); their caches must be whole before the move reads them.
+    for (const name of await o.secrets.settle(NAMESPACE_SYNC_WAIT_MS)) {
+      if (await mgr.client.get({ kind: 'Namespace', name }))
+        throw new Error(
+          `Secrets in tenant namespace ${name} are not readable yet; retrying before any controller starts`,
+        );
+    }
     await migrateAgentRecords({ keystore: o.keystore, secrets: o.secrets, audit: mgr.audit, now: o.env.now });
   });
   const agents = mgr.informer<ClusterAgent>('ClusterAgent');
+  // A ClusterAgent's namespace holds its credentials and pairing code: Palisade's Secrets are read there.
+  mgr.secretHolders.follow('ClusterAgent', agents);
   const tenants = mgr.informer<Tenant>('Tenant');
   const ks = o.keystore;
   const deps = { client: mgr.client, events: mgr.events, audit: mgr.audit, agents, tenants, ...o };

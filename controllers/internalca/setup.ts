@@ -16,7 +16,11 @@ const CA_ID_INDEX = CA_ID_LABEL;
  */
 export function setupInternalCA(mgr: Manager, env: Env): void {
   const ns = mgr.namespace;
-  const secrets = mgr.namespacedInformer<Secret>('Secret', `${MANAGED_BY_LABEL}=${MANAGED_BY}`);
+  const secrets = mgr.namespacedInformer<Secret>(
+    'Secret',
+    `${MANAGED_BY_LABEL}=${MANAGED_BY}`,
+    mgr.secretHolders,
+  );
   const bundles = mgr.informer<ConfigMap>('ConfigMap', `${COMPONENT_LABEL}=${CA_BUNDLE_COMPONENT}`, ns);
   secrets.addIndex(CA_ID_INDEX, (s) => {
     const id = s.metadata.labels?.[CA_ID_LABEL];

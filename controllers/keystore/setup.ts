@@ -8,6 +8,7 @@ import { setupKeystoreRewrap } from './rewrap.ts';
 import type { Keystore } from './store.ts';
 
 const NAMESPACE_SYNC_WAIT_MS = 60_000;
+const MIGRATION_HOLD = 'keystore-migration';
 
 /**
  * Wires the keystore's own work: the upgrade from the layout before it (a start-up task, so no
@@ -24,26 +25,39 @@ export function setupKeystore(
 ) {
   const tenants = mgr.informer<Tenant>('Tenant');
   mgr.addStartupTask('keystore-migration', async () => {
-    await migrateToKeystore({
-      keystore: o.keystore,
-      secrets: o.secrets,
-      tenants,
-      log: mgr.log,
-      audit: mgr.audit,
-      now: o.now,
-      watchNamespaces: async (namespaces) => {
-        for (const ns of namespaces) mgr.namespaces.add(ns);
-        const waiting = await o.secrets.settle(NAMESPACE_SYNC_WAIT_MS);
-        // NB: a namespace that is gone holds nothing to move; one that exists but cannot be read yet may
-        // hold keys of the earlier layout, and no controller may start before they are moved.
-        for (const name of waiting) {
-          if (await mgr.client.get({ kind: 'Namespace', name }))
-            throw new Error(
-              `Secrets in tenant namespace ${name} are not readable yet; retrying before any controller starts`,
-            );
-        }
-      },
-    });
+    // NB: an earlier layout's keys may be in any tenant namespace (a start that crashed mid-move left some
+    // behind), so every managed namespace's Secrets are read while the move runs, not only those where
+    // Palisade keeps Secrets now (mgr.secretHolders).
+    const held: string[] = [];
+    const watchNamespaces = async (namespaces: string[]) => {
+      for (const ns of namespaces) mgr.namespaces.add(ns);
+      for (const ns of mgr.namespaces.list()) {
+        held.push(ns);
+        mgr.secretHolders.hold(ns, MIGRATION_HOLD, true);
+      }
+      const waiting = await o.secrets.settle(NAMESPACE_SYNC_WAIT_MS);
+      // NB: a namespace that is gone holds nothing to move; one that exists but cannot be read yet may
+      // hold keys of the earlier layout, and no controller may start before they are moved.
+      for (const name of waiting) {
+        if (await mgr.client.get({ kind: 'Namespace', name }))
+          throw new Error(
+            `Secrets in tenant namespace ${name} are not readable yet; retrying before any controller starts`,
+          );
+      }
+    };
+    try {
+      await migrateToKeystore({
+        keystore: o.keystore,
+        secrets: o.secrets,
+        tenants,
+        log: mgr.log,
+        audit: mgr.audit,
+        now: o.now,
+        watchNamespaces,
+      });
+    } finally {
+      for (const ns of held) mgr.secretHolders.hold(ns, MIGRATION_HOLD, false);
+    }
   });
   setupKeystoreRewrap(mgr, { keystore: o.keystore, secrets: o.secrets });
   setupRootKeyRetirement(mgr, {

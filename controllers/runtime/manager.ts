@@ -8,7 +8,7 @@ import type { KubeObject } from './kube/types.ts';
 import { LeaderElector } from './leaderelection.ts';
 import { type AuditLog, createAuditLog, createLogger, type Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
-import { ManagedNamespaces, NamespacedInformer, type NamespaceSet } from './namespaced.ts';
+import { ManagedNamespaces, NamespacedInformer, NamespaceSubset, type NamespaceSet } from './namespaced.ts';
 import { ApiError } from './errors.ts';
 import { type ProbeServer, startProbeServer } from './server.ts';
 import { Shard, type ShardScope, type ShardSources } from './shard.ts';
@@ -61,6 +61,13 @@ export class Manager {
   readonly namespace: string;
   /** Where namespaced informers watch: the operator's namespace, the extra ones, live tenants'. */
   readonly namespaces: ManagedNamespaces;
+  /**
+   * The managed namespaces Palisade keeps Secrets in: its own and the chart's for good, a tenant's while
+   * something there holds Palisade's Secrets (controllers say what, with `follow`). Palisade's Secrets
+   * are watched only there: most tenant namespaces hold none, and a list+watch each would cost the API
+   * server and this process for nothing.
+   */
+  readonly secretHolders: NamespaceSubset;
   readonly shard: Shard;
   private readonly o: ManagerOptions;
   private readonly informers = new Map<string, ObjectCache<KubeObject>>();
@@ -78,6 +85,7 @@ export class Manager {
     this.o = opts;
     this.namespace = opts.namespace;
     this.namespaces = new ManagedNamespaces([...new Set([opts.namespace, ...(opts.extraNamespaces ?? [])])]);
+    this.secretHolders = new NamespaceSubset('secret-holders', this.namespaces, { withFixed: true });
     this.clock = opts.clock ?? systemClock;
     this.shard = new Shard(opts.shard);
     this.log = createLogger({ level: opts.logLevel });

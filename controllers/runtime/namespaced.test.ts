@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { Secret } from './kube/types.ts';
+import type { KubeObject, Secret } from './kube/types.ts';
 import { ManagedNamespaces, NamespacedInformer, NamespaceSubset } from './namespaced.ts';
 import { FakeCache } from './testing/cache.ts';
 import { FakeApiServer } from './testing/fakeapi.ts';
@@ -49,6 +49,51 @@ describe('NamespaceSubset', () => {
     subset.want('tenant-b', false);
     assert.deepEqual(changes, []);
     assert.deepEqual(subset.fixed, [], 'nothing stays for good');
+  });
+});
+
+describe('NamespaceSubset with the fixed namespaces, following objects', () => {
+  it('keeps the fixed namespaces for good and holds a tenant namespace while any followed object is in it', async () => {
+    const managed = new ManagedNamespaces(['op']);
+    managed.add('tenant-a');
+    managed.add('tenant-b');
+    const subset = new NamespaceSubset('holders', managed, { withFixed: true });
+    const changes: string[] = [];
+    subset.subscribe({ add: (ns) => changes.push(`+${ns}`), remove: (ns) => changes.push(`-${ns}`) });
+    assert.deepEqual(subset.fixed, ['op']);
+    assert.deepEqual(subset.list(), ['op'], 'a managed namespace holding nothing is not watched');
+
+    // Two kinds followed at once (as ClusterAgents and CertificateBindings are).
+    const server = new FakeApiServer();
+    const user = server.client('test');
+    const secrets = new FakeCache<Secret>(server, { kind: 'Secret' });
+    const maps = new FakeCache<KubeObject>(server, { kind: 'ConfigMap' });
+    subset.follow('Secret', secrets);
+    subset.follow('ConfigMap', maps);
+    await secrets.start();
+    await maps.start();
+    const obj = (kind: string, name: string) => ({
+      apiVersion: 'v1',
+      kind,
+      metadata: { name, namespace: 'tenant-a' },
+    });
+    await user.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'tenant-a' } });
+    await user.create(obj('Secret', 'x'));
+    await user.create(obj('Secret', 'y'));
+    await user.create(obj('ConfigMap', 'x'));
+    assert.deepEqual(subset.list().sort(), ['op', 'tenant-a']);
+    await user.delete({ kind: 'Secret', name: 'x', namespace: 'tenant-a' });
+    await user.delete({ kind: 'Secret', name: 'y', namespace: 'tenant-a' });
+    assert.ok(subset.has('tenant-a'), 'the ConfigMap of the same name still holds it');
+    await user.delete({ kind: 'ConfigMap', name: 'x', namespace: 'tenant-a' });
+    assert.equal(subset.has('tenant-a'), false);
+
+    subset.hold('tenant-b', 'migration', true);
+    subset.hold('op', 'migration', true);
+    subset.hold('op', 'migration', false);
+    assert.ok(subset.has('op'), 'a fixed namespace never leaves');
+    subset.hold('tenant-b', 'migration', false);
+    assert.deepEqual(changes, ['+tenant-a', '-tenant-a', '+tenant-b', '-tenant-b']);
   });
 });
 

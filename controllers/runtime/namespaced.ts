@@ -63,21 +63,53 @@ export class ManagedNamespaces implements NamespaceSet {
  * The managed namespaces a controller asks to watch (e.g. those holding a binding that imports a Secret),
  * so a narrow informer runs only where it is needed: a namespace is a member while it is both wanted and
  * managed. Wanting never widens access: an unmanaged namespace joins only once Palisade manages it, and
- * leaves when it stops. Nothing is fixed, so an informer over it is synced at once and reports every
- * namespace's cache through `onNamespaceSynced`.
+ * leaves when it stops. Without `withFixed` nothing is fixed, so an informer over it is synced at once
+ * and reports every namespace's cache through `onNamespaceSynced`; with it, the managed set's fixed
+ * namespaces (Palisade's own, the chart's) are members for good and the informer syncs on them.
  */
 export class NamespaceSubset implements NamespaceSet {
   readonly name: string;
-  readonly fixed: readonly string[] = [];
+  readonly fixed: readonly string[];
   private readonly managed: ManagedNamespaces;
   private readonly wanted = new Set<string>();
   private readonly members = new Set<string>();
   private readonly listeners: Listener[] = [];
+  /** Per namespace, what holds it (`hold`): followed objects by `source/namespace/name`, tasks by name. */
+  private readonly held = new Map<string, Set<string>>();
 
-  constructor(name: string, managed: ManagedNamespaces) {
+  constructor(name: string, managed: ManagedNamespaces, o: { withFixed?: boolean } = {}) {
     this.name = name;
     this.managed = managed;
+    this.fixed = o.withFixed ? managed.fixed : [];
+    for (const ns of this.fixed) this.members.add(ns);
     managed.subscribe({ add: (ns) => this.settle(ns), remove: (ns) => this.settle(ns) });
+  }
+
+  /**
+   * Wants a namespace while at least one object of `cache` is in it (with other followed caches: while
+   * any of them has one). O(1) per event. `source` tells the caches apart (e.g. their kind).
+   */
+  follow(source: string, cache: Pick<ObjectCache<KubeObject>, 'on'>): void {
+    const track = (obj: KubeObject, present: boolean) => {
+      const ns = obj.metadata.namespace;
+      if (ns) this.hold(ns, `${source}/${ns}/${obj.metadata.name}`, present);
+    };
+    cache.on('add', (o) => track(o, true));
+    cache.on('update', (o) => track(o, true));
+    cache.on('delete', (o) => track(o, false));
+  }
+
+  /** Wants `namespace` while at least one holder `id` (an object, a task) holds it. */
+  hold(namespace: string, id: string, present: boolean): void {
+    let ids = this.held.get(namespace);
+    if (present) {
+      if (!ids) this.held.set(namespace, (ids = new Set()));
+      ids.add(id);
+    } else if (ids) {
+      ids.delete(id);
+      if (ids.size === 0) this.held.delete(namespace);
+    }
+    this.want(namespace, this.held.has(namespace));
   }
 
   has(namespace: string): boolean {
@@ -100,6 +132,7 @@ export class NamespaceSubset implements NamespaceSet {
   }
 
   private settle(namespace: string): void {
+    if (this.fixed.includes(namespace)) return;
     const member = this.wanted.has(namespace) && this.managed.has(namespace);
     if (member === this.members.has(namespace)) return;
     if (member) this.members.add(namespace);
