@@ -15,7 +15,13 @@ import { namespaceFor } from './namespace.ts';
 import type { TenantDeps } from './deps.ts';
 
 export type Identity =
-  | { ok: true; record: TenantRecord; adoptedRetained: boolean }
+  | {
+      ok: true;
+      record: TenantRecord;
+      adoptedRetained: boolean;
+      /** The record was made just now, after a read found no namespace of its name. */
+      namespaceAbsent?: boolean;
+    }
   | { ok: false; reason: string; message: string };
 
 /**
@@ -61,7 +67,8 @@ export async function ensureIdentity(d: TenantDeps, tenant: Tenant): Promise<Ide
       resource: { kind: 'Tenant', name, uid: tenant.metadata.uid },
       tenantUID: uid,
     });
-  return adopt(d, tenant, recordOf(made.secret));
+  const adopted = await adopt(d, tenant, recordOf(made.secret));
+  return adopted.ok && made.created ? { ...adopted, namespaceAbsent: true } : adopted;
 }
 
 async function adopt(d: TenantDeps, tenant: Tenant, record: TenantRecord): Promise<Identity> {

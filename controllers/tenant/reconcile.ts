@@ -47,7 +47,7 @@ async function reconcileTenant(d: TenantDeps, tenant: Tenant): Promise<Outcome<T
       tenantUID: uid,
     });
   };
-  const namespace = await ensureNamespace(d, tenant, uid);
+  const namespace = await ensureNamespace(d, tenant, uid, identity.namespaceAbsent === true);
   if (namespace.stop)
     return {
       status: tenantStatus(tenant, { uid, namespace: namespace.concern, now }),
@@ -101,9 +101,13 @@ async function ensureNamespace(
   d: TenantDeps,
   tenant: Tenant,
   uid: string,
+  // NB: the identity step's read, a moment ago, found none: no second GET for every new tenant.
+  seenAbsent: boolean,
 ): Promise<{ concern: Concern; stop?: { requeueAfterMs?: number; retry?: unknown } }> {
   const name = namespaceFor(tenant);
-  const existing = d.namespaces.get(name) ?? (await d.client.get<Namespace>({ kind: 'Namespace', name }));
+  const existing =
+    d.namespaces.get(name) ??
+    (seenAbsent ? undefined : await d.client.get<Namespace>({ kind: 'Namespace', name }));
   const plan = planNamespace(tenant, uid, existing);
   if (plan.action === 'wait') return { concern: plan.concern, stop: { requeueAfterMs: plan.requeueAfterMs } };
   if (plan.action === 'none') return { concern: plan.concern };
