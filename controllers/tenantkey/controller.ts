@@ -27,6 +27,7 @@ export interface TenantKeyOptions {
 }
 
 const ROOT_WAIT_MS = 60_000;
+const TENANTKEY_CONCURRENCY = 32;
 
 /**
  * Wires the TenantKey controller. Keystore entries map to their TenantKey by their labels (entries are
@@ -69,7 +70,10 @@ export function setupTenantKeyController(mgr: Manager, o: TenantKeyOptions) {
   return mgr.addController({
     name: 'tenantkey',
     primary: tenantKeys,
-    concurrency: o.concurrency ?? 8,
+    // NB: a burst of new Tenants is a burst of primary keys, and a Tenant's first status waits for its key
+    // (tenant/reconcile.ts PRIMARY_KEY_SETTLE_MS): with 8 in flight against the Tenants' 32, the keys fell
+    // behind, and at 10,000 Tenants a third of them waited out the settle time and wrote a status twice.
+    concurrency: o.concurrency ?? TENANTKEY_CONCURRENCY,
     watches: [watchMapped(o.secrets, keysOf)],
     reconcile: reconcilerFor({ cache: tenantKeys, client: mgr.client }, tenantKeyKind(deps)),
   });
