@@ -53,7 +53,7 @@ const USAGE = `palisade operator
   --log-level <level>        error|warn|info|debug (default info)
   --audit-log <path>         audit log file (default: stderr)
   --identity <id>            leader election identity (default $POD_NAME or hostname-pid)
-  --concurrency <n>          reconciles in flight per controller (default 8)
+  --concurrency <n>          reconciles in flight per controller (default 8; Tenant and TenantKey: 32)
   --shard <key>              reconcile only the Tenants labelled palisade.dev/shard=<key> and their namespaces,
                              under a Lease of its own (default $PALISADE_SHARD; none: the Tenants without the
                              label, and the installation-wide work)
