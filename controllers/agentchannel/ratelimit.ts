@@ -4,13 +4,9 @@
  * sleeps). The per-source map is bounded: past `maxSources`, the least recently used bucket is dropped
  * (a dropped source restarts with a full bucket — a small gift, bounded by the global bucket).
  */
-export interface BucketSpec {
-  /** Attempts allowed at once. */
-  burst: number;
-  /** Attempts regained per second. */
-  perSecond: number;
-}
+import { TokenBucket, type BucketSpec } from '../runtime/tokenbucket.ts';
 
+/** Per-source and global buckets (attempts allowed at once, attempts regained per second). */
 export interface RateLimitOptions {
   perSource: BucketSpec;
   global: BucketSpec;
@@ -24,45 +20,35 @@ export const DEFAULT_PAIRING_LIMITS: RateLimitOptions = {
   maxSources: 10_000,
 };
 
-interface Bucket {
-  tokens: number;
-  at: number;
-}
-
 export type Admission = { ok: true } | { ok: false; retryAfterSeconds: number; scope: 'source' | 'global' };
 
 export class AttemptLimiter {
-  private readonly sources = new Map<string, Bucket>();
-  private readonly all: Bucket;
+  private readonly sources = new Map<string, TokenBucket>();
+  private readonly all: TokenBucket;
   private readonly o: RateLimitOptions;
 
   constructor(o: RateLimitOptions, now: number) {
     this.o = o;
-    this.all = { tokens: o.global.burst, at: now };
+    this.all = new TokenBucket(o.global, now);
   }
 
   /** Takes one attempt for `source` at `now` (ms), or says how long to wait. */
   take(source: string, now: number): Admission {
-    const mine = this.sources.get(source) ?? { tokens: this.o.perSource.burst, at: now };
+    const mine = this.sources.get(source) ?? new TokenBucket(this.o.perSource, now);
     this.sources.delete(source);
     this.sources.set(source, mine);
     this.trim();
-    refill(mine, this.o.perSource, now);
-    refill(this.all, this.o.global, now);
-    if (mine.tokens < 1)
-      return { ok: false, scope: 'source', retryAfterSeconds: wait(mine, this.o.perSource) };
-    if (this.all.tokens < 1)
-      return { ok: false, scope: 'global', retryAfterSeconds: wait(this.all, this.o.global) };
-    mine.tokens -= 1;
-    this.all.tokens -= 1;
+    if (!mine.has(now)) return { ok: false, scope: 'source', retryAfterSeconds: mine.waitSeconds() };
+    if (!this.all.has(now)) return { ok: false, scope: 'global', retryAfterSeconds: this.all.waitSeconds() };
+    mine.take(now);
+    this.all.take(now);
     return { ok: true };
   }
 
   /** Gives an attempt back (a successful pairing is not a guess). */
   refund(source: string): void {
-    const mine = this.sources.get(source);
-    if (mine) mine.tokens = Math.min(this.o.perSource.burst, mine.tokens + 1);
-    this.all.tokens = Math.min(this.o.global.burst, this.all.tokens + 1);
+    this.sources.get(source)?.refund();
+    this.all.refund();
   }
 
   private trim(): void {
@@ -73,16 +59,6 @@ export class AttemptLimiter {
       this.sources.delete(oldest);
     }
   }
-}
-
-function refill(b: Bucket, spec: BucketSpec, now: number): void {
-  const elapsed = Math.max(0, now - b.at) / 1000;
-  b.tokens = Math.min(spec.burst, b.tokens + elapsed * spec.perSecond);
-  b.at = now;
-}
-
-function wait(b: Bucket, spec: BucketSpec): number {
-  return Math.max(1, Math.ceil((1 - b.tokens) / spec.perSecond));
 }
 
 /**

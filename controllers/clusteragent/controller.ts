@@ -24,9 +24,7 @@ import { migrateAgentRecords } from './migrate.ts';
 import { clusterAgentKind } from './reconcile.ts';
 import { PAIRING_CODE_COMPONENT, type PairingDeps } from './pairing.ts';
 import { reconcilerFor } from '../runtime/reconciler.ts';
-import type { NamespacedInformer } from '../runtime/namespaced.ts';
-
-const NAMESPACE_SYNC_WAIT_MS = 60_000;
+import { awaitReadableNamespaces, type NamespacedInformer } from '../runtime/namespaced.ts';
 
 export interface AgentControllerOptions {
   env: Env;
@@ -51,12 +49,7 @@ export function setupClusterAgentController(mgr: Manager, o: AgentControllerOpti
   mgr.addStartupTask('clusteragent-migration', async () => {
     // NB: an earlier layout kept agents' records in their namespaces, which hold ClusterAgents and so are
     // watched (followed below); their caches must be whole before the move reads them.
-    for (const name of await o.secrets.settle(NAMESPACE_SYNC_WAIT_MS)) {
-      if (await mgr.client.get({ kind: 'Namespace', name }))
-        throw new Error(
-          `Secrets in tenant namespace ${name} are not readable yet; retrying before any controller starts`,
-        );
-    }
+    await awaitReadableNamespaces(o.secrets, mgr.client);
     await migrateAgentRecords({ keystore: o.keystore, secrets: o.secrets, audit: mgr.audit, now: o.env.now });
   });
   const agents = mgr.informer<ClusterAgent>('ClusterAgent');

@@ -1,5 +1,5 @@
 import type { Tenant } from '../../crds/v1alpha1/index.ts';
-import type { NamespacedInformer } from '../runtime/namespaced.ts';
+import { awaitReadableNamespaces, type NamespacedInformer } from '../runtime/namespaced.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import type { Manager } from '../runtime/manager.ts';
 import { migrateToKeystore } from './migrate.ts';
@@ -7,7 +7,6 @@ import { setupRootKeyRetirement } from './retire.ts';
 import { setupKeystoreRewrap } from './rewrap.ts';
 import type { Keystore } from './store.ts';
 
-const NAMESPACE_SYNC_WAIT_MS = 60_000;
 const MIGRATION_HOLD = 'keystore-migration';
 
 /**
@@ -35,15 +34,9 @@ export function setupKeystore(
         held.push(ns);
         mgr.secretHolders.hold(ns, MIGRATION_HOLD, true);
       }
-      const waiting = await o.secrets.settle(NAMESPACE_SYNC_WAIT_MS);
-      // NB: a namespace that is gone holds nothing to move; one that exists but cannot be read yet may
-      // hold keys of the earlier layout, and no controller may start before they are moved.
-      for (const name of waiting) {
-        if (await mgr.client.get({ kind: 'Namespace', name }))
-          throw new Error(
-            `Secrets in tenant namespace ${name} are not readable yet; retrying before any controller starts`,
-          );
-      }
+      // NB: one that cannot be read yet may hold keys of the earlier layout, and no controller may start
+      // before they are moved.
+      await awaitReadableNamespaces(o.secrets, mgr.client);
     };
     try {
       await migrateToKeystore({

@@ -3,6 +3,7 @@ import type { Clock } from './clock.ts';
 import type { KubeClient } from './kube/client.ts';
 import type { KubeObject } from './kube/types.ts';
 import type { Logger } from './log.ts';
+import { TokenBucket, type BucketSpec } from './tokenbucket.ts';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -50,17 +51,12 @@ export class RecentKeys {
   }
 }
 
-/** How many Normal Events a replica writes at once, and per second after that (a token bucket). */
-export interface EventBudget {
-  burst: number;
-  perSecond: number;
-}
-
 /**
  * The default: a few tenants a minute never come near it, while 10,000 tenants created at once (or their
  * keys rotating together) spend their API writes on the tenants, not on Events about them.
  */
-export const DEFAULT_NORMAL_EVENT_BUDGET: EventBudget = { burst: 100, perSecond: 10 };
+/** How many Normal Events a replica writes at once, and per second after that. */
+export const DEFAULT_NORMAL_EVENT_BUDGET: BucketSpec = { burst: 100, perSecond: 10 };
 
 /**
  * Writes `events.k8s.io/v1` Events, fire-and-forget (an Event that cannot be written must not fail a
@@ -76,10 +72,8 @@ export class ApiEventRecorder implements EventRecorder {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly instance: string;
-  private readonly budget: EventBudget;
+  private readonly normal: TokenBucket;
   private readonly onDropped: (type: EventType) => void;
-  private tokens: number;
-  private refilledAt: number;
 
   constructor(opts: {
     client: KubeClient;
@@ -88,7 +82,7 @@ export class ApiEventRecorder implements EventRecorder {
     instance: string;
     dedupeMs?: number;
     dedupeKeys?: number;
-    normalBudget?: EventBudget;
+    normalBudget?: BucketSpec;
     onDropped?: (type: EventType) => void;
   }) {
     this.client = opts.client;
@@ -96,26 +90,14 @@ export class ApiEventRecorder implements EventRecorder {
     this.log = opts.log;
     this.instance = opts.instance;
     this.recent = new RecentKeys(opts.dedupeMs ?? 10 * 60_000, opts.dedupeKeys ?? 10_000);
-    this.budget = opts.normalBudget ?? DEFAULT_NORMAL_EVENT_BUDGET;
+    this.normal = new TokenBucket(opts.normalBudget ?? DEFAULT_NORMAL_EVENT_BUDGET, this.clock.now());
     this.onDropped = opts.onDropped ?? (() => undefined);
-    this.tokens = this.budget.burst;
-    this.refilledAt = this.clock.now();
-  }
-
-  /** Takes a token from the Normal Events' bucket; false when it is empty. */
-  private spend(now: number): boolean {
-    const elapsed = Math.max(0, now - this.refilledAt) / 1000;
-    this.refilledAt = now;
-    this.tokens = Math.min(this.budget.burst, this.tokens + elapsed * this.budget.perSecond);
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
   }
 
   record(obj: KubeObject, type: EventType, reason: string, action: string, note: string): void {
     const now = this.clock.now();
     if (this.recent.seen(`${obj.metadata.uid}|${reason}|${note}`, now)) return;
-    if (type === 'Normal' && !this.spend(now)) return this.onDropped(type);
+    if (type === 'Normal' && !this.normal.take(now)) return this.onDropped(type);
     const namespace = obj.metadata.namespace ?? 'default';
     const event = {
       apiVersion: 'events.k8s.io/v1',

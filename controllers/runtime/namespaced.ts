@@ -1,4 +1,5 @@
 import { Indexer, type IndexFn, type ObjectCache } from './informer.ts';
+import type { KubeApi } from './kube/api.ts';
 import type { KubeObject } from './kube/types.ts';
 
 type Handler<T> = (obj: T) => void;
@@ -269,5 +270,23 @@ export class NamespacedInformer<T extends KubeObject> implements ObjectCache<T> 
       if (this.children.get(namespace) !== c || this.namespaces.fixed.includes(namespace)) return;
       for (const fn of this.syncedListeners) fn(namespace);
     });
+  }
+}
+
+/**
+ * For start-up tasks that must read every Secret of the namespaces `informer` watches before any controller
+ * starts: waits up to `timeoutMs` for each namespace's cache, then throws (the task is retried) for one that
+ * exists and still cannot be read. A namespace that is gone holds nothing to read.
+ */
+export async function awaitReadableNamespaces(
+  informer: Pick<NamespacedInformer<KubeObject>, 'settle'>,
+  client: Pick<KubeApi, 'get'>,
+  timeoutMs = 60_000,
+): Promise<void> {
+  for (const name of await informer.settle(timeoutMs)) {
+    if (await client.get({ kind: 'Namespace', name }))
+      throw new Error(
+        `Secrets in tenant namespace ${name} are not readable yet; retrying before any controller starts`,
+      );
   }
 }
