@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   // NB: before the keystore's start-up task, which reads the tenant namespaces it makes managed here.
   mgr.addStartupTask('tenant-namespaces', async () => access.resume(secrets));
   // NB: before the kinds: its start-up task moves an earlier layout into the keystore before they run.
-  setupKeystore(mgr, { keystore, secrets, graceMs: config.rootRetireGraceMs, now: env.now });
+  setupKeystore(mgr, { keystore, secrets, access, graceMs: config.rootRetireGraceMs, now: env.now });
   // NB: before messaging: the NATS server certificate is issued by the internal CA, a start-up task here.
   setupInternalCA(mgr, env);
   await setupCertificateBindings(mgr, env);

@@ -108,6 +108,8 @@ describe('Pairing and the gRPC cluster channel (issue 12)', function () {
   after(async function () {
     for (const c of channels) c.close();
     for (const t of [a, b]) await kube().delete({ kind: 'Tenant', name: t });
+    // NB: gone before the operator stops, so no later suite's operator finds them half-deleted.
+    await eventually('Tenants gone', async () => !(await getTenant(a)) && !(await getTenant(b)), 90_000);
     await stopMessaging(env);
   });
 

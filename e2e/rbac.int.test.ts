@@ -345,6 +345,22 @@ describe('RBAC from the chart', function () {
       metadata: { name: 'not-palisades', namespace: unmanaged },
       stringData: { password: 'fake-testdata' },
     } as KubeObject);
+    // A Tenant an earlier release made (status with a UID, its namespace, no record in this keystore): the
+    // keystore upgrade records it and must grant its namespace before it reads Secrets there.
+    const earlier = uniqueName('rbac-earlier');
+    await kube().apply({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: `tenant-${earlier}`, labels: { 'app.kubernetes.io/managed-by': 'palisade' } },
+    });
+    await kube().apply(tenantManifest(earlier, { deletionPolicy: 'Delete' }));
+    await kube().apply(
+      {
+        ...tenantManifest(earlier),
+        status: { uid: randomBytes(6).toString('hex'), namespace: `tenant-${earlier}` },
+      } as KubeObject,
+      { subresource: 'status' },
+    );
     const keyServicePort = await freePort();
     env = await startMessaging(ns, 'rbac', { PALISADE_ROOT_RETIRE_GRACE_MS: '1000' }, kubeconfig, undefined, [
       ...chartArgs,
@@ -353,6 +369,16 @@ describe('RBAC from the chart', function () {
     const op = env.op;
 
     await everyKind(ns, saClient, keyServicePort);
+    await eventually(
+      "the earlier release's Tenant Ready",
+      async () => readyStatus(await getTenant(earlier))?.status === 'True',
+      90_000,
+    ).catch(async (e: unknown) => {
+      throw new Error(`${describeError(e)}: ${JSON.stringify((await getTenant(earlier))?.status)}`);
+    });
+    assert.ok(await canReadSecrets(saClient, `tenant-${earlier}`), 'its namespace was granted');
+    await kube().delete({ kind: 'Tenant', name: earlier });
+    await eventually('the earlier Tenant gone', async () => !(await getTenant(earlier)), 90_000);
 
     // Least privilege: no Secret outside the operator's namespace and the namespaces it manages.
     for (const where of [unmanaged, 'kube-system', 'default']) {

@@ -1,4 +1,5 @@
 import type { Tenant } from '../../crds/v1alpha1/index.ts';
+import { isNotFound } from '../runtime/errors.ts';
 import { awaitReadableNamespaces, type NamespacedInformer } from '../runtime/namespaced.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import type { Manager } from '../runtime/manager.ts';
@@ -18,18 +19,26 @@ export function setupKeystore(
   o: {
     keystore: Keystore;
     secrets: NamespacedInformer<Secret>;
+    /** Gives Palisade Secret rights in a tenant namespace and then watches it (the tenant kind's access). */
+    access: { grant(namespace: string): Promise<void> };
     graceMs?: number;
     now(): Date;
   },
 ) {
   const tenants = mgr.informer<Tenant>('Tenant');
+  // A recorded tenant's namespace may be gone: it holds nothing to move.
+  const grantUnlessGone = (ns: string) =>
+    o.access.grant(ns).catch((e: unknown) => {
+      if (!isNotFound(e)) throw e;
+    });
   mgr.addStartupTask('keystore-migration', async () => {
     // NB: an earlier layout's keys may be in any tenant namespace (a start that crashed mid-move left some
     // behind), so every managed namespace's Secrets are read while the move runs, not only those where
     // Palisade keeps Secrets now (mgr.secretHolders).
     const held: string[] = [];
     const watchNamespaces = async (namespaces: string[]) => {
-      for (const ns of namespaces) mgr.namespaces.add(ns);
+      // NB: granted (RoleBinding, then readable) before watched: a watch started first is refused.
+      for (const ns of namespaces) await grantUnlessGone(ns);
       for (const ns of mgr.namespaces.list()) {
         held.push(ns);
         mgr.secretHolders.hold(ns, MIGRATION_HOLD, true);

@@ -88,7 +88,7 @@ export async function startInProcessOperator(o: {
   const keystore = new Keystore({ client: mgr.client, secrets, namespace: o.namespace, rootKeys, rand });
   setupTenantController(mgr, { env, keystore, secrets, access });
   const keys = setupTenantKeyController(mgr, { env, keystore, secrets });
-  setupKeystore(mgr, { keystore, secrets, graceMs: o.graceMs ?? 500, now: env.now });
+  setupKeystore(mgr, { keystore, secrets, access, graceMs: o.graceMs ?? 500, now: env.now });
   await mgr.start();
   while (!mgr.isRunning()) await new Promise((r) => setTimeout(r, 50));
   return {
