@@ -20,6 +20,7 @@ import type { KubeObject, Secret } from '../controllers/runtime/kube/types.ts';
 import type { ClusterAgent } from '../crds/v1alpha1/index.ts';
 import { SecretStore } from '../agent/store.ts';
 import {
+  deleteTenants,
   ensureNamespace,
   getTenant,
   kube,
@@ -143,7 +144,7 @@ describe('palisade-agent: pair with a code, then report over gRPC and NATS (issu
 
   after(async function () {
     for (const a of agents) a.child.kill('SIGKILL');
-    await kube().delete({ kind: 'Tenant', name: tenant });
+    await deleteTenants([tenant]);
     await kube().delete({ kind: 'Namespace', name: agentNs });
     await stopMessaging(env);
   });

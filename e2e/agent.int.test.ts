@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KubeObject, Secret } from '../controllers/runtime/kube/types.ts';
-import { kube, tenantManifest, uniqueName } from './support/cluster.ts';
+import { deleteTenants, kube, tenantManifest, uniqueName } from './support/cluster.ts';
 import { eventually } from './support/operator.ts';
 import { mountSecret, startMessaging, stopMessaging, type MessagingEnv } from './messaging.support.ts';
 
@@ -46,7 +46,7 @@ describe('Reference agent: heartbeats over TLS make a ClusterAgent Connected', f
 
   after(async function () {
     agent?.kill('SIGKILL');
-    await kube().delete({ kind: 'Tenant', name: tenant });
+    await deleteTenants([tenant]);
     await stopMessaging(env);
   });
 

@@ -10,7 +10,14 @@ import { KubeClient, loadKubeConfig } from '../controllers/runtime/kube/client.t
 import type { KubeObject, Secret } from '../controllers/runtime/kube/types.ts';
 import { ApiError } from '../controllers/runtime/errors.ts';
 import { testEnv } from '../hack/testenv/env.ts';
-import { getTenant, kube, readyStatus, tenantManifest, uniqueName } from './support/cluster.ts';
+import {
+  deleteTenants,
+  getTenant,
+  kube,
+  readyStatus,
+  tenantManifest,
+  uniqueName,
+} from './support/cluster.ts';
 import { eventually } from './support/operator.ts';
 import { versionSecrets } from './support/tenantkeys.ts';
 import { bindingManifest } from './support/certificates.ts';
@@ -112,10 +119,7 @@ subjects: [{ kind: ServiceAccount, name: editor, namespace: ${nsA} }]
   });
 
   after(async function () {
-    for (const t of [a, b])
-      await kube()
-        .delete({ kind: 'Tenant', name: t })
-        .catch(() => undefined);
+    await deleteTenants([a, b]);
     await stopMessaging(env);
   });
 

@@ -9,7 +9,14 @@ import { runCli } from '../controllers/cli.ts';
 import type { KubeObject, Secret } from '../controllers/runtime/kube/types.ts';
 import { loadTenantDataKeys } from '../controllers/keyservice/tenantdata.ts';
 import { testEnv } from '../hack/testenv/env.ts';
-import { getTenant, kube, readyStatus, tenantManifest, uniqueName } from './support/cluster.ts';
+import {
+  deleteTenants,
+  getTenant,
+  kube,
+  readyStatus,
+  tenantManifest,
+  uniqueName,
+} from './support/cluster.ts';
 import { eventually } from './support/operator.ts';
 import { versionSecrets } from './support/tenantkeys.ts';
 import {
@@ -70,10 +77,7 @@ describe('Keystore journeys (messaging on, operator as a process)', function () 
   });
 
   after(async function () {
-    for (const t of made)
-      await kube()
-        .delete({ kind: 'Tenant', name: t })
-        .catch(() => undefined);
+    await deleteTenants(made);
     await stopMessaging(env);
   });
 

@@ -5,7 +5,7 @@ import { connect, credsAuthenticator, type Msg, type NatsConnection } from '@nat
 import { testEnv } from '../hack/testenv/env.ts';
 import { CLIENT_TLS, type NKeyPair } from '../controllers/nats/protocol/index.ts';
 import type { KubeObject, Secret } from '../controllers/runtime/kube/types.ts';
-import { kube, readyStatus, tenantManifest, uniqueName } from './support/cluster.ts';
+import { deleteTenants, kube, readyStatus, tenantManifest, uniqueName } from './support/cluster.ts';
 import { eventually } from './support/operator.ts';
 import {
   connectAs,
@@ -124,7 +124,7 @@ describe('Messaging: a NATS account per tenant, agent credentials, isolation (re
   });
 
   after(async function () {
-    for (const t of tenants) await kube().delete({ kind: 'Tenant', name: t.name });
+    await deleteTenants(tenants.map((t) => t.name));
     await stopMessaging(env);
   });
 

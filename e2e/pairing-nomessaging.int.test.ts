@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { ConfigMap, KubeObject, Secret } from '../controllers/runtime/kube/types.ts';
 import type { ClusterAgent } from '../crds/v1alpha1/index.ts';
 import {
+  deleteTenants,
   ensureNamespace,
   getTenant,
   kube,
@@ -70,7 +71,7 @@ describe('Pairing and the cluster channel with messaging off', function () {
 
   after(async function () {
     channel?.close();
-    await kube().delete({ kind: 'Tenant', name: t });
+    await deleteTenants([t]);
     await op?.stop();
   });
 

@@ -6,7 +6,14 @@ import type { ClusterAgent } from '../crds/v1alpha1/index.ts';
 import { CODE_ALPHABET } from '../controllers/clusteragent/pairingcode.ts';
 import { identityURI } from '../controllers/agentchannel/identity.ts';
 import { formatCreds } from '../controllers/nats/protocol/index.ts';
-import { kube, readyStatus, getTenant, tenantManifest, uniqueName } from './support/cluster.ts';
+import {
+  deleteTenants,
+  getTenant,
+  kube,
+  readyStatus,
+  tenantManifest,
+  uniqueName,
+} from './support/cluster.ts';
 import { eventually, freePort } from './support/operator.ts';
 import { dumpOnFailure } from './support/certificates.ts';
 import { agentConnects, startMessaging, stopMessaging, type MessagingEnv } from './messaging.support.ts';
@@ -107,9 +114,7 @@ describe('Pairing and the gRPC cluster channel (issue 12)', function () {
 
   after(async function () {
     for (const c of channels) c.close();
-    for (const t of [a, b]) await kube().delete({ kind: 'Tenant', name: t });
-    // NB: gone before the operator stops, so no later suite's operator finds them half-deleted.
-    await eventually('Tenants gone', async () => !(await getTenant(a)) && !(await getTenant(b)), 90_000);
+    await deleteTenants([a, b]);
     await stopMessaging(env);
   });
 

@@ -8,6 +8,7 @@ import { testEnv } from '../hack/testenv/env.ts';
 import { SHARD_LABEL } from '../controllers/runtime/shard.ts';
 import type { KubeObject } from '../controllers/runtime/kube/types.ts';
 import {
+  deleteTenants,
   ensureNamespace,
   getTenant,
   kube,
@@ -47,7 +48,7 @@ describe('Sharding: each shard reconciles only its own Tenants and what is in th
   });
 
   after(async () => {
-    for (const name of [plain, sharded]) await kube().delete({ kind: 'Tenant', name });
+    await deleteTenants([plain, sharded]);
     await Promise.all(ops.map((op) => op.stop()));
   });
 

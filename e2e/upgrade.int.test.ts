@@ -15,7 +15,14 @@ import type { Condition } from '../crds/v1alpha1/index.ts';
 import type { KubeObject, Secret } from '../controllers/runtime/kube/types.ts';
 import { REPO_ROOT } from '../hack/controlplane/binaries.ts';
 import { testEnv } from '../hack/testenv/env.ts';
-import { getTenant, kube, readyStatus, tenantManifest, uniqueName } from './support/cluster.ts';
+import {
+  deleteTenants,
+  getTenant,
+  kube,
+  readyStatus,
+  tenantManifest,
+  uniqueName,
+} from './support/cluster.ts';
 import { bindingManifest } from './support/certificates.ts';
 import { eventually } from './support/operator.ts';
 import { openData, tenantKey } from './support/tenantkeys.ts';
@@ -191,6 +198,6 @@ describe('Upgrade from an earlier release', function () {
     // NB: the current CLI goes through the key service; this check reads the keys directly, as an admin.
     const plain = await openData(kube(), { namespace: tns, key: 'payments', operatorNamespace: ns }, sealed);
     assert.equal(plain, 'card 4111-1111', 'data encrypted by the earlier release decrypts');
-    await kube().delete({ kind: 'Tenant', name });
+    await deleteTenants([name]);
   });
 });

@@ -50,7 +50,19 @@ export async function getTenant(name: string): Promise<TenantView | undefined> {
   return kube().get<TenantView>({ kind: 'Tenant', name });
 }
 
-/** Deletes every Tenant a test made, waiting until they are gone (an operator must be running). */
-export async function deleteTenants(names: string[]): Promise<void> {
+/**
+ * Deletes every Tenant a suite made and waits until they are gone: their finalizers need the suite's
+ * operator, so this runs before it stops. A Tenant left half-deleted would be finished by a later suite's
+ * operator, in the middle of what that suite measures.
+ */
+export async function deleteTenants(names: string[], timeoutMs = 90_000): Promise<void> {
   for (const name of names) await kube().delete({ kind: 'Tenant', name });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left: string[] = [];
+    for (const name of names) if (await getTenant(name)) left.push(name);
+    if (!left.length) return;
+    if (Date.now() > deadline) throw new Error(`Tenants not gone after ${timeoutMs} ms: ${left.join(', ')}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
