@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { trimmed } from './informer.ts';
+import { Indexer, trimmed } from './informer.ts';
+import { pooled } from './intern.ts';
 import type { KubeObject } from './kube/types.ts';
 
 describe('runtime/informer: what the cache keeps of an object', () => {
@@ -27,5 +28,81 @@ describe('runtime/informer: what the cache keeps of an object', () => {
       ...obj,
       metadata: { ...meta, annotations: { 'palisade.dev/user': 'U' } },
     });
+  });
+});
+
+describe('runtime/informer: the shared strings of cached objects', () => {
+  it('pools short metadata and status strings, never a Secret’s data, a UID or a resourceVersion', () => {
+    const key = 'a2V5LW1hdGVyaWFsLWZvci10ZXN0ZGF0YS1vbmx5';
+    const secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: {
+        name: 'pool-secret',
+        namespace: 'pool-ns',
+        uid: 'pool-uid-0001',
+        resourceVersion: 'pool-rv-0001',
+        labels: { 'palisade.dev/component': 'pool-label' },
+      },
+      data: { key },
+      stringData: { other: 'pool-string-data' },
+    } as KubeObject;
+    trimmed(secret);
+    for (const s of ['pool-secret', 'pool-ns', 'pool-label', 'Secret']) assert.ok(pooled(s), s);
+    for (const s of [key, 'pool-string-data', 'pool-uid-0001', 'pool-rv-0001']) assert.ok(!pooled(s), s);
+    const tenant = {
+      apiVersion: 'palisade.dev/v1alpha1',
+      kind: 'Tenant',
+      metadata: { name: 't' },
+      status: { conditions: [{ type: 'PoolReady', status: 'True', reason: 'PoolReason' }] },
+    } as KubeObject;
+    trimmed(tenant);
+    for (const s of ['PoolReady', 'PoolReason']) assert.ok(pooled(s), s);
+    assert.deepEqual((tenant as unknown as { status: unknown }).status, {
+      conditions: [{ type: 'PoolReady', status: 'True', reason: 'PoolReason' }],
+    });
+  });
+});
+
+describe('runtime/informer: secondary indexes', () => {
+  const obj = (name: string, owner: string | string[]) =>
+    ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name, namespace: 'ns', labels: { owner: [owner].flat().join(',') } },
+    }) as KubeObject;
+  const byOwner = () => {
+    const ix = new Indexer<KubeObject>();
+    ix.add('owner', (o) => (o.metadata.labels?.owner ?? '').split(',').filter(Boolean));
+    return ix;
+  };
+
+  it('answers one object, then two under the same value, then one again as they change and go', () => {
+    const ix = byOwner();
+    ix.update(obj('a', 'x'), false);
+    assert.deepEqual(ix.lookup('owner', 'x'), ['ns/a']);
+    ix.update(obj('b', 'x'), false);
+    assert.deepEqual(ix.lookup('owner', 'x'), ['ns/a', 'ns/b']);
+    ix.update(obj('a', 'y'), false);
+    assert.deepEqual(ix.lookup('owner', 'x'), ['ns/b']);
+    assert.deepEqual(ix.lookup('owner', 'y'), ['ns/a']);
+    ix.update(obj('b', 'x'), true);
+    assert.deepEqual(ix.lookup('owner', 'x'), []);
+    ix.update(obj('b', 'x'), false);
+    ix.update(obj('b', 'x'), false);
+    assert.deepEqual(ix.lookup('owner', 'x'), ['ns/b'], 'an unchanged update is not counted twice');
+  });
+
+  it('indexes an object under several values and drops each when it no longer has it', () => {
+    const ix = byOwner();
+    ix.update(obj('a', ['x', 'y']), false);
+    ix.update(obj('b', ['y']), false);
+    assert.deepEqual(ix.lookup('owner', 'y'), ['ns/a', 'ns/b']);
+    ix.update(obj('a', ['x']), false);
+    assert.deepEqual(ix.lookup('owner', 'y'), ['ns/b']);
+    assert.deepEqual(ix.lookup('owner', 'x'), ['ns/a']);
+    ix.update(obj('a', []), false);
+    assert.deepEqual(ix.lookup('owner', 'x'), []);
+    assert.deepEqual(ix.lookup('other', 'x'), [], 'an unknown index answers nothing');
   });
 });

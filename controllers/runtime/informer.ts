@@ -1,4 +1,5 @@
 import type { Clock, Timer } from './clock.ts';
+import { internObject } from './intern.ts';
 import type { KubeClient } from './kube/client.ts';
 import { resourceFor, resourcePath } from './kube/resources.ts';
 import type { KubeObject } from './kube/types.ts';
@@ -171,8 +172,9 @@ const UNREAD_ANNOTATIONS = ['kubectl.kubernetes.io/last-applied-configuration'];
 /**
  * What the cache keeps of an object: all but `metadata.managedFields` (often the largest part, and read
  * only by the API server) and annotations no reconcile reads, as controller-runtime's
- * TransformStripManagedFields does. NB: an update built from a cached object leaves the server's
- * managedFields as they are (an absent field is not an empty one).
+ * TransformStripManagedFields does; its short strings are shared with every other cached object's
+ * (intern.ts). NB: an update built from a cached object leaves the server's managedFields as they are
+ * (an absent field is not an empty one).
  */
 export function trimmed<T extends KubeObject>(obj: T): T {
   const m = obj?.metadata as (KubeObject['metadata'] & { managedFields?: unknown }) | undefined;
@@ -187,6 +189,7 @@ export function trimmed<T extends KubeObject>(obj: T): T {
       Object.entries(a).filter(([k]) => !UNREAD_ANNOTATIONS.includes(k)),
     );
   obj.metadata = metadata;
+  internObject(obj);
   return obj;
 }
 
@@ -196,8 +199,11 @@ export function trimmed<T extends KubeObject>(obj: T): T {
  */
 export class Indexer<T extends KubeObject> {
   private readonly indexFns = new Map<string, IndexFn<T>>();
-  private readonly indexes = new Map<string, Map<string, Set<string>>>();
-  private readonly indexedValues = new Map<string, Map<string, string[]>>();
+  // NB: one key as a string, a Set only from the second: most values (a tenant's UID, a Secret's name)
+  // index one object, and a Set costs about 250 bytes where the string costs nothing more.
+  private readonly indexes = new Map<string, Map<string, string | Set<string>>>();
+  /** Per index, what each object was indexed under: one value as a string, more as an array. */
+  private readonly indexedValues = new Map<string, Map<string, string | string[]>>();
 
   add(name: string, fn: IndexFn<T>): void {
     this.indexFns.set(name, fn);
@@ -206,27 +212,47 @@ export class Indexer<T extends KubeObject> {
   }
 
   lookup(name: string, value: string): string[] {
-    return [...(this.indexes.get(name)?.get(value) ?? [])];
+    const keys = this.indexes.get(name)?.get(value);
+    if (keys === undefined) return [];
+    return typeof keys === 'string' ? [keys] : [...keys];
   }
 
   update(obj: T, removed: boolean): void {
     const key = obj.metadata.namespace ? `${obj.metadata.namespace}/${obj.metadata.name}` : obj.metadata.name;
     for (const [name, fn] of this.indexFns) {
-      const index = this.indexes.get(name) as Map<string, Set<string>>;
-      const previous = this.indexedValues.get(name) as Map<string, string[]>;
-      for (const v of previous.get(key) ?? []) {
-        const set = index.get(v);
-        set?.delete(key);
-        if (set?.size === 0) index.delete(v);
-      }
+      const index = this.indexes.get(name) as Map<string, string | Set<string>>;
+      const previous = this.indexedValues.get(name) as Map<string, string | string[]>;
+      const had = previous.get(key);
       const values = removed ? [] : fn(obj);
-      for (const v of values) {
-        let set = index.get(v);
-        if (!set) index.set(v, (set = new Set()));
-        set.add(key);
-      }
-      if (values.length) previous.set(key, values);
-      else previous.delete(key);
+      if (had !== undefined && sameValues(had, values)) continue;
+      for (const v of typeof had === 'string' ? [had] : (had ?? [])) removeKey(index, v, key);
+      for (const v of values) addKey(index, v, key);
+      if (values.length === 0) previous.delete(key);
+      else previous.set(key, values.length === 1 ? (values[0] as string) : values);
     }
   }
+}
+
+function sameValues(had: string | string[], values: string[]): boolean {
+  if (typeof had === 'string') return values.length === 1 && values[0] === had;
+  return had.length === values.length && had.every((v, i) => v === values[i]);
+}
+
+function addKey(index: Map<string, string | Set<string>>, value: string, key: string): void {
+  const keys = index.get(value);
+  if (keys === undefined) index.set(value, key);
+  else if (typeof keys !== 'string') keys.add(key);
+  else if (keys !== key) index.set(value, new Set([keys, key]));
+}
+
+function removeKey(index: Map<string, string | Set<string>>, value: string, key: string): void {
+  const keys = index.get(value);
+  if (keys === undefined) return;
+  if (typeof keys === 'string') {
+    if (keys === key) index.delete(value);
+    return;
+  }
+  keys.delete(key);
+  if (keys.size === 0) index.delete(value);
+  else if (keys.size === 1) index.set(value, [...keys][0] as string);
 }

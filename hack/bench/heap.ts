@@ -3,7 +3,11 @@
  * if an object went), for the largest holders, each named by its class and the property that holds it.
  * For `make bench-memory --snapshot DIR` output: profiles, not guesses.
  *
- *   node hack/bench/heap.ts <file.heapsnapshot> [--top 40] [--min-kib 256]
+ *   node hack/bench/heap.ts <file.heapsnapshot> [--top 40] [--min-kib 256] [--base <earlier.heapsnapshot>]
+ *
+ * With --base (e.g. the idle sample before the first Tenant) it prints instead what grew between the two:
+ * live bytes and counts by kind of object (V8 node type and class or constructor name), largest growth first,
+ * and per object of growth when --per N says how many (tenants) the growth is for.
  *
  * Retained sizes follow Cooper, Harvey and Kennedy's iterative dominator algorithm over the snapshot's
  * graph (weak edges ignored), as heap viewers compute them.
@@ -13,10 +17,18 @@ import { parseArgs } from 'node:util';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { top: { type: 'string', default: '40' }, 'min-kib': { type: 'string', default: '256' } },
+  options: {
+    top: { type: 'string', default: '40' },
+    'min-kib': { type: 'string', default: '256' },
+    base: { type: 'string' },
+    per: { type: 'string' },
+  },
 });
 const file = positionals[0];
-if (!file) throw new Error('usage: node hack/bench/heap.ts <file.heapsnapshot> [--top 40] [--min-kib 256]');
+if (!file)
+  throw new Error(
+    'usage: node hack/bench/heap.ts <file.heapsnapshot> [--top 40] [--min-kib 256] [--base <file> [--per N]]',
+  );
 
 interface Snapshot {
   snapshot: {
@@ -28,6 +40,48 @@ interface Snapshot {
   strings: string[];
 }
 const snap = JSON.parse(readFileSync(file, 'utf8')) as Snapshot;
+
+/** Bytes and count by kind of object: V8's node type, and for objects and closures their class name. */
+function byKind(s: Snapshot): Map<string, { bytes: number; count: number }> {
+  const f = s.snapshot.meta.node_fields;
+  const [tF, nF, zF] = ['type', 'name', 'self_size'].map((x) => f.indexOf(x)) as [number, number, number];
+  const types = s.snapshot.meta.node_types[0];
+  const out = new Map<string, { bytes: number; count: number }>();
+  for (let i = 0; i < s.nodes.length; i += f.length) {
+    const type = types[s.nodes[i + tF] as number] ?? '?';
+    const name = s.strings[s.nodes[i + nF] as number] ?? '';
+    const key =
+      type === 'object' || type === 'closure' || type === 'native' ? `${type} ${name.slice(0, 60)}` : type;
+    const e = out.get(key) ?? { bytes: 0, count: 0 };
+    e.bytes += s.nodes[i + zF] as number;
+    e.count++;
+    out.set(key, e);
+  }
+  return out;
+}
+
+if (values.base) {
+  const before = byKind(JSON.parse(readFileSync(values.base, 'utf8')) as Snapshot);
+  const after = byKind(snap);
+  const per = Number(values.per ?? 0);
+  const rows = [...new Set([...before.keys(), ...after.keys()])].map((k) => ({
+    k,
+    bytes: (after.get(k)?.bytes ?? 0) - (before.get(k)?.bytes ?? 0),
+    count: (after.get(k)?.count ?? 0) - (before.get(k)?.count ?? 0),
+  }));
+  rows.sort((a, b) => b.bytes - a.bytes);
+  const total = rows.reduce((t, r) => t + r.bytes, 0);
+  const kib = (b: number) => (b / 1024).toFixed(1).padStart(10);
+  console.log(
+    `${values.base} -> ${file}: ${kib(total)} KiB more${per ? `, ${(total / per).toFixed(0)} bytes per ${per}th` : ''}`,
+  );
+  console.log(`       KiB      count${per ? '  bytes/each  count/each' : ''}  kind`);
+  for (const r of rows.slice(0, Number(values.top)))
+    console.log(
+      `${kib(r.bytes)} ${String(r.count).padStart(10)}${per ? `${(r.bytes / per).toFixed(0).padStart(12)}${(r.count / per).toFixed(1).padStart(12)}` : ''}  ${r.k}`,
+    );
+  process.exit(0);
+}
 const { meta } = snap.snapshot;
 const NF = meta.node_fields.length;
 const EF = meta.edge_fields.length;
