@@ -119,8 +119,8 @@ describe('Credential rotation (a tokenFile rewritten, the old token revoked)', f
   });
 
   after(async () => {
-    await op?.stop();
     await deleteTenants(tenants);
+    await op?.stop();
     await kubectl(['delete', 'clusterrolebinding', binding, '--ignore-not-found']);
     await kube().delete({ kind: 'Namespace', name: ns });
     await rm(dir, { recursive: true, force: true });
