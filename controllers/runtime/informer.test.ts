@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Indexer, trimmed } from './informer.ts';
-import { pooled } from './intern.ts';
+import { emptyPool, pooled } from './intern.ts';
 import type { KubeObject } from './kube/types.ts';
 
 describe('runtime/informer: what the cache keeps of an object', () => {
@@ -33,6 +33,7 @@ describe('runtime/informer: what the cache keeps of an object', () => {
 
 describe('runtime/informer: the shared strings of cached objects', () => {
   it('pools short metadata and status strings, never a Secret’s data, a UID or a resourceVersion', () => {
+    emptyPool();
     const key = 'a2V5LW1hdGVyaWFsLWZvci10ZXN0ZGF0YS1vbmx5';
     const secret = {
       apiVersion: 'v1',

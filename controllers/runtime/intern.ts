@@ -23,6 +23,11 @@ export function intern(s: string): string {
   return s;
 }
 
+/** Starts an empty pool (for tests: a pool filled by others may be cleared in the middle of one). */
+export function emptyPool(): void {
+  pool = new Map();
+}
+
 /** Whether the pool holds `s` now (for tests: what must never be pooled is not). */
 export function pooled(s: string): boolean {
   return pool.has(s);
