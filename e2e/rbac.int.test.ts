@@ -15,6 +15,7 @@ import { resourceFor } from '../controllers/runtime/kube/resources.ts';
 import { binaries, REPO_ROOT } from '../hack/controlplane/binaries.ts';
 import { testEnv } from '../hack/testenv/env.ts';
 import {
+  deleteTenants,
   ensureNamespace,
   getTenant,
   kube,
@@ -377,8 +378,7 @@ describe('RBAC from the chart', function () {
       throw new Error(`${describeError(e)}: ${JSON.stringify((await getTenant(earlier))?.status)}`);
     });
     assert.ok(await canReadSecrets(saClient, `tenant-${earlier}`), 'its namespace was granted');
-    await kube().delete({ kind: 'Tenant', name: earlier });
-    await eventually('the earlier Tenant gone', async () => !(await getTenant(earlier)), 90_000);
+    await deleteTenants([earlier]);
 
     // Least privilege: no Secret outside the operator's namespace and the namespaces it manages.
     for (const where of [unmanaged, 'kube-system', 'default']) {

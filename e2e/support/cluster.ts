@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { testEnv } from '../../hack/testenv/env.ts';
 import { KubeClient, loadKubeConfig } from '../../controllers/runtime/kube/client.ts';
 import type { KubeObject } from '../../controllers/runtime/kube/types.ts';
+import { eventually } from './operator.ts';
 
 let client: KubeClient | undefined;
 
@@ -57,12 +58,9 @@ export async function getTenant(name: string): Promise<TenantView | undefined> {
  */
 export async function deleteTenants(names: string[], timeoutMs = 90_000): Promise<void> {
   for (const name of names) await kube().delete({ kind: 'Tenant', name });
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const left: string[] = [];
-    for (const name of names) if (await getTenant(name)) left.push(name);
-    if (!left.length) return;
-    if (Date.now() > deadline) throw new Error(`Tenants not gone after ${timeoutMs} ms: ${left.join(', ')}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  await eventually(
+    `Tenants gone: ${names.join(', ')}`,
+    async () => (await Promise.all(names.map(getTenant))).every((t) => !t),
+    timeoutMs,
+  );
 }
