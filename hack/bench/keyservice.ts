@@ -7,10 +7,14 @@
  * and verified by a relying party with jose against the JWKS (in-process, one thread). Prints figures;
  * asserts nothing about speed.
  *
- *   node hack/bench/keyservice.ts [--seconds 3] [--only REGEX] [--profile DIR] [--no-audit]
+ *   node hack/bench/keyservice.ts [--seconds 3] [--only REGEX] [--profile DIR] [--no-audit] [--client-v8-defaults]
  *
  * `--only` runs the cases whose `name/clients` matches (the ceiling always runs); `--profile` writes the
  * server's CPU profile (`node --cpu-prof`) into DIR, for `node hack/bench/profile.ts`.
+ *
+ * Every row also gives the garbage-collection pauses of both processes during the case (total ms and the
+ * longest): a pause stops an event loop, and the calls in flight wait it out, so they are where the p99 of
+ * single calls goes. The clients run with the same V8 flags as the server (`--client-v8-defaults`: V8's).
  *
  * The server is the real one (controllers/keyservice/) in a child process with the chart's V8 flags
  * (`operator.nodeOptions`), over an in-memory keystore
@@ -25,6 +29,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { sendUnaryData, ServerUnaryCall, ServiceDefinition } from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
@@ -47,7 +52,10 @@ const { values } = parseArgs({
     profile: { type: 'string' },
     // Only the cases whose "name/clients" matches this regular expression (e.g. '^encrypt 1 KiB/8$').
     only: { type: 'string' },
+    // The clients' process with V8's defaults instead of the chart's flags (what its own GC adds).
+    'client-v8-defaults': { type: 'boolean', default: false },
   },
+  allowPositionals: true,
 });
 const SECONDS = Number(values.seconds);
 const TOKEN = 'sa:bench:client';
@@ -60,22 +68,42 @@ const rand = (n: number) => new Uint8Array(randomBytes(n));
  * metrics. What a key service call costs beyond it is the key service's own.
  */
 const raw = (b: Buffer) => b;
-const ECHO: ServiceDefinition = {
-  Echo: {
-    path: '/palisade.bench.Floor/Echo',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: raw,
-    requestDeserialize: raw,
-    responseSerialize: raw,
-    responseDeserialize: raw,
-    originalName: 'echo',
-  },
-};
+const rawMethod = (name: string) => ({
+  path: `/palisade.bench.Floor/${name}`,
+  requestStream: false,
+  responseStream: false,
+  requestSerialize: raw,
+  requestDeserialize: raw,
+  responseSerialize: raw,
+  responseDeserialize: raw,
+  originalName: name.toLowerCase(),
+});
+const ECHO: ServiceDefinition = { Echo: rawMethod('Echo'), GcPauses: rawMethod('GcPauses') };
+
+/**
+ * This process's garbage-collection pauses (all kinds) since the last read: count, total and longest
+ * ms. Every pause stops the event loop, so the calls in flight wait it out on either side.
+ */
+function gcPauses(): () => { count: number; totalMs: number; longestMs: number } {
+  let p = { count: 0, totalMs: 0, longestMs: 0 };
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      p.count++;
+      p.totalMs += e.duration;
+      p.longestMs = Math.max(p.longestMs, e.duration);
+    }
+  }).observe({ entryTypes: ['gc'] });
+  return () => {
+    const read = p;
+    p = { count: 0, totalMs: 0, longestMs: 0 };
+    return read;
+  };
+}
 
 /** The server side: prints `{ port, ca }` on stdout, serves until stdin closes. */
 async function serve(): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'palisade-bench-keyservice-'));
+  const pauses = gcPauses();
   const w = await startWorld({
     tenants: ['bench'],
     observe: keyServiceMetrics(new Registry()),
@@ -85,6 +113,8 @@ async function serve(): Promise<void> {
         handlers: {
           Echo: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) =>
             callback(null, call.request),
+          GcPauses: (_: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) =>
+            callback(null, Buffer.from(JSON.stringify(pauses()))),
         },
       },
     ],
@@ -115,16 +145,20 @@ function cpuMicros(pid: number): number | undefined {
 }
 
 /**
- * `clients` closed loops of `call` for SECONDS: ops/s (items/s for batches), latency quantiles (ms), and
- * the CPU time per op (per item for batches) of the server process and of this one (the clients).
+ * `clients` closed loops of `call` for SECONDS: ops/s (items/s for batches), latency quantiles (ms), the
+ * CPU time per op (per item for batches) of the server process and of this one (the clients), and both
+ * processes' GC pauses meanwhile.
  */
 async function measure(
   clients: number,
   call: (i: number) => Promise<unknown>,
   itemsPerCall = 1,
-  serverPid?: number,
+  server?: Server,
 ) {
+  const serverPid = server?.pid;
   const latencies: number[] = [];
+  await server?.pauses();
+  clientPauses?.();
   const end = performance.now() + SECONDS * 1000;
   const serverBefore = serverPid === undefined ? undefined : cpuMicros(serverPid);
   const clientBefore = process.cpuUsage();
@@ -141,6 +175,7 @@ async function measure(
   const elapsed = (performance.now() - start) / 1000;
   const client = process.cpuUsage(clientBefore);
   const serverAfter = serverPid === undefined ? undefined : cpuMicros(serverPid);
+  const gc = { client: clientPauses?.(), server: await server?.pauses() };
   const ops = latencies.length * itemsPerCall;
   const sorted = Float64Array.from(latencies).sort();
   return {
@@ -152,9 +187,18 @@ async function measure(
         ? undefined
         : (serverAfter - serverBefore) / ops,
     clientUsPerOp: (client.user + client.system) / ops,
+    gc,
     load: os.loadavg()[0] ?? 0,
   };
 }
+
+type Pauses = ReturnType<ReturnType<typeof gcPauses>>;
+/** The server child: its pid (for CPU time) and its GC pauses since the last read. */
+interface Server {
+  pid: number | undefined;
+  pauses(): Promise<Pauses>;
+}
+const clientPauses = values.serve ? undefined : gcPauses();
 
 /** The operator's V8 flags as the chart sets them (`operator.nodeOptions`): the server runs as deployed. */
 function chartNodeOptions(): string[] {
@@ -181,10 +225,27 @@ function ceiling(op: 'encrypt' | 'decrypt', plaintext: Uint8Array): number {
   return ops / ((performance.now() - start) / 1000);
 }
 
+/**
+ * The clients run with the chart's V8 flags too, as a service calling the key API from its own pod would
+ * be tuned: with V8's defaults this process's own scavenges (10–30 ms) were the longest pauses of the run
+ * and most of the single calls' p99. Re-runs this script so; undefined when it already runs so.
+ */
+async function clientsWithChartFlags(v8: string[]): Promise<number | undefined> {
+  if (values['client-v8-defaults'] || v8.every((f) => process.execArgv.includes(f))) return undefined;
+  const self = spawn(
+    process.execPath,
+    [...v8, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    { stdio: 'inherit' },
+  );
+  return new Promise((resolve) => self.once('exit', (code) => resolve(code ?? 1)));
+}
+
 async function main(): Promise<void> {
   const serverArgs = ['--serve', ...(values['no-audit'] ? ['--no-audit'] : [])];
   const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [];
   const v8 = chartNodeOptions();
+  const rerun = await clientsWithChartFlags(v8);
+  if (rerun !== undefined) process.exit(rerun);
   const child = spawn(process.execPath, [...v8, ...profile, fileURLToPath(import.meta.url), ...serverArgs], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -205,17 +266,20 @@ async function main(): Promise<void> {
     `node ${process.version}, ${os.cpus().length} cores, ${SECONDS}s per case; load average before: ${load()}`,
   );
   console.log(
-    `server: a child process (the chart's V8 flags: ${v8.join(' ') || 'none'}); clients: this process; TLS 1.3, token auth, ${values['no-audit'] ? 'audit DROPPED (attribution run)' : 'audit to a file'}`,
+    `server: a child process (the chart's V8 flags: ${v8.join(' ') || 'none'}); clients: this process (V8 flags: ${process.execArgv.join(' ') || 'none'}); TLS 1.3, token auth, ${values['no-audit'] ? 'audit DROPPED (attribution run)' : 'audit to a file'}`,
   );
   console.log(
-    'case                         clients      ops/s    p50 ms    p99 ms  server µs/op  client µs/op  load',
+    'case                         clients      ops/s    p50 ms    p99 ms  server µs/op  client µs/op  GC ms server / client (longest)  load',
   );
+  const gcOf = (p: Pauses | undefined) =>
+    p === undefined ? '-' : `${p.totalMs.toFixed(0)} (${p.longestMs.toFixed(1)})`;
   const row = (name: string, clients: number | string, r: Awaited<ReturnType<typeof measure>>) =>
     console.log(
       `${name.padEnd(28)} ${String(clients).padStart(7)} ${Math.round(r.opsPerSec).toLocaleString('en-US').padStart(10)} ` +
         `${r.p50.toFixed(2).padStart(9)} ${r.p99.toFixed(2).padStart(9)} ` +
         `${(r.serverUsPerOp === undefined ? '-' : r.serverUsPerOp.toFixed(0)).padStart(13)} ` +
-        `${r.clientUsPerOp.toFixed(0).padStart(13)} ${r.load.toFixed(2).padStart(5)}`,
+        `${r.clientUsPerOp.toFixed(0).padStart(13)} ` +
+        `${`${gcOf(r.gc.server)} / ${gcOf(r.gc.client)}`.padStart(32)} ${r.load.toFixed(2).padStart(5)}`,
     );
   const rows: Record<string, number> = {};
   const all = Array.from(
@@ -230,6 +294,11 @@ async function main(): Promise<void> {
   );
   const box = (await (all[0] as KeyServiceClient).encrypt(KEY, plaintext)).ciphertext;
   const c = (i: number) => all[i] as KeyServiceClient;
+  const server: Server = {
+    pid: child.pid,
+    pauses: async () =>
+      JSON.parse((await c(0).callOf<Buffer, Buffer>(ECHO, 'GcPauses', Buffer.alloc(0))).toString()) as Pauses,
+  };
   // Warm-up: every connection up, both sides' code optimised.
   await Promise.all(
     all.map(async (x) => {
@@ -250,14 +319,14 @@ async function main(): Promise<void> {
   cases.push(['batch decrypt 100 × 1 KiB', 8, (i) => c(i).batchDecrypt(KEY, boxes), 100]);
   for (const [name, n, call, items] of cases) {
     if (!wanted(name, n)) continue;
-    const r = await measure(n, call, items, child.pid);
+    const r = await measure(n, call, items, server);
     rows[`${name}/${n}`] = r.opsPerSec;
     row(name, n, r);
   }
   const issue = (i: number) => c(i).issueToken({ tenant: 'bench', subject: 'user-1', audience: 'bench' });
   for (const n of [1, 8]) {
     if (!wanted('issue access token', n)) continue;
-    row('issue access token', n, await measure(n, issue, 1, child.pid));
+    row('issue access token', n, await measure(n, issue, 1, server));
   }
   if (wanted('verify access token (jose)', 'in-proc')) {
     const jwks = createLocalJWKSet(JSON.parse((await c(0).getJwks()).jwks) as JSONWebKeySet);
