@@ -80,30 +80,42 @@ describe('runtime/informer: secondary indexes', () => {
 
   it('answers one object, then two under the same value, then one again as they change and go', () => {
     const ix = byOwner();
-    ix.update(obj('a', 'x'), false);
+    const [a1, b1, a2] = [obj('a', 'x'), obj('b', 'x'), obj('a', 'y')];
+    ix.update(undefined, a1);
     assert.deepEqual(ix.lookup('owner', 'x'), ['ns/a']);
-    ix.update(obj('b', 'x'), false);
+    ix.update(undefined, b1);
     assert.deepEqual(ix.lookup('owner', 'x'), ['ns/a', 'ns/b']);
-    ix.update(obj('a', 'y'), false);
+    ix.update(a1, a2);
     assert.deepEqual(ix.lookup('owner', 'x'), ['ns/b']);
     assert.deepEqual(ix.lookup('owner', 'y'), ['ns/a']);
-    ix.update(obj('b', 'x'), true);
+    ix.update(b1, undefined);
     assert.deepEqual(ix.lookup('owner', 'x'), []);
-    ix.update(obj('b', 'x'), false);
-    ix.update(obj('b', 'x'), false);
+    const b2 = obj('b', 'x');
+    ix.update(undefined, b2);
+    ix.update(b2, obj('b', 'x'));
     assert.deepEqual(ix.lookup('owner', 'x'), ['ns/b'], 'an unchanged update is not counted twice');
   });
 
   it('indexes an object under several values and drops each when it no longer has it', () => {
     const ix = byOwner();
-    ix.update(obj('a', ['x', 'y']), false);
-    ix.update(obj('b', ['y']), false);
+    const [a1, a2, a3] = [obj('a', ['x', 'y']), obj('a', ['x']), obj('a', [])];
+    ix.update(undefined, a1);
+    ix.update(undefined, obj('b', ['y']));
     assert.deepEqual(ix.lookup('owner', 'y'), ['ns/a', 'ns/b']);
-    ix.update(obj('a', ['x']), false);
+    ix.update(a1, a2);
     assert.deepEqual(ix.lookup('owner', 'y'), ['ns/b']);
     assert.deepEqual(ix.lookup('owner', 'x'), ['ns/a']);
-    ix.update(obj('a', []), false);
+    ix.update(a2, a3);
     assert.deepEqual(ix.lookup('owner', 'x'), []);
     assert.deepEqual(ix.lookup('other', 'x'), [], 'an unknown index answers nothing');
+  });
+
+  it('unindexes an object from what it was indexed under, not from its last state', () => {
+    const ix = byOwner();
+    const held = obj('a', 'y');
+    ix.update(undefined, held);
+    // NB: a watch's DELETED event carries the object's last state, which the cache may never have held.
+    ix.update(held, undefined);
+    assert.deepEqual(ix.lookup('owner', 'y'), []);
   });
 });

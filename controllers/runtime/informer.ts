@@ -7,7 +7,8 @@ import { LongWatch } from './kube/watch.ts';
 import { ListWatch } from './listwatch.ts';
 
 export type IndexFn<T> = (obj: T) => string[];
-type Handler<T> = (obj: T) => void;
+/** `old`: on an update, the object the cache held before; on a delete, the one it held last. */
+export type Handler<T> = (obj: T, old?: T) => void;
 
 /**
  * What controllers read and watch: a cache of one kind with handlers and secondary indexes. An
@@ -82,9 +83,9 @@ export class Informer<T extends KubeObject> implements ObjectCache<T> {
       list,
       watcher: new LongWatch(client.kubeConfig, (o) => trimmed(o as KubeObject)),
       handlers: {
-        add: (o) => this.dispatch('add', o),
-        update: (o) => this.dispatch('update', o),
-        delete: (o) => this.dispatch('delete', o),
+        add: (o) => this.dispatch('add', o, undefined),
+        update: (o, old) => this.dispatch('update', o, old),
+        delete: (o, old) => this.dispatch('delete', o, old),
         error: (err) => {
           this.errors++;
           this.scheduleRestart(err);
@@ -148,9 +149,9 @@ export class Informer<T extends KubeObject> implements ObjectCache<T> {
     for (const w of waiters) w();
   }
 
-  private dispatch(event: 'add' | 'update' | 'delete', obj: T): void {
-    this.indexer.update(obj, event === 'delete');
-    for (const h of this.handlers[event]) h(obj);
+  private dispatch(event: 'add' | 'update' | 'delete', obj: T, old: T | undefined): void {
+    this.indexer.update(old, event === 'delete' ? undefined : obj);
+    for (const h of this.handlers[event]) h(obj, old);
   }
 
   private scheduleRestart(err: unknown): void {
@@ -195,20 +196,20 @@ export function trimmed<T extends KubeObject>(obj: T): T {
 
 /**
  * Secondary indexes over objects keyed `ns/name`: for each index, value → keys, kept current on every
- * add, update and delete, so a lookup costs the size of its answer.
+ * add, update and delete, so a lookup costs the size of its answer. What an object was indexed under is
+ * recomputed from the object the cache held before, as client-go's indexer does, not kept beside it:
+ * that copy was a map entry per object and index (about 0.8 KiB per tenant). NB: so index functions
+ * must depend on the object alone, and cached objects must not be changed in place (they are not).
  */
 export class Indexer<T extends KubeObject> {
   private readonly indexFns = new Map<string, IndexFn<T>>();
   // NB: one key as a string, a Set only from the second: most values (a tenant's UID, a Secret's name)
   // index one object, and a Set costs about 250 bytes where the string costs nothing more.
   private readonly indexes = new Map<string, Map<string, string | Set<string>>>();
-  /** Per index, what each object was indexed under: one value as a string, more as an array. */
-  private readonly indexedValues = new Map<string, Map<string, string | string[]>>();
 
   add(name: string, fn: IndexFn<T>): void {
     this.indexFns.set(name, fn);
     this.indexes.set(name, new Map());
-    this.indexedValues.set(name, new Map());
   }
 
   lookup(name: string, value: string): string[] {
@@ -217,25 +218,22 @@ export class Indexer<T extends KubeObject> {
     return typeof keys === 'string' ? [keys] : [...keys];
   }
 
-  update(obj: T, removed: boolean): void {
-    const key = obj.metadata.namespace ? `${obj.metadata.namespace}/${obj.metadata.name}` : obj.metadata.name;
+  /**
+   * One object changed: `prev` is what the cache held under its key (undefined when it is new), `next`
+   * what it holds now (undefined when it is gone).
+   */
+  update(prev: T | undefined, next: T | undefined): void {
+    const m = (next ?? prev)?.metadata;
+    if (!m) return;
+    const key = m.namespace ? `${m.namespace}/${m.name}` : m.name;
     for (const [name, fn] of this.indexFns) {
       const index = this.indexes.get(name) as Map<string, string | Set<string>>;
-      const previous = this.indexedValues.get(name) as Map<string, string | string[]>;
-      const had = previous.get(key);
-      const values = removed ? [] : fn(obj);
-      if (had !== undefined && sameValues(had, values)) continue;
-      for (const v of typeof had === 'string' ? [had] : (had ?? [])) removeKey(index, v, key);
-      for (const v of values) addKey(index, v, key);
-      if (values.length === 0) previous.delete(key);
-      else previous.set(key, values.length === 1 ? (values[0] as string) : values);
+      const had = prev ? fn(prev) : [];
+      const values = next ? fn(next) : [];
+      for (const v of had) if (!values.includes(v)) removeKey(index, v, key);
+      for (const v of values) if (!had.includes(v)) addKey(index, v, key);
     }
   }
-}
-
-function sameValues(had: string | string[], values: string[]): boolean {
-  if (typeof had === 'string') return values.length === 1 && values[0] === had;
-  return had.length === values.length && had.every((v, i) => v === values[i]);
 }
 
 function addKey(index: Map<string, string | Set<string>>, value: string, key: string): void {

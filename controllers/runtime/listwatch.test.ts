@@ -65,8 +65,15 @@ function setup() {
     now: () => now,
     handlers: {
       add: (o) => seen.push(`add ${o.metadata.name}@${o.metadata.resourceVersion}`),
-      update: (o) => seen.push(`update ${o.metadata.name}@${o.metadata.resourceVersion}`),
-      delete: (o) => seen.push(`delete ${o.metadata.name}@${o.metadata.resourceVersion}`),
+      // NB: with the version the cache held before: what an Indexer unindexes.
+      update: (o, old) =>
+        seen.push(
+          `update ${o.metadata.name}@${o.metadata.resourceVersion} was ${old.metadata.resourceVersion}`,
+        ),
+      delete: (o, old) =>
+        seen.push(
+          `delete ${o.metadata.name}@${o.metadata.resourceVersion} was ${old.metadata.resourceVersion}`,
+        ),
       error: (e) => errors.push(e),
     },
   });
@@ -83,13 +90,14 @@ describe('runtime/listwatch: list, then watch from the list’s resourceVersion'
     server.last.send('MODIFIED', cm('a', '12'));
     server.last.send('BOOKMARK', { kind: 'ConfigMap', metadata: { resourceVersion: '15' } });
     server.last.send('DELETED', cm('b', '16'));
-    assert.deepEqual(seen, ['add a@9', 'add b@11', 'update a@12', 'delete b@16']);
+    server.last.send('DELETED', cm('never-held', '17'));
+    assert.deepEqual(seen, ['add a@9', 'add b@11', 'update a@12 was 9', 'delete b@16 was 11']);
     assert.deepEqual(
       lw.list().map((o) => o.metadata.name),
       ['a'],
     );
     assert.equal(lw.get('a', 'ns')?.metadata.resourceVersion, '12');
-    assert.equal(lw.latestResourceVersion(), '16');
+    assert.equal(lw.latestResourceVersion(), '17', 'a delete of an object never held still moves it');
   });
 
   it('re-watches at once from the last resourceVersion when the server ends a watch, however quiet it was', async () => {
@@ -148,7 +156,7 @@ describe('runtime/listwatch: list, then watch from the list’s resourceVersion'
       };
       gone(server.last);
       await settle();
-      assert.deepEqual(seen, ['delete gone@7', 'update changed@25', 'add new@26']);
+      assert.deepEqual(seen, ['delete gone@7 was 7', 'update changed@25 was 6', 'add new@26']);
       assert.deepEqual([server.lists, server.last.query.resourceVersion, errors], [2, '30', []]);
       assert.deepEqual(lw.list('other'), []);
     });

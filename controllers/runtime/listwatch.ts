@@ -21,8 +21,10 @@ export const MIN_CLEAN_WATCH_MS = 1_000;
 
 export interface ListWatchHandlers<T> {
   add(obj: T): void;
-  update(obj: T): void;
-  delete(obj: T): void;
+  /** `old`: the object the cache held until now. */
+  update(obj: T, old: T): void;
+  /** `obj`: its last state (the watch's, or the cache's after a relist); `old`: what the cache held. */
+  delete(obj: T, old: T): void;
   /** The list or a watch failed in a way a re-watch does not fix; the loop stops until started again. */
   error(err: unknown): void;
 }
@@ -185,7 +187,7 @@ export class ListWatch<T extends KubeObject> {
       for (const [name, obj] of objects)
         if (!listed.has(`${ns}/${name}`)) {
           objects.delete(name);
-          this.opts.handlers.delete(obj);
+          this.opts.handlers.delete(obj, obj);
         }
     for (const [ns, objects] of this.objects) if (objects.size === 0) this.objects.delete(ns);
     for (const obj of items) this.upsert(obj);
@@ -199,16 +201,18 @@ export class ListWatch<T extends KubeObject> {
     if (old && old.metadata.resourceVersion && old.metadata.resourceVersion === obj.metadata.resourceVersion)
       return;
     objects.set(obj.metadata.name, obj);
-    if (old) this.opts.handlers.update(obj);
+    if (old) this.opts.handlers.update(obj, old);
     else this.opts.handlers.add(obj);
   }
 
   private remove(obj: T): void {
     const ns = obj.metadata.namespace ?? '';
     const objects = this.objects.get(ns);
-    if (!objects?.delete(obj.metadata.name)) return;
+    const old = objects?.get(obj.metadata.name);
+    if (!objects || old === undefined) return;
+    objects.delete(obj.metadata.name);
     if (objects.size === 0) this.objects.delete(ns);
-    this.opts.handlers.delete(obj);
+    this.opts.handlers.delete(obj, old);
   }
 
   private abort(): void {

@@ -1,8 +1,7 @@
-import { Indexer, type IndexFn, type ObjectCache } from './informer.ts';
+import { Indexer, type Handler, type IndexFn, type ObjectCache } from './informer.ts';
 import type { KubeApi } from './kube/api.ts';
 import type { KubeObject } from './kube/types.ts';
 
-type Handler<T> = (obj: T) => void;
 type Event = 'add' | 'update' | 'delete';
 type Listener = { add(ns: string): void; remove(ns: string): void };
 
@@ -175,7 +174,7 @@ export class NamespacedInformer<T extends KubeObject> implements ObjectCache<T> 
       remove: (ns) => {
         const c = this.children.get(ns);
         this.children.delete(ns);
-        for (const o of c?.list() ?? []) this.indexer.update(o, true);
+        for (const o of c?.list() ?? []) this.indexer.update(o, undefined);
         void c?.stop();
       },
     });
@@ -256,9 +255,9 @@ export class NamespacedInformer<T extends KubeObject> implements ObjectCache<T> 
     if (c) return c;
     c = this.make(namespace);
     // NB: indexed before any handler runs, so a handler's lookups already see the object.
-    c.on('add', (o) => this.indexer.update(o, false));
-    c.on('update', (o) => this.indexer.update(o, false));
-    c.on('delete', (o) => this.indexer.update(o, true));
+    c.on('add', (o) => this.indexer.update(undefined, o));
+    c.on('update', (o, old) => this.indexer.update(old, o));
+    c.on('delete', (o, old) => this.indexer.update(old ?? o, undefined));
     for (const [event, fn] of this.handlers) c.on(event, fn);
     this.children.set(namespace, c);
     return c;

@@ -7,12 +7,11 @@
  * right after a write. A real informer lags behind the server; to test code against a stale cache, make
  * the cache with `hold: true`: changes then wait (the cache keeps showing the old state) until `flush()`.
  */
-import { Indexer, type IndexFn, type ObjectCache } from '../informer.ts';
+import { Indexer, type Handler, type IndexFn, type ObjectCache } from '../informer.ts';
 import { objectKey, type KubeObject } from '../kube/types.ts';
 import type { FakeApiServer, WatchEventType } from './fakeapi.ts';
 import { parseSelector, type LabelMatcher } from './selector.ts';
 
-type Handler<T> = (obj: T) => void;
 type Event = 'add' | 'update' | 'delete';
 
 export interface FakeCacheOptions {
@@ -102,13 +101,13 @@ export class FakeCache<T extends KubeObject> implements ObjectCache<T> {
 
   private apply(type: WatchEventType, obj: T): void {
     const key = objectKey(obj.metadata);
-    const had = this.objects.has(key);
+    const old = this.objects.get(key);
     const present = type !== 'DELETED' && this.matches(obj.metadata.labels);
     if (present) this.objects.set(key, obj);
-    else if (had) this.objects.delete(key);
+    else if (old) this.objects.delete(key);
     else return;
-    this.indexer.update(obj, !present);
-    const event: Event = !present ? 'delete' : had ? 'update' : 'add';
-    for (const h of this.handlers[event]) h(obj);
+    this.indexer.update(old, present ? obj : undefined);
+    const event: Event = !present ? 'delete' : old ? 'update' : 'add';
+    for (const h of this.handlers[event]) h(obj, old);
   }
 }
