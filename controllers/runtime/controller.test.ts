@@ -112,6 +112,40 @@ describe('the reconcile driver', function () {
     await c.stop();
   });
 
+  it('takes a status-only update of an object made after it started as no news, and a label change as news', async function () {
+    const server = new FakeApiServer({ namespaces: ['ns'] });
+    const things = new FakeCache<KubeObject>(server, { kind: 'ClusterAgent' });
+    await things.start();
+    let calls = 0;
+    const c = new Controller({
+      name: 'things',
+      primary: things,
+      clock: new FakeClock(),
+      log: createLogger({ level: 'error' }),
+      metrics: new Metrics(),
+      reconcile: async () => {
+        calls++;
+      },
+    });
+    c.start();
+    const agent = { apiVersion: 'palisade.dev/v1alpha1', kind: 'ClusterAgent' };
+    const meta = { name: 'a', namespace: 'ns' };
+    server.create('test', {
+      ...agent,
+      metadata: meta,
+      spec: { clusterName: 'edge', pairing: {} },
+    } as KubeObject);
+    await c.idle();
+    assert.equal(calls, 1, 'reconciled once it appeared');
+    server.apply('test', { ...agent, metadata: meta, status: { seen: true } } as KubeObject, 'status');
+    await c.idle();
+    assert.equal(calls, 1, 'its own status write brought no reconcile');
+    server.apply('test', { ...agent, metadata: { ...meta, labels: { tier: 'edge' } } } as KubeObject);
+    await c.idle();
+    assert.equal(calls, 2, 'a label change did');
+    await c.stop();
+  });
+
   it('caps the backoff of repeated stale reads at 5 s', async function () {
     const clock = new FakeClock();
     let calls = 0;

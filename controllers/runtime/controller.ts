@@ -81,7 +81,6 @@ export class Controller<T extends KubeObject = KubeObject> {
   readonly name: string;
   private readonly o: ControllerOptions<T>;
   private readonly queue: WorkQueue;
-  private readonly lastSeen = new Map<string, KubeObject>();
   /** Keys whose last write met a stale cached object: the cache catching up is their cue to go again. */
   private readonly staleKeys = new Set<string>();
   private resyncTimer: { cancel(): void } | undefined;
@@ -98,15 +97,13 @@ export class Controller<T extends KubeObject = KubeObject> {
       maxDelayMs: opts.maxDelayMs ?? 5 * 60_000,
     });
     opts.primary?.on('add', (o) => this.enqueue(objectKey(o.metadata)));
-    opts.primary?.on('update', (o) => {
+    opts.primary?.on('update', (o, old) => {
       const key = objectKey(o.metadata);
       // NB: a status-only update is no news, except to a key that waits for exactly that (its own write).
       const awaited = this.staleKeys.delete(key);
-      if (awaited || meaningfulUpdate(this.lastSeen.get(key), o)) this.enqueue(key);
-      this.lastSeen.set(key, o);
+      if (awaited || meaningfulUpdate(old, o)) this.enqueue(key);
     });
     opts.primary?.on('delete', (o) => {
-      this.lastSeen.delete(objectKey(o.metadata));
       this.staleKeys.delete(objectKey(o.metadata));
       this.enqueue(objectKey(o.metadata));
     });
@@ -135,7 +132,6 @@ export class Controller<T extends KubeObject = KubeObject> {
 
   start(): void {
     this.started = true;
-    for (const o of this.o.primary?.list() ?? []) this.lastSeen.set(objectKey(o.metadata), o);
     this.queue.start((key) => this.handle(key));
     this.requeueAll();
     this.scheduleResync();
