@@ -1,7 +1,7 @@
 /**
  * There is no container engine here, so the Dockerfile is checked by its rules and by running its build
  * steps outside an image: the files its build stage copies, its RUN commands, then the final stage's
- * contents started with its CMD against the real control plane.
+ * contents started the way the chart's Deployment starts the image, against the real control plane.
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
@@ -9,7 +9,8 @@ import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT } from './controlplane/binaries.ts';
+import { parseAllDocuments } from 'yaml';
+import { binaries, REPO_ROOT } from './controlplane/binaries.ts';
 import { testEnv } from './testenv/env.ts';
 import {
   ensureNamespace,
@@ -22,6 +23,38 @@ import {
 import { eventually } from '../e2e/support/operator.ts';
 
 const run = promisify(execFile);
+
+interface Container {
+  command?: string[];
+  args?: string[];
+  env?: { name: string; value?: string }[];
+}
+
+/** The operator's container of the chart's Deployment, rendered with messaging off (no NATS here). */
+async function chartContainer(namespace: string): Promise<Container> {
+  const { helm } = await binaries();
+  const { stdout } = await run(
+    helm,
+    [
+      'template',
+      'palisade',
+      path.join(REPO_ROOT, 'charts/palisade'),
+      '-n',
+      namespace,
+      '--set',
+      'nats.enabled=false',
+    ],
+    { env: { ...process.env, HELM_CACHE_HOME: os.tmpdir() }, maxBuffer: 16 << 20 },
+  );
+  const deployment = parseAllDocuments(stdout)
+    .map(
+      (d) => d.toJS() as { kind?: string; spec?: { template: { spec: { containers: Container[] } } } } | null,
+    )
+    .find((d) => d?.kind === 'Deployment');
+  const container = deployment?.spec?.template.spec.containers[0];
+  assert.ok(container, "the chart's Deployment has a container");
+  return container;
+}
 
 interface Stage {
   from: string;
@@ -96,27 +129,46 @@ describe('Dockerfile', function () {
     const cmd = JSON.parse((stages[1] as Stage).steps.find((s) => s.op === 'CMD')?.args ?? '[]') as string[];
     const ns = uniqueName('palisade-image');
     await ensureNamespace(ns);
+    // The chart's container as Kubernetes starts it: the image's entrypoint (node) with the container's
+    // args, which replace the image's CMD; then what differs outside a cluster (later flags win).
+    const container = await chartContainer(ns);
+    assert.equal(container.command, undefined, "the chart keeps the image's entrypoint");
+    const script = container.args?.indexOf(cmd[0] ?? '') ?? -1;
+    assert.ok(script >= 0, "the chart's args name the image's script");
+    for (const a of container.args?.slice(0, script) ?? [])
+      assert.match(a, /^--/, 'only node options before it');
+    const env = Object.fromEntries(
+      (container.env ?? []).flatMap((e) => (e.value ? [[e.name, e.value]] : [])),
+    );
     const child = spawn(
       process.execPath,
       [
-        ...cmd,
+        ...(container.args ?? cmd),
         `--kubeconfig=${testEnv().kubeconfig}`,
         `--namespace=${ns}`,
         '--leader-elect=false',
         '--probe-address=127.0.0.1:0',
+        '--keyservice-address=127.0.0.1:0',
       ],
       {
         cwd: app,
-        stdio: 'ignore',
-        env: { ...process.env, NODE_ENV: 'production' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, ...env, NODE_ENV: 'production' },
       },
     );
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
     try {
       const name = uniqueName('image');
       await kube().apply(tenantManifest(name));
       await eventually(
         'the Tenant to be Ready',
-        async () => readyStatus(await getTenant(name))?.status === 'True',
+        async () => {
+          if (child.exitCode !== null)
+            assert.fail(`the operator exited ${await exited}: ${stderr.slice(-2000)}`);
+          return readyStatus(await getTenant(name))?.status === 'True';
+        },
         60_000,
       );
       await kube().delete({ kind: 'Tenant', name });

@@ -69,6 +69,12 @@ export function watchOperatorChild(child: ChildProcess): {
  */
 export const OPERATOR_ENTRY_ENV = 'PALISADE_OPERATOR_ENTRY';
 
+/**
+ * Node options the operator is started with before its script, space-separated: the benches set the
+ * chart's `operator.nodeArgs` (hack/bench/support.ts installChartRbac), V8 flags NODE_OPTIONS refuses.
+ */
+export const OPERATOR_NODE_ARGS_ENV = 'PALISADE_OPERATOR_NODE_ARGS';
+
 export async function startOperator(opts: {
   kubeconfig: string;
   namespace: string;
@@ -82,6 +88,7 @@ export async function startOperator(opts: {
   const child = spawn(
     process.execPath,
     [
+      ...(process.env[OPERATOR_NODE_ARGS_ENV] ?? '').split(/\s+/).filter(Boolean),
       path.join(opts.checkout ?? repo, process.env[OPERATOR_ENTRY_ENV] ?? 'controllers/main.ts'),
       `--kubeconfig=${opts.kubeconfig}`,
       `--namespace=${opts.namespace}`,

@@ -17,7 +17,7 @@
  * single calls goes. The clients run with the same V8 flags as the server (`--client-v8-defaults`: V8's).
  *
  * The server is the real one (controllers/keyservice/) in a child process with the chart's V8 flags
- * (`operator.nodeOptions`), over an in-memory keystore
+ * (`operator.nodeOptions`, `operator.nodeArgs`), over an in-memory keystore
  * (controllers/keyservice/testdata/world.ts): token verdicts are cached as in production, so what is
  * measured is the per-call path, not TokenReview round trips to an API server.
  */
@@ -200,11 +200,16 @@ interface Server {
 }
 const clientPauses = values.serve ? undefined : gcPauses();
 
-/** The operator's V8 flags as the chart sets them (`operator.nodeOptions`): the server runs as deployed. */
+/**
+ * The operator's V8 flags as the chart sets them (`operator.nodeOptions` and `operator.nodeArgs`): the
+ * server runs as deployed.
+ */
 function chartNodeOptions(): string[] {
   const chart = fileURLToPath(new URL('../../charts/palisade/values.yaml', import.meta.url));
-  const v = parse(readFileSync(chart, 'utf8')) as { operator?: { nodeOptions?: string } };
-  return (v.operator?.nodeOptions ?? '').split(/\s+/).filter(Boolean);
+  const v = parse(readFileSync(chart, 'utf8')) as {
+    operator?: { nodeOptions?: string; nodeArgs?: string[] };
+  };
+  return [...(v.operator?.nodeOptions ?? '').split(/\s+/).filter(Boolean), ...(v.operator?.nodeArgs ?? [])];
 }
 
 /** The AEAD work of one call, as the service does it (a PreparedKey, as TenantDataKeys holds), no RPC. */

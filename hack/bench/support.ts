@@ -7,7 +7,10 @@ import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { binaries, REPO_ROOT } from '../controlplane/binaries.ts';
 import type { ControlPlane } from '../controlplane/index.ts';
-import { OPERATOR_ENTRY_ENV } from '../../e2e/support/operator.ts';
+import { OPERATOR_ENTRY_ENV, OPERATOR_NODE_ARGS_ENV } from '../../e2e/support/operator.ts';
+
+/** The compiled operator, as the image runs it (the chart's args name it). */
+const OPERATOR_SCRIPT = 'dist/controllers/main.js';
 
 /**
  * Compiles the operator of `checkout` to dist/ as the image does (Dockerfile: tsc, the .proto files beside
@@ -27,8 +30,8 @@ export async function useOperatorBuild(source: boolean, checkout = REPO_ROOT): P
     { cwd: checkout },
   );
   cpSync(path.join(checkout, 'proto'), path.join(dist, 'proto'), { recursive: true });
-  process.env[OPERATOR_ENTRY_ENV] = 'dist/controllers/main.js';
-  return 'dist/controllers/main.js (compiled, as the image runs it)';
+  process.env[OPERATOR_ENTRY_ENV] = OPERATOR_SCRIPT;
+  return `${OPERATOR_SCRIPT} (compiled, as the image runs it)`;
 }
 
 /** Runs `fn` over `items` with at most `n` in flight. */
@@ -146,13 +149,14 @@ export const MiB = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
  * The chart's RBAC and admission guards (helm template, applied to the apiserver) for an operator in
  * `namespace`: what a real installation runs under. Returns a kubeconfig of the chart's ServiceAccount,
  * the operator flags the chart's Deployment passes (the role it binds in each tenant namespace) and the
- * NODE_OPTIONS it sets (V8 flags; '' when none). The MALLOC_ARENA_MAX it sets goes into this process's
- * environment, which the operators started afterwards inherit.
+ * NODE_OPTIONS it sets (V8 flags; '' when none) and the node options its args put before the script
+ * (operator.nodeArgs). Those and the MALLOC_ARENA_MAX it sets go into this process's environment, which
+ * the operators started afterwards inherit.
  */
 export async function installChartRbac(
   cp: ControlPlane,
   namespace: string,
-): Promise<{ kubeconfig: string; args: string[]; nodeOptions: string }> {
+): Promise<{ kubeconfig: string; args: string[]; nodeOptions: string; nodeArgs: string[] }> {
   const { helm, kubernetesVersion } = await binaries();
   const chart = path.join(REPO_ROOT, 'charts/palisade');
   const { stdout } = await promisify(execFile)(
@@ -179,6 +183,11 @@ export async function installChartRbac(
     (a) => a.startsWith('--namespace-role=') || a.startsWith('--service-account='),
   );
   const nodeOptions = container?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
+  // NB: the node options before the script (operator.nodeArgs), for the operators started from now on.
+  const script = (container?.args ?? []).indexOf(OPERATOR_SCRIPT);
+  const nodeArgs = script > 0 ? (container?.args ?? []).slice(0, script) : [];
+  if (nodeArgs.length) process.env[OPERATOR_NODE_ARGS_ENV] = nodeArgs.join(' ');
+  else delete process.env[OPERATOR_NODE_ARGS_ENV];
   // NB: read by glibc when a process starts: the operators started from now on inherit it.
   const arenas = container?.env?.find((e) => e.name === 'MALLOC_ARENA_MAX')?.value;
   if (arenas) process.env.MALLOC_ARENA_MAX = arenas;
@@ -187,5 +196,5 @@ export async function installChartRbac(
     'system:serviceaccounts',
     `system:serviceaccounts:${namespace}`,
   ]);
-  return { kubeconfig, args, nodeOptions };
+  return { kubeconfig, args, nodeOptions, nodeArgs };
 }
