@@ -18,15 +18,29 @@ export interface OperatorProcess {
   exited(): boolean;
 }
 
+/** Ports {@link freePort} handed out in this process: each is handed out once. */
+const handedOut = new Set<number>();
+
+/**
+ * A loopback port nothing listens on now, never one handed out before in this process. NB: the kernel
+ * may return a port it just freed again, and two ports asked for before either is bound (a test's key
+ * service port, then the operator's probe port) came out equal: the agent then met the probe's plain
+ * HTTP where it expected TLS ("wrong version number").
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const srv = net.createServer();
+      srv.listen(0, '127.0.0.1', () => {
+        const { port } = srv.address() as net.AddressInfo;
+        srv.close(() => resolve(port));
+      });
+      srv.on('error', reject);
     });
-    srv.on('error', reject);
-  });
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
 
 /** Starts `controllers/main.ts` as a separate process, the way a Deployment would run it. */
