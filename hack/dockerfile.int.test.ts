@@ -9,8 +9,8 @@ import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { parseAllDocuments } from 'yaml';
-import { binaries, REPO_ROOT } from './controlplane/binaries.ts';
+import { operatorContainer, renderChart } from './chart.ts';
+import { REPO_ROOT } from './controlplane/binaries.ts';
 import { testEnv } from './testenv/env.ts';
 import {
   ensureNamespace,
@@ -23,38 +23,6 @@ import {
 import { eventually } from '../e2e/support/operator.ts';
 
 const run = promisify(execFile);
-
-interface Container {
-  command?: string[];
-  args?: string[];
-  env?: { name: string; value?: string }[];
-}
-
-/** The operator's container of the chart's Deployment, rendered with messaging off (no NATS here). */
-async function chartContainer(namespace: string): Promise<Container> {
-  const { helm } = await binaries();
-  const { stdout } = await run(
-    helm,
-    [
-      'template',
-      'palisade',
-      path.join(REPO_ROOT, 'charts/palisade'),
-      '-n',
-      namespace,
-      '--set',
-      'nats.enabled=false',
-    ],
-    { env: { ...process.env, HELM_CACHE_HOME: os.tmpdir() }, maxBuffer: 16 << 20 },
-  );
-  const deployment = parseAllDocuments(stdout)
-    .map(
-      (d) => d.toJS() as { kind?: string; spec?: { template: { spec: { containers: Container[] } } } } | null,
-    )
-    .find((d) => d?.kind === 'Deployment');
-  const container = deployment?.spec?.template.spec.containers[0];
-  assert.ok(container, "the chart's Deployment has a container");
-  return container;
-}
 
 interface Stage {
   from: string;
@@ -131,7 +99,9 @@ describe('Dockerfile', function () {
     await ensureNamespace(ns);
     // The chart's container as Kubernetes starts it: the image's entrypoint (node) with the container's
     // args, which replace the image's CMD; then what differs outside a cluster (later flags win).
-    const container = await chartContainer(ns);
+    // NB: messaging off: there is no NATS here.
+    const container = operatorContainer(await renderChart(ns, ['--set', 'nats.enabled=false']));
+    assert.ok(container, "the chart's Deployment has a container");
     assert.equal(container.command, undefined, "the chart keeps the image's entrypoint");
     const script = container.args?.indexOf(cmd[0] ?? '') ?? -1;
     assert.ok(script >= 0, "the chart's args name the image's script");

@@ -55,7 +55,6 @@ const { values } = parseArgs({
     // The clients' process with V8's defaults instead of the chart's flags (what its own GC adds).
     'client-v8-defaults': { type: 'boolean', default: false },
   },
-  allowPositionals: true,
 });
 const SECONDS = Number(values.seconds);
 const TOKEN = 'sa:bench:client';
@@ -81,21 +80,19 @@ const rawMethod = (name: string) => ({
 const ECHO: ServiceDefinition = { Echo: rawMethod('Echo'), GcPauses: rawMethod('GcPauses') };
 
 /**
- * This process's garbage-collection pauses (all kinds) since the last read: count, total and longest
- * ms. Every pause stops the event loop, so the calls in flight wait it out on either side.
+ * This process's garbage-collection pauses (all kinds) since the last read: total and longest ms. Every pause stops the event loop, so the calls in flight wait it out on either side.
  */
-function gcPauses(): () => { count: number; totalMs: number; longestMs: number } {
-  let p = { count: 0, totalMs: 0, longestMs: 0 };
+function gcPauses(): () => { totalMs: number; longestMs: number } {
+  let p = { totalMs: 0, longestMs: 0 };
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
-      p.count++;
       p.totalMs += e.duration;
       p.longestMs = Math.max(p.longestMs, e.duration);
     }
   }).observe({ entryTypes: ['gc'] });
   return () => {
     const read = p;
-    p = { count: 0, totalMs: 0, longestMs: 0 };
+    p = { totalMs: 0, longestMs: 0 };
     return read;
   };
 }

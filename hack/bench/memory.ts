@@ -30,7 +30,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Tenant } from '../../crds/v1alpha1/index.ts';
 import { startMessaging } from '../../e2e/messaging.support.ts';
-import type { OperatorProcess } from '../../e2e/support/operator.ts';
+import { OPERATOR_NODE_ARGS_ENV, type OperatorProcess } from '../../e2e/support/operator.ts';
 import { systemClock } from '../../controllers/runtime/clock.ts';
 import { Informer } from '../../controllers/runtime/informer.ts';
 import { KubeClient, loadKubeConfig } from '../../controllers/runtime/kube/client.ts';
@@ -188,7 +188,7 @@ async function main() {
     const env = await startMessaging(OPERATOR_NS, 'memory', extraEnv, rbac.kubeconfig, CHECKOUT, rbac.args);
     const op = env.op;
     console.log(
-      `operator memory: ${N} Tenants, then ${SECRETS} unrelated Secrets of ${SECRET_KIB} KiB${CHECKOUT ? ` (operator of ${CHECKOUT})` : ''}; operator NODE_OPTIONS: ${v8Flags || 'none'}, MALLOC_ARENA_MAX ${process.env.MALLOC_ARENA_MAX ?? '(glibc default)'}; runs ${build}`,
+      `operator memory: ${N} Tenants, then ${SECRETS} unrelated Secrets of ${SECRET_KIB} KiB${CHECKOUT ? ` (operator of ${CHECKOUT})` : ''}; operator NODE_OPTIONS: ${v8Flags || 'none'}, node args ${process.env[OPERATOR_NODE_ARGS_ENV] ?? 'none'}, MALLOC_ARENA_MAX ${process.env.MALLOC_ARENA_MAX ?? '(glibc default)'}; runs ${build}`,
     );
     const base = await sample(op, 'idle, before the first Tenant:');
 

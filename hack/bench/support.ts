@@ -1,13 +1,12 @@
 /** Helpers shared by the benchmarks in hack/bench/. */
 import { execFile } from 'node:child_process';
 import { cpSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { parseAllDocuments } from 'yaml';
 import { binaries, REPO_ROOT } from '../controlplane/binaries.ts';
 import type { ControlPlane } from '../controlplane/index.ts';
 import { OPERATOR_ENTRY_ENV, OPERATOR_NODE_ARGS_ENV } from '../../e2e/support/operator.ts';
+import { operatorContainer, renderChart } from '../chart.ts';
 
 /** The compiled operator, as the image runs it (the chart's args name it). */
 const OPERATOR_SCRIPT = 'dist/controllers/main.js';
@@ -156,29 +155,18 @@ export const MiB = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
 export async function installChartRbac(
   cp: ControlPlane,
   namespace: string,
-): Promise<{ kubeconfig: string; args: string[]; nodeOptions: string; nodeArgs: string[] }> {
-  const { helm, kubernetesVersion } = await binaries();
-  const chart = path.join(REPO_ROOT, 'charts/palisade');
-  const { stdout } = await promisify(execFile)(
-    helm,
-    ['template', 'palisade', chart, '--namespace', namespace, '--kube-version', kubernetesVersion],
-    { env: { ...process.env, HELM_CACHE_HOME: os.tmpdir() }, maxBuffer: 16 << 20 },
-  );
-  const docs = parseAllDocuments(stdout).map((d) => d.toJS() as { kind?: string } | null);
+): Promise<{ kubeconfig: string; args: string[]; nodeOptions: string }> {
+  const { kubernetesVersion } = await binaries();
+  const docs = await renderChart(namespace, ['--kube-version', kubernetesVersion]);
   const RBAC = ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'];
   const wanted = docs.filter(
-    (d) => d && (RBAC.includes(d.kind ?? '') || d.kind?.startsWith('ValidatingAdmissionPolicy')),
+    (d) => RBAC.includes(d.kind ?? '') || d.kind?.startsWith('ValidatingAdmissionPolicy'),
   );
   const applied = await cp.kubectl(['apply', '-f', '-'], {
     input: wanted.map((d) => JSON.stringify(d)).join('\n'),
   });
   if (applied.code !== 0) throw new Error(`applying the chart's RBAC failed: ${applied.stderr}`);
-  const deployment = docs.find((d) => d?.kind === 'Deployment') as {
-    spec: {
-      template: { spec: { containers: { args: string[]; env?: { name: string; value?: string }[] }[] } };
-    };
-  };
-  const container = deployment.spec.template.spec.containers[0];
+  const container = operatorContainer(docs);
   const args = (container?.args ?? []).filter(
     (a) => a.startsWith('--namespace-role=') || a.startsWith('--service-account='),
   );
@@ -196,5 +184,5 @@ export async function installChartRbac(
     'system:serviceaccounts',
     `system:serviceaccounts:${namespace}`,
   ]);
-  return { kubeconfig, args, nodeOptions, nodeArgs };
+  return { kubeconfig, args, nodeOptions };
 }

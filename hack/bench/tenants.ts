@@ -21,7 +21,12 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ClusterAgent, Tenant } from '../../crds/v1alpha1/index.ts';
 import { startMessaging } from '../../e2e/messaging.support.ts';
-import { startOperator, waitForControllers, type OperatorProcess } from '../../e2e/support/operator.ts';
+import {
+  OPERATOR_NODE_ARGS_ENV,
+  startOperator,
+  waitForControllers,
+  type OperatorProcess,
+} from '../../e2e/support/operator.ts';
 import { SHARD_LABEL } from '../../controllers/runtime/shard.ts';
 import { systemClock } from '../../controllers/runtime/clock.ts';
 import { Informer } from '../../controllers/runtime/informer.ts';
@@ -267,7 +272,7 @@ async function main() {
         .join(' ')}`,
     );
     console.log(
-      `  operator under the chart's RBAC and admission guards, messaging on (nats-server in operator mode), NODE_OPTIONS ${rbac.nodeOptions || '(none)'}, MALLOC_ARENA_MAX ${process.env.MALLOC_ARENA_MAX ?? '(glibc default)'}, runs ${build}`,
+      `  operator under the chart's RBAC and admission guards, messaging on (nats-server in operator mode), NODE_OPTIONS ${rbac.nodeOptions || '(none)'}, node args ${process.env[OPERATOR_NODE_ARGS_ENV] ?? '(none)'}, MALLOC_ARENA_MAX ${process.env.MALLOC_ARENA_MAX ?? '(glibc default)'}, runs ${build}`,
     );
     console.log(`creating the objects:             ${((created - t0) / 1000).toFixed(1)} s`);
     console.log(
