@@ -110,6 +110,27 @@ describe('runtime/informer: secondary indexes', () => {
     assert.deepEqual(ix.lookup('other', 'x'), [], 'an unknown index answers nothing');
   });
 
+  it('keeps every key of a value as it grows from one to many and shrinks back, in any order', () => {
+    const ix = byOwner();
+    const objs = Array.from({ length: 20 }, (_, i) => obj(`o${String(i).padStart(2, '0')}`, 'x'));
+    const expected = new Set<string>();
+    for (const o of objs) {
+      ix.update(undefined, o);
+      expected.add(`ns/${o.metadata.name}`);
+      assert.deepEqual(ix.lookup('owner', 'x').sort(), [...expected].sort());
+    }
+    // NB: removed out of insertion order, through every size the keys are held in.
+    for (const i of [3, 19, 0, 7, 11, 1, 18, 5, 9, 2, 14, 6, 17, 4, 8, 16, 10, 15, 13, 12]) {
+      const o = objs[i] as KubeObject;
+      ix.update(o, undefined);
+      expected.delete(`ns/${o.metadata.name}`);
+      assert.deepEqual(ix.lookup('owner', 'x').sort(), [...expected].sort());
+    }
+    ix.update(undefined, objs[0]);
+    ix.update(undefined, objs[0]);
+    assert.deepEqual(ix.lookup('owner', 'x'), ['ns/o00'], 'added twice, held once');
+  });
+
   it('unindexes an object from what it was indexed under, not from its last state', () => {
     const ix = byOwner();
     const held = obj('a', 'y');

@@ -203,9 +203,7 @@ export function trimmed<T extends KubeObject>(obj: T): T {
  */
 export class Indexer<T extends KubeObject> {
   private readonly indexFns = new Map<string, IndexFn<T>>();
-  // NB: one key as a string, a Set only from the second: most values (a tenant's UID, a Secret's name)
-  // index one object, and a Set costs about 250 bytes where the string costs nothing more.
-  private readonly indexes = new Map<string, Map<string, string | Set<string>>>();
+  private readonly indexes = new Map<string, Map<string, Keys>>();
 
   add(name: string, fn: IndexFn<T>): void {
     this.indexFns.set(name, fn);
@@ -227,7 +225,7 @@ export class Indexer<T extends KubeObject> {
     if (!m) return;
     const key = m.namespace ? `${m.namespace}/${m.name}` : m.name;
     for (const [name, fn] of this.indexFns) {
-      const index = this.indexes.get(name) as Map<string, string | Set<string>>;
+      const index = this.indexes.get(name) as Map<string, Keys>;
       const had = prev ? fn(prev) : [];
       const values = next ? fn(next) : [];
       for (const v of had) if (!values.includes(v)) removeKey(index, v, key);
@@ -236,21 +234,40 @@ export class Indexer<T extends KubeObject> {
   }
 }
 
-function addKey(index: Map<string, string | Set<string>>, value: string, key: string): void {
+/**
+ * The keys under one index value, in the smallest form that stays cheap to change: most values (a
+ * Secret's name, a tenant's namespace) index one object, and a string costs nothing more; a few (a
+ * tenant's UID over its keystore entries) index a handful, and a frozen array of them is about a fifth of
+ * a Set's 340 bytes; only a value indexing many (a root version over every wrap) needs a Set's O(1)
+ * add and delete.
+ */
+type Keys = string | readonly string[] | Set<string>;
+const MAX_ARRAY_KEYS = 8;
+
+function addKey(index: Map<string, Keys>, value: string, key: string): void {
   const keys = index.get(value);
   if (keys === undefined) index.set(value, key);
-  else if (typeof keys !== 'string') keys.add(key);
-  else if (keys !== key) index.set(value, new Set([keys, key]));
+  else if (typeof keys === 'string') {
+    if (keys !== key) index.set(value, Object.freeze([keys, key]));
+  } else if (keys instanceof Set) keys.add(key);
+  else if (!keys.includes(key))
+    index.set(value, keys.length < MAX_ARRAY_KEYS ? Object.freeze([...keys, key]) : new Set([...keys, key]));
 }
 
-function removeKey(index: Map<string, string | Set<string>>, value: string, key: string): void {
+function removeKey(index: Map<string, Keys>, value: string, key: string): void {
   const keys = index.get(value);
   if (keys === undefined) return;
   if (typeof keys === 'string') {
     if (keys === key) index.delete(value);
     return;
   }
-  keys.delete(key);
-  if (keys.size === 0) index.delete(value);
-  else if (keys.size === 1) index.set(value, [...keys][0] as string);
+  let rest: readonly string[] | Set<string>;
+  if (keys instanceof Set) {
+    keys.delete(key);
+    rest = keys;
+  } else rest = Object.freeze(keys.filter((k) => k !== key));
+  const size = rest instanceof Set ? rest.size : rest.length;
+  if (size === 0) index.delete(value);
+  else if (size === 1) index.set(value, rest.values().next().value as string);
+  else if (rest !== keys) index.set(value, rest);
 }

@@ -100,6 +100,29 @@ describe('runtime/listwatch: list, then watch from the list’s resourceVersion'
     assert.equal(lw.latestResourceVersion(), '17', 'a delete of an object never held still moves it');
   });
 
+  it('keeps each namespace’s objects apart as a namespace goes from one object to three and back to none', async () => {
+    const { server, lw, seen } = setup();
+    await lw.start();
+    const names = (ns?: string) => lw.list(ns).map((o) => `${o.metadata.namespace}/${o.metadata.name}`);
+    server.last.send('ADDED', cm('a', '11', 'one'));
+    server.last.send('ADDED', cm('a', '12', 'two'));
+    assert.equal(lw.get('b', 'one'), undefined, 'another name in a namespace of one object');
+    server.last.send('ADDED', cm('b', '13', 'one'));
+    server.last.send('ADDED', cm('c', '14', 'one'));
+    server.last.send('MODIFIED', cm('b', '15', 'one'));
+    assert.deepEqual(names('one').sort(), ['one/a', 'one/b', 'one/c']);
+    assert.deepEqual(names().sort(), ['one/a', 'one/b', 'one/c', 'two/a']);
+    server.last.send('DELETED', cm('a', '16', 'one'));
+    server.last.send('DELETED', cm('c', '17', 'one'));
+    assert.deepEqual(names('one'), ['one/b']);
+    assert.equal(lw.get('b', 'one')?.metadata.resourceVersion, '15');
+    server.last.send('MODIFIED', cm('b', '18', 'one'));
+    server.last.send('DELETED', cm('a', '19', 'one'));
+    server.last.send('DELETED', cm('b', '20', 'one'));
+    assert.deepEqual([names('one'), names('two')], [[], ['two/a']]);
+    assert.deepEqual(seen.slice(-3), ['delete c@17 was 14', 'update b@18 was 15', 'delete b@20 was 18']);
+  });
+
   it('re-watches at once from the last resourceVersion when the server ends a watch, however quiet it was', async () => {
     const { server, lw, errors, advance } = setup();
     await lw.start();

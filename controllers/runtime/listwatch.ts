@@ -54,11 +54,17 @@ interface Run {
   ended: boolean;
 }
 
+/**
+ * One namespace's objects: the object itself while it is the only one (a tenant namespace holds one
+ * TenantKey, and a Map of one costs about 180 bytes more), a Map by name from the second.
+ */
+type InNamespace<T> = T | Map<string, T>;
+
 /** Objects of one path by namespace and name (cluster-scoped ones under ''), and the loop keeping them. */
 export class ListWatch<T extends KubeObject> {
   private readonly opts: ListWatchOptions<T>;
   private readonly now: () => number;
-  private readonly objects = new Map<string, Map<string, T>>();
+  private readonly objects = new Map<string, InNamespace<T>>();
   private resourceVersion = '';
   /** Bumped by start and stop: callbacks of an earlier run are ignored. */
   private generation = 0;
@@ -84,12 +90,14 @@ export class ListWatch<T extends KubeObject> {
   }
 
   get(name: string, namespace?: string): T | undefined {
-    return this.objects.get(namespace ?? '')?.get(name);
+    const held = this.objects.get(namespace ?? '');
+    if (held instanceof Map) return held.get(name);
+    return held?.metadata.name === name ? held : undefined;
   }
 
   list(namespace?: string): T[] {
-    if (namespace) return [...(this.objects.get(namespace)?.values() ?? [])];
-    return [...this.objects.values()].flatMap((m) => [...m.values()]);
+    if (namespace) return valuesOf(this.objects.get(namespace));
+    return [...this.objects.values()].flatMap(valuesOf);
   }
 
   latestResourceVersion(): string {
@@ -183,42 +191,66 @@ export class ListWatch<T extends KubeObject> {
   /** A relist: what is gone is deleted (reported with its last known state), then the rest upserted. */
   private replace(items: T[]): void {
     const listed = new Set(items.map((o) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`));
-    for (const [ns, objects] of this.objects)
-      for (const [name, obj] of objects)
-        if (!listed.has(`${ns}/${name}`)) {
-          objects.delete(name);
+    for (const [ns, held] of [...this.objects])
+      for (const obj of valuesOf(held))
+        if (!listed.has(`${ns}/${obj.metadata.name}`)) {
+          this.take(ns, obj.metadata.name);
           this.opts.handlers.delete(obj, obj);
         }
-    for (const [ns, objects] of this.objects) if (objects.size === 0) this.objects.delete(ns);
     for (const obj of items) this.upsert(obj);
   }
 
   private upsert(obj: T): void {
     const ns = obj.metadata.namespace ?? '';
-    let objects = this.objects.get(ns);
-    if (!objects) this.objects.set(ns, (objects = new Map()));
-    const old = objects.get(obj.metadata.name);
+    const name = obj.metadata.name;
+    const old = this.get(name, ns);
     if (old && old.metadata.resourceVersion && old.metadata.resourceVersion === obj.metadata.resourceVersion)
       return;
-    objects.set(obj.metadata.name, obj);
+    const held = this.objects.get(ns);
+    if (held instanceof Map) held.set(name, obj);
+    else if (held === undefined || old) this.objects.set(ns, obj);
+    else
+      this.objects.set(
+        ns,
+        new Map([
+          [held.metadata.name, held],
+          [name, obj],
+        ]),
+      );
     if (old) this.opts.handlers.update(obj, old);
     else this.opts.handlers.add(obj);
   }
 
   private remove(obj: T): void {
     const ns = obj.metadata.namespace ?? '';
-    const objects = this.objects.get(ns);
-    const old = objects?.get(obj.metadata.name);
-    if (!objects || old === undefined) return;
-    objects.delete(obj.metadata.name);
-    if (objects.size === 0) this.objects.delete(ns);
-    this.opts.handlers.delete(obj, old);
+    const old = this.take(ns, obj.metadata.name);
+    if (old !== undefined) this.opts.handlers.delete(obj, old);
+  }
+
+  /** Drops one object from the cache; what it held, if anything. */
+  private take(ns: string, name: string): T | undefined {
+    const held = this.objects.get(ns);
+    if (!(held instanceof Map)) {
+      if (held?.metadata.name !== name) return undefined;
+      this.objects.delete(ns);
+      return held;
+    }
+    const old = held.get(name);
+    held.delete(name);
+    if (held.size === 1) this.objects.set(ns, held.values().next().value as T);
+    else if (held.size === 0) this.objects.delete(ns);
+    return old;
   }
 
   private abort(): void {
     this.request?.abort();
     this.request = undefined;
   }
+}
+
+function valuesOf<T>(held: InNamespace<T> | undefined): T[] {
+  if (held === undefined) return [];
+  return held instanceof Map ? [...held.values()] : [held];
 }
 
 const isGone = (e: unknown): boolean => (e as { code?: unknown } | undefined)?.code === 410;
