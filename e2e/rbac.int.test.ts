@@ -5,14 +5,10 @@
  * Secrets only in its own namespace and in the tenant namespaces it manages.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import os from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
-import { parseAllDocuments } from 'yaml';
 import { permissions } from '../controllers/permissions.ts';
 import { resourceFor } from '../controllers/runtime/kube/resources.ts';
-import { binaries, REPO_ROOT } from '../hack/controlplane/binaries.ts';
+import { renderChart, operatorContainer } from '../hack/chart.ts';
+import { binaries } from '../hack/controlplane/binaries.ts';
 import { testEnv } from '../hack/testenv/env.ts';
 import {
   deleteTenants,
@@ -35,7 +31,6 @@ import { KeyServiceClient } from '../controllers/keyservice/client.ts';
 import { KubeClient, loadKubeConfig } from '../controllers/runtime/kube/client.ts';
 import { ApiError, describeError } from '../controllers/runtime/errors.ts';
 
-const run = promisify(execFile);
 const API_VERB: Record<string, string> = {
   apply: 'patch',
   patch: 'patch',
@@ -284,24 +279,8 @@ describe('RBAC from the chart', function () {
   it('lets the operator drive every kind under the chart ServiceAccount with no forbidden call and no unused grant', async function () {
     this.timeout(8 * 60_000);
     await ensureNamespace(ns);
-    const { helm, kubernetesVersion } = await binaries();
-    const { stdout } = await run(
-      helm,
-      [
-        'template',
-        'palisade',
-        path.join(REPO_ROOT, 'charts/palisade'),
-        '--namespace',
-        ns,
-        '--kube-version',
-        kubernetesVersion,
-      ],
-      {
-        env: { ...process.env, HELM_CACHE_HOME: os.tmpdir() },
-        maxBuffer: 16 << 20,
-      },
-    );
-    const docs = parseAllDocuments(stdout).map((d) => d.toJS() as { kind?: string } | null);
+    const { kubernetesVersion } = await binaries();
+    const docs = await renderChart(ns, ['--kube-version', kubernetesVersion]);
     const rbac = docs.filter(
       (d) =>
         d &&
@@ -323,10 +302,7 @@ describe('RBAC from the chart', function () {
       input: [...rbac, ...guards].map((d) => JSON.stringify(d)).join('\n'),
     });
     assert.equal(applied.code, 0, applied.stderr);
-    const deployment = docs.find((d) => d?.kind === 'Deployment') as {
-      spec: { template: { spec: { containers: { args: string[] }[] } } };
-    };
-    const chartArgs = (deployment.spec.template.spec.containers[0]?.args ?? []).filter(
+    const chartArgs = (operatorContainer(docs)?.args ?? []).filter(
       (a) => a.startsWith('--namespace-role=') || a.startsWith('--service-account='),
     );
     assert.equal(chartArgs.length, 2, 'the chart tells the operator which role to bind, to whom');
