@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KubeObject, Secret } from '../controllers/runtime/kube/types.ts';
 import { deleteTenants, kube, tenantManifest, uniqueName } from './support/cluster.ts';
 import { eventually } from './support/operator.ts';
 import { mountSecret, startMessaging, stopMessaging, type MessagingEnv } from './messaging.support.ts';
+import { scratchDir } from '../hack/controlplane/proc.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -56,7 +55,7 @@ describe('Reference agent: heartbeats over TLS make a ClusterAgent Connected', f
       () => kube().get<Secret>({ kind: 'Secret', name: 'edge-nats-creds', namespace: ns }),
       60_000,
     );
-    const dir = await mountSecret(secret, await mkdtemp(path.join(os.tmpdir(), 'palisade-agent-')));
+    const dir = await mountSecret(secret, await scratchDir('palisade-agent-'));
     agent = spawn(
       process.execPath,
       [path.join(repo, 'agent/main.ts'), '--secret-dir', dir, '--server', env.server, '--interval', '1s'],

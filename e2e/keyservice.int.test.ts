@@ -5,8 +5,7 @@
  * rotation; destroyBelowVersion ends it with a clear error.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { status } from '@grpc/grpc-js';
 import type { KeyAccessPolicy, TenantKey } from '../crds/v1alpha1/index.ts';
@@ -26,6 +25,7 @@ import {
 import { eventually, freePort, startOperator, type OperatorProcess } from './support/operator.ts';
 import { eventuallyKey, rand, ready, tenantKey } from './support/tenantkeys.ts';
 import { startMessaging, stopMessaging, type MessagingEnv } from './messaging.support.ts';
+import { scratchDir } from '../hack/controlplane/proc.ts';
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -80,7 +80,7 @@ describe('Key service: tenant data through Palisade, allowed by KeyAccessPolicie
 
   before(async function () {
     this.timeout(3 * 60_000);
-    dir = await mkdtemp(path.join(os.tmpdir(), 'palisade-keys-'));
+    dir = await scratchDir('palisade-keys-');
     port = await freePort();
     env = await startMessaging(ns, 'keys', { PALISADE_ROOT_RETIRE_GRACE_MS: '1000' }, undefined, undefined, [
       `--keyservice-address=127.0.0.1:${port}`,

@@ -6,8 +6,7 @@
  * Messaging is on throughout.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runCli } from '../controllers/cli.ts';
 import { ensureInstallationKeys } from '../controllers/installation/keys.ts';
@@ -19,6 +18,7 @@ import { getTenant, kube, readyStatus, tenantManifest, uniqueName } from './supp
 import { eventually, startOperator, waitForControllers, type OperatorProcess } from './support/operator.ts';
 import { eventuallyKey, openData, rand, ready, sealData } from './support/tenantkeys.ts';
 import { startMessaging, stopMessaging, type MessagingEnv } from './messaging.support.ts';
+import { scratchDir } from '../hack/controlplane/proc.ts';
 
 const silentAudit = { record: () => undefined };
 
@@ -69,7 +69,7 @@ describe('Root key loss: no replacement, reported everywhere, repaired by restor
     ).items.map((s) => s.metadata.name);
 
   before(async function () {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'palisade-loss-'));
+    dir = await scratchDir('palisade-loss-');
     await writeFile(path.join(dir, 'pass'), 'correct horse battery staple\n', { mode: 0o600 });
   });
 

@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TenantKey } from '../crds/v1alpha1/index.ts';
@@ -37,6 +36,7 @@ import {
   tenantKey,
   unwrapEveryVersion,
 } from './support/tenantkeys.ts';
+import { scratchDir } from '../hack/controlplane/proc.ts';
 
 const OPERATOR_NS = 'palisade-system';
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -129,7 +129,7 @@ describe('Disaster recovery with messaging on: backup â†’ fresh control plane â†
   let installationID = '';
 
   before(async function () {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'palisade-dr-'));
+    dir = await scratchDir('palisade-dr-');
     await writeFile(path.join(dir, 'pass'), 'correct horse battery staple\n', { mode: 0o600 });
   });
 

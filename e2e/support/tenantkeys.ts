@@ -2,8 +2,7 @@
 // cannot interfere), the operator's controllers in-process with a controllable clock, and checks that
 // read key material the way the platform would (controllers/keyservice/tenantdata.ts).
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Tenant, TenantKey } from '../../crds/v1alpha1/index.ts';
@@ -26,6 +25,7 @@ import {
 import { foundSecret, unwrapVersion } from '../../controllers/tenantkey/verify.ts';
 import { startControlPlane, type ControlPlane } from '../../hack/controlplane/index.ts';
 import { TenantNamespaceAccess } from '../../controllers/tenant/access.ts';
+import { scratchDir } from '../../hack/controlplane/proc.ts';
 
 export const rand = (n: number) => new Uint8Array(randomBytes(n));
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -56,7 +56,7 @@ export async function startInProcessOperator(o: {
 }): Promise<InProcessOperator> {
   let offset = 0;
   const env = { now: () => new Date(Date.now() + offset), rand };
-  const auditFile = path.join(await mkdtemp(path.join(os.tmpdir(), 'palisade-audit-')), 'audit.log');
+  const auditFile = path.join(await scratchDir('palisade-audit-'), 'audit.log');
   const mgr = new Manager({
     kubeconfig: o.kubeconfig,
     namespace: o.namespace,

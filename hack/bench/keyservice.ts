@@ -24,7 +24,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -41,6 +40,7 @@ import { keyServiceMetrics } from '../../controllers/keyservice/metrics.ts';
 import { startWorld } from '../../controllers/keyservice/testdata/world.ts';
 import { createAuditLog } from '../../controllers/runtime/log.ts';
 import { cpuSecondsOf } from './support.ts';
+import { scratchDir } from '../controlplane/proc.ts';
 
 const { values } = parseArgs({
   options: {
@@ -99,7 +99,7 @@ function gcPauses(): () => { totalMs: number; longestMs: number } {
 
 /** The server side: prints `{ port, ca }` on stdout, serves until stdin closes. */
 async function serve(): Promise<void> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'palisade-bench-keyservice-'));
+  const dir = await scratchDir('palisade-bench-keyservice-');
   const pauses = gcPauses();
   const w = await startWorld({
     tenants: ['bench'],

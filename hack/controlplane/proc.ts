@@ -6,7 +6,9 @@
 // when no handler of ours can run) it terminates the binary and removes its scratch directories.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, rmSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 
 const WATCHDOG = `
 parent=$1 scratch=$2; shift 2
@@ -142,6 +144,17 @@ const scratchDirs = new Set<string>();
 
 export function registerScratch(dir: string): void {
   scratchDirs.add(dir);
+}
+
+/**
+ * A new directory under the system's temporary one, removed when this process exits: tests and benches
+ * write credentials, backups and audit logs there, which must not pile up in /tmp run after run.
+ */
+export async function scratchDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  installExitHandlers();
+  registerScratch(dir);
+  return dir;
 }
 
 export function releaseScratch(dir: string): void {
