@@ -146,9 +146,9 @@ const INVALID: [string, Obj, RegExp][] = [
     /spec\.rotationTrigger: Too long/,
   ],
   [
-    'a TenantKey name longer than a label value',
-    namespaced('TenantKey', {}, 'k'.repeat(64)),
-    /TenantKey name must be at most 63 characters/,
+    "a TenantKey name too long for its keystore entries' label",
+    namespaced('TenantKey', {}, 'k'.repeat(31)),
+    /TenantKey name must be at most 30 characters/,
   ],
   // ClusterAgent
   ['a ClusterAgent without spec', agent(), /spec: Required value/],

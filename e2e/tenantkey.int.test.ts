@@ -99,6 +99,18 @@ describe('TenantKey (controllers in-process, private control plane, injectable c
     );
   });
 
+  it('gives a TenantKey of the longest name the CRD allows (30 characters) its versions', async function () {
+    // Its keystore entries are labelled palisade-key-<uid>-<name>-v<N>: a longer name made every create fail.
+    const ns = uniqueName('tenant-k');
+    await tenantNamespace(client, ns);
+    const name = 'long-'.padEnd(30, 'k');
+    await client.apply(tenantKey(ns, name, {}));
+    await eventuallyKey(client, ns, name, (k) => ready(k) && k.status?.currentVersion === 1, 'v1');
+    await client.apply(tenantKey(ns, name, { rotationTrigger: 'rotate-1' }));
+    await eventuallyKey(client, ns, name, (k) => ready(k) && k.status?.currentVersion === 2, 'v2');
+    assert.equal((await versionSecrets(client, ns, name)).length, 2);
+  });
+
   it('rotates exactly once per rotationTrigger change, never for the initial trigger', async function () {
     const { ns } = await newKey({ rotationTrigger: 'initial' });
     assert.equal((await versionSecrets(client, ns, 'k')).length, 1, 'the initial trigger does not rotate');

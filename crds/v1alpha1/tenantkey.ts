@@ -205,14 +205,17 @@ export const tenantKeyCRD = customResourceDefinition<TenantKey>({
   description:
     "A versioned data key of one tenant, in the tenant's namespace (a Tenant's spec.namespace). Key " +
     "versions are stored wrapped by the root key in Palisade's keystore (the operator's namespace), never " +
-    'in status. The name is at most 63 characters: it becomes a label value on the keystore entries.',
+    "in status. The name is at most 30 characters: its versions' keystore entries are labelled " +
+    '`palisade-key-<tenant UID>-<name>-v<version>`, and a label value holds at most 63.',
   spec,
   status,
   rules: [
     {
-      rule: 'self.metadata.name.size() <= 63',
+      // NB: 28 characters of prefix and UID, the name, "-v" and the version's digits: 30 leaves room for
+      // 99,999 versions.
+      rule: 'self.metadata.name.size() <= 30',
       message:
-        'TenantKey name must be at most 63 characters (it labels the keystore entries of its versions)',
+        'TenantKey name must be at most 30 characters (palisade-key-<tenant UID>-<name>-v<version> labels the keystore entries of its versions, and a label value holds at most 63)',
     },
   ],
   printerColumns: [
