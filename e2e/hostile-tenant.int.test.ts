@@ -18,7 +18,7 @@ import {
   tenantManifest,
   uniqueName,
 } from './support/cluster.ts';
-import { eventually } from './support/operator.ts';
+import { eventually, startOperator, waitForControllers } from './support/operator.ts';
 import { versionSecrets } from './support/tenantkeys.ts';
 import { bindingManifest } from './support/certificates.ts';
 import {
@@ -265,6 +265,56 @@ subjects: [{ kind: ServiceAccount, name: editor, namespace: ${nsA} }]
     // The planted look-alikes were neither read nor touched.
     for (const n of ['palisade-nats-account', 'palisade-nats-revocations', 'palisade-key-planted'])
       assert.ok(await kube().get({ kind: 'Secret', name: n, namespace: nsA }), `${n} is left alone`);
+
+    // A restart: the moves from the layout before the keystore completed at the first start, so they read
+    // none of this again — not the look-alikes, nor a malformed revocation list and agent record that
+    // made every start fail when they did.
+    await editor.create(
+      planted(
+        'evil-nats-creds',
+        { 'palisade.dev/component': 'nats-agent-credentials', 'palisade.dev/cluster-agent': 'Evil' },
+        {
+          'palisade.dev/nats-user': bUser,
+          'palisade.dev/credentials-version': '1',
+          'palisade.dev/credentials-issued-at': '2026-01-01T00:00:00Z',
+        },
+        {},
+      ),
+    );
+    await editor.update({
+      ...((await editor.get<Secret>({
+        kind: 'Secret',
+        name: 'palisade-nats-revocations',
+        namespace: nsA,
+      })) as Secret),
+      data: { 'revocations.json': Buffer.from(JSON.stringify({ UX: null })).toString('base64') },
+    });
+    const layout = await kube().get<KubeObject & { data?: Record<string, string> }>({
+      kind: 'ConfigMap',
+      name: 'palisade-layout',
+      namespace: operatorNs,
+    });
+    assert.deepEqual(Object.keys(layout?.data ?? {}).sort(), ['agents', 'keystore'], 'both moves recorded');
+    await env.op.stop();
+    env.op = await startOperator({
+      kubeconfig: testEnv().kubeconfig,
+      namespace: operatorNs,
+      identity: 'hostile-suite-restarted',
+      args: [`--nats-url=${env.server}`],
+    });
+    await waitForControllers(env.op, 60_000);
+    assert.doesNotMatch(env.op.output(), /earlier layout|start-up task failed/);
+    for (const n of [
+      'palisade-nats-account',
+      'palisade-nats-revocations',
+      'palisade-key-planted',
+      'evil-nats-creds',
+    ])
+      assert.ok(
+        await kube().get({ kind: 'Secret', name: n, namespace: nsA }),
+        `${n} is left alone after a restart`,
+      );
+    assert.equal(await agentConnects(env, credsB), true, "tenant B's agent still connects after a restart");
   });
 
   it("gets no internal-CA certificate for Palisade's, the cluster's or tenant B's names", async function () {

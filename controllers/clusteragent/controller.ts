@@ -20,6 +20,7 @@ import type { Manager } from '../runtime/manager.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import { COMPONENT_LABEL } from '../runtime/objects.ts';
 import { AgentCondition, AgentReason } from './conditions.ts';
+import { moveCompleted, recordMoveCompleted } from '../keystore/layout.ts';
 import { migrateAgentRecords } from './migrate.ts';
 import { clusterAgentKind } from './reconcile.ts';
 import { PAIRING_CODE_COMPONENT, type PairingDeps } from './pairing.ts';
@@ -49,8 +50,17 @@ export function setupClusterAgentController(mgr: Manager, o: AgentControllerOpti
   mgr.addStartupTask('clusteragent-migration', async () => {
     // NB: an earlier layout kept agents' records in their namespaces, which hold ClusterAgents and so are
     // watched (followed below); their caches must be whole before the move reads them.
+    // NB: once, not at every start: the Secrets it reads are tenant-writable (keystore/layout.ts).
+    if (await moveCompleted(mgr.client, o.keystore.namespace, 'agents')) return;
     await awaitReadableNamespaces(o.secrets, mgr.client);
-    await migrateAgentRecords({ keystore: o.keystore, secrets: o.secrets, audit: mgr.audit, now: o.env.now });
+    await migrateAgentRecords({
+      keystore: o.keystore,
+      secrets: o.secrets,
+      audit: mgr.audit,
+      log: mgr.log,
+      now: o.env.now,
+    });
+    await recordMoveCompleted(mgr.client, o.keystore.namespace, 'agents', o.env.now());
   });
   const agents = mgr.informer<ClusterAgent>('ClusterAgent');
   // A ClusterAgent's namespace holds its credentials and pairing code: Palisade's Secrets are read there.

@@ -3,6 +3,7 @@ import { isNotFound } from '../runtime/errors.ts';
 import { awaitReadableNamespaces, type NamespacedInformer } from '../runtime/namespaced.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import type { Manager } from '../runtime/manager.ts';
+import { moveCompleted, recordMoveCompleted } from './layout.ts';
 import { migrateToKeystore } from './migrate.ts';
 import { setupRootKeyRetirement } from './retire.ts';
 import { setupKeystoreRewrap } from './rewrap.ts';
@@ -32,6 +33,7 @@ export function setupKeystore(
       if (!isNotFound(e)) throw e;
     });
   mgr.addStartupTask('keystore-migration', async () => {
+    const completed = await moveCompleted(mgr.client, o.keystore.namespace, 'keystore');
     // NB: an earlier layout's keys may be in any tenant namespace (a start that crashed mid-move left some
     // behind), so every managed namespace's Secrets are read while the move runs, not only those where
     // Palisade keeps Secrets now (mgr.secretHolders).
@@ -56,7 +58,9 @@ export function setupKeystore(
         audit: mgr.audit,
         now: o.now,
         watchNamespaces,
+        recordsOnly: completed,
       });
+      if (!completed) await recordMoveCompleted(mgr.client, o.keystore.namespace, 'keystore', o.now());
     } finally {
       for (const ns of held) mgr.secretHolders.hold(ns, MIGRATION_HOLD, false);
     }

@@ -35,11 +35,21 @@ export const ALL_USERS = '*';
 
 export function readRevocations(secret: Secret | undefined): RevocationEntries {
   if (!secret?.data?.[KEY]) return {};
+  let parsed: unknown;
   try {
-    return JSON.parse(secretText(secret, KEY)) as RevocationEntries;
+    parsed = JSON.parse(secretText(secret, KEY));
   } catch {
     return {};
   }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return {};
+  // NB: an entry of another shape is dropped, not trusted: the list an upgrade moves was tenant-writable.
+  const out: RevocationEntries = {};
+  for (const [user, e] of Object.entries(parsed as Record<string, unknown>)) {
+    const { at, exp } = (typeof e === 'object' && e !== null ? e : {}) as Record<string, unknown>;
+    if (!Number.isFinite(at) || (exp !== undefined && !Number.isFinite(exp))) continue;
+    out[user] = { at: at as number, ...(exp !== undefined ? { exp: exp as number } : {}) };
+  }
+  return out;
 }
 
 /** The account claim's `revocations`: every entry not yet past its expiry. */
