@@ -114,11 +114,15 @@ export class TenantNamespaceAccess {
     }
   }
 
-  /** Drops the Secret rights in `namespace` (a retained tenant's: Palisade manages it no more). */
+  /**
+   * Drops the Secret rights in `namespace` (a retained tenant's: Palisade manages it no more). NB: not
+   * managed first, then unbound: the other way round, a reconcile in between still took the namespace for
+   * managed and met 403 Forbidden (a CertificateBinding there, enqueued by the Tenant's deletion).
+   */
   async revoke(namespace: string): Promise<void> {
+    this.o.namespaces.remove(namespace);
     if (this.o.role) {
       await this.o.client.delete({ kind: 'RoleBinding', name: ACCESS_ROLEBINDING, namespace });
     }
-    this.o.namespaces.remove(namespace);
   }
 }

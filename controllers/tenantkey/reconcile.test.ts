@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import type { TenantKey, TenantKeySpec } from '../../crds/v1alpha1/index.ts';
 import { fingerprint, keyId, tenantKeyBinding } from '../crypto/index.ts';
+import { RETAINED_LABEL, tenantRecordName } from '../keystore/entries.ts';
 import { tenantRecordSecret } from '../keystore/tenants.ts';
 import { fakeInstallation, OPERATOR_NAMESPACE } from '../keystore/testing/installation.ts';
 import type { Secret } from '../runtime/kube/types.ts';
@@ -159,6 +160,35 @@ describe('TenantKey (reconcile driver, in-memory API server)', () => {
     assert.equal(tk?.status?.lastRotationTrigger, 'two');
     assert.deepEqual(w.events.reasons, ['Normal/KeyGenerated', 'Normal/KeyRotated']);
     assert.deepEqual(w.audit.actions, ['tenantkey.generate', 'tenantkey.rotate']);
+  });
+
+  it('generates, rotates and destroys nothing while its Tenant is deleted with Retain, and goes on once it is back', async () => {
+    const w = await keyWorld();
+    await w.create('data', { rotationTrigger: 'one' });
+    await w.reconcile('data');
+    const record = { kind: 'Secret', name: tenantRecordName(NS), namespace: OPERATOR_NAMESPACE };
+    const label = `/metadata/labels/${RETAINED_LABEL.replace('/', '~1')}`;
+    await w.client.jsonPatch(record, [{ op: 'add', path: label, value: 'true' }]);
+    w.flush();
+    // The namespace's editors still hold their rights: a rotation and a destroy asked for meanwhile.
+    await w.create('fresh');
+    await w.edit('data', { rotationTrigger: 'two' });
+    await w.reconcile('data');
+    await w.reconcile('fresh');
+    assert.equal((await w.versions('data')).length, 1);
+    assert.equal((await w.versions('fresh')).length, 0);
+    const held = await w.get('data');
+    assert.ok(conditions(held).includes('Ready=False/TenantNotFound'), conditions(held).join(', '));
+    const ready = held?.status?.conditions?.find((c) => c.type === 'Ready');
+    assert.match(ready?.message ?? '', /deletionPolicy Retain kept its keys/);
+    assert.equal((await w.get('data'))?.status?.versions?.length, 1, 'status still lists the kept version');
+
+    await w.client.jsonPatch(record, [{ op: 'remove', path: label }]);
+    w.flush();
+    await w.reconcile('data');
+    await w.reconcile('fresh');
+    assert.equal((await w.versions('data')).length, 2, 'the rotation asked for goes ahead');
+    assert.equal((await w.versions('fresh')).length, 1);
   });
 
   it('destroys every wrap of the versions below destroyBelowVersion, and status remembers them', async () => {

@@ -41,7 +41,8 @@ export function tenantKeyKind(d: TenantKeyDeps): Kind<TenantKey, TenantKeyStatus
 async function reconcileTenantKey(d: TenantKeyDeps, tk: TenantKey): Promise<Outcome<TenantKeyStatus>> {
   const ns = tk.metadata.namespace ?? '';
   // NB: the tenant comes from Palisade's own record of which tenant owns this namespace, never from labels.
-  const tenantUID = tenantOfNamespace(d.keystore, ns)?.uid;
+  const record = tenantOfNamespace(d.keystore, ns);
+  const tenantUID = record?.uid;
   if (!tenantUID) {
     const message = `namespace ${ns} belongs to no Tenant; TenantKeys live in a tenant's namespace (a Tenant's spec.namespace)`;
     return {
@@ -51,6 +52,15 @@ async function reconcileTenantKey(d: TenantKeyDeps, tk: TenantKey): Promise<Outc
   }
   const found = d.keystore.find(IndexKey.key(tenantUID, tk.metadata.name));
   const versions = groupVersions(found.map(foundSecret));
+  // NB: the namespace outlives a Tenant deleted with Retain, and so do its editors' rights there: its keys
+  // stay exactly as they were (nothing generated, rotated or destroyed) until a Tenant adopts them.
+  if (record.retained) {
+    const message = `Tenant ${record.tenant}, which owned namespace ${ns}, was deleted (deletionPolicy Retain kept its keys): no version is generated, rotated or destroyed unless Tenant ${record.tenant} is created again`;
+    return {
+      status: report(d, tk, tenantUID, versions, notReady(TenantKeyReason.TenantNotFound, message)),
+      requeueAfterMs: NO_TENANT_RECHECK_MS,
+    };
+  }
   const held = new Set(d.keystore.rootKeys.versions().map((r) => r.version));
   const secretOf = (name: string) => d.keystore.get(name);
   const { problems } = unwrapAll(tk, tenantUID, versions, secretOf, d.keystore.rootKeys.lookup, held);
