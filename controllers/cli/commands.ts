@@ -148,9 +148,11 @@ export async function restore(c: CommandContext): Promise<void> {
       (r.mode === 'repair'
         ? `repaired installation ${r.installationID ?? ''}: only missing installation keys were created; ` +
           `the keystore was left as it is (not restored: ${r.skipped.length} Secrets)\n`
-        : r.recordCreated
-          ? `installation record restored (installation ${r.installationID ?? ''})\n`
-          : '') +
+        : r.mode === 'resume'
+          ? `finished an earlier restore of installation ${r.installationID ?? ''} that had stopped part-way\n`
+          : r.recordCreated
+            ? `installation record restored (installation ${r.installationID ?? ''})\n`
+            : '') +
       (verdict.kind === 'lost'
         ? `still missing, the operator keeps waiting: ${verdict.problems.map((p) => p.message).join('; ')}\n`
         : 'the installation keys are complete: the operator proceeds (no restart needed)\n'),

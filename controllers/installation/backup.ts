@@ -12,12 +12,14 @@
  * it was, `immutable` flag included.
  *
  * Restore is create-only. Into a namespace without an installation record (a fresh cluster) it restores
- * everything, the record first; a Secret already present with the same content is left alone, one with
+ * everything, the record first and the root key versions last; a Secret already present with the same
+ * content is left alone, one with
  * different content makes the whole restore refuse before anything is written. Into a namespace whose
  * record exists (an installation that lost a key) it repairs: the backup must be of that installation
  * (same installation ID, same key IDs), only missing installation keys are created, and the keystore is
  * left as it is now (what changed since the backup — rotations, rewraps, destroyed versions, revocations —
- * stays as it is).
+ * stays as it is). A fresh restore marks the record until it has written everything; found marked, a
+ * restore of the same backup finishes it as a fresh one (`resume`).
  */
 import { isDeepStrictEqual } from 'node:util';
 import {
@@ -145,8 +147,11 @@ export async function backupInstallation(o: {
 
 export interface RestoreResult {
   namespace: string;
-  /** `fresh`: no installation was there; `repair`: the backup's own installation, missing keys created. */
-  mode: 'fresh' | 'repair';
+  /**
+   * `fresh`: no installation was there; `resume`: a fresh restore of this backup that stopped part-way,
+   * finished; `repair`: the backup's own installation, missing keys created.
+   */
+  mode: 'fresh' | 'resume' | 'repair';
   installationID?: string;
   created: string[];
   present: string[];
@@ -172,9 +177,13 @@ export async function restoreInstallation(o: {
     throw new Error(`not an installation backup (format ${String(doc.format)})`);
   const namespace = o.namespace ?? doc.namespace;
   const backupRecord = doc.record === undefined ? undefined : parseRecord(doc.record);
-  const liveRecord = await readLiveRecord(o.client, namespace);
+  const live = await readLiveRecordObject(o.client, namespace);
+  const liveRecord = live?.record;
   if (liveRecord) sameInstallation(liveRecord, backupRecord, doc.secrets, namespace);
-  const mode = liveRecord ? 'repair' : 'fresh';
+  // NB: a fresh restore marks the record until its last key is written, so one that stopped part-way
+  // (an API error among thousands of creates) is finished by running it again, keystore included: no
+  // operator can have changed that keystore, since the root key comes last.
+  const mode = !liveRecord ? 'fresh' : live.restoring ? 'resume' : 'repair';
 
   const present: string[] = [];
   const skipped: string[] = [];
@@ -197,11 +206,13 @@ export async function restoreInstallation(o: {
       );
   }
   await o.client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
-  // NB: the record before the keys: an operator starting meanwhile then waits for them instead of
-  // taking the namespace for a fresh install.
+  // NB: the record before the keys, and the root key versions after everything else: an operator starting
+  // meanwhile waits for the root key instead of taking the namespace for a fresh install, and by then
+  // every tenant record and key version it will look for is there.
   const recordCreated = !liveRecord && backupRecord !== undefined;
   if (recordCreated && backupRecord) await createRecord(o.client, namespace, backupRecord);
-  for (const s of toCreate) {
+  const isRoot = (s: BackupSecret) => componentOf(s) === Component.RootKey;
+  for (const s of [...toCreate.filter((x) => !isRoot(x)), ...toCreate.filter(isRoot)]) {
     await o.client.create<Secret>({
       apiVersion: 'v1',
       kind: 'Secret',
@@ -211,6 +222,7 @@ export async function restoreInstallation(o: {
       data: s.data,
     });
   }
+  if (recordCreated || mode === 'resume') await finishRestoring(o.client, namespace);
   const installationID = (liveRecord ?? backupRecord)?.installationID;
   return {
     namespace,
@@ -223,11 +235,24 @@ export async function restoreInstallation(o: {
   };
 }
 
+/** On the record while a fresh restore writes the keys (removed after the last one). */
+const RESTORING_ANNOTATION = 'palisade.dev/restore-in-progress';
+
 async function readLiveRecord(client: KubeApi, namespace: string): Promise<InstallationRecord | undefined> {
+  return (await readLiveRecordObject(client, namespace))?.record;
+}
+
+async function readLiveRecordObject(
+  client: KubeApi,
+  namespace: string,
+): Promise<{ record: InstallationRecord; restoring: boolean } | undefined> {
   const cm = await client.get<ConfigMap>({ kind: 'ConfigMap', name: RECORD_CONFIGMAP, namespace });
   if (!cm) return undefined;
   try {
-    return parseRecord(cm.data?.[RECORD_KEY]);
+    return {
+      record: parseRecord(cm.data?.[RECORD_KEY]),
+      restoring: cm.metadata.annotations?.[RESTORING_ANNOTATION] !== undefined,
+    };
   } catch (e) {
     if (!(e instanceof DamagedRecordError)) throw e;
     throw new Error(
@@ -238,12 +263,23 @@ async function readLiveRecord(client: KubeApi, namespace: string): Promise<Insta
 }
 
 async function createRecord(client: KubeApi, namespace: string, record: InstallationRecord) {
+  const cm = recordConfigMap(namespace, record);
+  cm.metadata.annotations = { ...cm.metadata.annotations, [RESTORING_ANNOTATION]: 'true' };
   try {
-    await client.create(recordConfigMap(namespace, record));
+    await client.create(cm);
   } catch (e) {
     const now = await readLiveRecord(client, namespace);
     if (now?.installationID !== record.installationID) throw e;
   }
+}
+
+async function finishRestoring(client: KubeApi, namespace: string): Promise<void> {
+  const ref = { kind: 'ConfigMap', name: RECORD_CONFIGMAP, namespace };
+  const cm = await client.get<ConfigMap>(ref);
+  if (cm?.metadata.annotations?.[RESTORING_ANNOTATION] === undefined) return;
+  await client.jsonPatch(ref, [
+    { op: 'remove', path: `/metadata/annotations/${RESTORING_ANNOTATION.replace('/', '~1')}` },
+  ]);
 }
 
 function keyIdOf(base64: string | undefined): string {
