@@ -8,7 +8,6 @@ import {
   type RandomSource,
 } from '../crypto/index.ts';
 import type { RootKeyring } from '../installation/keyring.ts';
-import { isNotFound } from '../runtime/errors.ts';
 import { createOrAdopt } from '../runtime/reconciler.ts';
 import type { ObjectCache } from '../runtime/informer.ts';
 import type { KubeApi } from '../runtime/kube/api.ts';
@@ -189,13 +188,16 @@ export class Keystore {
   }
 
   /** Deletes entries by name with a UID precondition (never a same-named newer object). */
-  async delete(secrets: readonly Secret[]): Promise<void> {
+  async delete(secrets: readonly Secret[]): Promise<number> {
+    let deleted = 0;
     for (const s of secrets) {
-      await this.d.client.delete(
+      const now = await this.d.client.delete(
         { kind: 'Secret', name: s.metadata.name, namespace: this.namespace },
         s.metadata.uid ? { uid: s.metadata.uid } : {},
       );
+      if (now) deleted++;
     }
+    return deleted;
   }
 
   /**
@@ -244,19 +246,17 @@ export class Keystore {
     const older = sorted.filter((s) => s.metadata.name !== newest.metadata.name);
     let deleted = 0;
     for (const s of older) {
-      try {
-        await this.delete([s]);
+      if ((await this.delete([s])) === 1) {
         deleted++;
-      } catch (e) {
-        if (!isNotFound(e)) throw e;
-        // NB: a concurrent destroy of this slot (a TenantKey version below destroyBelowVersion) must not be
-        // undone by the wrap just made: when the wrap it was made from is already gone, the new one goes
-        // too. Only a wrap made by this call: an adopted one was made by an earlier run, which then
-        // deleted the source itself.
-        if (createdNow && s.metadata.name === current.metadata.name) {
-          await this.delete([newest]);
-          return writes + deleted + 1;
-        }
+        continue;
+      }
+      // NB: a concurrent destroy of this slot (a TenantKey version below destroyBelowVersion) must not be
+      // undone by the wrap just made: when the wrap it was made from is already gone, the new one goes
+      // too. Only a wrap made by this call: an adopted one was made by an earlier run, which then
+      // deleted the source itself.
+      if (createdNow && s.metadata.name === current.metadata.name) {
+        await this.delete([newest]);
+        return writes + deleted + 1;
       }
     }
     return writes + deleted;

@@ -349,6 +349,36 @@ describe('TenantKey (reconcile driver, in-memory API server)', () => {
     );
   });
 
+  it('takes back its own rewrap when the wrap it was made from is destroyed meanwhile', async () => {
+    const w = await keyWorld();
+    await w.create('data');
+    await w.reconcile('data');
+    const [v1] = (await w.versions('data')) as [Secret];
+    await rotateRootKey({
+      client: w.client,
+      namespace: OPERATOR_NAMESPACE,
+      rand: w.env.rand,
+      audit: w.audit,
+    });
+    await w.tick();
+    // A destroy of version 1 (destroyBelowVersion, another replica) lands between the rewrap's create of
+    // the wrap under root version 2 and its delete of the old wrap, which then finds it gone.
+    const other = w.server.client('palisade-other-replica');
+    const create = w.client.create.bind(w.client);
+    w.client.create = (async (o: Secret) => {
+      const made = await create(o);
+      if (o.metadata.name === `${v1.metadata.name}-r2`)
+        await other.delete({ kind: 'Secret', name: v1.metadata.name, namespace: OPERATOR_NAMESPACE });
+      return made;
+    }) as typeof w.client.create;
+    await w.keystore.rewrapSlot(v1.metadata.name, [v1]);
+    assert.deepEqual(
+      (await w.versions('data')).map((s) => s.metadata.name),
+      [],
+      'the destroyed version is not brought back by its rewrap',
+    );
+  });
+
   it('keeps RootKeyCurrent true to the keystore when a version fails to unwrap (not the last verdict before it)', async () => {
     const w = await keyWorld();
     await w.create('data', { rotationTrigger: 'a' });

@@ -39,6 +39,9 @@ export interface KubeApi {
   update<T extends KubeObject>(obj: T): Promise<T>;
   /** A JSON patch (RFC 6902); a failed `test` operation fails the whole patch with 422 Invalid. */
   jsonPatch<T extends KubeObject>(ref: ObjectRef, ops: readonly object[]): Promise<T>;
-  /** Deletes (or, while finalizers remain, marks for deletion); an object already gone is not an error. */
-  delete(ref: ObjectRef, opts?: DeleteOptions): Promise<void>;
+  /**
+   * Deletes (or, while finalizers remain, marks for deletion); an object already gone is not an error.
+   * Resolves to false when it was already gone (404), so a caller can tell that someone else deleted it.
+   */
+  delete(ref: ObjectRef, opts?: DeleteOptions): Promise<boolean>;
 }

@@ -120,7 +120,7 @@ export class KubeClient implements KubeApi {
   async delete(
     ref: Ref,
     opts: { uid?: string; propagationPolicy?: 'Foreground' | 'Background' | 'Orphan' } = {},
-  ): Promise<void> {
+  ): Promise<boolean> {
     const body = {
       kind: 'DeleteOptions',
       apiVersion: 'v1',
@@ -129,8 +129,9 @@ export class KubeClient implements KubeApi {
     };
     try {
       await this.call('delete', ref.kind, 'DELETE', this.path(ref), {}, body);
+      return true;
     } catch (e) {
-      if (e instanceof ApiError && e.code === 404) return;
+      if (e instanceof ApiError && e.code === 404) return false;
       throw e;
     }
   }

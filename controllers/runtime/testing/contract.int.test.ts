@@ -34,6 +34,8 @@ describe('the API contract, on the real apiserver', function () {
       };
     },
     // NB: not waited for: the namespace controller empties it in the background.
-    (t) => client('contract-setup').delete({ kind: 'Namespace', name: t.namespace }),
+    async (t) => {
+      await client('contract-setup').delete({ kind: 'Namespace', name: t.namespace });
+    },
   );
 });

@@ -304,11 +304,13 @@ class FakeClient implements KubeApi {
     return this.server.jsonPatch(this.fieldManager, ref, ops) as T;
   }
 
-  async delete(ref: ObjectRef, opts: DeleteOptions = {}): Promise<void> {
+  async delete(ref: ObjectRef, opts: DeleteOptions = {}): Promise<boolean> {
     try {
       this.server.delete(ref, opts);
+      return true;
     } catch (e) {
       if (!isNotFound(e)) throw e;
+      return false;
     }
   }
 }

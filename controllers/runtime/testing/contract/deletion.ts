@@ -36,14 +36,14 @@ export const DELETION_CASES: Cases = {
     await eventually(async () => assert.equal(await c.get(refOf(key)), undefined), t.settleMs);
   },
 
-  async 'delete honours a uid precondition, and deleting what is gone is not an error'(t) {
+  async 'delete honours a uid precondition, and deleting what is gone is not an error, but says so'(t) {
     const c = t.client(MANAGER);
     const cm = await c.create(configMap(t.namespace, 'del'));
     await assert.rejects(c.delete(refOf(cm), { uid: 'not-its-uid' }), CONFLICT);
     assert.ok(await c.get(refOf(cm)));
-    await c.delete(refOf(cm), { uid: cm.metadata.uid });
+    assert.equal(await c.delete(refOf(cm), { uid: cm.metadata.uid }), true);
     assert.equal(await c.get(refOf(cm)), undefined);
-    await c.delete(refOf(cm));
+    assert.equal(await c.delete(refOf(cm)), false, 'already gone');
     await assert.rejects(c.update(cm), { code: 404, reason: 'NotFound' });
   },
 
