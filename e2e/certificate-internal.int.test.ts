@@ -190,16 +190,11 @@ describe('CertificateBinding from the internal CA', function () {
     });
     assert.match(await opensslVerify(secretString(issued, 'tls.crt'), await bundle()), /: OK/);
     // A leaf of v1 that cannot be reissued yet (as if its binding's writes were failing): v1 must stay.
-    const straggler = tlsSecret(
-      'straggler',
-      ns,
-      { 'tls.crt': 'x' },
-      {
-        'app.kubernetes.io/managed-by': 'palisade',
-        'palisade.dev/ca-id': v1,
-      },
-    );
-    await kube().apply(straggler);
+    // A copy of a real one: the label alone (tenant-writable) keeps no CA.
+    const labels = { 'app.kubernetes.io/managed-by': 'palisade', 'palisade.dev/ca-id': v1 };
+    const leafOfV1 = secretString(await leafSecret('rot-a-tls'), 'tls.crt');
+    await kube().apply(tlsSecret('straggler', ns, { 'tls.crt': leafOfV1 }, labels));
+    await kube().apply(tlsSecret('label-only', ns, { 'tls.crt': 'x' }, labels));
     await kubectl([
       'annotate',
       'secret',

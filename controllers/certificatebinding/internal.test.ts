@@ -9,6 +9,7 @@ import {
   caPlan,
   caSecret,
   caVersions,
+  holdsLeafOf,
   issuingCA,
   RETIRED_ANNOTATION,
   ROTATE_ANNOTATION,
@@ -56,29 +57,67 @@ describe('the internal CA keeper (pure plan)', () => {
   const versions = (...secrets: Secret[]) => caVersions(secrets, NS);
 
   it('creates version 1 when there is no CA', () => {
-    assert.deepEqual(caPlan([], () => 0, T0).create, { version: 1, why: 'no internal CA yet' });
+    assert.deepEqual(caPlan([], () => false, T0).create, { version: 1, why: 'no internal CA yet' });
   });
 
   it('creates the next version when the active CA carries the rotate annotation', () => {
-    const plan = caPlan(versions(withAnnotations(v1, { [ROTATE_ANNOTATION]: 'true' })), () => 0, T0);
+    const plan = caPlan(versions(withAnnotations(v1, { [ROTATE_ANNOTATION]: 'true' })), () => false, T0);
     assert.equal(plan.create?.version, 2);
   });
 
   it('rotates automatically once 80% of the CA lifetime has passed, and waits until then', () => {
     const vs = versions(v1);
-    assert.equal(caPlan(vs, () => 0, new Date(T0.getTime() + 7_999 * H)).create, undefined);
-    assert.equal(caPlan(vs, () => 0, new Date(T0.getTime() + 7_999 * H)).recheckAfterMs, H);
-    assert.equal(caPlan(vs, () => 0, new Date(T0.getTime() + 8_000 * H)).create?.version, 2);
+    assert.equal(caPlan(vs, () => false, new Date(T0.getTime() + 7_999 * H)).create, undefined);
+    assert.equal(caPlan(vs, () => false, new Date(T0.getTime() + 7_999 * H)).recheckAfterMs, H);
+    assert.equal(caPlan(vs, () => false, new Date(T0.getTime() + 8_000 * H)).create?.version, 2);
   });
 
   it('keeps an older CA while a leaf still names it, and retires it once none does', () => {
     const vs = versions(v1, v2);
     const [old] = vs as [CAVersion];
-    assert.deepEqual(caPlan(vs, (id) => (id === old.keyId ? 1 : 0), T0).retire, []);
+    assert.deepEqual(caPlan(vs, (v) => v.keyId === old.keyId, T0).retire, []);
     assert.deepEqual(
-      caPlan(vs, () => 0, T0).retire.map((v) => v.version),
+      caPlan(vs, () => false, T0).retire.map((v) => v.version),
       [1],
     );
+  });
+
+  it('counts as a leaf of a CA only a Secret holding an unexpired certificate that CA signed', async () => {
+    const [ca1, ca2] = versions(v1, v2) as [CAVersion, CAVersion];
+    const leaf = (ca: CAVersion, notAfter: Date) =>
+      issueLeaf({ ca: ca.pair, dnsNames: ['svc.ns.svc'], notBefore: T0, notAfter, rand });
+    const holding = (pem: string): Secret => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'leaf', namespace: 'ns', labels: { 'palisade.dev/ca-id': ca1.keyId } },
+      data: { 'tls.crt': Buffer.from(pem).toString('base64') },
+    });
+    const current = await leaf(ca1, new Date(T0.getTime() + 100 * H));
+    assert.equal(holdsLeafOf(holding(current.certPem), ca1, T0), true);
+    assert.equal(holdsLeafOf(holding(current.certPem), ca2, T0), false, 'another CA signed it');
+    assert.equal(
+      holdsLeafOf(holding(current.certPem), ca1, new Date(T0.getTime() + 101 * H)),
+      false,
+      'expired',
+    );
+    // The label alone, as a tenant can write it in its own namespace: no certificate, or not a certificate.
+    assert.equal(holdsLeafOf(holding('x'), ca1, T0), false);
+    assert.equal(holdsLeafOf({ ...holding(''), data: {} }, ca1, T0), false);
+    // A look-alike CA: the same subject as version 1, another key.
+    const lookalike = await createCA({
+      subject: 'CN=FAKE test v1',
+      notBefore: T0,
+      notAfter: new Date(T0.getTime() + 10_000 * H),
+      rand,
+    });
+    const forged = await issueLeaf({
+      ca: lookalike,
+      dnsNames: ['svc.ns.svc'],
+      notBefore: T0,
+      notAfter: new Date(T0.getTime() + 100 * H),
+      rand,
+    });
+    assert.equal(holdsLeafOf(holding(forged.certPem), ca1, T0), false, 'same issuer name, another key');
   });
 
   it('bundles the active CA first and every older CA not retired', () => {

@@ -118,15 +118,33 @@ export interface CAPlan {
   recheckAfterMs?: number;
 }
 
-/** What the CA keeper should do; `leavesOf(keyId)` counts leaf Secrets issued by a CA. */
+/**
+ * Whether `s` holds a certificate `ca` signed that has not expired. Only such a Secret keeps an older CA
+ * in the bundle: the `palisade.dev/ca-id` label alone is writable by a tenant in its own namespace, and a
+ * Secret carrying nothing but the label kept a rotated-out CA trusted for as long as it stayed.
+ */
+export function holdsLeafOf(s: Secret | undefined, ca: CAVersion, now: Date): boolean {
+  const pem = s ? secretText(s, 'tls.crt') : undefined;
+  if (!pem) return false;
+  try {
+    const leaf = new X509Certificate(pem);
+    return (
+      leaf.checkIssued(ca.cert) && leaf.verify(ca.cert.publicKey) && Date.parse(leaf.validTo) > now.getTime()
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** What the CA keeper should do; `hasLeaves(ca)` says whether a leaf Secret still holds a certificate of `ca`. */
 export function caPlan(
   versions: readonly CAVersion[],
-  leavesOf: (keyId: string) => number,
+  hasLeaves: (ca: CAVersion) => boolean,
   now: Date,
 ): CAPlan {
   const active = activeCA(versions);
   if (!active) return { create: { version: 1, why: 'no internal CA yet' }, retire: [] };
-  const retire = versions.filter((v) => v !== active && !v.retired && leavesOf(v.keyId) === 0);
+  const retire = versions.filter((v) => v !== active && !v.retired && !hasLeaves(v));
   const due = autoRotationAt(active);
   if (active.rotateRequested) {
     return { create: { version: active.version + 1, why: `rotation requested on ${active.name}` }, retire };
@@ -234,11 +252,11 @@ export async function reconcileCA(
   d: CADeps & {
     secrets: ObjectCache<Secret>;
     bundles: Informer<ConfigMap>;
-    leavesOf: (keyId: string) => number;
+    hasLeaves: (ca: CAVersion) => boolean;
   },
 ): Promise<{ requeueAfterMs?: number }> {
   const versions = caVersions(d.secrets.list(d.namespace), d.namespace);
-  const plan = caPlan(versions, d.leavesOf, d.now());
+  const plan = caPlan(versions, d.hasLeaves, d.now());
   if (plan.create) {
     await createCAVersion(d, plan.create.version, plan.create.why);
     return {}; // the new Secret's event brings the keeper back with it in the cache

@@ -3,7 +3,14 @@ import type { Env } from '../runtime/env.ts';
 import type { ConfigMap, Secret } from '../runtime/kube/types.ts';
 import type { Manager } from '../runtime/manager.ts';
 import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../runtime/objects.ts';
-import { CA_BUNDLE_COMPONENT, CA_BUNDLE_CONFIGMAP, ensureInternalCA, isCASecret, reconcileCA } from './ca.ts';
+import {
+  CA_BUNDLE_COMPONENT,
+  CA_BUNDLE_CONFIGMAP,
+  ensureInternalCA,
+  holdsLeafOf,
+  isCASecret,
+  reconcileCA,
+} from './ca.ts';
 import { INSTALLATION_CERT_LABEL, reconcileInstallationCerts } from './installationcerts.ts';
 import { CA_ID_LABEL } from './leaf.ts';
 
@@ -49,7 +56,12 @@ export function setupInternalCA(mgr: Manager, env: Env): void {
         ...caDeps,
         secrets,
         bundles,
-        leavesOf: (id) => secrets.byIndex(CA_ID_INDEX, id).length,
+        // NB: stops at the first leaf found (a rotation reissues leaves one event at a time).
+        hasLeaves: (ca) =>
+          secrets.byIndex(CA_ID_INDEX, ca.keyId).some((key) => {
+            const [namespace, name] = key.split('/') as [string, string];
+            return holdsLeafOf(secrets.get(name, namespace), ca, env.now());
+          }),
       });
     },
   });
