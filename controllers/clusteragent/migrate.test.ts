@@ -3,13 +3,17 @@
 // (it runs before any controller, at every start).
 import assert from 'node:assert/strict';
 import { agentRecordName, revocationsName } from '../keystore/entries.ts';
-import { tenantRecordSecret } from '../keystore/tenants.ts';
-import { fakeInstallation, OPERATOR_NAMESPACE } from '../keystore/testing/installation.ts';
+import {
+  fakeInstallation,
+  fakeTenant,
+  OPERATOR_NAMESPACE,
+  plantAsTenant,
+} from '../keystore/testing/installation.ts';
 import { readRevocations } from '../nats/revocations.ts';
 import { NATS_SECRETS, NatsComponent } from '../nats/secrets.ts';
 import { ApiError } from '../runtime/errors.ts';
 import type { Secret } from '../runtime/kube/types.ts';
-import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../runtime/objects.ts';
+import { COMPONENT_LABEL } from '../runtime/objects.ts';
 import { AGENT_LABEL } from '../keystore/entries.ts';
 import { Annotation } from './conditions.ts';
 import { migrateAgentRecords } from './migrate.ts';
@@ -22,35 +26,16 @@ const USER_B = `U${'B'.repeat(55)}`;
 
 async function world() {
   const w = await fakeInstallation();
-  await w.client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
-  await w.keystore.createOnce(
-    tenantRecordSecret({
-      namespace: NS,
-      keystoreNamespace: OPERATOR_NAMESPACE,
-      uid: UID,
-      tenant: 'acme',
-      created: w.env.now().toISOString(),
-    }),
-  );
-  w.namespaces.add(NS);
-  await w.tick();
+  await fakeTenant(w, { namespace: NS, uid: UID, tenant: 'acme', watch: true });
   const warnings: string[] = [];
   const log = { ...w.log, warn: (msg: string) => void warnings.push(msg) };
-  const tenant = w.server.client('tenant-editor');
-  const plant = async (name: string, labels: Record<string, string>, o: Partial<Secret> = {}) => {
-    await tenant.create({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: {
-        name,
-        namespace: NS,
-        labels: { [MANAGED_BY_LABEL]: MANAGED_BY, ...labels },
-        ...(o.metadata?.annotations ? { annotations: o.metadata.annotations } : {}),
-      },
+  const plant = (name: string, labels: Record<string, string>, o: Partial<Secret> = {}) =>
+    plantAsTenant(w, NS, {
+      name,
+      labels,
+      ...(o.metadata?.annotations ? { annotations: o.metadata.annotations } : {}),
       ...(o.data ? { data: o.data } : {}),
-    } as Secret);
-    await w.tick();
-  };
+    });
   return {
     ...w,
     warnings,

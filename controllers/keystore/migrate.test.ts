@@ -7,7 +7,7 @@ import type { Tenant } from '../../crds/v1alpha1/index.ts';
 import { tenantKeyBinding } from '../crypto/index.ts';
 import { ApiError } from '../runtime/errors.ts';
 import type { ConfigMap, Secret } from '../runtime/kube/types.ts';
-import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, TENANT_UID_LABEL } from '../runtime/objects.ts';
+import { COMPONENT_LABEL, TENANT_UID_LABEL } from '../runtime/objects.ts';
 import {
   KEY_UID_LABEL,
   keyVersionSlot,
@@ -20,8 +20,7 @@ import {
 import { LAYOUT_CONFIGMAP, moveCompleted, recordMoveCompleted } from './layout.ts';
 import { LegacyComponent, migrateToKeystore } from './migrate.ts';
 import { accountSeedBinding, WRAPPED_DATA_KEY } from './store.ts';
-import { tenantRecordSecret } from './tenants.ts';
-import { fakeInstallation, OPERATOR_NAMESPACE } from './testing/installation.ts';
+import { fakeInstallation, fakeTenant, OPERATOR_NAMESPACE, plantAsTenant } from './testing/installation.ts';
 
 const UID = '0123456789ab';
 const NS = 'tenant-acme';
@@ -29,22 +28,10 @@ const KEY_UID = 'key-uid-1';
 
 async function world() {
   const w = await fakeInstallation();
-  await w.client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
-  await w.keystore.createOnce(
-    tenantRecordSecret({
-      namespace: NS,
-      keystoreNamespace: OPERATOR_NAMESPACE,
-      uid: UID,
-      tenant: 'acme',
-      created: w.env.now().toISOString(),
-    }),
-  );
-  w.namespaces.add(NS);
-  await w.tick();
+  await fakeTenant(w, { namespace: NS, uid: UID, tenant: 'acme', watch: true });
   const tenants = await w.cache<Tenant>('Tenant');
   const warnings: string[] = [];
   const log = { ...w.log, warn: (msg: string) => void warnings.push(msg), info: () => undefined };
-  const tenant = w.server.client('tenant-editor');
   return {
     ...w,
     warnings,
@@ -79,25 +66,19 @@ async function world() {
       w.client.get<Secret>({ kind: 'Secret', name, namespace: OPERATOR_NAMESPACE }),
   };
 
-  async function plant(
+  function plant(
     name: string,
     component: string,
     wrappedBase64: string,
     labels: Record<string, string>,
     extra: { dataKey?: string; annotations?: Record<string, string> } = {},
   ) {
-    await tenant.create({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: {
-        name,
-        namespace: NS,
-        labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [COMPONENT_LABEL]: component, ...labels },
-        ...(extra.annotations ? { annotations: extra.annotations } : {}),
-      },
+    return plantAsTenant(w, NS, {
+      name,
+      labels: { [COMPONENT_LABEL]: component, ...labels },
+      ...(extra.annotations ? { annotations: extra.annotations } : {}),
       data: { [extra.dataKey ?? 'wrapped']: wrappedBase64 },
-    } as Secret);
-    await w.tick();
+    });
   }
 }
 

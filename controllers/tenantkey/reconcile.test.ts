@@ -4,8 +4,7 @@ import assert from 'node:assert/strict';
 import type { TenantKey, TenantKeySpec } from '../../crds/v1alpha1/index.ts';
 import { fingerprint, keyId, tenantKeyBinding } from '../crypto/index.ts';
 import { RETAINED_LABEL, tenantRecordName } from '../keystore/entries.ts';
-import { tenantRecordSecret } from '../keystore/tenants.ts';
-import { fakeInstallation, OPERATOR_NAMESPACE } from '../keystore/testing/installation.ts';
+import { fakeInstallation, fakeTenant, OPERATOR_NAMESPACE } from '../keystore/testing/installation.ts';
 import type { Secret } from '../runtime/kube/types.ts';
 import { rotateRootKey } from '../installation/rotation.ts';
 import { reconcilerFor } from '../runtime/reconciler.ts';
@@ -30,17 +29,7 @@ function countSecretLists(client: { list: (kind: string, ...rest: never[]) => Pr
 /** A tenant as Palisade records it (its namespace and its record), and one TenantKey controller. */
 async function keyWorld(o: { holdSecrets?: boolean; holdKeys?: boolean } = {}) {
   const w = await fakeInstallation(o.holdSecrets ? { holdSecrets: true } : {});
-  await w.client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
-  await w.keystore.createOnce(
-    tenantRecordSecret({
-      namespace: NS,
-      keystoreNamespace: OPERATOR_NAMESPACE,
-      uid: UID,
-      tenant: 'acme',
-      created: w.env.now().toISOString(),
-    }),
-  );
-  w.flush();
+  await fakeTenant(w, { namespace: NS, uid: UID, tenant: 'acme' });
   const tenantKeys = await w.cache<TenantKey>('TenantKey', o.holdKeys ? { hold: true } : {});
   const deps = { client: w.client, events: w.events, audit: w.audit, env: w.env, tenantKeys };
   const reconcile = reconcilerFor(
@@ -55,6 +44,16 @@ async function keyWorld(o: { holdSecrets?: boolean; holdKeys?: boolean } = {}) {
     user,
     get,
     reconcile: (name: string) => reconcile(`${NS}/${name}`),
+    /** A root key rotation (`palisade root-key rotate`), seen by the caches. */
+    rotateRoot: async () => {
+      await rotateRootKey({
+        client: w.client,
+        namespace: OPERATOR_NAMESPACE,
+        rand: w.env.rand,
+        audit: w.audit,
+      });
+      await w.tick();
+    },
     create: (name: string, spec: Partial<TenantKeySpec> = {}) =>
       user.create({
         apiVersion: 'palisade.dev/v1alpha1',
@@ -354,13 +353,7 @@ describe('TenantKey (reconcile driver, in-memory API server)', () => {
     await w.create('data');
     await w.reconcile('data');
     const [v1] = (await w.versions('data')) as [Secret];
-    await rotateRootKey({
-      client: w.client,
-      namespace: OPERATOR_NAMESPACE,
-      rand: w.env.rand,
-      audit: w.audit,
-    });
-    await w.tick();
+    await w.rotateRoot();
     // A destroy of version 1 (destroyBelowVersion, another replica) lands between the rewrap's create of
     // the wrap under root version 2 and its delete of the old wrap, which then finds it gone.
     const other = w.server.client('palisade-other-replica');
@@ -385,13 +378,7 @@ describe('TenantKey (reconcile driver, in-memory API server)', () => {
     await w.reconcile('data');
     assert.ok(conditions(await w.get('data')).includes('RootKeyCurrent=True/Rewrapped'));
     const [v1] = (await w.versions('data')) as [Secret];
-    await rotateRootKey({
-      client: w.client,
-      namespace: OPERATOR_NAMESPACE,
-      rand: w.env.rand,
-      audit: w.audit,
-    });
-    await w.tick();
+    await w.rotateRoot();
     // Version 1's wrap damaged before any rewrap: it no longer unwraps, and root version 2 wraps nothing.
     await w.client.delete({ kind: 'Secret', name: v1.metadata.name, namespace: OPERATOR_NAMESPACE });
     await w.client.create<Secret>({

@@ -18,6 +18,7 @@ import { FakeCache, type FakeCacheOptions } from '../../runtime/testing/cache.ts
 import { FakeApiServer } from '../../runtime/testing/fakeapi.ts';
 import { RecordingAudit, RecordingEvents } from '../../runtime/testing/recorder.ts';
 import { Keystore } from '../store.ts';
+import { tenantRecordSecret } from '../tenants.ts';
 
 export const OPERATOR_NAMESPACE = 'palisade-system';
 export const MANAGED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
@@ -104,4 +105,55 @@ export async function fakeInstallation(o: { holdSecrets?: boolean } = {}): Promi
     flush: () => held.forEach((c) => c.flush()),
     tick: () => new Promise((r) => setImmediate(r)),
   };
+}
+
+/**
+ * A tenant as Palisade records it: its namespace, and its record in the keystore. `watch` also makes the
+ * namespace managed (its labelled Secrets cached), as the Tenant kind's access grant does.
+ */
+export async function fakeTenant(
+  w: FakeInstallation,
+  o: { namespace: string; uid: string; tenant: string; watch?: boolean },
+): Promise<void> {
+  await w.client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: o.namespace } });
+  await w.keystore.createOnce(
+    tenantRecordSecret({
+      namespace: o.namespace,
+      keystoreNamespace: OPERATOR_NAMESPACE,
+      uid: o.uid,
+      tenant: o.tenant,
+      created: w.env.now().toISOString(),
+    }),
+  );
+  if (o.watch) w.namespaces.add(o.namespace);
+  w.flush();
+  await w.tick();
+}
+
+/**
+ * A Secret written by a tenant's editor in its own namespace, carrying Palisade's managed-by label (which
+ * anyone who can write there can set), then seen by the caches.
+ */
+export async function plantAsTenant(
+  w: FakeInstallation,
+  namespace: string,
+  o: {
+    name: string;
+    labels: Record<string, string>;
+    annotations?: Record<string, string>;
+    data?: Record<string, string>;
+  },
+): Promise<void> {
+  await w.server.client('tenant-editor').create({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: o.name,
+      namespace,
+      labels: { [MANAGED_BY_LABEL]: MANAGED_BY, ...o.labels },
+      ...(o.annotations ? { annotations: o.annotations } : {}),
+    },
+    ...(o.data ? { data: o.data } : {}),
+  } as Secret);
+  await w.tick();
 }
