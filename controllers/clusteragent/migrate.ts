@@ -6,7 +6,7 @@ import { addRevocations, readRevocations } from '../nats/revocations.ts';
 import { NATS_SECRETS, NatsComponent } from '../nats/secrets.ts';
 import type { ObjectCache } from '../runtime/informer.ts';
 import type { Secret } from '../runtime/kube/types.ts';
-import { ApiError, describeError } from '../runtime/errors.ts';
+import { describeError, isInvalid } from '../runtime/errors.ts';
 import type { AuditLog, Logger } from '../runtime/log.ts';
 import { COMPONENT_LABEL } from '../runtime/objects.ts';
 import { Annotation } from './conditions.ts';
@@ -113,11 +113,6 @@ export async function migrateAgentRecords(d: Deps): Promise<number> {
       reason: `moved ${moved} agent credential record(s) and revocation list(s) into the keystore`,
     });
   return moved;
-}
-
-/** The API server refused the object itself (422; 413 for one too large): retrying cannot help. */
-function isInvalid(e: unknown): boolean {
-  return e instanceof ApiError && (e.code === 422 || e.code === 413);
 }
 
 function legacyRecord(s: Secret): AgentRecord | undefined {

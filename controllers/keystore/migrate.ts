@@ -26,7 +26,7 @@ import {
 import { accountSeedBinding, WRAPPED_DATA_KEY, type Keystore } from './store.ts';
 import { recordOf, tenantOfNamespace, tenantRecordSecret, type TenantRecord } from './tenants.ts';
 import { parseEnvelope, unwrap, type Binding } from '../crypto/index.ts';
-import { ApiError } from '../runtime/errors.ts';
+import { describeError, isInvalid } from '../runtime/errors.ts';
 
 const DNS_LABEL = new RegExp(DNS_LABEL_PATTERN);
 
@@ -123,10 +123,10 @@ export async function migrateToKeystore(d: MigrateDeps): Promise<number> {
     } catch (e) {
       // NB: a name or label the API server refuses is this entry's problem: skipped (and kept where it
       // is), so that one tenant's Secret cannot hold every controller back at every start.
-      if (!(e instanceof ApiError && e.code === 422)) throw e;
+      if (!isInvalid(e)) throw e;
       d.log.warn('not moving a Secret of the earlier layout: the keystore entry it makes is invalid', {
         secret: where,
-        error: e.message,
+        error: describeError(e),
       });
       continue;
     }

@@ -12,7 +12,7 @@ export class TerminalError extends Error {
   }
 }
 
-export { ApiError, isAlreadyExists, isConflict, isNotFound } from './kube/errors.ts';
+export { ApiError, isAlreadyExists, isConflict, isInvalid, isNotFound } from './kube/errors.ts';
 import { ApiError } from './kube/errors.ts';
 
 /** A short, human message for a condition or an Event: never a stack, never request bodies. */

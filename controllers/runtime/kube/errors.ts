@@ -15,3 +15,5 @@ export const isNotFound = (e: unknown): boolean => e instanceof ApiError && e.co
 export const isConflict = (e: unknown): boolean => e instanceof ApiError && e.code === 409;
 export const isAlreadyExists = (e: unknown): boolean =>
   e instanceof ApiError && e.code === 409 && e.reason === 'AlreadyExists';
+/** The API server refused the object itself (422 Invalid; 413 for one too large): retrying cannot help. */
+export const isInvalid = (e: unknown): boolean => e instanceof ApiError && (e.code === 422 || e.code === 413);
