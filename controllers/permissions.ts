@@ -111,7 +111,7 @@ export const permissions: readonly Permission[] = [
     resource: 'secrets',
     verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
     scope: 'operator',
-    why: 'the installation keys and the keystore (wrapped tenant keys, account seeds, tenant and agent records, revocation lists): key material created create-only, records replaced only by resourceVersion-guarded updates, labelled when retained (JSON patch), the NATS server configuration applied, deleted after a verified rewrap or on an explicit destroy. The informer selects only Palisade-labelled Secrets',
+    why: 'the installation keys and the keystore (wrapped tenant keys, account seeds, tenant and agent records, revocation lists): key material created create-only, records replaced only by resourceVersion-guarded updates, labelled when retained and old root versions marked retiring (JSON patch), the NATS server configuration applied, deleted after a verified rewrap or on an explicit destroy. The informer selects only Palisade-labelled Secrets',
   },
   {
     apiGroup: '',

@@ -7,6 +7,15 @@ import type { RootKey } from './keys.ts';
 
 const ROOT_KEY_INDEX = 'root-key';
 
+/** The root key a `palisade-root-key-v<N>` Secret holds. */
+export function rootKeyOf(s: Secret): RootKey {
+  return {
+    version: versionOf(s),
+    keyId: s.metadata.annotations?.[KEY_ID_ANNOTATION] ?? '',
+    key: secretBytes(s, 'key'),
+  };
+}
+
 /**
  * The root key versions, read live from the operator's labelled-Secret informer, so a root rotation
  * (a new `palisade-root-key-v<N>` Secret) is seen without a restart. The active version, the one new
@@ -40,11 +49,7 @@ export class RootKeyring {
       .sort((a, b) => versionOf(a) - versionOf(b));
     const rv = found.map((s) => s.metadata.resourceVersion).join(',');
     if (this.cache?.rv === rv) return this.cache.keys;
-    const keys = found.map((s) => ({
-      version: versionOf(s),
-      keyId: s.metadata.annotations?.[KEY_ID_ANNOTATION] ?? '',
-      key: secretBytes(s, 'key'),
-    }));
+    const keys = found.map(rootKeyOf);
     this.cache = { rv, keys };
     return keys;
   }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { Gauge, Registry } from 'prom-client';
 import { RootKeyring } from '../installation/keyring.ts';
+import { ROOT_RETIRING_ANNOTATION } from '../installation/rootversion.ts';
 import { Component, installationSecret, KEY_ID_ANNOTATION } from '../installation/secrets.ts';
 import { FakeClock } from '../runtime/clock.ts';
 import type { IndexFn, ObjectCache } from '../runtime/informer.ts';
@@ -109,17 +110,39 @@ function harness() {
   const secrets = new FakeSecrets();
   const rootKeys = new RootKeyring(secrets, NS);
   const deleted: string[] = [];
+  /** The API calls the loop made, in order. */
+  const calls: string[] = [];
   const audits: AuditRecord[] = [];
   const client = {
-    list: async (_kind: string, o: { labelSelector: string }) => ({
-      items: secrets.list(NS).filter((s) =>
-        o.labelSelector.split(',').every((term) => {
-          const [k = '', v] = term.split('=');
-          return s.metadata.labels?.[k] === v;
-        }),
-      ),
-    }),
+    list: async (_kind: string, o: { labelSelector: string }) => (
+      calls.push(`list ${o.labelSelector.split(',').at(-1)}`),
+      {
+        items: secrets.list(NS).filter((s) =>
+          o.labelSelector.split(',').every((term) => {
+            const [k = '', v] = term.split('=');
+            return s.metadata.labels?.[k] === v;
+          }),
+        ),
+      }
+    ),
+    jsonPatch: async (ref: { name: string }, ops: { op: string; path: string; value: unknown }[]) => {
+      calls.push(`patch ${ref.name}`);
+      const s = secrets.get(ref.name, NS);
+      const add = ops.find(
+        (o) => o.path === `/metadata/annotations/${ROOT_RETIRING_ANNOTATION.replace('/', '~1')}`,
+      );
+      if (s && add)
+        secrets.put({
+          ...s,
+          metadata: {
+            ...s.metadata,
+            annotations: { ...s.metadata.annotations, [ROOT_RETIRING_ANNOTATION]: String(add.value) },
+          },
+        });
+      return s;
+    },
     delete: async (ref: { name: string }) => {
+      calls.push(`delete ${ref.name}`);
       deleted.push(ref.name);
       const s = secrets.get(ref.name, NS);
       if (s) secrets.remove(s);
@@ -158,7 +181,7 @@ function harness() {
   };
   const pendingOf = async (v: number) =>
     (await pending.get()).values.find((x) => x.labels.root_version === String(v))?.value;
-  return { clock, secrets, deleted, audits, drain, pendingOf };
+  return { clock, secrets, deleted, calls, audits, drain, pendingOf };
 }
 
 describe('root key retirement', function () {
@@ -214,9 +237,15 @@ describe('root key retirement', function () {
     h.clock.advance(GRACE_MS - 1);
     await h.drain();
     assert.deepEqual(h.deleted, [], 'not before the grace period');
+    assert.deepEqual(h.calls, [], 'nor marked');
     h.clock.advance(1);
     await h.drain();
     assert.deepEqual(h.deleted, ['palisade-root-key-v1']);
+    assert.deepEqual(
+      h.calls,
+      ['patch palisade-root-key-v1', 'list palisade.dev/root-key-version=1', 'delete palisade-root-key-v1'],
+      'marked retiring before the live list that decides (a lagging writer reads the mark after writing)',
+    );
     assert.equal(await h.pendingOf(1), undefined);
     assert.deepEqual(
       h.audits.map((a) => [a.action, a.version]),

@@ -1,6 +1,7 @@
 import { Gauge } from 'prom-client';
 import type { RootKeyring } from '../installation/keyring.ts';
 import type { RootKey } from '../installation/keys.ts';
+import { isRetiring, ROOT_RETIRING_ANNOTATION } from '../installation/rootversion.ts';
 import { Component, secretName } from '../installation/secrets.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { Reconcile, Watch } from '../runtime/controller.ts';
@@ -35,7 +36,7 @@ export interface RetirementDeps {
   /** The keystore's namespace: root versions and the entries that reference them live there only. */
   namespace: string;
   rootKeys: Pick<RootKeyring, 'versions'>;
-  client: Pick<KubeClient, 'list' | 'delete'>;
+  client: Pick<KubeClient, 'list' | 'delete' | 'jsonPatch'>;
   clock: Clock;
   events: EventRecorder;
   audit: AuditLog;
@@ -90,8 +91,12 @@ export class RootReferences {
  * Retires old root key versions. The one rule of what references a root version: a wrapped keystore
  * entry (in the keystore's namespace; nothing else counts, so a Secret elsewhere that merely carries the
  * label can neither block retirement nor be touched). A version R below the active one is deleted only
- * when (1) no cached keystore entry is wrapped by R, (2) that stayed so for the grace period, and (3) a
- * live list of the keystore from the API server agrees. Progress is the gauge
+ * when (1) no cached keystore entry is wrapped by R, (2) that stayed so for the grace period, (3) R's
+ * Secret is marked retiring (`palisade.dev/retiring`), and (4) a live list of the keystore from the API
+ * server, made after the mark, agrees. The mark is the fence for writers whose cache lags by more than
+ * the grace period (another shard's replica, a stalled process): one that has just wrapped under R reads
+ * R live afterwards, and finding it marked or gone wraps again under the newest version
+ * (`Keystore.createWrapped`); finding it unmarked, its entry was written before the mark, so (4) sees it. Progress is the gauge
  * `palisade_rootkey_rewrap_pending{root_version}`: keystore entries still wrapped by each old version.
  *
  * Every Secret event costs O(1) here: a count moves, and an old version whose count moved is enqueued.
@@ -148,6 +153,9 @@ export function rootKeyRetirement(d: RetirementDeps): {
     emptySince.set(version, since);
     const wait = since + d.graceMs - d.clock.now();
     if (wait > 0) return { requeueAfterMs: wait };
+    const secret = d.secrets.get(`${ROOT_PREFIX}${version}`, d.namespace);
+    if (!secret) return;
+    if (!isRetiring(secret)) await markRetiring(d, secret);
     const live = await d.client.list<Secret>('Secret', {
       namespace: d.namespace,
       labelSelector: `${COMPONENT_LABEL_SELECTOR},${ROOT_KEY_VERSION_LABEL}=${version}`,
@@ -156,8 +164,6 @@ export function rootKeyRetirement(d: RetirementDeps): {
       emptySince.delete(version);
       return { requeueAfterMs: d.graceMs };
     }
-    const secret = d.secrets.get(`${ROOT_PREFIX}${version}`, d.namespace);
-    if (!secret) return;
     await d.client.delete(
       { kind: 'Secret', name: secret.metadata.name, namespace: d.namespace },
       { uid: secret.metadata.uid },
@@ -179,6 +185,21 @@ export function rootKeyRetirement(d: RetirementDeps): {
     return versions.map((r) => rootKey(r.version));
   };
   return { watch, reconcile, resyncKeys };
+}
+
+/**
+ * Marks a root version's Secret retiring (a JSON patch guarded by its UID); the mark stays until the
+ * version is deleted: the version is never active again, so a writer seeing it only wraps once more.
+ */
+async function markRetiring(d: RetirementDeps, secret: Secret): Promise<void> {
+  const value = new Date(d.clock.now()).toISOString();
+  const ops = secret.metadata.annotations
+    ? [{ op: 'add', path: `/metadata/annotations/${ROOT_RETIRING_ANNOTATION.replace('/', '~1')}`, value }]
+    : [{ op: 'add', path: '/metadata/annotations', value: { [ROOT_RETIRING_ANNOTATION]: value } }];
+  await d.client.jsonPatch({ kind: 'Secret', name: secret.metadata.name, namespace: d.namespace }, [
+    { op: 'test', path: '/metadata/uid', value: secret.metadata.uid },
+    ...ops,
+  ]);
 }
 
 /** Wires {@link rootKeyRetirement} as the `root-key-retirement` controller. */

@@ -7,12 +7,15 @@ import {
   type Binding,
   type RandomSource,
 } from '../crypto/index.ts';
-import type { RootKeyring } from '../installation/keyring.ts';
+import { rootKeyOf, type RootKeyring } from '../installation/keyring.ts';
+import type { RootKey } from '../installation/keys.ts';
+import { isRetiring } from '../installation/rootversion.ts';
+import { Component, secretName } from '../installation/secrets.ts';
 import { createOrAdopt } from '../runtime/reconciler.ts';
 import type { ObjectCache } from '../runtime/informer.ts';
 import type { KubeApi } from '../runtime/kube/api.ts';
 import type { Secret } from '../runtime/kube/types.ts';
-import { TENANT_UID_LABEL } from '../runtime/objects.ts';
+import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, TENANT_UID_LABEL } from '../runtime/objects.ts';
 import {
   EntryKind,
   entryKind,
@@ -166,9 +169,12 @@ export class Keystore {
     return this.d.secrets.byIndex(KEYSTORE_ROOT_INDEX, String(rootVersion));
   }
 
-  /** Wraps `plaintext` for `b` under the active root version. */
-  wrap(plaintext: Uint8Array, b: Binding): { wrapped: Uint8Array; rootVersion: number } {
-    const root = this.d.rootKeys.active();
+  /** Wraps `plaintext` for `b` under the active root version (or `root`). */
+  wrap(
+    plaintext: Uint8Array,
+    b: Binding,
+    root = this.d.rootKeys.active(),
+  ): { wrapped: Uint8Array; rootVersion: number } {
     const wrapped = wrap(plaintext, root.key, { version: root.version, keyId: root.keyId }, b, this.d.rand);
     return { wrapped, rootVersion: root.version };
   }
@@ -180,11 +186,117 @@ export class Keystore {
 
   /**
    * Creates `secret` unless its name exists; of two writers racing for one name exactly one wins and the
-   * other adopts the winner's (read live: the cache may lag). The only way key material is written.
+   * other adopts the winner's (read live: the cache may lag). Key material that is wrapped goes through
+   * {@link createWrapped}, which builds on this.
    */
   async createOnce(secret: Secret): Promise<{ secret: Secret; created: boolean }> {
     const made = await createOrAdopt(this.d.client, secret);
     return { secret: made.object, created: made.created };
+  }
+
+  /**
+   * The only way wrapped key material is written: wraps `plaintext` for `b` under the active root version,
+   * creates the entry `build` makes of it (create-only; adopted when its name exists), then makes sure
+   * the root version wrapping the result outlives it ({@link outlive}). Returns the entry the slot is
+   * current in: the one made, or a wrap of it under a newer root version.
+   */
+  async createWrapped(
+    plaintext: Uint8Array,
+    b: Binding,
+    build: (w: { wrapped: Uint8Array; rootVersion: number }) => Secret,
+  ): Promise<{ secret: Secret; created: boolean }> {
+    const made = await this.createOnce(build(this.wrap(plaintext, b)));
+    const secret = await this.outlive(made.secret, b, made.created ? plaintext : undefined);
+    return { secret, created: made.created };
+  }
+
+  /**
+   * The fence between a writer whose cache lags and the retirement loop (keystore/retire.ts), which marks
+   * an old root version's Secret retiring, then lists what that version wraps, then deletes it. After
+   * `entry` is written, a live read of the root version wrapping it: found and unmarked, the mark (if it
+   * ever comes) comes after this write, so the loop's list sees the entry and keeps the version. Marked
+   * or gone: the loop's list may have missed the entry, so it is wrapped again under the newest unmarked
+   * root version read live (`<slot>-r<R>`, as the rewrap loop names it), which is fenced the same way.
+   * The old wrap stays for the rewrap loop to clean up. Returns the entry that passed.
+   */
+  private async outlive(
+    entry: Secret,
+    b: Binding,
+    plaintext?: Uint8Array,
+    made: Secret[] = [],
+  ): Promise<Secret> {
+    let current = entry;
+    let bytes = plaintext;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const version = wrappedByRootVersion(current);
+      const root = await this.d.client.get<Secret>({
+        kind: 'Secret',
+        name: secretName(Component.RootKey, version),
+        namespace: this.namespace,
+      });
+      if (root && !isRetiring(root)) return current;
+      const newest = await this.liveActiveRoot();
+      bytes ??= this.unwrap(current, b);
+      const slot = current.metadata.labels?.[SLOT_LABEL] ?? current.metadata.name;
+      const next = await this.wrapUnder(slot, current, bytes, b, newest);
+      if (next.created) made.push(next.secret);
+      current = next.secret;
+    }
+    throw new Error(`root key versions kept changing while ${entry.metadata.name} was written; retrying`);
+  }
+
+  /** The newest root version not marked retiring, read live (for a writer whose cache lags). */
+  private async liveActiveRoot(): Promise<RootKey> {
+    const list = await this.d.client.list<Secret>('Secret', {
+      namespace: this.namespace,
+      labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY},${COMPONENT_LABEL}=${Component.RootKey}`,
+    });
+    const newest = list.items
+      .filter((s) => !isRetiring(s))
+      .map(rootKeyOf)
+      .filter((r) => r.version > 0)
+      .sort((a, b) => b.version - a.version)[0];
+    if (!newest) throw new Error('no root key version is readable; the installation keys are missing');
+    return newest;
+  }
+
+  /**
+   * Wraps `plaintext` (what `from` holds) under `root` as `<slot>-r<R>` (create-only; adopted when a
+   * crashed or racing run made it), checked to unwrap to the same bytes.
+   */
+  private async wrapUnder(
+    slot: string,
+    from: Secret,
+    plaintext: Uint8Array,
+    b: Binding,
+    root: RootKey,
+  ): Promise<{ secret: Secret; created: boolean }> {
+    const { wrapped, rootVersion } = this.wrap(plaintext, b, root);
+    // NB: built explicitly: objects from an informer's initial list carry no kind or apiVersion.
+    const next: Secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'Opaque',
+      immutable: true,
+      metadata: {
+        name: rewrapName(slot, rootVersion),
+        namespace: this.namespace,
+        labels: {
+          ...from.metadata.labels,
+          [ROOT_KEY_VERSION_LABEL]: String(rootVersion),
+          [SLOT_LABEL]: slot,
+        },
+        ...(from.metadata.annotations ? { annotations: from.metadata.annotations } : {}),
+      },
+      data: { [WRAPPED_DATA_KEY]: Buffer.from(wrapped).toString('base64') },
+    };
+    const made = await this.createOnce(next);
+    const lookup = (ref: { version: number; keyId: string }) =>
+      ref.version === root.version && ref.keyId === root.keyId ? root.key : this.d.rootKeys.lookup(ref);
+    const held = unwrap(secretBytes(made.secret, WRAPPED_DATA_KEY), lookup, b);
+    if (Buffer.compare(Buffer.from(held), Buffer.from(plaintext)) !== 0)
+      throw new Error(`rewrapped entry ${made.secret.metadata.name} holds other bytes; the old wrap is kept`);
+    return made;
   }
 
   /** Deletes entries by name with a UID precondition (never a same-named newer object). */
@@ -207,43 +319,22 @@ export class Keystore {
    * Returns the number of API writes made (0 when the slot is current).
    */
   async rewrapSlot(slot: string, wraps: readonly Secret[]): Promise<number> {
-    const active = this.d.rootKeys.active().version;
+    const active = this.d.rootKeys.active();
     const sorted = [...wraps].sort((a, b) => wrappedByRootVersion(b) - wrappedByRootVersion(a));
     const current = sorted[0];
     if (!current) return 0;
     const b = entryBinding(current);
     const plaintext = this.unwrap(current, b);
-    let writes = 0;
     let newest = current;
-    let createdNow = false;
-    if (wrappedByRootVersion(current) < active) {
-      const { wrapped, rootVersion } = this.wrap(plaintext, b);
-      // NB: built explicitly: objects from an informer's initial list carry no kind or apiVersion.
-      const next: Secret = {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        type: 'Opaque',
-        immutable: true,
-        metadata: {
-          name: rewrapName(slot, rootVersion),
-          namespace: this.namespace,
-          labels: {
-            ...current.metadata.labels,
-            [ROOT_KEY_VERSION_LABEL]: String(rootVersion),
-            [SLOT_LABEL]: slot,
-          },
-          ...(current.metadata.annotations ? { annotations: current.metadata.annotations } : {}),
-        },
-        data: { [WRAPPED_DATA_KEY]: Buffer.from(wrapped).toString('base64') },
-      };
-      const made = await this.createOnce(next);
-      writes += made.created ? 1 : 0;
-      newest = made.secret;
-      if (Buffer.compare(Buffer.from(this.unwrap(newest, b)), Buffer.from(plaintext)) !== 0)
-        throw new Error(`rewrapped entry ${newest.metadata.name} holds other bytes; the old wrap is kept`);
-      createdNow = made.created;
+    /** The wraps this call created (adopted ones were made, and their sources deleted, by an earlier run). */
+    const made: Secret[] = [];
+    if (wrappedByRootVersion(current) < active.version) {
+      const next = await this.wrapUnder(slot, current, plaintext, b, active);
+      if (next.created) made.push(next.secret);
+      newest = await this.outlive(next.secret, b, plaintext, made);
     }
-    const older = sorted.filter((s) => s.metadata.name !== newest.metadata.name);
+    // NB: a wrap made here under a version found retiring (outlive moved on) goes with the older ones.
+    const older = [...sorted, ...made].filter((s) => s.metadata.name !== newest.metadata.name);
     let deleted = 0;
     for (const s of older) {
       if ((await this.delete([s])) === 1) {
@@ -251,14 +342,10 @@ export class Keystore {
         continue;
       }
       // NB: a concurrent destroy of this slot (a TenantKey version below destroyBelowVersion) must not be
-      // undone by the wrap just made: when the wrap it was made from is already gone, the new one goes
-      // too. Only a wrap made by this call: an adopted one was made by an earlier run, which then
-      // deleted the source itself.
-      if (createdNow && s.metadata.name === current.metadata.name) {
-        await this.delete([newest]);
-        return writes + deleted + 1;
-      }
+      // undone by the wraps just made: when the wrap they were made from is already gone, they go too.
+      if (made.length && s.metadata.name === current.metadata.name)
+        return made.length + deleted + (await this.delete(made));
     }
-    return writes + deleted;
+    return made.length + deleted;
   }
 }

@@ -158,22 +158,23 @@ export async function ensureAccountKey(d: Deps, tenant: Tenant, uid: string): Pr
   const existing = accountEntry(ks, uid);
   if (existing) return publicKeyOf(ks, existing, uid);
   const kp = createKeyPair('A');
-  const { wrapped, rootVersion } = ks.wrap(new TextEncoder().encode(kp.seed), accountSeedBinding(uid));
   const slot = accountSeedSlot(uid);
-  const made = await ks.createOnce(
-    keystoreSecret({
+  let rootVersion = 0;
+  const made = await ks.createWrapped(new TextEncoder().encode(kp.seed), accountSeedBinding(uid), (w) => {
+    rootVersion = w.rootVersion;
+    return keystoreSecret({
       name: slot,
       namespace: ks.namespace,
       labels: keystoreLabels(EntryKind.NatsAccount, uid, {
         [TENANT_NAMESPACE_LABEL]: namespaceFor(tenant),
-        [ROOT_KEY_VERSION_LABEL]: String(rootVersion),
+        [ROOT_KEY_VERSION_LABEL]: String(w.rootVersion),
         [SLOT_LABEL]: slot,
       }),
       annotations: { [PUBLIC_KEY_ANNOTATION]: kp.publicKey },
-      data: { [WRAPPED_DATA_KEY]: wrapped },
+      data: { [WRAPPED_DATA_KEY]: w.wrapped },
       immutable: true,
-    }),
-  );
+    });
+  });
   if (!made.created) return publicKeyOf(ks, made.secret, uid);
   d.audit.record({
     action: 'nats.account.generate',

@@ -67,21 +67,23 @@ export async function generateVersion(
     );
   const key = generateDataKey(d.env.rand);
   const binding = tenantKeyBinding({ tenantUID: p.tenantUID, keyName: p.tk.metadata.name, keyUID, version });
-  const { wrapped, rootVersion } = ks.wrap(key, binding);
-  const facts: VersionSecretFacts = {
-    tenantUID: p.tenantUID,
-    tenantNamespace: p.tk.metadata.namespace ?? '',
-    keyName: p.tk.metadata.name,
-    keyUID,
-    version,
-    rootVersion,
-    keyId: keyId(key),
-    fingerprint: fingerprint(key),
-    created: d.env.now().toISOString(),
-    trigger: p.tk.spec.rotationTrigger ?? '',
-  };
-  const made = await ks.createOnce(versionSecret(facts, wrapped, false, ks.namespace));
-  if (!made.created)
+  let facts: VersionSecretFacts | undefined;
+  const made = await ks.createWrapped(key, binding, ({ wrapped, rootVersion }) => {
+    facts = {
+      tenantUID: p.tenantUID,
+      tenantNamespace: p.tk.metadata.namespace ?? '',
+      keyName: p.tk.metadata.name,
+      keyUID,
+      version,
+      rootVersion,
+      keyId: keyId(key),
+      fingerprint: fingerprint(key),
+      created: d.env.now().toISOString(),
+      trigger: p.tk.spec.rotationTrigger ?? '',
+    };
+    return versionSecret(facts, wrapped, false, ks.namespace);
+  });
+  if (!made.created || !facts)
     throw new Error(`version ${version} of ${p.tk.metadata.name} was generated concurrently; retrying`);
   const action = reason === 'Initial' ? 'generate' : 'rotate';
   const why =

@@ -7,8 +7,9 @@
  *   operator  patch Tenant (finalizer), create Secret (tenant record, keystore), apply Namespace,
  *             apply RoleBinding (the Secrets-only role; then list Secrets there until RBAC lets it),
  *             apply TenantKey (primary), patch TenantKey (finalizer), create Secret (key version,
- *             wrapped), apply TenantKey/status, create Secret (account seed, wrapped), push the account
- *             JWT to the resolver (NATS), apply Tenant/status
+ *             wrapped; then get the root version's Secret), apply TenantKey/status, create Secret
+ *             (account seed, wrapped; get the root version's Secret), push the account JWT to the
+ *             resolver (NATS), apply Tenant/status
  *   per agent user: create ClusterAgent; operator: patch ClusterAgent (finalizer), create Secret (agent
  *             record, keystore), create Secret (credentials, tenant namespace), apply ClusterAgent/status
  *
@@ -102,6 +103,9 @@ export async function runFloor(o: FloorOptions): Promise<FloorResult> {
     return s;
   };
   const rootSecret = await secret(secretName(Component.RootKey, 1));
+  /** The read after each key material write that proves its root version outlives it (Keystore.createWrapped). */
+  const rootStillThere = () =>
+    sa.get({ kind: 'Secret', name: secretName(Component.RootKey, 1), namespace: ns });
   const root = {
     key: secretBytes(rootSecret, 'key'),
     version: 1,
@@ -201,6 +205,7 @@ export async function runFloor(o: FloorOptions): Promise<FloorResult> {
         ns,
       ),
     );
+    await rootStillThere();
     await sa.apply(
       {
         apiVersion: 'palisade.dev/v1alpha1',
@@ -235,6 +240,7 @@ export async function runFloor(o: FloorOptions): Promise<FloorResult> {
         immutable: true,
       }),
     );
+    await rootStillThere();
     swap[templates.account] = account.publicKey;
     const push = tenantAccountJwt(
       operatorKey,
