@@ -1,9 +1,9 @@
 /**
  * The agent's gRPC client of proto/palisade/agents/v1/agents.proto: `Pairing.Pair` (no client
  * certificate: the code is the credential; the messages and service definitions are
- * controllers/agentchannel/proto.ts, shared with the server) and `ClusterChannel` (the client certificate Pair or Renew
- * returned). TLS ≥ 1.2 trusting only the pinned CA; the server's certificate must name the address's
- * host (or `serverName`).
+ * controllers/agentchannel/proto.ts, shared with the server) and `ClusterChannel` (the client certificate
+ * Pair or Renew returned). TLS ≥ 1.2 trusting only the CAs the agent stored (pinned at pairing, then the
+ * bundle of each Pair or Renew); the server's certificate must name the address's host (or `serverName`).
  *
  * A refusal rejects with a {@link CallError} carrying the gRPC status; {@link isRefusal} says which
  * statuses mean "these credentials or this code will not work again".
@@ -51,7 +51,7 @@ export function isRefusal(e: unknown): boolean {
 export interface ChannelTls {
   /** `host:port` of Palisade's gRPC server. */
   address: string;
-  /** The pinned CA (PEM): the only one trusted. */
+  /** The CAs trusted (PEM): the pinned one, or the bundle of the last renewal; no others. */
   caPem: string;
   serverName?: string;
   /** The client certificate and key; absent only for Pair. */

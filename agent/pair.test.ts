@@ -3,9 +3,15 @@ import { createPrivateKey, createPublicKey, randomBytes, X509Certificate } from 
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createCA, issueLeaf } from '../controllers/pki/index.ts';
+import {
+  createCA,
+  issueClientCertificate,
+  issueLeaf,
+  verifyCertificateRequest,
+} from '../controllers/pki/index.ts';
+import { generateAgentKeys } from './keys.ts';
 import { spkiFingerprint } from '../controllers/agentchannel/identity.ts';
-import { PairingRefusedError, pairAgent } from './pair.ts';
+import { adoptCredentials, PairingRefusedError, pairAgent, unissued } from './pair.ts';
 import { PinError, pinnedCa } from './pin.ts';
 import { DirectoryStore } from './store.ts';
 import { startFakePalisade, TENANT_UID, type FakePalisade } from './testdata/server.ts';
@@ -61,6 +67,63 @@ describe('palisade-agent pair', function () {
     // The log names the code's ID, never the code.
     assert.ok(lines.some((l) => l.includes('C0DE1D') && l.includes('tenant-acme/edge')));
     assert.ok(!lines.join('\n').includes(CODE));
+  });
+
+  it('trusts the bundle Palisade returns from then on: a certificate of a new CA in it is adopted, one outside refused', async () => {
+    const now = Date.now();
+    const ca = (n: number) =>
+      createCA({
+        subject: `CN=FAKE test CA v${n}`,
+        notBefore: new Date(now - day),
+        notAfter: new Date(now + day),
+        rand,
+      });
+    const [v1, v2, other] = await Promise.all([ca(1), ca(2), ca(3)]);
+    const keys = await generateAgentKeys();
+    const { publicKey } = await verifyCertificateRequest(keys.certificateRequest);
+    const uri = `spiffe://palisade-${'ab'.repeat(16)}/tenants/0123456789ab/clusteragents/11111111-2222-4333-8444-555555555555`;
+    const certOf = async (by: typeof v1) =>
+      (
+        await issueClientCertificate({
+          ca: by,
+          publicKey,
+          uris: [uri],
+          notBefore: new Date(now - 60_000),
+          notAfter: new Date(now + day),
+          rand,
+        })
+      ).certPem;
+    const base = {
+      server: '127.0.0.1:1',
+      caPem: v1.certPem,
+      tenant: 'acme',
+      namespace: 'tenant-acme',
+      clusterAgent: 'edge',
+      clusterName: 'edge-cluster',
+    };
+    const got = (clientCertificate: string, caBundle: string) => ({
+      clientCertificate,
+      caBundle,
+      natsUserJwt: '',
+      natsUrl: '',
+      notAfter: 0,
+      renewAfter: 0,
+    });
+    // After a CA rotation: the certificate comes from v2, the bundle holds v2 then v1.
+    const renewed = adoptCredentials(got(await certOf(v2), v2.certPem + v1.certPem), keys, base);
+    assert.equal(renewed.caPem, v2.certPem + v1.certPem, 'the bundle is what it trusts now');
+    assert.deepEqual(unissued(renewed).caPem, renewed.caPem, 'and keeps across the next renewal');
+    const [fromOther, fromV2, fromV1] = await Promise.all([certOf(other), certOf(v2), certOf(v1)]);
+    assert.throws(
+      () => adoptCredentials(got(fromOther, v2.certPem + v1.certPem), keys, base),
+      /not signed by a CA of the returned bundle/,
+    );
+    assert.throws(
+      () => adoptCredentials(got(fromV2, ''), keys, base),
+      /not signed by a CA of the returned bundle/,
+      'no bundle: only what it trusted before counts',
+    );
+    assert.equal(adoptCredentials(got(fromV1, ''), keys, base).caPem, v1.certPem);
   });
 
   it('replaces the whole stored set on a second save and leaves no old version behind', async () => {

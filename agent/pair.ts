@@ -4,8 +4,9 @@
  *   1. Pin Palisade's CA by fingerprint (pin.ts).
  *   2. Make the agent's keys here (keys.ts); only the public halves leave.
  *   3. Pairing.Pair over TLS trusting only the pinned CA.
- *   4. Check what came back: the certificate is for OUR key and issued by the pinned CA, and its URI SAN
- *      names a tenant and an agent; then store it with the private keys (store.ts).
+ *   4. Check what came back: the certificate is for OUR key and issued by a CA of the returned bundle
+ *      (which the agent trusts from then on), and its URI SAN names a tenant and an agent; then store it
+ *      with the private keys (store.ts).
  *
  * The code is never logged or stored; the log names the code's public ID that Palisade returns.
  */
@@ -51,7 +52,9 @@ export function tenantUIDOf(cert: X509Certificate): string {
 type IssuedField =
   'certPem' | 'keyPem' | 'natsSeed' | 'natsJwt' | 'natsUrl' | 'notAfter' | 'renewAfter' | 'tenantUID';
 
-/** What stays the same across a renewal: where Palisade is, the pinned CA, which agent this is. */
+const CERTIFICATE_PEM = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----/;
+
+/** What stays the same across a renewal: where Palisade is, the CAs trusted so far, which agent this is. */
 export function unissued(c: StoredCredentials): Omit<StoredCredentials, IssuedField> {
   const { server, serverName, caPem, tenant, namespace, clusterAgent, clusterName, codeId } = c;
   return {
@@ -68,8 +71,13 @@ export function unissued(c: StoredCredentials): Omit<StoredCredentials, IssuedFi
 
 /**
  * Credentials to store from what Palisade returned for `keys`: refuses a certificate that is not for
- * the agent's own key or not issued by the pinned CA (then something is badly wrong; storing it would
- * only fail later, less clearly).
+ * the agent's own key or not issued by a CA of the returned bundle (then something is badly wrong;
+ * storing it would only fail later, less clearly).
+ *
+ * The returned CA bundle becomes what the agent trusts from now on, in place of the CA it pinned or was
+ * given before: it came over TLS verified against that one. After an internal CA rotation it holds the
+ * new CA beside the old, and Palisade's servers present the new one only once every live agent has
+ * renewed (docs/certificates.md); a bundle without certificates leaves the trust as it was.
  */
 export function adoptCredentials(
   got: AgentCredentials | null | undefined,
@@ -78,16 +86,18 @@ export function adoptCredentials(
 ): StoredCredentials {
   if (!got?.clientCertificate) throw new Error('Palisade returned no client certificate');
   const leaf = new X509Certificate(got.clientCertificate);
-  const ca = new X509Certificate(base.caPem);
+  const trust = CERTIFICATE_PEM.test(got.caBundle ?? '') ? got.caBundle : base.caPem;
+  const cas = (trust.match(new RegExp(CERTIFICATE_PEM, 'g')) ?? []).map((pem) => new X509Certificate(pem));
   if (!leaf.publicKey.equals(createPublicKey(createPrivateKey(keys.tlsKeyPem)))) {
     throw new Error('the returned certificate is not for the key this agent made');
   }
-  if (!leaf.checkIssued(ca) || !leaf.verify(ca.publicKey)) {
-    throw new Error('the returned certificate is not signed by the pinned CA');
+  if (!cas.some((ca) => leaf.checkIssued(ca) && leaf.verify(ca.publicKey))) {
+    throw new Error('the returned certificate is not signed by a CA of the returned bundle');
   }
   const tenantUID = tenantUIDOf(leaf);
   return {
     ...base,
+    caPem: trust,
     certPem: got.clientCertificate,
     keyPem: keys.tlsKeyPem,
     natsSeed: keys.natsSeed,

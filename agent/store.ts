@@ -3,7 +3,7 @@
  * layout (the keys below, as files or as a Secret's data), so a Secret mounted as a volume and a local
  * directory read the same, and the NATS-only mode (`--secret-dir`, agent.ts) runs on either:
  *
- *   ca.crt       the pinned CA (PEM): the only CA the agent trusts
+ *   ca.crt       the CAs the agent trusts (PEM): the pinned one, then the bundle of the last renewal
  *   tls.crt      the client certificate (PEM, leaf first)          tls.key      its private key (PKCS#8)
  *   agent.creds  the NATS user JWT and the user's nkey seed (.creds; absent when messaging is off)
  *   nats-url     where nats-server listens

@@ -35,9 +35,11 @@ export interface OperatorConfig {
   /** The `iss` of the key service's access tokens (default https://palisade-keyservice.<namespace>.svc). */
   tokenIssuer?: string;
   /** Test knobs, from the environment only: how often a live agent's status is refreshed, how long an
-   * unreferenced root key version waits before it is deleted, and how often every controller re-checks
-   * every object (PALISADE_RESYNC_MS; default 10 minutes). */
+   * unreferenced root key version waits before it is deleted, how long an agent's client certificate is
+   * valid (PALISADE_AGENT_CERT_LIFETIME_MS; default 24 h; an internal CA rotation overlaps twice that),
+   * and how often every controller re-checks every object (PALISADE_RESYNC_MS; default 10 minutes). */
   agentStatusRefreshMs?: number;
+  agentCertificateLifetimeMs?: number;
   rootRetireGraceMs?: number;
   resyncMs?: number;
 }
@@ -138,6 +140,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     keyServiceAudiences: (values['keyservice-audiences'] || DEFAULT_AUDIENCE).split(',').filter(Boolean),
     ...(values['token-issuer'] ? { tokenIssuer: values['token-issuer'] } : {}),
     agentStatusRefreshMs: positive(env.PALISADE_AGENT_STATUS_REFRESH_MS),
+    agentCertificateLifetimeMs: positive(env.PALISADE_AGENT_CERT_LIFETIME_MS),
     rootRetireGraceMs: positive(env.PALISADE_ROOT_RETIRE_GRACE_MS),
     resyncMs: positive(env.PALISADE_RESYNC_MS),
     ...(shard ? { shard } : {}),

@@ -21,7 +21,7 @@ import { setupInternalCA } from './internalca/setup.ts';
 import { startSecureEndpoint } from './serving/https.ts';
 import { probeHandler } from './runtime/server.ts';
 import { setupKeyService } from './keyservice/setup.ts';
-import { setupAgentChannel } from './agentchannel/setup.ts';
+import { DEFAULT_CERTIFICATE_LIFETIME_MS, setupAgentChannel } from './agentchannel/setup.ts';
 
 const rand = (n: number) => new Uint8Array(randomBytes(n));
 
@@ -67,7 +67,8 @@ async function main(): Promise<void> {
   // NB: before the kinds: its start-up task moves an earlier layout into the keystore before they run.
   setupKeystore(mgr, { keystore, secrets, access, graceMs: config.rootRetireGraceMs, now: env.now });
   // NB: before messaging: the NATS server certificate is issued by the internal CA, a start-up task here.
-  setupInternalCA(mgr, env);
+  const agentCertificateLifetimeMs = config.agentCertificateLifetimeMs ?? DEFAULT_CERTIFICATE_LIFETIME_MS;
+  setupInternalCA(mgr, env, { overlapMs: 2 * agentCertificateLifetimeMs });
   await setupCertificateBindings(mgr, env);
   const nats = config.natsServers.length
     ? setupMessaging(mgr, { servers: config.natsServers, env })
@@ -78,6 +79,7 @@ async function main(): Promise<void> {
         secrets,
         keystore,
         rand,
+        certificateLifetimeMs: agentCertificateLifetimeMs,
         ...(nats ? { nats } : {}),
         ...(config.natsAgentUrl ? { natsUrl: config.natsAgentUrl } : {}),
         ...(config.agentChannelAddress ? { address: config.agentChannelAddress } : {}),

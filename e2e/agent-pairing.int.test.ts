@@ -37,6 +37,7 @@ const CHART = path.join(REPO_ROOT, 'charts/palisade-agent');
 const CREDENTIALS = 'edge-palisade-agent-credentials';
 const AGENT_SPEC = { clusterName: 'edge-cluster', heartbeatDeadline: '10s', pairing: {} };
 const EXIT_REFUSED = 3;
+const CERT_LIFETIME_MS = 45_000;
 const text = (s: Secret | undefined, k: string) => Buffer.from(s?.data?.[k] ?? '', 'base64').toString();
 
 interface PodSpec {
@@ -118,9 +119,15 @@ describe('palisade-agent: pair with a code, then report over gRPC and NATS (issu
 
   before(async function () {
     address = `127.0.0.1:${await freePort()}`;
-    env = await startMessaging(uniqueName('palisade-ap'), 'agent-pairing-suite', {}, undefined, undefined, [
-      `--keyservice-address=${address}`,
-    ]);
+    env = await startMessaging(
+      uniqueName('palisade-ap'),
+      'agent-pairing-suite',
+      // Agents' certificates live 45 s (renewed at 30 s), so an internal CA rotation overlaps 90 s.
+      { PALISADE_AGENT_CERT_LIFETIME_MS: String(CERT_LIFETIME_MS) },
+      undefined,
+      undefined,
+      [`--keyservice-address=${address}`],
+    );
     await kube().apply(tenantManifest(tenant));
     await eventually(
       'the Tenant Ready',
@@ -282,6 +289,75 @@ describe('palisade-agent: pair with a code, then report over gRPC and NATS (issu
       30_000,
     );
     assert.doesNotMatch(a.output(), /failed|refused|stopped publishing/, 'no report dropped');
+  });
+
+  it('keeps reporting through an internal CA rotation: renews onto the new CA before the servers present it', async function () {
+    // NB: gRPC alone: nats-server is not signalled to reload its certificate (docs/messaging.md#tls).
+    await stopAgent(agents.at(-1) as AgentProcess);
+    const a = run('grpc');
+    await eventually('Connected=True', async () => (await connected()) === 'True', 30_000);
+    const ns0 = env.operatorNs;
+    const secret = (name: string) => kube().get<Secret>({ kind: 'Secret', name, namespace: ns0 });
+    const servedBy = async () =>
+      (await secret('palisade-keyservice-tls'))?.metadata.labels?.['palisade.dev/ca-id'];
+    const v1 = await servedBy();
+    assert.ok(v1);
+    const annotated = await testEnv().kubectl(
+      ['annotate', 'secret', '-n', ns0, 'palisade-internal-ca-v1', 'palisade.dev/rotate=true'],
+      { allowFail: true },
+    );
+    assert.equal(annotated.code, 0, annotated.stderr);
+    const v2 = await eventually('CA v2', () => secret('palisade-internal-ca-v2'), 30_000);
+    const v2Cert = new X509Certificate(text(v2, 'tls.crt'));
+    const v2Created = Date.parse(v2.metadata.creationTimestamp ?? '');
+    const rotatedAt = a.output().length;
+
+    // The agent renews within its 30 s renew-after: a certificate of v2, and the bundle with both CAs.
+    const renewed = await eventually(
+      'credentials of CA v2 stored, with v2 trusted',
+      async () => {
+        const c = await store().load();
+        return c && new X509Certificate(c.certPem).verify(v2Cert.publicKey) ? c : undefined;
+      },
+      60_000,
+    );
+    assert.ok(renewed.caPem.includes(text(v2, 'tls.crt').trim()), 'the new CA is trusted');
+    assert.ok(
+      renewed.caPem.includes(text(await secret('palisade-internal-ca-v1'), 'tls.crt').trim()),
+      'the old CA still trusted: the servers present it',
+    );
+
+    // The servers move once the overlap (twice the agent certificate lifetime) has passed, not before.
+    const moved = await eventually(
+      'the key service certificate reissued by CA v2',
+      async () => {
+        const s = await secret('palisade-keyservice-tls');
+        return s?.metadata.labels?.['palisade.dev/ca-id'] !== v1 ? s : undefined;
+      },
+      3 * CERT_LIFETIME_MS,
+    );
+    // NB: installation certificates are back-dated one hour.
+    const issuedAt = new X509Certificate(text(moved, 'tls.crt')).validFromDate.getTime() + 3_600_000;
+    assert.ok(
+      issuedAt >= v2Created + 2 * CERT_LIFETIME_MS - 1_000,
+      `moved ${((issuedAt - v2Created) / 1000).toFixed(0)} s after the rotation, not after the overlap`,
+    );
+    // A renewal over the channel now serving a certificate of v2: the agent trusts it.
+    const renewals = () =>
+      a
+        .output()
+        .slice(rotatedAt)
+        .match(/renewed credentials/g)?.length ?? 0;
+    const before = renewals();
+    await eventually('a renewal after the servers moved', async () => renewals() > before, 60_000);
+    await eventually(
+      'CA v1 retired',
+      async () =>
+        (await secret('palisade-internal-ca-v1'))?.metadata.annotations?.['palisade.dev/retired'] === 'true',
+      60_000,
+    );
+    assert.equal(await connected(), 'True');
+    assert.doesNotMatch(a.output().slice(rotatedAt), /failed|refused/, 'no report or renewal failed');
   });
 
   it('exits with the refused status within 5 s of the ClusterAgent being deleted', async function () {

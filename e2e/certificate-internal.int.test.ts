@@ -68,6 +68,8 @@ describe('CertificateBinding from the internal CA', function () {
       identity: 'cert-int',
       // NB: `ns` is not a tenant's namespace: Palisade serves bindings there as the chart's certificateNamespaces.
       args: [`--secure-address=127.0.0.1:${securePort}`, `--certificate-namespaces=${ns}`],
+      // A CA rotation overlaps twice the agent certificate lifetime: 10 s here, two days by default.
+      env: { PALISADE_AGENT_CERT_LIFETIME_MS: '5000' },
     });
     await waitForControllers(op);
   });

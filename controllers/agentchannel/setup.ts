@@ -10,6 +10,7 @@ import type { PairingDeps } from '../clusteragent/pairing.ts';
 import { Component, secretBytes, secretName } from '../installation/secrets.ts';
 import { RECORD_CONFIGMAP, parseRecord, RECORD_KEY } from '../installation/record.ts';
 import { caVersions, issuingCA } from '../internalca/ca.ts';
+import { CA_ID_LABEL } from '../internalca/leaf.ts';
 import { KEYSERVICE_TLS_SECRET } from '../keyservice/setup.ts';
 import type { GrpcService } from '../keyservice/server.ts';
 import type { Keystore } from '../keystore/store.ts';
@@ -157,9 +158,12 @@ export function setupAgentChannel(mgr: Manager, o: AgentChannelOptions): AgentCh
     ],
     pairing: {
       pepper,
+      // NB: the CA the channel's server certificate is from, which the agent pins to reach it: for a while
+      // after a CA rotation an older one than the CA agents' certificates come from (internalca servingCA).
       caPin: () => {
-        const c = ca();
-        return c ? spkiFingerprint(c.pair.certPem) : undefined;
+        const served = o.secrets.get(KEYSERVICE_TLS_SECRET, ns)?.metadata.labels?.[CA_ID_LABEL];
+        const v = caVersions(o.secrets.list(ns), ns).find((c) => c.keyId === served);
+        return v ? spkiFingerprint(v.pair.certPem) : undefined;
       },
       ...(o.address ? { address: o.address } : {}),
       command: (uid, agent, verb) => {

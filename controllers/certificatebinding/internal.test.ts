@@ -13,6 +13,7 @@ import {
   issuingCA,
   RETIRED_ANNOTATION,
   ROTATE_ANNOTATION,
+  servingCA,
   type CAVersion,
 } from '../internalca/ca.ts';
 
@@ -57,29 +58,54 @@ describe('the internal CA keeper (pure plan)', () => {
   const versions = (...secrets: Secret[]) => caVersions(secrets, NS);
 
   it('creates version 1 when there is no CA', () => {
-    assert.deepEqual(caPlan([], () => false, T0).create, { version: 1, why: 'no internal CA yet' });
+    assert.deepEqual(caPlan([], () => false, T0, 0).create, { version: 1, why: 'no internal CA yet' });
   });
 
   it('creates the next version when the active CA carries the rotate annotation', () => {
-    const plan = caPlan(versions(withAnnotations(v1, { [ROTATE_ANNOTATION]: 'true' })), () => false, T0);
+    const plan = caPlan(versions(withAnnotations(v1, { [ROTATE_ANNOTATION]: 'true' })), () => false, T0, 0);
     assert.equal(plan.create?.version, 2);
   });
 
   it('rotates automatically once 80% of the CA lifetime has passed, and waits until then', () => {
     const vs = versions(v1);
-    assert.equal(caPlan(vs, () => false, new Date(T0.getTime() + 7_999 * H)).create, undefined);
-    assert.equal(caPlan(vs, () => false, new Date(T0.getTime() + 7_999 * H)).recheckAfterMs, H);
-    assert.equal(caPlan(vs, () => false, new Date(T0.getTime() + 8_000 * H)).create?.version, 2);
+    assert.equal(caPlan(vs, () => false, new Date(T0.getTime() + 7_999 * H), 0).create, undefined);
+    assert.equal(caPlan(vs, () => false, new Date(T0.getTime() + 7_999 * H), 0).recheckAfterMs, H);
+    assert.equal(caPlan(vs, () => false, new Date(T0.getTime() + 8_000 * H), 0).create?.version, 2);
   });
 
   it('keeps an older CA while a leaf still names it, and retires it once none does', () => {
     const vs = versions(v1, v2);
     const [old] = vs as [CAVersion];
-    assert.deepEqual(caPlan(vs, (v) => v.keyId === old.keyId, T0).retire, []);
+    assert.deepEqual(caPlan(vs, (v) => v.keyId === old.keyId, T0, 0).retire, []);
     assert.deepEqual(
-      caPlan(vs, () => false, T0).retire.map((v) => v.version),
+      caPlan(vs, () => false, T0, 0).retire.map((v) => v.version),
       [1],
     );
+  });
+
+  it('keeps an older CA until its successor is the overlap old, and serves it to servers until then', () => {
+    const created = (s: Secret, at: Date): Secret => ({
+      ...s,
+      metadata: { ...s.metadata, creationTimestamp: at.toISOString() },
+    });
+    const vs = versions(created(v1, T0), created(v2, new Date(T0.getTime() + 100 * H)));
+    const [ca1, ca2] = vs as [CAVersion, CAVersion];
+    const overlap = 48 * H;
+    const at = (h: number) => new Date(T0.getTime() + h * H);
+    const published = bundleOf(vs);
+    // Agent client certificates (no leaf Secret) from v1 live up to half the overlap after v2 came.
+    assert.deepEqual(caPlan(vs, () => false, at(147), overlap).retire, [], 'not within the overlap');
+    assert.equal(caPlan(vs, () => false, at(147), overlap).recheckAfterMs, H, 'woken when it ends');
+    assert.deepEqual(
+      caPlan(vs, () => false, at(148), overlap).retire.map((v) => v.version),
+      [1],
+    );
+    assert.deepEqual(caPlan(vs, (v) => v === ca1, at(148), overlap).retire, [], 'a leaf still holds it');
+    // The servers agents reach keep the CA agents were given until they have renewed (and learnt v2).
+    assert.equal(servingCA(vs, published, at(147), overlap), ca1);
+    assert.equal(servingCA(vs, published, at(148), overlap), ca2);
+    assert.equal(servingCA(vs, bundleOf(versions(v1)), at(148), overlap)?.version, 1, 'v2 not published');
+    assert.equal(issuingCA(vs, published), ca2, 'leaves come from v2 at once');
   });
 
   it('counts as a leaf of a CA only a Secret holding an unexpired certificate that CA signed', async () => {

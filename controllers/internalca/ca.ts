@@ -4,9 +4,10 @@
  * win), and the CA bundle every client should trust, published as the ConfigMap `palisade-ca-bundle`.
  *
  * Rotation adds version N+1 (on request, by annotating the active CA Secret `palisade.dev/rotate`, or
- * automatically once 80% of the CA's life is gone). Leaves are reissued by the new CA; the old CA stays
- * in the bundle until no leaf Secret still names it (label `palisade.dev/ca-id`), and is then marked
- * `palisade.dev/retired` and dropped from the bundle.
+ * automatically once 80% of the CA's life is gone). Leaves are reissued by the new CA; Palisade's own
+ * servers move to it after an overlap that lets paired agents learn it first (`servingCA`); the old CA
+ * stays in the bundle until the overlap has passed and no leaf Secret holds a certificate it signed, and
+ * is then marked `palisade.dev/retired` and dropped from the bundle.
  */
 import { X509Certificate } from 'node:crypto';
 import { createCA, keyIdOf, type IssuedPair, type RandomSource } from '../pki/index.ts';
@@ -25,6 +26,12 @@ export const CA_VERSION_LABEL = 'palisade.dev/version';
 export const ROTATE_ANNOTATION = 'palisade.dev/rotate';
 export const RETIRED_ANNOTATION = 'palisade.dev/retired';
 export const CA_LIFETIME_MS = 10 * 365 * 24 * 3_600_000;
+/**
+ * How long after a CA rotation Palisade's servers keep presenting the older CA, and the older CA stays at
+ * least: twice the agent certificate lifetime (agentchannel `DEFAULT_CERTIFICATE_LIFETIME_MS`, 24 h), so
+ * every live agent has renewed, and learnt the new CA, before the servers move.
+ */
+export const DEFAULT_CA_OVERLAP_MS = 2 * 24 * 3_600_000;
 /** Automatic rotation once this fraction of the CA's validity has passed. */
 export const CA_ROTATE_AT = 0.8;
 
@@ -93,6 +100,29 @@ export function issuingCA(
   return versions.filter((v) => published.includes(v.pair.certPem.trim())).at(-1);
 }
 
+/** When a CA version came into being: its Secret's creation, set by the API server (else its notBefore). */
+export function createdAt(v: CAVersion): number {
+  return Date.parse(v.secret.metadata.creationTimestamp ?? '') || v.cert.validFromDate.getTime();
+}
+
+/**
+ * The CA Palisade's own servers (the key service with the cluster channel, nats-server) present: the
+ * newest published version created at least `overlapMs` ago, else the oldest published one. NB: paired
+ * agents trust the bundle they were last given (at pairing and at every renewal), not the published
+ * ConfigMap: a server moving to a new CA at once would be refused by every agent that has not renewed
+ * since. The overlap (twice the agent certificate lifetime) lets every live agent renew first.
+ */
+export function servingCA(
+  versions: readonly CAVersion[],
+  published: string | undefined,
+  now: Date,
+  overlapMs: number,
+): CAVersion | undefined {
+  if (!published) return undefined;
+  const inBundle = versions.filter((v) => published.includes(v.pair.certPem.trim()));
+  return inBundle.findLast((v) => createdAt(v) + overlapMs <= now.getTime()) ?? inBundle[0];
+}
+
 /** The PEM bundle clients trust: the active CA first, then every older CA not yet retired. */
 export function bundleOf(versions: readonly CAVersion[]): string {
   const active = activeCA(versions);
@@ -141,17 +171,26 @@ export function caPlan(
   versions: readonly CAVersion[],
   hasLeaves: (ca: CAVersion) => boolean,
   now: Date,
+  overlapMs: number,
 ): CAPlan {
   const active = activeCA(versions);
   if (!active) return { create: { version: 1, why: 'no internal CA yet' }, retire: [] };
-  const retire = versions.filter((v) => v !== active && !v.retired && !hasLeaves(v));
+  // NB: an older CA also stays until its successor is `overlapMs` old: agent client certificates (no leaf
+  // Secret holds them) it issued until then have expired by that time, and the servers have moved.
+  const overlapEnds = (v: CAVersion) => {
+    const next = versions.find((n) => n.version > v.version);
+    return next ? createdAt(next) + overlapMs : Infinity;
+  };
+  const old = versions.filter((v) => v !== active && !v.retired);
+  const retire = old.filter((v) => overlapEnds(v) <= now.getTime() && !hasLeaves(v));
+  const waiting = old.map(overlapEnds).filter((t) => t > now.getTime());
   const due = autoRotationAt(active);
   if (active.rotateRequested) {
     return { create: { version: active.version + 1, why: `rotation requested on ${active.name}` }, retire };
   }
   if (now >= due)
     return { create: { version: active.version + 1, why: `${active.name} is near its expiry` }, retire };
-  return { retire, recheckAfterMs: due.getTime() - now.getTime() };
+  return { retire, recheckAfterMs: Math.min(due.getTime(), ...waiting) - now.getTime() };
 }
 
 export function caSecret(namespace: string, version: number, pair: IssuedPair): Secret {
@@ -253,10 +292,12 @@ export async function reconcileCA(
     secrets: ObjectCache<Secret>;
     bundles: Informer<ConfigMap>;
     hasLeaves: (ca: CAVersion) => boolean;
+    /** How long an older CA stays after its successor's creation at least ({@link servingCA}). */
+    overlapMs: number;
   },
 ): Promise<{ requeueAfterMs?: number }> {
   const versions = caVersions(d.secrets.list(d.namespace), d.namespace);
-  const plan = caPlan(versions, d.hasLeaves, d.now());
+  const plan = caPlan(versions, d.hasLeaves, d.now(), d.overlapMs);
   if (plan.create) {
     await createCAVersion(d, plan.create.version, plan.create.why);
     return {}; // the new Secret's event brings the keeper back with it in the cache

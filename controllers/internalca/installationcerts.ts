@@ -25,7 +25,10 @@ import {
   bundleOf,
   CA_BUNDLE_CONFIGMAP,
   caVersions,
+  createdAt,
+  DEFAULT_CA_OVERLAP_MS,
   issuingCA,
+  servingCA,
   listCAVersions,
   type CAVersion,
 } from './ca.ts';
@@ -156,6 +159,8 @@ export interface InstallationCertDeps {
   now(): Date;
   log: Logger;
   audit: AuditLog;
+  /** How long after a CA rotation the servers keep the older CA (`servingCA`; default {@link DEFAULT_CA_OVERLAP_MS}). */
+  overlapMs?: number;
 }
 
 /** Brings one installation certificate in line with its plan; returns the Secret as it now is. */
@@ -241,7 +246,7 @@ export async function ensureInstallationCertNow(
 ): Promise<Secret> {
   const versions = await listCAVersions(d);
   const bundle = bundleOf(versions);
-  const ca = issuingCA(versions, bundle);
+  const ca = servingCA(versions, bundle, d.now(), d.overlapMs ?? DEFAULT_CA_OVERLAP_MS);
   if (!ca) throw new Error(`the internal CA does not exist yet; Secret ${spec.name} waits for it`);
   const existing = await d.client.get<Secret>({ kind: 'Secret', name: spec.name, namespace: d.namespace });
   return ensureInstallationCert(d, spec, existing, ca, bundle);
@@ -256,9 +261,14 @@ export async function reconcileInstallationCerts(
 ): Promise<{ requeueAfterMs?: number }> {
   const all = d.secrets.list(d.namespace);
   const bundle = d.bundles.get(CA_BUNDLE_CONFIGMAP, d.namespace)?.data?.['ca.crt'];
-  const ca = issuingCA(caVersions(all, d.namespace), bundle);
+  const versions = caVersions(all, d.namespace);
+  const overlapMs = d.overlapMs ?? DEFAULT_CA_OVERLAP_MS;
+  const ca = servingCA(versions, bundle, d.now(), overlapMs);
   if (!ca || !bundle) return {}; // the bundle's publication brings the keeper back
   let next = MAX_REQUEUE_MS;
+  // NB: the servers move to a newer published CA once its overlap has passed: nothing else wakes us then.
+  const newer = issuingCA(versions, bundle);
+  if (newer && newer !== ca) next = Math.min(next, createdAt(newer) + overlapMs - d.now().getTime());
   for (const s of all) {
     if (s.metadata.labels?.[INSTALLATION_CERT_LABEL] !== 'true') continue;
     const spec = specOf(s);

@@ -6,6 +6,7 @@ import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../runtime/object
 import {
   CA_BUNDLE_COMPONENT,
   CA_BUNDLE_CONFIGMAP,
+  DEFAULT_CA_OVERLAP_MS,
   ensureInternalCA,
   holdsLeafOf,
   isCASecret,
@@ -21,7 +22,7 @@ const CA_ID_INDEX = CA_ID_LABEL;
  * the published bundle, retirement once no leaf it issued is left), another keeps Palisade's own servers'
  * certificates issued from it. Both are keyed on the bundle ConfigMap in the operator's namespace.
  */
-export function setupInternalCA(mgr: Manager, env: Env): void {
+export function setupInternalCA(mgr: Manager, env: Env, o: { overlapMs?: number } = {}): void {
   const ns = mgr.namespace;
   const secrets = mgr.namespacedInformer<Secret>(
     'Secret',
@@ -40,6 +41,7 @@ export function setupInternalCA(mgr: Manager, env: Env): void {
     now: env.now,
     log: mgr.log,
     audit: mgr.audit,
+    overlapMs: o.overlapMs ?? DEFAULT_CA_OVERLAP_MS,
   };
   mgr.addStartupTask('internal-ca', () => ensureInternalCA(caDeps));
   const bundleKey = `${ns}/${CA_BUNDLE_CONFIGMAP}`;

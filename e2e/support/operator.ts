@@ -97,6 +97,8 @@ export async function startOperator(opts: {
   args?: string[];
   /** Root of the checkout whose operator to run (default: this one; the upgrade test runs an older one). */
   checkout?: string;
+  /** Environment beside this process's (the operator's test knobs, controllers/config.ts). */
+  env?: Record<string, string>;
 }): Promise<OperatorProcess> {
   const probePort = await freePort();
   const child = spawn(
@@ -111,7 +113,7 @@ export async function startOperator(opts: {
       `--probe-address=127.0.0.1:${probePort}`,
       ...(opts.args ?? []),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: opts.kubeconfig } },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env, KUBECONFIG: opts.kubeconfig } },
   );
   const watched = watchOperatorChild(child);
   return {
