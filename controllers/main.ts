@@ -68,10 +68,12 @@ async function main(): Promise<void> {
   setupKeystore(mgr, { keystore, secrets, access, graceMs: config.rootRetireGraceMs, now: env.now });
   // NB: before messaging: the NATS server certificate is issued by the internal CA, a start-up task here.
   const agentCertificateLifetimeMs = config.agentCertificateLifetimeMs ?? DEFAULT_CERTIFICATE_LIFETIME_MS;
-  setupInternalCA(mgr, env, { overlapMs: 2 * agentCertificateLifetimeMs });
+  // NB: an internal CA rotation overlaps twice the agent certificate lifetime (internalca servingCA).
+  const caOverlapMs = 2 * agentCertificateLifetimeMs;
+  setupInternalCA(mgr, env, { overlapMs: caOverlapMs });
   await setupCertificateBindings(mgr, env);
   const nats = config.natsServers.length
-    ? setupMessaging(mgr, { servers: config.natsServers, env })
+    ? setupMessaging(mgr, { servers: config.natsServers, env, caOverlapMs })
     : undefined;
   // Pairing and the cluster channel ride on the key service's gRPC server; they work with messaging off.
   const agentChannel = config.keyServiceAddress
@@ -130,6 +132,7 @@ async function main(): Promise<void> {
         keystore,
         rootKeys,
         rand,
+        caOverlapMs,
         ...(agentChannel ? { services: agentChannel.services } : {}),
       })
     : undefined;

@@ -19,6 +19,7 @@ import { testEnv } from '../hack/testenv/env.ts';
 import type { KubeObject, Secret } from '../controllers/runtime/kube/types.ts';
 import type { ClusterAgent } from '../crds/v1alpha1/index.ts';
 import { SecretStore } from '../agent/store.ts';
+import { spkiFingerprint } from '../controllers/agentchannel/identity.ts';
 import {
   deleteTenants,
   ensureNamespace,
@@ -326,6 +327,21 @@ describe('palisade-agent: pair with a code, then report over gRPC and NATS (issu
       renewed.caPem.includes(text(await secret('palisade-internal-ca-v1'), 'tls.crt').trim()),
       'the old CA still trusted: the servers present it',
     );
+    // A code asked for now pins the CA the channel presents: still v1.
+    await kube().apply({
+      apiVersion: 'palisade.dev/v1alpha1',
+      kind: 'ClusterAgent',
+      metadata: { name: 'edge-two', namespace: ns },
+      spec: { ...AGENT_SPEC, clusterName: 'edge-two-cluster' },
+    } as KubeObject);
+    const shown = await eventually(
+      'the second agent’s code Secret',
+      () => kube().get<Secret>({ kind: 'Secret', name: 'edge-two-pairing-code', namespace: ns }),
+      30_000,
+    );
+    const v1Pem = text(await secret('palisade-internal-ca-v1'), 'tls.crt');
+    assert.equal(text(shown, 'ca-pin'), spkiFingerprint(v1Pem), 'the pin of the CA the channel presents');
+    await kube().delete({ kind: 'ClusterAgent', name: 'edge-two', namespace: ns });
 
     // The servers move once the overlap (twice the agent certificate lifetime) has passed, not before.
     const moved = await eventually(

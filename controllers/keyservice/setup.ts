@@ -69,6 +69,8 @@ export interface KeyServiceOptions {
   tokenIssuer?: string;
   /** How often the leader drops expired refresh token families (default 10 minutes). */
   familySweepMs?: number;
+  /** How long after an internal CA rotation its certificate stays on the older CA (internalca `servingCA`). */
+  caOverlapMs?: number;
   /**
    * Further services on the same server (same TLS, same port): the cluster channel's. Their handlers
    * authenticate their own callers.
@@ -145,6 +147,7 @@ export function setupKeyService(mgr: Manager, o: KeyServiceOptions): KeyService 
         now: () => new Date(mgr.clock.now()),
         log: mgr.log,
         audit: mgr.audit,
+        ...(o.caOverlapMs ? { overlapMs: o.caOverlapMs } : {}),
       },
       keyServiceTlsSpec(ns),
     );

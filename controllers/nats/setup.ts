@@ -8,6 +8,8 @@ export interface MessagingSetup {
   /** nats-server URLs (`tls://host:port`); messaging is off when empty. */
   servers: string[];
   env: Env;
+  /** How long after an internal CA rotation nats-server's certificate stays on the older CA (internalca `servingCA`). */
+  caOverlapMs?: number;
 }
 
 /**
@@ -23,7 +25,12 @@ export function setupMessaging(mgr: Manager, o: MessagingSetup): NatsService {
       namespace: mgr.namespace,
       log: mgr.log,
       audit: mgr.audit,
-      tls: internalCaIssuer({ client: mgr.client, namespace: mgr.namespace, rand: o.env.rand }),
+      tls: internalCaIssuer({
+        client: mgr.client,
+        namespace: mgr.namespace,
+        rand: o.env.rand,
+        ...(o.caOverlapMs ? { overlapMs: o.caOverlapMs } : {}),
+      }),
       now: o.env.now,
     });
     nats.start(installation);

@@ -49,7 +49,12 @@ export interface NatsTls extends TlsIssuer {
  * certificate): clients trust the same bundle as for every other internal endpoint (ConfigMap
  * `palisade-ca-bundle`). The CA exists before this runs: it is an earlier start-up task.
  */
-export function internalCaIssuer(d: { client: KubeClient; namespace: string; rand: RandomSource }): NatsTls {
+export function internalCaIssuer(d: {
+  client: KubeClient;
+  namespace: string;
+  rand: RandomSource;
+  overlapMs?: number;
+}): NatsTls {
   return {
     issueServer: async (names, now) => serverTls(await listCAVersions(d), names, now, d.rand),
     ensureSecret: (at) => ensureInstallationCertNow({ ...d, ...at }, natsTlsSpec(d.namespace)),
