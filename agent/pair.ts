@@ -13,6 +13,7 @@
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { identityFromSubjectAltName } from '../controllers/agentchannel/identity.ts';
+import { pemBlocks } from '../controllers/pki/x509.ts';
 import { AgentClient, CallError, isRefusal, type AgentCredentials } from './grpc.ts';
 import { generateAgentKeys, type AgentKeys } from './keys.ts';
 import { fetchPinnedCa } from './pin.ts';
@@ -52,8 +53,6 @@ export function tenantUIDOf(cert: X509Certificate): string {
 type IssuedField =
   'certPem' | 'keyPem' | 'natsSeed' | 'natsJwt' | 'natsUrl' | 'notAfter' | 'renewAfter' | 'tenantUID';
 
-const CERTIFICATE_PEM = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----/;
-
 /** What stays the same across a renewal: where Palisade is, the CAs trusted so far, which agent this is. */
 export function unissued(c: StoredCredentials): Omit<StoredCredentials, IssuedField> {
   const { server, serverName, caPem, tenant, namespace, clusterAgent, clusterName, codeId } = c;
@@ -86,8 +85,9 @@ export function adoptCredentials(
 ): StoredCredentials {
   if (!got?.clientCertificate) throw new Error('Palisade returned no client certificate');
   const leaf = new X509Certificate(got.clientCertificate);
-  const trust = CERTIFICATE_PEM.test(got.caBundle ?? '') ? got.caBundle : base.caPem;
-  const cas = (trust.match(new RegExp(CERTIFICATE_PEM, 'g')) ?? []).map((pem) => new X509Certificate(pem));
+  const certificates = (pem: string) => pemBlocks(pem).filter((b) => b.label === 'CERTIFICATE');
+  const trust = certificates(got.caBundle ?? '').length ? got.caBundle : base.caPem;
+  const cas = certificates(trust).map((b) => new X509Certificate(b.pem));
   if (!leaf.publicKey.equals(createPublicKey(createPrivateKey(keys.tlsKeyPem)))) {
     throw new Error('the returned certificate is not for the key this agent made');
   }

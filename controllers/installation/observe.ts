@@ -71,7 +71,8 @@ export async function observeInstallation(d: { client: KubeApi; namespace: strin
   };
 }
 
-async function listVersions(d: { client: KubeApi; namespace: string }, component: Component) {
+/** The versions of one installation key's Secrets, read live, lowest first. */
+export async function listVersions(d: { client: KubeApi; namespace: string }, component: Component) {
   const list = await d.client.list<Secret>('Secret', {
     namespace: d.namespace,
     labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY},${COMPONENT_LABEL}=${component}`,

@@ -96,8 +96,12 @@ export function issuingCA(
   versions: readonly CAVersion[],
   published: string | undefined,
 ): CAVersion | undefined {
-  if (!published) return undefined;
-  return versions.filter((v) => published.includes(v.pair.certPem.trim())).at(-1);
+  return publishedVersions(versions, published).at(-1);
+}
+
+/** The versions the published bundle holds, oldest first (none before it is published). */
+function publishedVersions(versions: readonly CAVersion[], published: string | undefined): CAVersion[] {
+  return published ? versions.filter((v) => published.includes(v.pair.certPem.trim())) : [];
 }
 
 /** When a CA version came into being: its Secret's creation, set by the API server (else its notBefore). */
@@ -118,8 +122,7 @@ export function servingCA(
   now: Date,
   overlapMs: number,
 ): CAVersion | undefined {
-  if (!published) return undefined;
-  const inBundle = versions.filter((v) => published.includes(v.pair.certPem.trim()));
+  const inBundle = publishedVersions(versions, published);
   return inBundle.findLast((v) => createdAt(v) + overlapMs <= now.getTime()) ?? inBundle[0];
 }
 

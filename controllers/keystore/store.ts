@@ -9,13 +9,14 @@ import {
 } from '../crypto/index.ts';
 import { rootKeyOf, type RootKeyring } from '../installation/keyring.ts';
 import type { RootKey } from '../installation/keys.ts';
+import { listVersions } from '../installation/observe.ts';
 import { isRetiring } from '../installation/rootversion.ts';
 import { Component, secretName } from '../installation/secrets.ts';
 import { createOrAdopt } from '../runtime/reconciler.ts';
 import type { ObjectCache } from '../runtime/informer.ts';
 import type { KubeApi } from '../runtime/kube/api.ts';
 import type { Secret } from '../runtime/kube/types.ts';
-import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, TENANT_UID_LABEL } from '../runtime/objects.ts';
+import { TENANT_UID_LABEL } from '../runtime/objects.ts';
 import {
   EntryKind,
   entryKind,
@@ -247,17 +248,10 @@ export class Keystore {
 
   /** The newest root version not marked retiring, read live (for a writer whose cache lags). */
   private async liveActiveRoot(): Promise<RootKey> {
-    const list = await this.d.client.list<Secret>('Secret', {
-      namespace: this.namespace,
-      labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY},${COMPONENT_LABEL}=${Component.RootKey}`,
-    });
-    const newest = list.items
-      .filter((s) => !isRetiring(s))
-      .map(rootKeyOf)
-      .filter((r) => r.version > 0)
-      .sort((a, b) => b.version - a.version)[0];
+    const roots = await listVersions({ client: this.d.client, namespace: this.namespace }, Component.RootKey);
+    const newest = roots.filter((s) => !isRetiring(s)).at(-1);
     if (!newest) throw new Error('no root key version is readable; the installation keys are missing');
-    return newest;
+    return rootKeyOf(newest);
   }
 
   /**
