@@ -92,13 +92,16 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       `${o.secretDir} must hold agent.creds, ca.crt, tenant-uid, agent-name (and nats-url or --server)`,
     );
   }
-  return connectAgent({ creds, ca, tenantUID, name, server }, o);
+  // NB: the CA file is read again at every dial: a mounted Secret's bundle follows an internal CA rotation.
+  return connectAgent({ creds, ca, caFile: path.join(o.secretDir, 'ca.crt'), tenantUID, name, server }, o);
 }
 
 /** What {@link connectAgent} needs: the `.creds` text, the CA to trust, who the agent is, where NATS is. */
 export interface NatsCredentials {
   creds: string;
   ca: string;
+  /** Where `ca` was read from: read again at each (re)connection instead of `ca`. */
+  caFile?: string;
   tenantUID: string;
   name: string;
   server: string;
@@ -109,13 +112,13 @@ export async function connectAgent(
   c: NatsCredentials,
   o: Omit<AgentOptions, 'secretDir' | 'server'> = {},
 ): Promise<RunningAgent> {
-  const { creds, ca, tenantUID, name, server } = c;
+  const { creds, ca, caFile, tenantUID, name, server } = c;
   const log = o.log ?? (() => undefined);
   const nc = await connect({
     servers: server,
     name: `palisade-agent-${name}`,
     // Node's tls.connect options: CA pinning, TLS 1.2 minimum, AEAD ciphers only.
-    tls: { ca, ...CLIENT_TLS } as { ca: string },
+    tls: { ...(caFile ? { caFile } : { ca }), ...CLIENT_TLS } as { ca?: string; caFile?: string },
     authenticator: credsAuthenticator(new TextEncoder().encode(`${creds.trim()}\n`)),
     // Keep trying, also at start: the account may reach the server just after the credentials.
     // (nats.js still gives up after the same authorization error twice in a row.)

@@ -293,7 +293,7 @@ describe('palisade-agent: pair with a code, then report over gRPC and NATS (issu
   });
 
   it('keeps reporting through an internal CA rotation: renews onto the new CA before the servers present it', async function () {
-    // NB: gRPC alone: nats-server is not signalled to reload its certificate (docs/messaging.md#tls).
+    // NB: gRPC alone: NATS through a rotation is e2e/agent.int.test.ts (this suite's nats-server is not reloaded).
     await stopAgent(agents.at(-1) as AgentProcess);
     const a = run('grpc');
     await eventually('Connected=True', async () => (await connected()) === 'True', 30_000);

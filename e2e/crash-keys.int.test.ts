@@ -20,7 +20,7 @@ import {
   type CrashKill,
   type WarmOperator,
 } from './support/crash.ts';
-import { agentConnects, type MessagingEnv } from './messaging.support.ts';
+import { agentConnects } from './messaging.support.ts';
 import { eventually, waitForControllers, type OperatorProcess } from './support/operator.ts';
 import {
   adminClient,
@@ -448,13 +448,7 @@ describe('Key material and credentials survive SIGKILL inside their writes (mess
   async function refusal(op: OperatorProcess, creds: string): Promise<string | undefined> {
     const tls = await client.get<Secret>({ kind: 'Secret', name: NATS_SECRETS.tls, namespace: OPERATOR_NS });
     assert.ok(tls, 'the NATS TLS Secret');
-    const env: MessagingEnv = {
-      op,
-      operatorNs: OPERATOR_NS,
-      server: natsServer,
-      caPem: secretText(tls, 'ca.crt'),
-    };
-    const ok = await agentConnects(env, creds);
+    const ok = await agentConnects({ server: natsServer, caPem: secretText(tls, 'ca.crt') }, creds);
     return ok === true ? undefined : ok;
   }
 

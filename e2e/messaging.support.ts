@@ -29,6 +29,9 @@ export interface MessagingEnv {
   operatorNs: string;
   server: string;
   caPem: string;
+  /** Where nats-server's config and TLS files are (writeLocalTlsFiles rewrites the latter). */
+  serverDir: string;
+  serverConfig: string;
 }
 
 export async function startMessaging(
@@ -66,7 +69,14 @@ export async function startMessaging(
   );
   await cp.restartNats({ wipeStore: true, configFile: files.configFile });
   const tls = await kube().get<Secret>({ kind: 'Secret', name: NATS_SECRETS.tls, namespace: operatorNs });
-  return { op, operatorNs, server, caPem: secretText(tls as Secret, 'ca.crt') };
+  return {
+    op,
+    operatorNs,
+    server,
+    caPem: secretText(tls as Secret, 'ca.crt'),
+    serverDir: dir,
+    serverConfig: files.configFile,
+  };
 }
 
 export async function stopMessaging(env: MessagingEnv | undefined): Promise<void> {
@@ -135,7 +145,10 @@ export function credsOf(secret: Secret): string {
 }
 
 /** Whether credentials get a connection through to nats-server: `true`, or the refusal's text. */
-export async function agentConnects(env: MessagingEnv, creds: string): Promise<true | string> {
+export async function agentConnects(
+  env: Pick<MessagingEnv, 'server' | 'caPem'>,
+  creds: string,
+): Promise<true | string> {
   let nc: NatsConnection | undefined;
   try {
     nc = await connect({

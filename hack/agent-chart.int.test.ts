@@ -13,7 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import { binaries, REPO_ROOT } from './controlplane/binaries.ts';
+import { REPO_ROOT } from './controlplane/binaries.ts';
+import { helm } from './helm.ts';
 import { testEnv } from './testenv/env.ts';
 import { ensureNamespace, kube, uniqueName } from '../e2e/support/cluster.ts';
 import type { KubeObject, Secret } from '../controllers/runtime/kube/types.ts';
@@ -60,15 +61,6 @@ interface Rendered extends KubeObject {
       };
     };
   };
-}
-
-async function helm(args: string[]): Promise<string> {
-  const { helm: bin } = await binaries();
-  const { stdout } = await run(bin, args, {
-    maxBuffer: 64 << 20,
-    env: { ...process.env, HELM_CACHE_HOME: os.tmpdir() },
-  });
-  return stdout;
 }
 
 function objects(manifest: string): Rendered[] {

@@ -2,6 +2,7 @@
 # Builds the local control plane's binaries from the Go module proxy, once per pinned version.
 #
 #   hack/build-tools.sh [tool...]     tools: kube-apiserver kube-controller-manager kubectl etcd nats-server
+#                                            nats-server-config-reloader
 #                                            cert-manager-controller cert-manager-crds helm promtool
 #                                            (default: all)
 #
@@ -70,6 +71,7 @@ tool() {
     kubectl) build kubernetes k8s.io/kubernetes/cmd/kubectl "kubectl-${KUBERNETES_VERSION}" "$k8s_ldflags" ;;
     etcd) build etcd go.etcd.io/etcd/server/v3 "etcd-${ETCD_VERSION}" ;;
     nats-server) build natsserver github.com/nats-io/nats-server/v2 "nats-server-${NATS_SERVER_VERSION}" ;;
+    nats-server-config-reloader) build natsreloader github.com/nats-io/nack/cmd/nats-server-config-reloader "nats-server-config-reloader-${NATS_RELOADER_VERSION}" ;;
     cert-manager-controller) build certmanager github.com/cert-manager/cert-manager/cmd/controller "cert-manager-controller-${CERT_MANAGER_VERSION}" ;;
     cert-manager-crds) cert_manager_crds ;;
     # "-stamped": an unstamped build of the same version (helm-<version>) is not reused. Checked here
@@ -81,6 +83,6 @@ tool() {
 }
 
 if [ $# -eq 0 ]; then
-  set -- etcd kube-apiserver kube-controller-manager kubectl nats-server cert-manager-controller cert-manager-crds helm promtool
+  set -- etcd kube-apiserver kube-controller-manager kubectl nats-server nats-server-config-reloader cert-manager-controller cert-manager-crds helm promtool
 fi
 for t in "$@"; do tool "$t"; done

@@ -4,17 +4,15 @@
  * project's helm with no --kube-version: it is stamped like a release build.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { parse, parseAllDocuments } from 'yaml';
-import { binaries, REPO_ROOT } from './controlplane/binaries.ts';
+import { REPO_ROOT } from './controlplane/binaries.ts';
+import { helm } from './helm.ts';
 import { testEnv } from './testenv/env.ts';
 import { ensureNamespace, uniqueName } from '../e2e/support/cluster.ts';
 
-const run = promisify(execFile);
 const CHART = path.join(REPO_ROOT, 'charts/palisade');
 
 const OBSERVABILITY = `
@@ -48,15 +46,6 @@ nodeSelector: { kubernetes.io/os: linux }
 nats: { enabled: false, externalUrl: "nats.example.com:4222", agentUrl: "tls://nats.example.com:4222" }
 keyService: { port: 9443, agentChannelAddress: "palisade.example.com:443", networkPolicy: { enabled: true } }
 `;
-
-async function helm(args: string[]): Promise<string> {
-  const { helm: bin } = await binaries();
-  const { stdout } = await run(bin, args, {
-    maxBuffer: 64 << 20,
-    env: { ...process.env, HELM_CACHE_HOME: os.tmpdir() },
-  });
-  return stdout;
-}
 
 async function render(namespace: string, valuesFile?: string): Promise<string> {
   return helm([

@@ -8,6 +8,8 @@ export const AgentCondition = {
 export const AgentReason = {
   Ready: 'AgentReady',
   CredentialsIssued: 'CredentialsIssued',
+  /** Event: the delivered credentials Secret's CA bundle now follows a rotated internal CA. */
+  TrustUpdated: 'TrustUpdated',
   TenantNotReady: 'TenantNotReady',
   /** The ClusterAgent is not in any tenant's namespace: it never will be ready there. */
   TenantNotFound: 'TenantNotFound',

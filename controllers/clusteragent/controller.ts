@@ -15,6 +15,7 @@ import { NatsComponent } from '../nats/secrets.ts';
 import type { NatsService } from '../nats/service.ts';
 import type { HeartbeatStore } from '../nats/heartbeats.ts';
 import { heartbeatsOf } from './deps.ts';
+import { caBundleInformer } from '../internalca/setup.ts';
 import { watchMapped } from '../runtime/controller.ts';
 import type { Manager } from '../runtime/manager.ts';
 import type { Secret } from '../runtime/kube/types.ts';
@@ -91,6 +92,14 @@ export function setupClusterAgentController(mgr: Manager, o: AgentControllerOpti
       watchMapped(tenants, (t) => agentsOf(t.status?.namespace)),
       // A tenant namespace whose Secret cache just became whole: its agents can see what was delivered.
       { register: (enqueue) => o.secrets.onNamespaceSynced((ns) => agentsOf(ns).forEach(enqueue)) },
+      // A CA rotation changes the bundle delivered beside Secret-mode agents' credentials (twice per rotation).
+      ...(o.nats
+        ? [
+            watchMapped(caBundleInformer(mgr), () =>
+              agents.list().map((a) => `${a.metadata.namespace}/${a.metadata.name}`),
+            ),
+          ]
+        : []),
     ],
     reconcile: reconcilerFor({ cache: agents, client: mgr.client }, clusterAgentKind(deps)),
   });

@@ -26,7 +26,7 @@ export interface AgentDeps {
    * What the kind uses of the NATS service: heartbeats held in memory, and the CA agents trust. Absent
    * when messaging is off: then only pairing-mode agents (the gRPC cluster channel) get credentials.
    */
-  nats?: Pick<NatsService, 'heartbeats' | 'installation'>;
+  nats?: Pick<NatsService, 'heartbeats' | 'installation' | 'trustBundle'>;
   /** Where reports from any channel are held; defaults to the NATS service's. */
   heartbeats?: HeartbeatStore;
   /** The URL written into credentials Secrets for agents (optional). */

@@ -80,6 +80,35 @@ describe('ClusterAgent (reconcile driver, in-memory API server and NATS service)
     );
   });
 
+  it('follows an internal CA rotation: the delivered ca.crt becomes the published bundle, the credentials stay', async () => {
+    const w = await agentWorld();
+    await w.create('edge');
+    await w.reconcile('edge');
+    const issued = await w.credentials('edge');
+    assert.ok(issued);
+    const [events, audited] = [w.events.events.length, w.audit.records.length];
+
+    const rotated = `${FAKE_CA_PEM}-----BEGIN CERTIFICATE-----\nfake NATS CA v2\n-----END CERTIFICATE-----\n`;
+    w.nats.published = rotated;
+    await w.reconcile('edge');
+    const after = await w.credentials('edge');
+    assert.ok(after);
+    assert.equal(secretString(after, 'ca.crt'), rotated);
+    for (const key of ['agent.creds', 'tenant-uid', 'agent-name'])
+      assert.equal(secretString(after, key), secretString(issued, key), `${key} unchanged`);
+    assert.equal(
+      after.metadata.annotations?.[Annotation.User],
+      issued.metadata.annotations?.[Annotation.User],
+      'the same user',
+    );
+    assert.equal((await w.get('edge'))?.status?.credentialsVersion, 1, 'nothing reissued');
+    assert.deepEqual(w.events.reasons.slice(events), [`Normal/${AgentReason.TrustUpdated}`]);
+    assert.equal(w.audit.records.length, audited, 'no credentials action to audit');
+
+    await w.reconcile('edge');
+    assert.equal((await w.credentials('edge'))?.metadata.resourceVersion, after.metadata.resourceVersion);
+  });
+
   it("revokes the agent's user when it is suspended, and the tenant's account carries the revocation", async () => {
     const w = await agentWorld();
     await w.create('edge');

@@ -5,7 +5,7 @@ import { readRevocations } from '../nats/revocations.ts';
 import type { ConditionInput } from '../runtime/conditions.ts';
 import { isAlreadyExists } from '../runtime/errors.ts';
 import type { Secret } from '../runtime/kube/types.ts';
-import { isControlledBy } from '../runtime/objects.ts';
+import { isControlledBy, secretString } from '../runtime/objects.ts';
 import type { Kind, Outcome } from '../runtime/reconciler.ts';
 import { heartbeatsOf, type AgentDeps } from './deps.ts';
 import { accountEntry, unwrapAccountKey } from '../tenant/account.ts';
@@ -197,7 +197,7 @@ async function converge(
       account: unwrapAccountKey(d.keystore, account, ctx.uid),
       version,
       now: d.env.now(),
-      caPem: d.nats.installation.tls.caPem,
+      caPem: d.nats.trustBundle(),
       ...(d.agentUrl ? { url: d.agentUrl } : {}),
       // NB: users already on the revocation list leave the record, so it stays bounded.
       ...(ctx.record
@@ -217,6 +217,8 @@ async function converge(
       throw e;
     }
     record(d, ctx, `issued NATS credentials v${version} (${plan.why})`, 'nats.credentials.issue', version);
+  } else if (ctx.delivered) {
+    await refreshTrust(d, ctx, ctx.delivered);
   }
   await revoke(d, ctx.agent, ctx.uid, ctx.record, false, ctx.revoked);
   return {
@@ -225,6 +227,31 @@ async function converge(
     reason: AgentReason.CredentialsIssued,
     message: `credentials v${ctx.record?.version ?? 0} in Secret ${credentialsSecretName(ctx.agent)}`,
   };
+}
+
+/**
+ * An internal CA rotation moves nats-server to the new CA once every agent could learn it: the delivered
+ * Secret's `ca.crt` follows the published bundle, so an agent reading it trusts both CAs through the
+ * overlap and the new one after. Only that entry changes; the credentials stay.
+ */
+async function refreshTrust(
+  d: AgentDeps & { nats: NonNullable<AgentDeps['nats']> },
+  ctx: Context,
+  delivered: Secret,
+): Promise<void> {
+  const bundle = d.nats.trustBundle();
+  if (secretString(delivered, 'ca.crt') === bundle) return;
+  ctx.delivered = await d.client.update({
+    ...delivered,
+    data: { ...delivered.data, 'ca.crt': Buffer.from(bundle).toString('base64') },
+  });
+  d.events.record(
+    ctx.agent,
+    'Normal',
+    AgentReason.TrustUpdated,
+    'Update',
+    `the CA bundle in Secret ${credentialsSecretName(ctx.agent)} follows the internal CA`,
+  );
 }
 
 /** Writes the agent's record to the keystore, conditional on the version read (a racing writer retries). */

@@ -1,6 +1,7 @@
 import { watchMapped } from '../runtime/controller.ts';
 import type { Env } from '../runtime/env.ts';
 import type { ConfigMap, Secret } from '../runtime/kube/types.ts';
+import type { Informer } from '../runtime/informer.ts';
 import type { Manager } from '../runtime/manager.ts';
 import { COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../runtime/objects.ts';
 import {
@@ -17,6 +18,20 @@ import { CA_ID_LABEL } from './leaf.ts';
 
 const CA_ID_INDEX = CA_ID_LABEL;
 
+/** The cache of the published CA bundle ConfigMap, shared by every reader. */
+export function caBundleInformer(mgr: Manager): Informer<ConfigMap> {
+  return mgr.informer<ConfigMap>('ConfigMap', `${COMPONENT_LABEL}=${CA_BUNDLE_COMPONENT}`, mgr.namespace);
+}
+
+/**
+ * Reads the CA bundle published now (`palisade-ca-bundle`, from the cache), undefined until it is read.
+ * What clients of Palisade's own servers must trust, after a rotation too.
+ */
+export function publishedBundleReader(mgr: Manager): () => string | undefined {
+  const bundles = caBundleInformer(mgr);
+  return () => bundles.get(CA_BUNDLE_CONFIGMAP, mgr.namespace)?.data?.['ca.crt'] || undefined;
+}
+
 /**
  * The internal CA (RSA-2048): a start-up task makes its first version; one controller keeps it (rotation,
  * the published bundle, retirement once no leaf it issued is left), another keeps Palisade's own servers'
@@ -29,7 +44,7 @@ export function setupInternalCA(mgr: Manager, env: Env, o: { overlapMs?: number 
     `${MANAGED_BY_LABEL}=${MANAGED_BY}`,
     mgr.secretHolders,
   );
-  const bundles = mgr.informer<ConfigMap>('ConfigMap', `${COMPONENT_LABEL}=${CA_BUNDLE_COMPONENT}`, ns);
+  const bundles = caBundleInformer(mgr);
   secrets.addIndex(CA_ID_INDEX, (s) => {
     const id = s.metadata.labels?.[CA_ID_LABEL];
     return id ? [id] : [];

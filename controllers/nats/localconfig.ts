@@ -37,6 +37,7 @@ export async function writeLocalServerConfig(
     resolverDir: path.resolve(resolverDir),
     tlsCertFile: f('tls.crt'),
     tlsKeyFile: f('tls.key'),
+    pidFile: f('nats.pid'),
   };
   await writeFile(f('nats.conf'), renderServerConfig(input, layout));
   return { configFile: f('nats.conf'), caFile: f('ca.crt') };

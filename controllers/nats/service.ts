@@ -21,6 +21,11 @@ export interface NatsServiceOptions {
   now(): Date;
   /** How often one registered account is looked up to notice a server that lost its JWT store. */
   driftCheckMs?: number;
+  /**
+   * The internal CA bundle published now (internalca `palisade-ca-bundle`), or undefined before it is
+   * read: after a CA rotation nats-server moves to the new CA, which the bundle of start-up lacks.
+   */
+  publishedBundle?: () => string | undefined;
 }
 
 /** What was pushed for an account: enough to sign the same JWT again (a re-push), not the JWT itself. */
@@ -60,6 +65,14 @@ export class NatsService {
     return this.inst;
   }
 
+  /**
+   * The CA bundle a client of nats-server must trust now: the published one, else the one read at
+   * start-up. Palisade's own connections read it at every dial; agents' credentials carry it.
+   */
+  trustBundle(): string {
+    return this.o.publishedBundle?.() || this.installation.tls.caPem;
+  }
+
   private get bus(): MessagingBus {
     if (!this.bus_) throw new Error('not connected to NATS yet');
     return this.bus_;
@@ -85,7 +98,7 @@ export class NatsService {
     };
     this.bus_ = new MessagingBus({
       servers: o.servers,
-      caPem: installation.tls.caPem,
+      trust: () => this.trustBundle(),
       system: user(installation.system, 'palisade-resolver', { pub: ['$SYS.REQ.>'], sub: ['_INBOX.>'] }),
       palisade: user(installation.palisade, 'palisade-reports', {
         pub: ['palisade.t.*.agent.*.cmd.>'],

@@ -1,5 +1,6 @@
 import type { Env } from '../runtime/env.ts';
 import type { Manager } from '../runtime/manager.ts';
+import { publishedBundleReader } from '../internalca/setup.ts';
 import { ensureNatsInstallation } from './bootstrap.ts';
 import { NatsService } from './service.ts';
 import { internalCaIssuer } from './tls.ts';
@@ -18,7 +19,12 @@ export interface MessagingSetup {
  * main.ts with the service this returns.
  */
 export function setupMessaging(mgr: Manager, o: MessagingSetup): NatsService {
-  const nats = new NatsService({ servers: o.servers, log: mgr.log, now: o.env.now });
+  const nats = new NatsService({
+    servers: o.servers,
+    log: mgr.log,
+    now: o.env.now,
+    publishedBundle: publishedBundleReader(mgr),
+  });
   mgr.addStartupTask('nats-bootstrap', async () => {
     const installation = await ensureNatsInstallation({
       client: mgr.client,

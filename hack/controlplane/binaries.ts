@@ -12,6 +12,8 @@ export interface Binaries {
   kubeControllerManager: string;
   kubectl: string;
   natsServer: string;
+  /** What the chart runs beside nats-server to reload it when its mounted files change. */
+  natsReloader: string;
   certManagerController: string;
   certManagerCrds: string;
   helm: string;
@@ -51,6 +53,7 @@ export async function binaries(): Promise<Binaries> {
     kubeControllerManager: path.join(bin, `kube-controller-manager-${k8s}`),
     kubectl: path.join(bin, `kubectl-${k8s}`),
     natsServer: path.join(bin, `nats-server-${pin(v, 'NATS_SERVER_VERSION')}`),
+    natsReloader: path.join(bin, `nats-server-config-reloader-${pin(v, 'NATS_RELOADER_VERSION')}`),
     certManagerController: path.join(bin, `cert-manager-controller-${cm}`),
     certManagerCrds: path.join(cacheDir(), `cert-manager-crds-${cm}`),
     // Stamped like a release build (hack/build-tools.sh): `helm template` needs no --kube-version.

@@ -15,7 +15,7 @@ export const FAKE_CA_PEM = '-----BEGIN CERTIFICATE-----\nfake NATS CA\n-----END 
 
 export class FakeNats implements Pick<
   NatsService,
-  'heartbeats' | 'installation' | 'ensureAccount' | 'deleteAccount'
+  'heartbeats' | 'installation' | 'ensureAccount' | 'deleteAccount' | 'trustBundle'
 > {
   readonly heartbeats = new HeartbeatStore();
   readonly installation: NatsInstallation = {
@@ -31,12 +31,18 @@ export class FakeNats implements Pick<
       palisadeAccountJwt: '',
     },
   };
+  /** The internal CA bundle published now (set by a test to stand for a CA rotation). */
+  published: string | undefined;
   /** The resolver: the last claims pushed for each account public key. */
   readonly accounts = new Map<string, TenantAccountInput>();
   private readonly now: () => Date;
 
   constructor(now: () => Date) {
     this.now = now;
+  }
+
+  trustBundle(): string {
+    return this.published ?? this.installation.tls.caPem;
   }
 
   async ensureAccount(input: TenantAccountInput, knownIssuedAt?: number): Promise<AccountPush> {

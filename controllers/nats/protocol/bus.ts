@@ -25,9 +25,15 @@ export interface UserCredentials {
   seed: string;
 }
 
+/**
+ * The CA bundle (PEM) to trust: fixed, or read again at every connection attempt — an internal CA
+ * rotation moves nats-server to a CA this process did not know when it connected first.
+ */
+export type Trust = string | (() => string);
+
 export interface BusOptions {
   servers: string[];
-  caPem: string;
+  trust: Trust;
   system: UserCredentials;
   palisade: UserCredentials;
   requestTimeoutMs?: number;
@@ -48,12 +54,16 @@ interface ClaimsReply {
 
 export function connectionOptions(
   servers: string[],
-  caPem: string,
+  trust: Trust,
   user: UserCredentials,
   name: string,
 ): NodeConnectionOptions {
   // NB: the TLS object is spread into tls.connect by the Node transport, so minVersion and ciphers apply.
-  const tls = { ca: caPem, ...CLIENT_TLS } as NodeConnectionOptions['tls'];
+  // The transport keeps this object and reads `ca` from it at every dial (reconnects included), so a
+  // getter makes each reconnect trust the bundle of that moment.
+  const tls = { ...CLIENT_TLS } as NonNullable<NodeConnectionOptions['tls']>;
+  if (typeof trust === 'string') tls.ca = trust;
+  else Object.defineProperty(tls, 'ca', { get: trust, enumerable: true });
   return {
     servers,
     name,
@@ -77,9 +87,9 @@ export class MessagingBus {
   }
 
   async start(): Promise<void> {
-    const { servers, caPem } = this.o;
-    this.sys = await connect(connectionOptions(servers, caPem, this.o.system, 'palisade-resolver'));
-    this.app = await connect(connectionOptions(servers, caPem, this.o.palisade, 'palisade-reports'));
+    const { servers, trust } = this.o;
+    this.sys = await connect(connectionOptions(servers, trust, this.o.system, 'palisade-resolver'));
+    this.app = await connect(connectionOptions(servers, trust, this.o.palisade, 'palisade-reports'));
     this.app.subscribe(ALL_REPORTS_SUBJECT, { callback: (err, msg) => this.report(err, msg) });
     void this.watch(this.sys);
   }

@@ -42,4 +42,4 @@ export { CLIENT_TLS, CLUSTER_LAYOUT, HARDENED_CIPHER_SUITES, renderServerConfig 
 export type { ServerConfigInput, ServerLayout } from './serverconfig.ts';
 export type { ServerNames, TlsIssuer, TlsMaterial } from './tls.ts';
 export { ClaimsError, MessagingBus, connectionOptions } from './bus.ts';
-export type { BusOptions, UserCredentials } from './bus.ts';
+export type { BusOptions, Trust, UserCredentials } from './bus.ts';
