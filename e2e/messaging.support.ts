@@ -16,7 +16,7 @@ import {
   serviceUserJwt,
   type NKeyPair,
 } from '../controllers/nats/protocol/index.ts';
-import { writeLocalServerConfig } from '../controllers/nats/localconfig.ts';
+import { watchLocalServerTls, writeLocalServerConfig } from '../controllers/nats/localconfig.ts';
 import { NATS_SECRETS, secretData, secretText } from '../controllers/nats/secrets.ts';
 import { accountSeedSlot } from '../controllers/keystore/entries.ts';
 import { accountSeedBinding } from '../controllers/keystore/store.ts';
@@ -33,6 +33,8 @@ export interface MessagingEnv {
   serverDir: string;
   serverConfig: string;
 }
+
+let reloading: { stop(): void } | undefined;
 
 export async function startMessaging(
   operatorNs: string,
@@ -68,6 +70,19 @@ export async function startMessaging(
     writeLocalServerConfig(kube(), operatorNs, dir, path.join(cp.dir, 'nats-store', 'jwt')),
   );
   await cp.restartNats({ wipeStore: true, configFile: files.configFile });
+  // What the chart's reloader does: nats-server reloads a renewed or reissued certificate (one reloader
+  // for the shared nats-server: the latest operator's).
+  reloading?.stop();
+  reloading = watchLocalServerTls({
+    client: kube(),
+    namespace: operatorNs,
+    dir,
+    intervalMs: 1_000,
+    onChanged: () => {
+      const pid = cp.pids()['nats-server'];
+      if (pid) process.kill(pid, 'SIGHUP');
+    },
+  });
   const tls = await kube().get<Secret>({ kind: 'Secret', name: NATS_SECRETS.tls, namespace: operatorNs });
   return {
     op,
@@ -80,6 +95,8 @@ export async function startMessaging(
 }
 
 export async function stopMessaging(env: MessagingEnv | undefined): Promise<void> {
+  reloading?.stop();
+  reloading = undefined;
   await env?.op.stop();
   await testEnv().restartNats({ wipeStore: true, configFile: null });
 }

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { readFile, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import type { Condition } from '../crds/v1alpha1/index.ts';
 import type { KubeObject, Secret } from '../controllers/runtime/kube/types.ts';
 import { REPO_ROOT } from '../hack/controlplane/binaries.ts';
+import { parseCertificates } from '../controllers/pki/index.ts';
 import { testEnv } from '../hack/testenv/env.ts';
 import {
   deleteTenants,
@@ -57,8 +58,11 @@ async function keyMaterial(namespaces: string[]): Promise<Map<string, string>> {
       if (derived || record) continue; // re-rendered, or records without material
       for (const [k, v] of Object.entries(s.data ?? {})) {
         if (v.length < 40) continue; // names, URLs, UIDs: not material
-        // The NATS server certificate is derived and renewed (docs/messaging.md, TLS); its CA must not change.
-        if (s.metadata.name === 'palisade-nats-tls' && k !== 'ca.crt') continue;
+        // The NATS server certificate is derived and renewed (docs/messaging.md, TLS): the earlier release
+        // issued it from a CA of its own, which the internal CA replaces; what an agent trusts follows the
+        // CA nats-server presents (both checked on their own below).
+        if (s.metadata.name === 'palisade-nats-tls') continue;
+        if (s.metadata.name.endsWith('-nats-creds') && k === 'ca.crt') continue;
         out.set(createHash('sha256').update(v).digest('hex'), `${namespace}/${s.metadata.name}:${k}`);
       }
     }
@@ -179,6 +183,21 @@ describe('Upgrade from an earlier release', function () {
     const after = await keyMaterial([ns, tns]);
     for (const [digest, where] of before)
       assert.ok(after.has(digest), `${where} is unchanged (now ${after.get(digest) ?? 'gone'})`);
+    // The agent's credentials stay; the CA beside them is one the NATS server's certificate chains to,
+    // and that certificate comes from the internal CA.
+    const text = (x: Secret | undefined, k: string) => Buffer.from(x?.data?.[k] ?? '', 'base64').toString();
+    const secret = (name: string, namespace: string) =>
+      kube().get<Secret>({ kind: 'Secret', name, namespace });
+    const internalCA = new X509Certificate(text(await secret('palisade-internal-ca-v1', ns), 'tls.crt'));
+    await eventually(
+      "nats-server given a certificate of the internal CA, the agent's ca.crt trusting it",
+      async () => {
+        const served = new X509Certificate(text(await secret('palisade-nats-tls', ns), 'tls.crt'));
+        const trusted = parseCertificates(text(await secret('edge-nats-creds', tns), 'ca.crt'));
+        return served.verify(internalCA.publicKey) && trusted.some((ca) => served.verify(ca.publicKey));
+      },
+      60_000,
+    );
     const tenantSide = await kube().list<Secret>('Secret', {
       namespace: tns,
       labelSelector: 'app.kubernetes.io/managed-by=palisade',

@@ -5,6 +5,7 @@ import { readRevocations } from '../nats/revocations.ts';
 import type { ConditionInput } from '../runtime/conditions.ts';
 import { isAlreadyExists } from '../runtime/errors.ts';
 import type { Secret } from '../runtime/kube/types.ts';
+import { sameCertificates } from '../pki/index.ts';
 import { isControlledBy, secretString } from '../runtime/objects.ts';
 import type { Kind, Outcome } from '../runtime/reconciler.ts';
 import { heartbeatsOf, type AgentDeps } from './deps.ts';
@@ -240,9 +241,12 @@ async function refreshTrust(
   delivered: Secret,
 ): Promise<void> {
   const bundle = d.nats.trustBundle();
-  if (secretString(delivered, 'ca.crt') === bundle) return;
+  if (sameCertificates(secretString(delivered, 'ca.crt') ?? '', bundle)) return;
+  // NB: a listed object carries no kind: named here.
   ctx.delivered = await d.client.update({
     ...delivered,
+    apiVersion: 'v1',
+    kind: 'Secret',
     data: { ...delivered.data, 'ca.crt': Buffer.from(bundle).toString('base64') },
   });
   d.events.record(

@@ -71,8 +71,9 @@ export async function writeLocalTlsFiles(dir: string, tls: Secret): Promise<bool
 /**
  * Keeps a local nats-server's certificate current: every `intervalMs` (default 30 s) rewrites the TLS
  * files from `palisade-nats-tls` when the operator renewed or reissued it, then calls `onChanged` —
- * typically `process.kill(natsPid, 'SIGHUP')`: nats-server reloads its configuration, TLS files included,
- * keeping its connections. Errors (API server away) are reported and the next round retries.
+ * typically `process.kill(natsPid, 'SIGHUP')`: nats-server reloads its configuration, TLS files included
+ * (as the chart's reloader makes it do). Errors (API server away) are reported and the next round
+ * retries. The timer does not keep the process alive by itself.
  */
 export function watchLocalServerTls(o: {
   client: KubeClient;
@@ -98,5 +99,6 @@ export function watchLocalServerTls(o: {
       .catch((e: unknown) => o.onError?.(e))
       .finally(() => (busy = false));
   }, o.intervalMs ?? 30_000);
+  timer.unref();
   return { stop: () => clearInterval(timer) };
 }

@@ -10,6 +10,7 @@ import {
   tenantAccountJwt,
   type TenantAccountInput,
 } from './protocol/index.ts';
+import { mergeBundles } from '../pki/index.ts';
 import { describeError } from '../runtime/errors.ts';
 import type { Logger } from '../runtime/log.ts';
 import type { NatsInstallation } from './bootstrap.ts';
@@ -22,10 +23,12 @@ export interface NatsServiceOptions {
   /** How often one registered account is looked up to notice a server that lost its JWT store. */
   driftCheckMs?: number;
   /**
-   * The internal CA bundle published now (internalca `palisade-ca-bundle`), or undefined before it is
-   * read: after a CA rotation nats-server moves to the new CA, which the bundle of start-up lacks.
+   * The CA bundles clients of nats-server must trust now, read from Palisade's own objects: the internal
+   * CA bundle published (`palisade-ca-bundle`) and the CA of the certificate nats-server was given
+   * (`palisade-nats-tls`); undefined while unread. After a CA rotation nats-server moves to the new CA,
+   * which the bundle of start-up lacks; after an upgrade it may still present an earlier release's CA.
    */
-  publishedBundle?: () => string | undefined;
+  trustSources?: () => (string | undefined)[];
 }
 
 /** What was pushed for an account: enough to sign the same JWT again (a re-push), not the JWT itself. */
@@ -66,11 +69,11 @@ export class NatsService {
   }
 
   /**
-   * The CA bundle a client of nats-server must trust now: the published one, else the one read at
-   * start-up. Palisade's own connections read it at every dial; agents' credentials carry it.
+   * The CA bundle a client of nats-server must trust now: every certificate of the trust sources, else
+   * the bundle read at start-up. Palisade's own connections read it at every dial; agents' credentials carry it.
    */
   trustBundle(): string {
-    return this.o.publishedBundle?.() || this.installation.tls.caPem;
+    return mergeBundles(...(this.o.trustSources?.() ?? [])) || this.installation.tls.caPem;
   }
 
   private get bus(): MessagingBus {

@@ -1,7 +1,10 @@
 import type { Env } from '../runtime/env.ts';
 import type { Manager } from '../runtime/manager.ts';
 import { publishedBundleReader } from '../internalca/setup.ts';
+import type { Secret } from '../runtime/kube/types.ts';
+import { MANAGED_BY, MANAGED_BY_LABEL, secretString } from '../runtime/objects.ts';
 import { ensureNatsInstallation } from './bootstrap.ts';
+import { NATS_SECRETS } from './secrets.ts';
 import { NatsService } from './service.ts';
 import { internalCaIssuer } from './tls.ts';
 
@@ -19,11 +22,21 @@ export interface MessagingSetup {
  * main.ts with the service this returns.
  */
 export function setupMessaging(mgr: Manager, o: MessagingSetup): NatsService {
+  const published = publishedBundleReader(mgr);
+  // NB: the Secret cache the internal CA keeps (Palisade's own Secrets, the operator's namespace among them).
+  const secrets = mgr.namespacedInformer<Secret>(
+    'Secret',
+    `${MANAGED_BY_LABEL}=${MANAGED_BY}`,
+    mgr.secretHolders,
+  );
   const nats = new NatsService({
     servers: o.servers,
     log: mgr.log,
     now: o.env.now,
-    publishedBundle: publishedBundleReader(mgr),
+    trustSources: () => {
+      const tls = secrets.get(NATS_SECRETS.tls, mgr.namespace);
+      return [published(), tls ? secretString(tls, 'ca.crt') : undefined];
+    },
   });
   mgr.addStartupTask('nats-bootstrap', async () => {
     const installation = await ensureNatsInstallation({

@@ -4,8 +4,10 @@ import {
   covers,
   factsOf,
   keyStrength,
+  mergeBundles,
   parseCertificates,
   parsePrivateKey,
+  sameCertificates,
   uncoveredNames,
   verifyChain,
 } from './x509.ts';
@@ -141,5 +143,26 @@ describe('reading keys and certificates', () => {
     assert.deepEqual(verifyChain(l, [m], [r], new Date()), { ok: true });
     assert.equal(verifyChain(l, [], [r], new Date()).ok, false);
     assert.equal(verifyChain(l, [m], [o], new Date()).ok, false);
+  });
+});
+
+describe('CA bundles', () => {
+  const pem = (body: string) => `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----`;
+  const [a, b, c] = [pem('QUFB'), pem('QkJC'), pem('Q0ND')];
+
+  it('merges bundles into one, each certificate once whatever its line breaks, first seen first', () => {
+    const rewrapped = a.replace('QUFB', 'QU\nFB');
+    assert.equal(mergeBundles(`${b}\n${a}\n`, undefined, `${rewrapped}\r\n${c}`, ''), `${b}\n${a}\n${c}\n`);
+    assert.equal(mergeBundles(undefined, ''), '');
+    assert.equal(
+      mergeBundles(`${a}\n-----BEGIN PRIVATE KEY-----\nS0VZ\n-----END PRIVATE KEY-----`),
+      `${a}\n`,
+    );
+  });
+
+  it('tells whether two bundles hold the same certificates, whatever their order and line breaks', () => {
+    assert.equal(sameCertificates(`${a}\n${b}\n`, `${b}\r\n\r\n${a}`), true);
+    assert.equal(sameCertificates(`${a}\n`, `${a}\n${b}\n`), false);
+    assert.equal(sameCertificates(`${a}\n`, `${c}\n`), false);
   });
 });

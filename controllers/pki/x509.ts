@@ -28,6 +28,26 @@ export function pemBlocks(text: string): { label: string; pem: string }[] {
   return [...text.matchAll(PEM_BLOCK)].map((m) => ({ label: m[1] ?? '', pem: m[0] }));
 }
 
+const blockKey = (pem: string) => pem.replace(/\s+/g, '');
+
+/** One bundle of the certificates of `bundles`, each once (whatever its line breaks), first seen first. */
+export function mergeBundles(...bundles: (string | undefined)[]): string {
+  const seen = new Map<string, string>();
+  for (const b of bundles)
+    for (const { label, pem } of pemBlocks(b ?? ''))
+      if (label === 'CERTIFICATE' && !seen.has(blockKey(pem))) seen.set(blockKey(pem), pem.trim());
+  return [...seen.values()].map((pem) => `${pem}\n`).join('');
+}
+
+/** Whether two bundles hold the same certificates, whatever their order and line breaks. */
+export function sameCertificates(a: string, b: string): boolean {
+  const set = (text: string) => {
+    const keys = pemBlocks(text).map((x) => blockKey(x.pem));
+    return keys.length ? keys.sort().join('\n') : text.trim();
+  };
+  return set(a) === set(b);
+}
+
 /** Every CERTIFICATE block of `text`; throws {@link PkiError} InvalidPEM when there is none or one is corrupt. */
 export function parseCertificates(text: string, what = 'certificate'): X509Certificate[] {
   const blocks = pemBlocks(text).filter((b) => b.label === 'CERTIFICATE');
