@@ -203,6 +203,7 @@ describe('make demo', function () {
       'kube-apiserver',
       'cert-manager-controller',
       'nats-server',
+      'controllers/nats/cli.ts watch-tls',
       'controllers/main.ts',
     ])
       assert.ok(names.includes(name), `${name} is not among the processes found:\n${names}`);

@@ -69,7 +69,7 @@ stop() {
 }
 
 down() {
-  stop agent nats operator
+  stop agent nats-reload nats operator
   node "$repo/hack/controlplane/cli.ts" down --state "$state"
   echo "stopped (state was in $state)"
 }
@@ -96,6 +96,9 @@ start_palisade() {
     --dir "$state/nats" --wait "$wait_s" >/dev/null
   start nats "$bin/nats-server-$NATS_SERVER_VERSION" -c "$state/nats/nats.conf" -a 127.0.0.1 -p "$nats_port" \
     -m "$monitor_port"
+  # What the chart's reloader does: nats-server reloads a renewed or reissued certificate (CA rotation).
+  start nats-reload node "$repo/controllers/nats/cli.ts" watch-tls --kubeconfig "$KUBECONFIG" \
+    --namespace "$operator_ns" --dir "$state/nats" --pid-file "$state/nats/nats.pid"
   # NB: a Tenant reconciled before the operator reaches NATS fails and backs off for seconds; waiting
   # here for its connection (about a second) saves that.
   for i in $(seq 150); do
@@ -176,7 +179,7 @@ up() {
   if ours operator; then
     echo "the demo is already running (state in $state); 'make down' stops it"
   else
-    stop agent nats # left from an interrupted start
+    stop agent nats-reload nats # left from an interrupted start
     node "$repo/hack/controlplane/cli.ts" up --state "$state" --ttl "$ttl" --crds "$repo/crds" --cert-manager \
       >/dev/null
   fi
