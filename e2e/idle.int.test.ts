@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../controllers/runtime/kube/types.ts';
 import { getTenant, kube, readyStatus, tenantManifest, uniqueName } from './support/cluster.ts';
-import { bindingManifest, waitForReady } from './support/certificates.ts';
+import { bindingManifest, dumpOnFailure, waitForReady } from './support/certificates.ts';
 import { eventually } from './support/operator.ts';
 import { tenantKey } from './support/tenantkeys.ts';
 import { startMessaging, stopMessaging, type MessagingEnv } from './messaging.support.ts';
@@ -61,6 +61,11 @@ async function condition(kind: string, name: string, namespace: string, type: st
 describe('Idle is free (messaging on, every kind present)', function () {
   let env: MessagingEnv | undefined;
   const name = uniqueName('idle');
+
+  // Which objects moved, when a write is counted: the operator's last lines.
+  afterEach(function () {
+    dumpOnFailure(this, () => env?.op.output());
+  });
 
   // NB: the Tenant goes while its operator still runs (its finalizer), so no later suite's operator finds
   // a Tenant it never made in the shared control plane.
