@@ -350,6 +350,18 @@ describe('palisade.dev CRDs on a real API server', () => {
       ...['acme', 'globex', 'initech'].map((t) => `crdtest-reapply-${t}`),
     ];
     await kubectl(['delete', 'tenants', ...tenants, '--ignore-not-found', '--wait=false']);
+    // NB: the namespaced objects first, each for sure: left to the namespace's deletion, some outlived it
+    // (deleted namespace, objects still served) and every later suite's operator took them up.
+    const deleted = await kubectl([
+      'delete',
+      'tenantkeys,clusteragents,certificatebindings',
+      '--all',
+      '-n',
+      NS,
+      '--ignore-not-found',
+      '--timeout=60s',
+    ]);
+    assert.equal(deleted.code, 0, deleted.stderr);
     await kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=false']);
   });
 
