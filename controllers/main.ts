@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   setupInternalCA(mgr, env, { overlapMs: caOverlapMs });
   await setupCertificateBindings(mgr, env);
   const nats = config.natsServers.length
-    ? setupMessaging(mgr, { servers: config.natsServers, env, caOverlapMs })
+    ? setupMessaging(mgr, { servers: config.natsServers, env, caOverlapMs, secrets })
     : undefined;
   // Pairing and the cluster channel ride on the key service's gRPC server; they work with messaging off.
   const agentChannel = config.keyServiceAddress

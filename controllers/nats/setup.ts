@@ -2,7 +2,8 @@ import type { Env } from '../runtime/env.ts';
 import type { Manager } from '../runtime/manager.ts';
 import { publishedBundleReader } from '../internalca/setup.ts';
 import type { Secret } from '../runtime/kube/types.ts';
-import { MANAGED_BY, MANAGED_BY_LABEL, secretString } from '../runtime/objects.ts';
+import type { ObjectCache } from '../runtime/informer.ts';
+import { secretString } from '../runtime/objects.ts';
 import { ensureNatsInstallation } from './bootstrap.ts';
 import { NATS_SECRETS } from './secrets.ts';
 import { NatsService } from './service.ts';
@@ -14,6 +15,8 @@ export interface MessagingSetup {
   env: Env;
   /** How long after an internal CA rotation nats-server's certificate stays on the older CA (internalca `servingCA`). */
   caOverlapMs?: number;
+  /** Palisade's Secrets cache (main.ts), the operator's namespace among them: `palisade-nats-tls` is read there. */
+  secrets: ObjectCache<Secret>;
 }
 
 /**
@@ -23,18 +26,12 @@ export interface MessagingSetup {
  */
 export function setupMessaging(mgr: Manager, o: MessagingSetup): NatsService {
   const published = publishedBundleReader(mgr);
-  // NB: the Secret cache the internal CA keeps (Palisade's own Secrets, the operator's namespace among them).
-  const secrets = mgr.namespacedInformer<Secret>(
-    'Secret',
-    `${MANAGED_BY_LABEL}=${MANAGED_BY}`,
-    mgr.secretHolders,
-  );
   const nats = new NatsService({
     servers: o.servers,
     log: mgr.log,
     now: o.env.now,
     trustSources: () => {
-      const tls = secrets.get(NATS_SECRETS.tls, mgr.namespace);
+      const tls = o.secrets.get(NATS_SECRETS.tls, mgr.namespace);
       return [published(), tls ? secretString(tls, 'ca.crt') : undefined];
     },
   });

@@ -13,7 +13,7 @@ import {
 } from './x509.ts';
 import { createCA, issueLeaf, serialFrom } from './issue.ts';
 import { PkiError } from './errors.ts';
-import { fakeCertificate } from './testdata/fixtures.ts';
+import { FAKE_PEM, fakeCertificate } from './testdata/fixtures.ts';
 
 const rand = (n: number) => new Uint8Array(randomBytes(n));
 
@@ -147,17 +147,14 @@ describe('reading keys and certificates', () => {
 });
 
 describe('CA bundles', () => {
-  const pem = (body: string) => `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----`;
+  const pem = FAKE_PEM.certificate;
   const [a, b, c] = [pem('QUFB'), pem('QkJC'), pem('Q0ND')];
 
   it('merges bundles into one, each certificate once whatever its line breaks, first seen first', () => {
     const rewrapped = a.replace('QUFB', 'QU\nFB');
     assert.equal(mergeBundles(`${b}\n${a}\n`, undefined, `${rewrapped}\r\n${c}`, ''), `${b}\n${a}\n${c}\n`);
     assert.equal(mergeBundles(undefined, ''), '');
-    assert.equal(
-      mergeBundles(`${a}\n-----BEGIN PRIVATE KEY-----\nS0VZ\n-----END PRIVATE KEY-----`),
-      `${a}\n`,
-    );
+    assert.equal(mergeBundles(`${a}\n${FAKE_PEM.privateKey}`), `${a}\n`);
   });
 
   it('tells whether two bundles hold the same certificates, whatever their order and line breaks', () => {

@@ -120,3 +120,9 @@ export function encryptedKeyPem(keyPem: string): string {
 }
 
 export const HOURS = HOUR;
+
+/** FAKE PEM blocks whose bodies are a few letters, not DER: for code that only splits and compares bundles. */
+export const FAKE_PEM = {
+  certificate: (body: string): string => `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----`,
+  privateKey: '-----BEGIN PRIVATE KEY-----\nRkFLRQ==\n-----END PRIVATE KEY-----',
+};
