@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The operator process: configuration → manager → controllers → start; stops gracefully on SIGTERM. */
 import { randomBytes } from 'node:crypto';
+import { CACHE_DICTIONARIES } from './cachedictionaries.ts';
 import { parseConfig } from './config.ts';
 import { RootKeyring } from './installation/keyring.ts';
 import { setupInstallationKeys } from './installation/setup.ts';
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
   const mgr = new Manager({
     ...config,
     extraNamespaces: config.certificateNamespaces,
+    cacheDictionaries: CACHE_DICTIONARIES,
     onFatal: (reason) => {
       mgr.log.error('exiting', { reason });
       process.exit(1);

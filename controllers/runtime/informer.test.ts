@@ -63,6 +63,18 @@ describe('runtime/informer: the shared strings of cached objects', () => {
       conditions: [{ type: 'PoolReady', status: 'True', reason: 'PoolReason' }],
     });
   });
+
+  it('pools nothing of an object bound for a compact store, which keeps no strings of it', () => {
+    emptyPool();
+    const cm = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'compact-name', namespace: 'compact-ns', managedFields: [{}] },
+    } as KubeObject;
+    const kept = trimmed(cm, { intern: false });
+    assert.deepEqual(kept.metadata, { name: 'compact-name', namespace: 'compact-ns' });
+    for (const s of ['compact-name', 'compact-ns', 'ConfigMap']) assert.ok(!pooled(s), s);
+  });
 });
 
 describe('runtime/informer: secondary indexes', () => {

@@ -5,6 +5,7 @@ import { resourceFor, resourcePath } from './kube/resources.ts';
 import type { KubeObject } from './kube/types.ts';
 import { LongWatch } from './kube/watch.ts';
 import { ListWatch } from './listwatch.ts';
+import { CompactStore } from './store.ts';
 
 export type IndexFn<T> = (obj: T) => string[];
 /** `old`: on an update, the object the cache held before; on a delete, the one it held last. */
@@ -35,6 +36,11 @@ export interface InformerOptions {
   namespace?: string;
   clock: Clock;
   onError?: (kind: string, err: unknown, retryInMs: number) => void;
+  /**
+   * What objects of this kind have in common, as JSON text: the cache then keeps each object compacted
+   * against it (store.ts CompactStore) instead of as objects.
+   */
+  dictionary?: string;
   /** Restart backoff bounds after a failed list or watch. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -70,18 +76,21 @@ export class Informer<T extends KubeObject> implements ObjectCache<T> {
     this.opts = opts;
     const type = resourceFor(opts.kind);
     const path = resourcePath(type, opts.namespace);
+    // NB: a compact store keeps no object, so sharing its strings would only fill the pool.
+    const trim = <O extends KubeObject>(o: O) => trimmed(o, { intern: !opts.dictionary });
     const list = async () => {
       const l = await client.list<T>(opts.kind, {
         labelSelector: opts.labelSelector,
         namespace: opts.namespace,
       });
-      return { ...l, items: l.items.map(trimmed) };
+      return { ...l, items: l.items.map(trim) };
     };
     this.lw = new ListWatch<T>({
       path,
       labelSelector: opts.labelSelector,
       list,
-      watcher: new LongWatch(client.kubeConfig, (o) => trimmed(o as KubeObject)),
+      watcher: new LongWatch(client.kubeConfig, (o) => trim(o as KubeObject)),
+      ...(opts.dictionary ? { store: new CompactStore<T>(opts.dictionary) } : {}),
       handlers: {
         add: (o) => this.dispatch('add', o, undefined),
         update: (o, old) => this.dispatch('update', o, old),
@@ -174,10 +183,10 @@ const UNREAD_ANNOTATIONS = ['kubectl.kubernetes.io/last-applied-configuration'];
  * What the cache keeps of an object: all but `metadata.managedFields` (often the largest part, and read
  * only by the API server) and annotations no reconcile reads, as controller-runtime's
  * TransformStripManagedFields does; its short strings are shared with every other cached object's
- * (intern.ts). NB: an update built from a cached object leaves the server's managedFields as they are
+ * (intern.ts) when `intern` (a store that keeps the object). NB: an update built from a cached object leaves the server's managedFields as they are
  * (an absent field is not an empty one).
  */
-export function trimmed<T extends KubeObject>(obj: T): T {
+export function trimmed<T extends KubeObject>(obj: T, o: { intern: boolean } = { intern: true }): T {
   const m = obj?.metadata as (KubeObject['metadata'] & { managedFields?: unknown }) | undefined;
   if (!m) return obj;
   // NB: copied without the fields, not `delete`d: V8 turns an object a property is deleted from into a
@@ -190,7 +199,7 @@ export function trimmed<T extends KubeObject>(obj: T): T {
       Object.entries(a).filter(([k]) => !UNREAD_ANNOTATIONS.includes(k)),
     );
   obj.metadata = metadata;
-  internObject(obj);
+  if (o.intern) internObject(obj);
   return obj;
 }
 

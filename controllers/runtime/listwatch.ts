@@ -11,6 +11,7 @@
 import { ApiError } from './kube/errors.ts';
 import type { KubeObject, ObjectList } from './kube/types.ts';
 import type { Watcher } from './kube/watch.ts';
+import { PlainStore, type ObjectStore } from './store.ts';
 
 /**
  * A clean end this soon after the watch was asked for, with not one event (not even a bookmark), is
@@ -29,7 +30,7 @@ export interface ListWatchHandlers<T> {
   error(err: unknown): void;
 }
 
-export interface ListWatchOptions<T> {
+export interface ListWatchOptions<T extends KubeObject> {
   /** The collection's URL path, e.g. `/api/v1/namespaces/ns/secrets`. */
   path: string;
   labelSelector?: string;
@@ -37,6 +38,8 @@ export interface ListWatchOptions<T> {
   watcher: Watcher;
   handlers: ListWatchHandlers<T>;
   now?: () => number;
+  /** Where the objects are kept (store.ts); a {@link PlainStore} when absent. */
+  store?: ObjectStore<T>;
 }
 
 /** A status a watch sent as an ERROR event before the server ended it. */
@@ -54,17 +57,11 @@ interface Run {
   ended: boolean;
 }
 
-/**
- * One namespace's objects: the object itself while it is the only one (a tenant namespace holds one
- * TenantKey, and a Map of one costs about 180 bytes more), a Map by name from the second.
- */
-type InNamespace<T> = T | Map<string, T>;
-
 /** Objects of one path by namespace and name (cluster-scoped ones under ''), and the loop keeping them. */
 export class ListWatch<T extends KubeObject> {
   private readonly opts: ListWatchOptions<T>;
   private readonly now: () => number;
-  private readonly objects = new Map<string, InNamespace<T>>();
+  private readonly objects: ObjectStore<T>;
   private resourceVersion = '';
   /** Bumped by start and stop: callbacks of an earlier run are ignored. */
   private generation = 0;
@@ -73,6 +70,7 @@ export class ListWatch<T extends KubeObject> {
   constructor(opts: ListWatchOptions<T>) {
     this.opts = opts;
     this.now = opts.now ?? (() => performance.now());
+    this.objects = opts.store ?? new PlainStore<T>();
   }
 
   /**
@@ -90,14 +88,11 @@ export class ListWatch<T extends KubeObject> {
   }
 
   get(name: string, namespace?: string): T | undefined {
-    const held = this.objects.get(namespace ?? '');
-    if (held instanceof Map) return held.get(name);
-    return held?.metadata.name === name ? held : undefined;
+    return this.objects.get(namespace ?? '', name);
   }
 
   list(namespace?: string): T[] {
-    if (namespace) return valuesOf(this.objects.get(namespace));
-    return [...this.objects.values()].flatMap(valuesOf);
+    return this.objects.list(namespace || undefined);
   }
 
   latestResourceVersion(): string {
@@ -191,12 +186,11 @@ export class ListWatch<T extends KubeObject> {
   /** A relist: what is gone is deleted (reported with its last known state), then the rest upserted. */
   private replace(items: T[]): void {
     const listed = new Set(items.map((o) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`));
-    for (const [ns, held] of [...this.objects])
-      for (const obj of valuesOf(held))
-        if (!listed.has(`${ns}/${obj.metadata.name}`)) {
-          this.take(ns, obj.metadata.name);
-          this.opts.handlers.delete(obj, obj);
-        }
+    for (const [ns, name] of this.objects.names())
+      if (!listed.has(`${ns}/${name}`)) {
+        const obj = this.take(ns, name);
+        if (obj) this.opts.handlers.delete(obj, obj);
+      }
     for (const obj of items) this.upsert(obj);
   }
 
@@ -206,17 +200,7 @@ export class ListWatch<T extends KubeObject> {
     const old = this.get(name, ns);
     if (old && old.metadata.resourceVersion && old.metadata.resourceVersion === obj.metadata.resourceVersion)
       return;
-    const held = this.objects.get(ns);
-    if (held instanceof Map) held.set(name, obj);
-    else if (held === undefined || old) this.objects.set(ns, obj);
-    else
-      this.objects.set(
-        ns,
-        new Map([
-          [held.metadata.name, held],
-          [name, obj],
-        ]),
-      );
+    this.objects.put(obj);
     if (old) this.opts.handlers.update(obj, old);
     else this.opts.handlers.add(obj);
   }
@@ -229,16 +213,8 @@ export class ListWatch<T extends KubeObject> {
 
   /** Drops one object from the cache; what it held, if anything. */
   private take(ns: string, name: string): T | undefined {
-    const held = this.objects.get(ns);
-    if (!(held instanceof Map)) {
-      if (held?.metadata.name !== name) return undefined;
-      this.objects.delete(ns);
-      return held;
-    }
-    const old = held.get(name);
-    held.delete(name);
-    if (held.size === 1) this.objects.set(ns, held.values().next().value as T);
-    else if (held.size === 0) this.objects.delete(ns);
+    const old = this.objects.get(ns, name);
+    if (old !== undefined) this.objects.remove(ns, name);
     return old;
   }
 
@@ -246,11 +222,6 @@ export class ListWatch<T extends KubeObject> {
     this.request?.abort();
     this.request = undefined;
   }
-}
-
-function valuesOf<T>(held: InNamespace<T> | undefined): T[] {
-  if (held === undefined) return [];
-  return held instanceof Map ? [...held.values()] : [held];
 }
 
 const isGone = (e: unknown): boolean => (e as { code?: unknown } | undefined)?.code === 410;

@@ -31,6 +31,11 @@ export interface ManagerOptions {
   resyncMs?: number;
   /** This replica set's shard of the tenants (runtime/shard.ts); absent: the default shard. */
   shard?: string;
+  /**
+   * Kinds whose caches keep their objects compacted (runtime/store.ts), each with what its objects have
+   * in common as JSON text: the kinds there is one of per tenant or agent.
+   */
+  cacheDictionaries?: Readonly<Record<string, string>>;
   /** Called when the process must end (leadership lost): two leaders are worse than a restart. */
   onFatal?: (reason: string) => void;
 }
@@ -144,6 +149,7 @@ export class Manager {
       labelSelector,
       namespace,
       clock: this.clock,
+      dictionary: this.o.cacheDictionaries?.[kind],
       onError: (k, err, retryInMs) => {
         this.metrics.informerRestarts.inc({ kind: k });
         this.log.warn('list/watch failed; restarting', {
