@@ -69,19 +69,16 @@ export async function startMessaging(
   const files = await eventually('the NATS server config Secret', () =>
     writeLocalServerConfig(kube(), operatorNs, dir, path.join(cp.dir, 'nats-store', 'jwt')),
   );
-  await cp.restartNats({ wipeStore: true, configFile: files.configFile });
   // What the chart's reloader does: nats-server reloads a renewed or reissued certificate (one reloader
-  // for the shared nats-server: the latest operator's).
+  // for the shared nats-server: the latest operator's, so the earlier one stops before the restart).
   reloading?.stop();
+  await cp.restartNats({ wipeStore: true, configFile: files.configFile });
   reloading = watchLocalServerTls({
     client: kube(),
     namespace: operatorNs,
     dir,
     intervalMs: 1_000,
-    onChanged: () => {
-      const pid = cp.pids()['nats-server'];
-      if (pid) process.kill(pid, 'SIGHUP');
-    },
+    onChanged: () => cp.reloadNats(),
   });
   const tls = await kube().get<Secret>({ kind: 'Secret', name: NATS_SECRETS.tls, namespace: operatorNs });
   return {

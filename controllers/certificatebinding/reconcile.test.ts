@@ -8,7 +8,9 @@ import { bundleConfigMap, bundleOf, CA_BUNDLE_COMPONENT, caSecret, caVersions } 
 import { fakeInstallation, OPERATOR_NAMESPACE } from '../keystore/testing/installation.ts';
 import { createCA, type IssuedPair } from '../pki/index.ts';
 import { fakeCertificate } from '../pki/testdata/fixtures.ts';
-import type { ConfigMap, Secret } from '../runtime/kube/types.ts';
+import type { KubeApi, ObjectRef } from '../runtime/kube/api.ts';
+import { ApiError } from '../runtime/kube/errors.ts';
+import type { ConfigMap, KubeObject, Secret } from '../runtime/kube/types.ts';
 import { COMPONENT_LABEL, isControlledBy, secretString } from '../runtime/objects.ts';
 import { reconcilerFor } from '../runtime/reconciler.ts';
 import { FakeCache } from '../runtime/testing/cache.ts';
@@ -25,7 +27,11 @@ const APPS = 'apps';
 const NAMES = ['app.example.test'];
 const DAY = 24 * 3_600_000;
 
-async function bindingWorld(o: { certManager?: boolean } = {}) {
+/**
+ * `releaseOnSecretGet`: a live Secret read finds the namespace released meanwhile, as when its Tenant is
+ * deleted with deletionPolicy Retain during a reconcile: no longer managed, its RoleBinding gone (403).
+ */
+async function bindingWorld(o: { certManager?: boolean; releaseOnSecretGet?: boolean } = {}) {
   const w = await fakeInstallation();
   for (const name of [APPS, 'elsewhere'])
     await w.client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
@@ -35,10 +41,19 @@ async function bindingWorld(o: { certManager?: boolean } = {}) {
   const tenants = new FakeCache<Tenant>(w.server, { kind: 'Tenant' });
   tenants.addIndex(TENANT_NAMESPACE_INDEX, (t) => [tenantNamespaceOf(t)]);
   await tenants.start();
+  const client: KubeApi = o.releaseOnSecretGet
+    ? Object.assign(Object.create(w.client) as KubeApi, {
+        get: async <T extends KubeObject>(ref: ObjectRef): Promise<T | undefined> => {
+          if (ref.kind !== 'Secret') return w.client.get<T>(ref);
+          w.namespaces.remove(ref.namespace ?? '');
+          throw new ApiError(403, 'Forbidden', `secrets "${ref.name}" is forbidden`);
+        },
+      })
+    : w.client;
   const reconcile = reconcilerFor(
     { cache: bindings, client: w.client },
     certificateBindingKind({
-      client: w.client,
+      client,
       events: w.events,
       audit: w.audit,
       env: w.env,
@@ -120,6 +135,16 @@ describe('CertificateBinding (reconcile driver, in-memory API server)', () => {
     assert.deepEqual((await w.client.list('Secret', { namespace: 'elsewhere' })).items, []);
     assert.deepEqual(w.events.reasons, [`Warning/${BindingReason.NamespaceNotManaged}`]);
     assert.deepEqual(w.audit.actions, []);
+  });
+
+  it('takes a refusal in a namespace released during the reconcile for NamespaceNotManaged, not a failure', async () => {
+    const w = await bindingWorld({ releaseOnSecretGet: true });
+    await w.create('web', { imported: { secretRef: { name: 'not-cached' }, dnsNames: NAMES } });
+    await w.reconcile('web');
+
+    const b = await w.get('web');
+    assert.equal(condition(b, BindingCondition.Ready), `False/${BindingReason.NamespaceNotManaged}`);
+    assert.equal(w.namespaces.has(APPS), false, 'the Secret read released the namespace');
   });
 
   it('accepts an imported certificate that matches its key and covers its names, and reports its facts', async () => {

@@ -51,16 +51,24 @@ async function reconcileBinding(
 
 /** What the binding's source found, after the checks every source shares. */
 async function observe(d: BindingDeps, b: CertificateBinding): Promise<Observation> {
-  if (!d.managedNamespace(b.metadata.namespace ?? '')) return unmanaged(b);
+  const ns = b.metadata.namespace ?? '';
+  if (!d.managedNamespace(ns)) return unmanaged(b);
   const field = b.spec.certManager ? 'certManager' : b.spec.imported ? 'imported' : 'internal';
   const problems = dnsNameProblems(b.spec[field]?.dnsNames ?? []);
   if (problems.length) {
     const message = `${problems.join('; ')}: fix spec.${field}.dnsNames (nothing is requested or issued until then)`;
     return refused(b, BindingReason.InvalidDNSName, message);
   }
-  if (b.spec.certManager) return observeCertManager(d, b);
-  if (b.spec.imported) return observeImported(d, b);
-  return reconcileInternal(d, b);
+  try {
+    if (b.spec.certManager) return await observeCertManager(d, b);
+    if (b.spec.imported) return await observeImported(d, b);
+    return await reconcileInternal(d, b);
+  } catch (e) {
+    // NB: the namespace was released while this ran (its Tenant deleted with deletionPolicy Retain), and
+    // its Secret rights with it: a refusal then is that release, not a failure to retry and report.
+    if (!d.managedNamespace(ns)) return unmanaged(b);
+    throw e;
+  }
 }
 
 function refused(b: CertificateBinding, reason: BindingReason, message: string): Observation {

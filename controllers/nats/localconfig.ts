@@ -72,24 +72,28 @@ export async function writeLocalTlsFiles(dir: string, tls: Secret): Promise<bool
  * Keeps a local nats-server's certificate current: every `intervalMs` (default 30 s) rewrites the TLS
  * files from `palisade-nats-tls` when the operator renewed or reissued it, then calls `onChanged` —
  * typically `process.kill(natsPid, 'SIGHUP')`: nats-server reloads its configuration, TLS files included
- * (as the chart's reloader makes it do). Errors (API server away) are reported and the next round
- * retries. The timer does not keep the process alive by itself.
+ * (as the chart's reloader makes it do). `onChanged` returning false (the server could not be signalled
+ * now, e.g. it is restarting) has it called again next round. Errors (API server away) are reported and
+ * the next round retries. Nothing is signalled once stopped; the timer does not keep the process alive.
  */
 export function watchLocalServerTls(o: {
   client: KubeClient;
   namespace: string;
   dir: string;
-  onChanged: () => void;
+  onChanged: () => boolean | void;
   onError?: (e: unknown) => void;
   intervalMs?: number;
 }): { stop(): void } {
+  let stopped = false;
+  let unsignalled = false;
   const round = async () => {
     const tls = await o.client.get<Secret>({
       kind: 'Secret',
       name: NATS_SECRETS.tls,
       namespace: o.namespace,
     });
-    if (tls && (await writeLocalTlsFiles(o.dir, tls))) o.onChanged();
+    if (tls && (await writeLocalTlsFiles(o.dir, tls))) unsignalled = true;
+    if (unsignalled && !stopped) unsignalled = o.onChanged() === false;
   };
   let busy = false;
   const timer = setInterval(() => {
@@ -100,5 +104,10 @@ export function watchLocalServerTls(o: {
       .finally(() => (busy = false));
   }, o.intervalMs ?? 30_000);
   timer.unref();
-  return { stop: () => clearInterval(timer) };
+  return {
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
 }

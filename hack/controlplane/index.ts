@@ -57,6 +57,11 @@ export interface ControlPlane {
   startApiserver(): Promise<void>;
   // configFile: run from now on with this config (null: none, back to the default no-auth server).
   restartNats(opts?: { wipeStore?: boolean; configFile?: string | null }): Promise<void>;
+  /**
+   * Has nats-server reload its configuration (SIGHUP) if it runs and is ready; false while it starts or
+   * restarts (a SIGHUP before it handles the signal ends it), and then the caller should ask again later.
+   */
+  reloadNats(): boolean;
   stop(): Promise<void>;
   // Pids of the running processes by name (etcd, kube-apiserver, ...): for `cli.ts up` and orphan tests.
   pids(): Record<string, number>;
@@ -122,6 +127,8 @@ class LocalControlPlane implements ControlPlane {
   #target?: ApiTarget;
   #nats?: { port: number; storeDir: string; configFile?: string };
   #stopped = false;
+  /** Restarts of nats-server under way: no SIGHUP meanwhile. */
+  #natsRestarts = 0;
   #kubeconfigCount = 0;
 
   constructor(opts: ControlPlaneOptions, bins: Binaries, dirs: Dirs) {
@@ -296,9 +303,21 @@ class LocalControlPlane implements ControlPlane {
     if (!this.#nats) throw new Error('this control plane runs without NATS');
     if (opts.configFile === null) delete this.#nats.configFile;
     else if (opts.configFile !== undefined) this.#nats.configFile = opts.configFile;
-    await this.#children.get('nats-server')?.stop();
-    if (opts.wipeStore) await rm(this.#nats.storeDir, { recursive: true, force: true });
-    await startNats(this.#layout, this.#nats);
+    this.#natsRestarts++;
+    try {
+      await this.#children.get('nats-server')?.stop();
+      if (opts.wipeStore) await rm(this.#nats.storeDir, { recursive: true, force: true });
+      await startNats(this.#layout, this.#nats);
+    } finally {
+      this.#natsRestarts--;
+    }
+  }
+
+  reloadNats(): boolean {
+    const child = this.#children.get('nats-server');
+    if (this.#natsRestarts > 0 || !child || child.exitStatus !== undefined) return false;
+    process.kill(child.pid, 'SIGHUP');
+    return true;
   }
 
   pids(): Record<string, number> {
