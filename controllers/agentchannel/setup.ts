@@ -9,7 +9,7 @@ import type { ClusterAgent, Tenant } from '../../crds/v1alpha1/index.ts';
 import type { PairingDeps } from '../clusteragent/pairing.ts';
 import { Component, secretBytes, secretName } from '../installation/secrets.ts';
 import { RECORD_CONFIGMAP, parseRecord, RECORD_KEY } from '../installation/record.ts';
-import { caVersions, issuingCA } from '../internalca/ca.ts';
+import { caSecretsIn, caVersions, issuingCA } from '../internalca/ca.ts';
 import { CA_ID_LABEL } from '../internalca/leaf.ts';
 import { KEYSERVICE_TLS_SECRET } from '../keyservice/setup.ts';
 import type { GrpcService } from '../keyservice/server.ts';
@@ -90,7 +90,7 @@ export function setupAgentChannel(mgr: Manager, o: AgentChannelOptions): AgentCh
   void readInstallation();
   const ca = () => {
     const bundle = secretString(o.secrets.get(KEYSERVICE_TLS_SECRET, ns) ?? emptySecret, 'ca.crt');
-    const v = issuingCA(caVersions(o.secrets.list(ns), ns), bundle);
+    const v = issuingCA(caVersions(caSecretsIn(o.secrets, ns), ns), bundle);
     return v && bundle ? { pair: v.pair, bundle } : undefined;
   };
   const pepper = () => {
@@ -162,7 +162,7 @@ export function setupAgentChannel(mgr: Manager, o: AgentChannelOptions): AgentCh
       // after a CA rotation an older one than the CA agents' certificates come from (internalca servingCA).
       caPin: () => {
         const served = o.secrets.get(KEYSERVICE_TLS_SECRET, ns)?.metadata.labels?.[CA_ID_LABEL];
-        const v = caVersions(o.secrets.list(ns), ns).find((c) => c.keyId === served);
+        const v = caVersions(caSecretsIn(o.secrets, ns), ns).find((c) => c.keyId === served);
         return v ? spkiFingerprint(v.pair.certPem) : undefined;
       },
       ...(o.address ? { address: o.address } : {}),

@@ -22,7 +22,7 @@ import {
   MANAGED_BY_LABEL,
 } from '../runtime/objects.ts';
 import { BINDING_LABEL, BindingCondition, BindingReason, CA_ID_LABEL, LEAF_COMPONENT } from './conditions.ts';
-import { CA_BUNDLE_CONFIGMAP, caVersions, issuingCA, type CAVersion } from '../internalca/ca.ts';
+import { CA_BUNDLE_CONFIGMAP, caSecretsIn, caVersions, issuingCA, type CAVersion } from '../internalca/ca.ts';
 import { claimOf, refusalMessage, refusedNames, type NamePolicy } from './namepolicy.ts';
 import type { BindingDeps } from './deps.ts';
 import { readLeaf, type StoredLeaf } from '../internalca/leaf.ts';
@@ -144,7 +144,7 @@ export async function reconcileInternal(d: BindingDeps, b: CertificateBinding): 
   const spec = b.spec.internal as NonNullable<CertificateBinding['spec']['internal']>;
   const refused = refusedNames(spec.dnsNames, namePolicyFor(d.tenants, ns, d.operatorNamespace));
   if (refused.length) return refuseNames(d, b, refusalMessage(refused));
-  const versions = caVersions(d.secrets.list(d.operatorNamespace), d.operatorNamespace);
+  const versions = caVersions(caSecretsIn(d.secrets, d.operatorNamespace), d.operatorNamespace);
   const bundle = d.bundles.get(CA_BUNDLE_CONFIGMAP, d.operatorNamespace)?.data?.['ca.crt'];
   const ca = issuingCA(versions, bundle);
   if (!ca || !bundle) {

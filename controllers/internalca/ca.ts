@@ -12,7 +12,7 @@
 import { X509Certificate } from 'node:crypto';
 import { createCA, keyIdOf, type IssuedPair, type RandomSource } from '../pki/index.ts';
 import { createOrAdopt } from '../runtime/reconciler.ts';
-import type { Informer, ObjectCache } from '../runtime/informer.ts';
+import { labelled, type Informer, type ObjectCache } from '../runtime/informer.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { ConfigMap, Secret } from '../runtime/kube/types.ts';
 import type { AuditLog, Logger } from '../runtime/log.ts';
@@ -52,6 +52,13 @@ export const caSecretName = (version: number) => `palisade-${CA_COMPONENT}-v${ve
 export function isCASecret(s: Secret, namespace: string): boolean {
   return s.metadata.namespace === namespace && s.metadata.labels?.[COMPONENT_LABEL] === CA_COMPONENT;
 }
+
+/**
+ * The internal CA's version Secrets in `namespace`, by label: the operator's namespace also holds the
+ * keystore, three Secrets per tenant, which a list would walk (and decode: runtime/store.ts) every time.
+ */
+export const caSecretsIn = (secrets: ObjectCache<Secret>, namespace: string): Secret[] =>
+  labelled(secrets, namespace, COMPONENT_LABEL, CA_COMPONENT);
 
 /** The readable CA versions among `secrets`, oldest first (an unreadable one is skipped, never overwritten). */
 export function caVersions(secrets: readonly Secret[], namespace: string): CAVersion[] {
@@ -299,7 +306,7 @@ export async function reconcileCA(
     overlapMs: number;
   },
 ): Promise<{ requeueAfterMs?: number }> {
-  const versions = caVersions(d.secrets.list(d.namespace), d.namespace);
+  const versions = caVersions(caSecretsIn(d.secrets, d.namespace), d.namespace);
   const plan = caPlan(versions, d.hasLeaves, d.now(), d.overlapMs);
   if (plan.create) {
     await createCAVersion(d, plan.create.version, plan.create.why);

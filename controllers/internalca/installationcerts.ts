@@ -15,7 +15,7 @@
 import type { X509Certificate } from 'node:crypto';
 import { dnsNamesOf, issueLeaf, type RandomSource } from '../pki/index.ts';
 import { describeError } from '../runtime/errors.ts';
-import type { Informer, ObjectCache } from '../runtime/informer.ts';
+import { labelled, type Informer, type ObjectCache } from '../runtime/informer.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { ConfigMap, Secret } from '../runtime/kube/types.ts';
 import type { AuditLog, Logger } from '../runtime/log.ts';
@@ -24,6 +24,7 @@ import { CA_ID_LABEL, readLeaf } from './leaf.ts';
 import {
   bundleOf,
   CA_BUNDLE_CONFIGMAP,
+  caSecretsIn,
   caVersions,
   createdAt,
   DEFAULT_CA_OVERLAP_MS,
@@ -259,9 +260,8 @@ export async function ensureInstallationCertNow(
 export async function reconcileInstallationCerts(
   d: InstallationCertDeps & { secrets: ObjectCache<Secret>; bundles: Informer<ConfigMap> },
 ): Promise<{ requeueAfterMs?: number }> {
-  const all = d.secrets.list(d.namespace);
   const bundle = d.bundles.get(CA_BUNDLE_CONFIGMAP, d.namespace)?.data?.['ca.crt'];
-  const versions = caVersions(all, d.namespace);
+  const versions = caVersions(caSecretsIn(d.secrets, d.namespace), d.namespace);
   const overlapMs = d.overlapMs ?? DEFAULT_CA_OVERLAP_MS;
   const ca = servingCA(versions, bundle, d.now(), overlapMs);
   if (!ca || !bundle) return {}; // the bundle's publication brings the keeper back
@@ -269,8 +269,7 @@ export async function reconcileInstallationCerts(
   // NB: the servers move to a newer published CA once its overlap has passed: nothing else wakes us then.
   const newer = issuingCA(versions, bundle);
   if (newer && newer !== ca) next = Math.min(next, createdAt(newer) + overlapMs - d.now().getTime());
-  for (const s of all) {
-    if (s.metadata.labels?.[INSTALLATION_CERT_LABEL] !== 'true') continue;
+  for (const s of labelled(d.secrets, d.namespace, INSTALLATION_CERT_LABEL, 'true')) {
     const spec = specOf(s);
     if (!spec) {
       d.log.warn('installation certificate without its names; not renewed', { secret: s.metadata.name });

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
-import { Indexer, trimmed } from './informer.ts';
+import { Indexer, labelled, labelledKeys, trimmed } from './informer.ts';
 import { emptyPool, pooled } from './intern.ts';
 import type { KubeObject } from './kube/types.ts';
+import { FakeCache } from './testing/cache.ts';
+import { FakeApiServer } from './testing/fakeapi.ts';
 
 describe('runtime/informer: what the cache keeps of an object', () => {
   it('drops managedFields and kubectl’s last-applied copy, and keeps everything a reconcile reads', () => {
@@ -106,6 +108,43 @@ describe('runtime/informer: secondary indexes', () => {
     ix.update(undefined, b2);
     ix.update(b2, obj('b', 'x'));
     assert.deepEqual(ix.lookup('owner', 'x'), ['ns/b'], 'an unchanged update is not counted twice');
+  });
+
+  it('indexes what the cache holds already when an index is added late, and keeps the first of a name', () => {
+    const held = [obj('a', 'x'), obj('b', 'y')];
+    const ix = new Indexer<KubeObject>();
+    ix.add(
+      'owner',
+      (o) => [o.metadata.labels?.owner ?? ''],
+      () => held,
+    );
+    assert.deepEqual(ix.lookup('owner', 'x'), ['ns/a']);
+    ix.add(
+      'owner',
+      () => ['other'],
+      () => held,
+    );
+    assert.deepEqual(ix.lookup('owner', 'other'), [], 'the second add of the name changed nothing');
+    ix.update(undefined, obj('c', 'x'));
+    assert.deepEqual(ix.lookup('owner', 'x'), ['ns/a', 'ns/c']);
+  });
+
+  it('finds objects by label in one namespace through an index added on first use', async () => {
+    const server = new FakeApiServer({ namespaces: ['ns', 'other'] });
+    const cache = new FakeCache<KubeObject>(server, { kind: 'ConfigMap' });
+    await cache.start();
+    const client = server.client('test');
+    const make = (name: string, namespace: string, labels: Record<string, string>) =>
+      client.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace, labels } });
+    await make('ca-1', 'ns', { component: 'ca' });
+    await make('key-1', 'ns', { component: 'key' });
+    await make('ca-2', 'other', { component: 'ca' });
+    assert.deepEqual(
+      labelled(cache, 'ns', 'component', 'ca').map((o) => o.metadata.name),
+      ['ca-1'],
+    );
+    await make('ca-3', 'ns', { component: 'ca' });
+    assert.deepEqual(labelledKeys(cache, 'ns', 'component', 'ca').sort(), ['ns/ca-1', 'ns/ca-3']);
   });
 
   it('indexes an object under several values and drops each when it no longer has it', () => {

@@ -18,6 +18,7 @@ export type Handler<T> = (obj: T, old?: T) => void;
 export interface ObjectCache<T extends KubeObject> {
   readonly kind: string;
   on(event: 'add' | 'update' | 'delete', fn: Handler<T>): void;
+  /** At any time (what the cache holds is indexed at once); a name added before keeps its function. */
   addIndex(name: string, fn: IndexFn<T>): void;
   get(name: string, namespace?: string): T | undefined;
   list(namespace?: string): T[];
@@ -108,7 +109,7 @@ export class Informer<T extends KubeObject> implements ObjectCache<T> {
   }
 
   addIndex(name: string, fn: IndexFn<T>): void {
-    this.indexer.add(name, fn);
+    this.indexer.add(name, fn, () => this.lw.list());
   }
 
   get(name: string, namespace?: string): T | undefined {
@@ -176,6 +177,33 @@ export class Informer<T extends KubeObject> implements ObjectCache<T> {
   }
 }
 
+/**
+ * Keys (`ns/name`) of the objects in `namespace` labelled `label=value`, through an index of `cache` added
+ * on first use: no walk over the rest of the cache (which a compact store would decode, store.ts).
+ */
+export function labelledKeys<T extends KubeObject>(
+  cache: ObjectCache<T>,
+  namespace: string,
+  label: string,
+  value: string,
+): string[] {
+  const index = `label:${label}=${value}`;
+  cache.addIndex(index, (o) => (o.metadata.labels?.[label] === value ? [o.metadata.namespace ?? ''] : []));
+  return cache.byIndex(index, namespace);
+}
+
+/** The objects of {@link labelledKeys}. */
+export function labelled<T extends KubeObject>(
+  cache: ObjectCache<T>,
+  namespace: string,
+  label: string,
+  value: string,
+): T[] {
+  return labelledKeys(cache, namespace, label, value)
+    .map((key) => cache.get(key.slice(key.indexOf('/') + 1), namespace))
+    .filter((o): o is T => o !== undefined);
+}
+
 /** Annotations that are large, written by other tools, and never read by Palisade. */
 const UNREAD_ANNOTATIONS = ['kubectl.kubernetes.io/last-applied-configuration'];
 
@@ -214,9 +242,22 @@ export class Indexer<T extends KubeObject> {
   private readonly indexFns = new Map<string, IndexFn<T>>();
   private readonly indexes = new Map<string, Map<string, Keys>>();
 
-  add(name: string, fn: IndexFn<T>): void {
+  /**
+   * Adds index `name` over `held` (what the cache holds now: an index added after the cache filled is
+   * whole too). An index of that name already there stays as it is: setups sharing a cache add the same
+   * index each.
+   */
+  add(name: string, fn: IndexFn<T>, held: () => Iterable<T> = () => []): void {
+    if (this.indexFns.has(name)) return;
+    const index = new Map<string, Keys>();
     this.indexFns.set(name, fn);
-    this.indexes.set(name, new Map());
+    this.indexes.set(name, index);
+    for (const obj of held()) {
+      const key = obj.metadata.namespace
+        ? `${obj.metadata.namespace}/${obj.metadata.name}`
+        : obj.metadata.name;
+      for (const v of fn(obj)) addKey(index, v, key);
+    }
   }
 
   lookup(name: string, value: string): string[] {

@@ -186,7 +186,7 @@ export class NamespacedInformer<T extends KubeObject> implements ObjectCache<T> 
   }
 
   addIndex(name: string, fn: IndexFn<T>): void {
-    this.indexer.add(name, fn);
+    this.indexer.add(name, fn, () => this.list());
   }
 
   /** Calls `fn` each time a namespace's cache becomes whole after it was added. */

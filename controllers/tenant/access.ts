@@ -1,8 +1,8 @@
 import type { Secret } from '../runtime/kube/types.ts';
-import { EntryKind, entryKind, isKeystoreEntry } from '../keystore/entries.ts';
+import { ENTRY_KIND_LABEL, EntryKind, entryKind, isKeystoreEntry } from '../keystore/entries.ts';
 import { recordOf } from '../keystore/tenants.ts';
 import { ApiError, describeError } from '../runtime/errors.ts';
-import type { ObjectCache } from '../runtime/informer.ts';
+import { labelledKeys, type ObjectCache } from '../runtime/informer.ts';
 import type { KubeApi } from '../runtime/kube/api.ts';
 import type { KubeObject } from '../runtime/kube/types.ts';
 import type { Logger } from '../runtime/log.ts';
@@ -70,8 +70,10 @@ export class TenantNamespaceAccess {
    * namespace, and a watch started then would be refused.
    */
   resume(secrets: ObjectCache<Secret>): void {
-    for (const s of secrets.list(this.o.keystoreNamespace)) {
-      const r = this.tenantRecord(s);
+    const ns = this.o.keystoreNamespace;
+    // NB: the records alone, one at a time: a list of the keystore would decode every entry at once.
+    for (const key of labelledKeys(secrets, ns, ENTRY_KIND_LABEL, EntryKind.Tenant)) {
+      const r = this.tenantRecord(secrets.get(key.slice(key.indexOf('/') + 1), ns));
       if (r && !r.retained) this.o.namespaces.add(r.namespace);
     }
   }
@@ -86,8 +88,9 @@ export class TenantNamespaceAccess {
     secrets.on('delete', (s) => follow(s, true));
   }
 
-  private tenantRecord(s: Secret) {
-    if (!isKeystoreEntry(s, this.o.keystoreNamespace) || entryKind(s) !== EntryKind.Tenant) return undefined;
+  private tenantRecord(s: Secret | undefined) {
+    if (!s || !isKeystoreEntry(s, this.o.keystoreNamespace) || entryKind(s) !== EntryKind.Tenant)
+      return undefined;
     const r = recordOf(s);
     return r.namespace ? r : undefined;
   }

@@ -47,7 +47,7 @@ export class FakeCache<T extends KubeObject> implements ObjectCache<T> {
 
   /** As on an Informer: add indexes before start (objects already cached are not indexed). */
   addIndex(name: string, fn: IndexFn<T>): void {
-    this.indexer.add(name, fn);
+    this.indexer.add(name, fn, () => this.list());
   }
 
   get(name: string, namespace?: string): T | undefined {
