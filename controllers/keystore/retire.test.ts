@@ -46,6 +46,9 @@ class FakeSecrets implements ObjectCache<Secret> {
   list(namespace?: string): Secret[] {
     return [...this.objects.values()].filter((s) => !namespace || s.metadata.namespace === namespace);
   }
+  keys(namespace?: string): string[] {
+    return this.list(namespace).map((s) => `${s.metadata.namespace}/${s.metadata.name}`);
+  }
   byIndex(name: string, value: string): string[] {
     return [...(this.indexes.get(name)?.get(value) ?? [])];
   }

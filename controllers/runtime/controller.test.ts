@@ -17,6 +17,7 @@ function emptyCache(): ObjectCache<KubeObject> {
     addIndex: () => undefined,
     get: () => undefined,
     list: () => [],
+    keys: () => [],
     byIndex: () => [],
     hasSynced: () => true,
     waitForSync: async () => undefined,

@@ -151,12 +151,12 @@ export class Controller<T extends KubeObject = KubeObject> {
       for (const key of this.o.resyncKeys?.() ?? []) this.enqueue(key);
       return;
     }
-    for (const o of this.o.primary.list()) this.enqueue(objectKey(o.metadata));
+    for (const key of this.o.primary.keys()) this.enqueue(key);
   }
 
   /** Enqueues every object of the primary kind in `namespace` (e.g. its Tenant moved to this shard). */
   requeueNamespace(namespace: string): void {
-    for (const o of this.o.primary?.list(namespace) ?? []) this.enqueue(objectKey(o.metadata));
+    for (const key of this.o.primary?.keys(namespace) ?? []) this.enqueue(key);
   }
 
   /** Resolves when the queue is empty and nothing is in flight (tests and benchmarks). */

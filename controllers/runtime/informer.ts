@@ -22,6 +22,8 @@ export interface ObjectCache<T extends KubeObject> {
   addIndex(name: string, fn: IndexFn<T>): void;
   get(name: string, namespace?: string): T | undefined;
   list(namespace?: string): T[];
+  /** Keys (`ns/name`, or `name`) of the objects (in `namespace`, when given): {@link list} without reading them. */
+  keys(namespace?: string): string[];
   /** Keys (`ns/name`) of the objects whose index `name` contains `value`. */
   byIndex(name: string, value: string): string[];
   hasSynced(): boolean;
@@ -118,6 +120,10 @@ export class Informer<T extends KubeObject> implements ObjectCache<T> {
 
   list(namespace?: string): T[] {
     return this.lw.list(namespace);
+  }
+
+  keys(namespace?: string): string[] {
+    return this.lw.names(namespace).map(([ns, name]) => (ns ? `${ns}/${name}` : name));
   }
 
   /** Keys (`ns/name`) of the objects whose index `name` contains `value`. */

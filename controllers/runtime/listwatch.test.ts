@@ -126,6 +126,15 @@ for (const [storeName, store] of stores)
       server.last.send('MODIFIED', cm('b', '15', 'one'));
       assert.deepEqual(names('one').sort(), ['one/a', 'one/b', 'one/c']);
       assert.deepEqual(names().sort(), ['one/a', 'one/b', 'one/c', 'two/a']);
+      assert.deepEqual(
+        lw
+          .names()
+          .map(([ns, name]) => `${ns}/${name}`)
+          .sort(),
+        names().sort(),
+        'names without reading the objects',
+      );
+      assert.deepEqual(lw.names('two'), [['two', 'a']]);
       server.last.send('DELETED', cm('a', '16', 'one'));
       server.last.send('DELETED', cm('c', '17', 'one'));
       assert.deepEqual(names('one'), ['one/b']);

@@ -95,6 +95,11 @@ export class ListWatch<T extends KubeObject> {
     return this.objects.list(namespace || undefined);
   }
 
+  /** Namespace and name of the objects held (in `namespace`, when given), without reading them. */
+  names(namespace?: string): [string, string][] {
+    return this.objects.names(namespace || undefined);
+  }
+
   latestResourceVersion(): string {
     return this.resourceVersion;
   }

@@ -208,6 +208,11 @@ export class NamespacedInformer<T extends KubeObject> implements ObjectCache<T> 
     return [...this.children.values()].flatMap((c) => c.list());
   }
 
+  keys(namespace?: string): string[] {
+    if (namespace !== undefined) return this.children.get(namespace)?.keys(namespace) ?? [];
+    return [...this.children.values()].flatMap((c) => c.keys());
+  }
+
   byIndex(name: string, value: string): string[] {
     return this.indexer.lookup(name, value);
   }

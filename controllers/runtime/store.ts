@@ -17,8 +17,8 @@ export interface ObjectStore<T extends KubeObject> {
   /** Drops one object; whether one was held. */
   remove(namespace: string, name: string): boolean;
   list(namespace?: string): T[];
-  /** Namespace and name of every object held (nothing decoded). */
-  names(): [namespace: string, name: string][];
+  /** Namespace and name of every object held, or of those in `namespace` (nothing decoded). */
+  names(namespace?: string): [namespace: string, name: string][];
 }
 
 /**
@@ -87,11 +87,14 @@ abstract class NamespaceMap<T extends KubeObject, V> implements ObjectStore<T> {
     return out;
   }
 
-  names(): [string, string][] {
+  names(namespace?: string): [string, string][] {
     const out: [string, string][] = [];
-    for (const [ns, held] of this.held)
+    const add = (ns: string, held: InNamespace<V> | undefined) => {
       if (held instanceof Map) for (const name of held.keys()) out.push([ns, name]);
-      else out.push([ns, this.nameOf(held)]);
+      else if (held !== undefined) out.push([ns, this.nameOf(held)]);
+    };
+    if (namespace !== undefined) add(namespace, this.held.get(namespace));
+    else for (const [ns, held] of this.held) add(ns, held);
     return out;
   }
 

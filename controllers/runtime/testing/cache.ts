@@ -59,6 +59,10 @@ export class FakeCache<T extends KubeObject> implements ObjectCache<T> {
     return namespace === undefined ? all : all.filter((o) => o.metadata.namespace === namespace);
   }
 
+  keys(namespace?: string): string[] {
+    return this.list(namespace).map((o) => objectKey(o.metadata));
+  }
+
   byIndex(name: string, value: string): string[] {
     return this.indexer.lookup(name, value);
   }
