@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { CACHE_DICTIONARIES } from '../cachedictionaries.ts';
 import type { Secret } from './kube/types.ts';
-import { CompactStore } from './store.ts';
+import { CompactStore, forgetDecoded } from './store.ts';
 
 interface Tenant {
   apiVersion: string;
@@ -22,8 +22,14 @@ describe('runtime/store: CompactStore keeps objects deflated against their kind�
     const [first] = t.status?.conditions ?? [];
     assert.ok(first, 'the fixture has conditions');
     first.message = 'NATS account AAFP… is current — ünïcödé ✓';
-    store.put(structuredClone(t));
-    assert.deepEqual(store.get('', t.metadata.name), t);
+    const given = structuredClone(t);
+    store.put(given);
+    assert.equal(store.get('', t.metadata.name), given, 'what was just put is read as it was given');
+    forgetDecoded();
+    const read = store.get('', t.metadata.name);
+    assert.notEqual(read, given, 'decoded');
+    assert.deepEqual(read, t);
+    forgetDecoded();
     assert.deepEqual(store.list(), [t]);
   });
 
@@ -47,6 +53,8 @@ describe('runtime/store: CompactStore keeps objects deflated against their kind�
     assert.equal(store.get('', t.metadata.name)?.metadata.resourceVersion, '1');
     store.put({ ...t, metadata: { ...t.metadata, resourceVersion: '2' } });
     assert.equal(store.get('', t.metadata.name)?.metadata.resourceVersion, '2');
+    forgetDecoded();
+    assert.equal(store.get('', t.metadata.name)?.metadata.resourceVersion, '2', 'decoded too');
     assert.equal(store.remove('', t.metadata.name), true);
     assert.equal(store.get('', t.metadata.name), undefined);
     assert.equal(store.remove('', t.metadata.name), false);
@@ -63,6 +71,7 @@ describe('runtime/store: CompactStore keeps objects deflated against their kind�
     });
     a.put(s('a'));
     b.put(s('b'));
+    forgetDecoded();
     assert.equal(a.get('ns', 'same')?.data?.value, Buffer.from('a').toString('base64'));
     assert.equal(b.get('ns', 'same')?.data?.value, Buffer.from('b').toString('base64'));
   });

@@ -152,6 +152,7 @@ class Recent {
   }
 
   set(key: string, o: object): void {
+    this.objects.delete(key);
     this.objects.set(key, o);
     if (this.objects.size > this.max) this.objects.delete(this.objects.keys().next().value as string);
   }
@@ -159,10 +160,19 @@ class Recent {
   delete(key: string): void {
     this.objects.delete(key);
   }
+
+  clear(): void {
+    this.objects.clear();
+  }
 }
 
 const RECENT = new Recent(512);
 let stores = 0;
+
+/** Forgets every decoded object, so the next reads decode (for tests). */
+export function forgetDecoded(): void {
+  RECENT.clear();
+}
 /** One copy of each dictionary however many stores use it (a namespaced informer has one per namespace). */
 const dictionaries = new Map<string, Buffer>();
 
@@ -186,8 +196,10 @@ export class CompactStore<T extends KubeObject> extends NamespaceMap<T, string> 
   }
 
   override put(obj: T): void {
-    RECENT.delete(this.recentKey(obj.metadata.namespace ?? '', obj.metadata.name));
     super.put(obj);
+    // NB: kept decoded as it came: what was just written is what the next reads ask for (the handlers'
+    // reconciles, the next event's `old`), and decoding it again cost more CPU than the encoding.
+    RECENT.set(this.recentKey(obj.metadata.namespace ?? '', obj.metadata.name), obj);
   }
 
   override remove(namespace: string, name: string): boolean {
