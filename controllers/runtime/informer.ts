@@ -2,7 +2,7 @@ import type { Clock, Timer } from './clock.ts';
 import { internObject } from './intern.ts';
 import type { KubeClient } from './kube/client.ts';
 import { resourceFor, resourcePath } from './kube/resources.ts';
-import type { KubeObject } from './kube/types.ts';
+import { objectKey, splitKey, type KubeObject } from './kube/types.ts';
 import { LongWatch } from './kube/watch.ts';
 import { ListWatch } from './listwatch.ts';
 import { CompactStore } from './store.ts';
@@ -123,7 +123,7 @@ export class Informer<T extends KubeObject> implements ObjectCache<T> {
   }
 
   keys(namespace?: string): string[] {
-    return this.lw.names(namespace).map(([ns, name]) => (ns ? `${ns}/${name}` : name));
+    return this.lw.names(namespace).map(([ns, name]) => objectKey({ name, namespace: ns || undefined }));
   }
 
   /** Keys (`ns/name`) of the objects whose index `name` contains `value`. */
@@ -185,7 +185,9 @@ export class Informer<T extends KubeObject> implements ObjectCache<T> {
 
 /**
  * Keys (`ns/name`) of the objects in `namespace` labelled `label=value`, through an index of `cache` added
- * on first use: no walk over the rest of the cache (which a compact store would decode, store.ts).
+ * on first use: no walk over the rest of the cache (which a compact store would decode, store.ts). The
+ * index value is the object's own namespace: a label set elsewhere (a tenant's namespace) never answers
+ * for `namespace`.
  */
 export function labelledKeys<T extends KubeObject>(
   cache: ObjectCache<T>,
@@ -206,7 +208,7 @@ export function labelled<T extends KubeObject>(
   value: string,
 ): T[] {
   return labelledKeys(cache, namespace, label, value)
-    .map((key) => cache.get(key.slice(key.indexOf('/') + 1), namespace))
+    .map((key) => cache.get(splitKey(key).name, namespace))
     .filter((o): o is T => o !== undefined);
 }
 
@@ -216,9 +218,9 @@ const UNREAD_ANNOTATIONS = ['kubectl.kubernetes.io/last-applied-configuration'];
 /**
  * What the cache keeps of an object: all but `metadata.managedFields` (often the largest part, and read
  * only by the API server) and annotations no reconcile reads, as controller-runtime's
- * TransformStripManagedFields does; its short strings are shared with every other cached object's
- * (intern.ts) when `intern` (a store that keeps the object). NB: an update built from a cached object leaves the server's managedFields as they are
- * (an absent field is not an empty one).
+ * TransformStripManagedFields does; with `intern` (a store that keeps the object), its short strings are
+ * shared with every other cached object's (intern.ts). NB: an update built from a cached object leaves the
+ * server's managedFields as they are (an absent field is not an empty one).
  */
 export function trimmed<T extends KubeObject>(obj: T, o: { intern: boolean } = { intern: true }): T {
   const m = obj?.metadata as (KubeObject['metadata'] & { managedFields?: unknown }) | undefined;
@@ -258,12 +260,7 @@ export class Indexer<T extends KubeObject> {
     const index = new Map<string, Keys>();
     this.indexFns.set(name, fn);
     this.indexes.set(name, index);
-    for (const obj of held()) {
-      const key = obj.metadata.namespace
-        ? `${obj.metadata.namespace}/${obj.metadata.name}`
-        : obj.metadata.name;
-      for (const v of fn(obj)) addKey(index, v, key);
-    }
+    for (const obj of held()) for (const v of fn(obj)) addKey(index, v, objectKey(obj.metadata));
   }
 
   lookup(name: string, value: string): string[] {

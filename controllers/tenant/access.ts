@@ -1,10 +1,9 @@
-import type { Secret } from '../runtime/kube/types.ts';
 import { ENTRY_KIND_LABEL, EntryKind, entryKind, isKeystoreEntry } from '../keystore/entries.ts';
 import { recordOf } from '../keystore/tenants.ts';
 import { ApiError, describeError } from '../runtime/errors.ts';
 import { labelledKeys, type ObjectCache } from '../runtime/informer.ts';
 import type { KubeApi } from '../runtime/kube/api.ts';
-import type { KubeObject } from '../runtime/kube/types.ts';
+import { splitKey, type KubeObject, type Secret } from '../runtime/kube/types.ts';
 import type { Logger } from '../runtime/log.ts';
 import type { ManagedNamespaces } from '../runtime/namespaced.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL } from '../runtime/objects.ts';
@@ -73,7 +72,7 @@ export class TenantNamespaceAccess {
     const ns = this.o.keystoreNamespace;
     // NB: the records alone, one at a time: a list of the keystore would decode every entry at once.
     for (const key of labelledKeys(secrets, ns, ENTRY_KIND_LABEL, EntryKind.Tenant)) {
-      const r = this.tenantRecord(secrets.get(key.slice(key.indexOf('/') + 1), ns));
+      const r = this.tenantRecord(secrets.get(splitKey(key).name, ns));
       if (r && !r.retained) this.o.namespaces.add(r.namespace);
     }
   }
