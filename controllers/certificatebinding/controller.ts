@@ -42,27 +42,26 @@ export function policyNamespaces(b: CertificateBinding): string[] {
  * internal bindings in, or naming, the namespaces concerned; other Tenant updates (status) enqueue nothing.
  */
 export function tenantPolicyWatch(tenants: Informer<Tenant>, bindings: Informer<CertificateBinding>): Watch {
-  const seen = new Map<string, { namespace: string; allowed: string }>();
+  const policyOf = (t: Tenant | undefined) =>
+    t && {
+      namespace: tenantNamespaceOf(t),
+      allowed: JSON.stringify(t.spec.certificates?.allowedDNSNames ?? []),
+    };
   return {
     register(enqueue) {
-      const fire = (t: Tenant, removed: boolean) => {
-        const before = seen.get(t.metadata.name);
-        const now = removed
-          ? undefined
-          : {
-              namespace: tenantNamespaceOf(t),
-              allowed: JSON.stringify(t.spec.certificates?.allowedDNSNames ?? []),
-            };
-        if (now) seen.set(t.metadata.name, now);
-        else seen.delete(t.metadata.name);
-        if (before?.namespace === now?.namespace && before?.allowed === now?.allowed) return;
-        for (const ns of new Set([before?.namespace, now?.namespace])) {
+      // NB: compared with the object the cache held before (the informer hands it over), not with a copy
+      // kept per Tenant: nothing is held here however many Tenants there are.
+      const fire = (before: Tenant | undefined, now: Tenant | undefined) => {
+        const b = policyOf(before);
+        const n = policyOf(now);
+        if (b?.namespace === n?.namespace && b?.allowed === n?.allowed) return;
+        for (const ns of new Set([b?.namespace, n?.namespace])) {
           if (ns) bindings.byIndex(NAMESPACES_INDEX, ns).forEach(enqueue);
         }
       };
-      tenants.on('add', (t) => fire(t, false));
-      tenants.on('update', (t) => fire(t, false));
-      tenants.on('delete', (t) => fire(t, true));
+      tenants.on('add', (t) => fire(undefined, t));
+      tenants.on('update', (t, old) => fire(old, t));
+      tenants.on('delete', (t, old) => fire(old ?? t, undefined));
     },
   };
 }

@@ -32,14 +32,10 @@ describe('keystore/entries: only the keystore namespace counts', () => {
   const index = keystoreIndex(KS);
   const roots = keystoreRootIndex(KS);
 
-  it('indexes a key version in the keystore namespace by owner, slot and tenant', () => {
+  it('indexes a key version in the keystore namespace by owner and tenant', () => {
     assert.deepEqual(
       index(keyVersion(KS)).sort(),
-      [
-        IndexKey.key(UID, 'primary'),
-        IndexKey.slot(keyVersionSlot(UID, 'primary', 1)),
-        IndexKey.ofTenant(UID),
-      ].sort(),
+      [IndexKey.key(UID, 'primary'), IndexKey.ofTenant(UID)].sort(),
     );
     assert.deepEqual(roots(keyVersion(KS)), ['1']);
   });
@@ -55,7 +51,7 @@ describe('keystore/entries: only the keystore namespace counts', () => {
     assert.deepEqual(index(revocations).sort(), [IndexKey.ofTenant(UID), IndexKey.revocations(UID)].sort());
   });
 
-  it('finds a tenant record by namespace, by name and by UID', () => {
+  it('finds a tenant record by namespace and by name (by UID among the entries of the tenant)', () => {
     const rec = entry(KS, EntryKind.Tenant, {
       'palisade.dev/tenant': 'acme',
       [TENANT_NAMESPACE_LABEL]: 'tenant-acme',
@@ -66,7 +62,6 @@ describe('keystore/entries: only the keystore namespace counts', () => {
         IndexKey.ofTenant(UID),
         IndexKey.tenantByNamespace('tenant-acme'),
         IndexKey.tenantByName('acme'),
-        IndexKey.tenantByUID(UID),
       ].sort(),
     );
   });

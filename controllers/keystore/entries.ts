@@ -124,14 +124,16 @@ export { ROOT_KEY_VERSION_LABEL, wrappedByRootVersion };
 export const KEYSTORE_INDEX = 'keystore';
 export const KEYSTORE_ROOT_INDEX = 'keystore-root-version';
 
-/** Lookup keys of the keystore index: `IndexKey.key(uid, name)` lists every wrap of every version. */
+/**
+ * Lookup keys of the keystore index: `IndexKey.key(uid, name)` lists every wrap of every version.
+ * NB: what a tenant's few entries answer (its record by UID, its NATS account, a slot's wraps) is not
+ * indexed apart: `Keystore.entriesOf(uid, kind)` picks it from `ofTenant`; each index value costs about
+ * 100 bytes per tenant held for good.
+ */
 export const IndexKey = {
   tenantByNamespace: (ns: string) => `tenant-ns/${ns}`,
   tenantByName: (name: string) => `tenant-name/${name}`,
-  tenantByUID: (uid: string) => `tenant-uid/${uid}`,
   key: (uid: string, keyName: string) => `key/${uid}/${keyName}`,
-  slot: (slot: string) => `slot/${slot}`,
-  account: (uid: string) => `account/${uid}`,
   agent: (uid: string, agent: string) => `agent/${uid}/${agent}`,
   revocations: (uid: string) => `revocations/${uid}`,
   ofTenant: (uid: string) => `uid/${uid}`,
@@ -144,20 +146,15 @@ export function keystoreIndex(keystoreNamespace: string) {
     const l = s.metadata.labels ?? {};
     const uid = entryUID(s);
     const out = [IndexKey.ofTenant(uid)];
-    if (l[SLOT_LABEL]) out.push(IndexKey.slot(l[SLOT_LABEL]));
     switch (entryKind(s)) {
       case EntryKind.Tenant:
         out.push(
           IndexKey.tenantByNamespace(l[TENANT_NAMESPACE_LABEL] ?? ''),
           IndexKey.tenantByName(l[TENANT_LABEL] ?? ''),
-          IndexKey.tenantByUID(uid),
         );
         break;
       case EntryKind.TenantKey:
         out.push(IndexKey.key(uid, l[TENANTKEY_LABEL] ?? ''));
-        break;
-      case EntryKind.NatsAccount:
-        out.push(IndexKey.account(uid));
         break;
       case EntryKind.Agent:
         out.push(IndexKey.agent(uid, l[AGENT_LABEL] ?? ''));

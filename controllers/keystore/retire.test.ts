@@ -27,12 +27,16 @@ type Event = 'add' | 'update' | 'delete';
 class FakeSecrets implements ObjectCache<Secret> {
   readonly kind = 'Secret';
   private readonly objects = new Map<string, Secret>();
-  private readonly handlers: Record<Event, ((s: Secret) => void)[]> = { add: [], update: [], delete: [] };
+  private readonly handlers: Record<Event, ((s: Secret, old?: Secret) => void)[]> = {
+    add: [],
+    update: [],
+    delete: [],
+  };
   private readonly indexFns = new Map<string, IndexFn<Secret>>();
   private readonly indexes = new Map<string, Map<string, Set<string>>>();
   private readonly indexed = new Map<string, Map<string, string[]>>();
 
-  on(event: Event, fn: (s: Secret) => void): void {
+  on(event: Event, fn: (s: Secret, old?: Secret) => void): void {
     this.handlers[event].push(fn);
   }
   addIndex(name: string, fn: IndexFn<Secret>): void {
@@ -59,16 +63,18 @@ class FakeSecrets implements ObjectCache<Secret> {
 
   put(s: Secret): void {
     const key = `${s.metadata.namespace}/${s.metadata.name}`;
-    const event = this.objects.has(key) ? 'update' : 'add';
+    // NB: handlers get what was held before, as the informer hands it over (update and delete).
+    const old = this.objects.get(key);
     this.objects.set(key, s);
     this.reindex(key, s);
-    for (const h of this.handlers[event]) h(s);
+    for (const h of this.handlers[old ? 'update' : 'add']) h(s, old);
   }
   remove(s: Secret): void {
     const key = `${s.metadata.namespace}/${s.metadata.name}`;
+    const old = this.objects.get(key);
     this.objects.delete(key);
     this.reindex(key, undefined);
-    for (const h of this.handlers.delete) h(s);
+    if (old) for (const h of this.handlers.delete) h(s, old);
   }
   private reindex(key: string, s: Secret | undefined): void {
     for (const [name, fn] of this.indexFns) {

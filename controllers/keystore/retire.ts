@@ -52,7 +52,6 @@ const ROOT_PREFIX = `${secretName(Component.RootKey)}-v`;
  * index instead would copy every entry under the version, on every event.
  */
 export class RootReferences {
-  private readonly wrappedBy = new Map<string, number>();
   private readonly counts = new Map<number, number>();
   private readonly namespace: string;
   private readonly rootVersionOf: (s: Secret) => string[];
@@ -66,18 +65,23 @@ export class RootReferences {
     return this.counts.get(rootVersion) ?? 0;
   }
 
-  /** Takes in an entry's latest state (`gone`: deleted); returns the root versions whose count changed. */
-  note(s: Secret, gone: boolean): number[] {
-    if (s.metadata.namespace !== this.namespace) return [];
-    const name = s.metadata.name;
-    const before = this.wrappedBy.get(name) ?? 0;
-    const after = gone ? 0 : Number(this.rootVersionOf(s)[0] ?? 0);
+  /**
+   * Takes in one change of an entry: `old` is what the cache held before (none for an add), `now` what it
+   * holds after (none for a delete). Returns the root versions whose count changed.
+   * NB: what wrapped an entry before comes from the cache's previous object, not from a copy kept per
+   * entry here: nothing is held per entry.
+   */
+  note(old: Secret | undefined, now: Secret | undefined): number[] {
+    const before = old ? this.versionOf(old) : 0;
+    const after = now ? this.versionOf(now) : 0;
     if (before === after) return [];
     if (before) this.add(before, -1);
-    if (after) this.wrappedBy.set(name, after);
-    else this.wrappedBy.delete(name);
     if (after) this.add(after, 1);
     return [before, after].filter((v) => v > 0);
+  }
+
+  private versionOf(s: Secret): number {
+    return s.metadata.namespace === this.namespace ? Number(this.rootVersionOf(s)[0] ?? 0) : 0;
   }
 
   private add(rootVersion: number, n: number): void {
@@ -120,17 +124,17 @@ export function rootKeyRetirement(d: RetirementDeps): {
 
   const watch: Watch = {
     register(enqueue) {
-      const changed = (s: Secret, gone: boolean) => {
+      const changed = (s: Secret, old: Secret | undefined, now: Secret | undefined) => {
         if (isRoot(s)) {
           versions = d.rootKeys.versions();
           for (const r of versions) enqueue(rootKey(r.version));
           return;
         }
-        for (const v of refs.note(s, gone)) if (v < active()) enqueue(rootKey(v));
+        for (const v of refs.note(old, now)) if (v < active()) enqueue(rootKey(v));
       };
-      d.secrets.on('add', (s) => changed(s, false));
-      d.secrets.on('update', (s) => changed(s, false));
-      d.secrets.on('delete', (s) => changed(s, true));
+      d.secrets.on('add', (s) => changed(s, undefined, s));
+      d.secrets.on('update', (s, old) => changed(s, old, s));
+      d.secrets.on('delete', (s, old) => changed(s, old ?? s, undefined));
     },
   };
 

@@ -8,7 +8,6 @@ import {
   EntryKind,
   entryKind,
   entryUID,
-  IndexKey,
   isKeystoreEntry,
   SLOT_LABEL,
   TENANT_NAMESPACE_LABEL,
@@ -33,6 +32,9 @@ export function setupKeystoreRewrap(
 ) {
   const ks = o.keystore;
   const slotOf = (s: Secret) => s.metadata.labels?.[SLOT_LABEL] ?? '';
+  // NB: a key names the tenant with the slot (`uid/slot`): its wraps are found among the tenant's few
+  // entries, with no index of slots.
+  const keyOf = (s: Secret) => `${entryUID(s)}/${slotOf(s)}`;
   /** The slots an older root version still wraps (an index lookup per old version, not a scan). */
   const staleSlots = (): string[] => {
     const roots = ks.rootKeys.versions();
@@ -42,12 +44,12 @@ export function setupKeystoreRewrap(
       if (r.version < active)
         for (const k of ks.referencesOf(r.version)) {
           const e = ks.get(k.slice(k.indexOf('/') + 1));
-          if (e) slots.add(slotOf(e));
+          if (e) slots.add(keyOf(e));
         }
     return [...slots];
   };
   const map = (s: Secret): string[] => {
-    if (isKeystoreEntry(s, ks.namespace) && WRAPPED_KINDS.has(entryKind(s)) && slotOf(s)) return [slotOf(s)];
+    if (isKeystoreEntry(s, ks.namespace) && WRAPPED_KINDS.has(entryKind(s)) && slotOf(s)) return [keyOf(s)];
     const isRoot =
       s.metadata.namespace === ks.namespace && s.metadata.labels?.[COMPONENT_LABEL] === Component.RootKey;
     return isRoot ? staleSlots() : [];
@@ -58,8 +60,10 @@ export function setupKeystoreRewrap(
     resyncKeys: staleSlots,
     concurrency: o.concurrency ?? 8,
     watches: [watchMapped(o.secrets, map)],
-    reconcile: async (slot) => {
-      const wraps = ks.find(IndexKey.slot(slot));
+    reconcile: async (key) => {
+      const uid = key.slice(0, key.indexOf('/'));
+      const slot = key.slice(key.indexOf('/') + 1);
+      const wraps = ks.wrapsOf(uid, slot);
       const newest = [...wraps].sort((a, b) => wrappedByRootVersion(b) - wrappedByRootVersion(a))[0];
       if (!newest) return;
       const before = wrappedByRootVersion(newest);

@@ -31,11 +31,16 @@ export interface NatsServiceOptions {
   trustSources?: () => (string | undefined)[];
 }
 
-/** What was pushed for an account: enough to sign the same JWT again (a re-push), not the JWT itself. */
-interface Registered {
-  input: TenantAccountInput;
-  iat: number;
-}
+/**
+ * What was pushed for an account: enough to sign the same JWT again (a re-push), not the JWT itself.
+ * One object per account, its limits and an empty revocation list shared with the accounts that have the
+ * same (most have): it is held for every tenant.
+ */
+type Registered = TenantAccountInput & { iat: number };
+
+const NO_REVOCATIONS: TenantAccountInput['revocations'] = Object.freeze({});
+/** Distinct limits shared at most: a platform sets a few; past that each account keeps its own. */
+const MAX_SHARED_LIMITS = 64;
 
 export interface AccountPush {
   /** The `iat` of the JWT the resolver holds. */
@@ -54,6 +59,7 @@ export class NatsService {
   private inst: NatsInstallation | undefined;
   private bus_: MessagingBus | undefined;
   private readonly accounts = new Map<string, Registered>();
+  private readonly sharedLimits = new Map<string, TenantAccountInput['limits']>();
   private driftTimer: NodeJS.Timeout | undefined;
   private repairing: Promise<void> | undefined;
   private started = false;
@@ -140,13 +146,12 @@ export class NatsService {
   async ensureAccount(input: TenantAccountInput, knownIssuedAt?: number): Promise<AccountPush> {
     const claim = tenantAccountClaim(input);
     const reg = this.accounts.get(input.account);
-    if (reg && isDeepStrictEqual(tenantAccountClaim(reg.input), claim))
-      return { issuedAt: reg.iat, pushed: false };
+    if (reg && isDeepStrictEqual(tenantAccountClaim(reg), claim)) return { issuedAt: reg.iat, pushed: false };
     let previous = Math.max(reg?.iat ?? 0, knownIssuedAt ?? 0);
     if (!reg) {
       const held = await this.heldClaims(input.account);
       if (held && isDeepStrictEqual(withoutVersion(held.nats), claim)) {
-        this.accounts.set(input.account, { input, iat: held.iat });
+        this.register(input, held.iat);
         return { issuedAt: held.iat, pushed: false };
       }
       previous = Math.max(previous, held?.iat ?? 0);
@@ -154,8 +159,19 @@ export class NatsService {
     const iat = nextIssuedAt(this.o.now(), previous || undefined);
     const jwt = tenantAccountJwt(this.installation.operator, input, iat);
     await this.bus.pushAccount(jwt);
-    this.accounts.set(input.account, { input, iat });
+    this.register(input, iat);
     return { issuedAt: iat, pushed: true };
+  }
+
+  private register(input: TenantAccountInput, iat: number): void {
+    const key = JSON.stringify(input.limits);
+    let limits = this.sharedLimits.get(key);
+    if (!limits) {
+      limits = Object.freeze({ ...input.limits });
+      if (this.sharedLimits.size < MAX_SHARED_LIMITS) this.sharedLimits.set(key, limits);
+    }
+    const revocations = Object.keys(input.revocations).length ? input.revocations : NO_REVOCATIONS;
+    this.accounts.set(input.account, { ...input, limits, revocations, iat });
   }
 
   /** Removes accounts from the resolver; their users are disconnected and refused from then on. */
@@ -209,7 +225,7 @@ export class NatsService {
     await Promise.all(
       Array.from({ length: 16 }, async () => {
         for (let r = queue.shift(); r; r = queue.shift()) {
-          const jwt = tenantAccountJwt(this.installation.operator, r.input, r.iat);
+          const jwt = tenantAccountJwt(this.installation.operator, r, r.iat);
           await this.bus.pushAccount(jwt).catch(() => failed++);
         }
       }),

@@ -42,7 +42,12 @@ interface WrittenStatus {
 function digestOf(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('base64');
 }
-const MAX_WRITTEN = 50_000;
+/**
+ * The memo matters only until the cache shows the write (milliseconds to seconds), so it is kept short:
+ * a forgotten entry costs at most one write refused as stale (409, requeued), while one entry per object
+ * ever written cost about 200 bytes per object held for good (two per tenant).
+ */
+const MAX_WRITTEN = 4_096;
 const written = new WeakMap<KubeApi, Map<string, WrittenStatus>>();
 
 /** Whether `status` differs from the status `obj` has (what {@link writeStatus} would write). */
