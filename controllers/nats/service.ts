@@ -36,7 +36,26 @@ export interface NatsServiceOptions {
  * One object per account, its limits and an empty revocation list shared with the accounts that have the
  * same (most have): it is held for every tenant.
  */
-type Registered = TenantAccountInput & { iat: number };
+class Registered implements TenantAccountInput {
+  // NB: a class, so V8 keeps the fields in the object (a spread object of this size spills them into a
+  // second array).
+  readonly tenantUID: string;
+  readonly tenantName: string;
+  readonly account: string;
+  readonly palisadeAccount: string;
+  readonly limits: TenantAccountInput['limits'];
+  readonly revocations: TenantAccountInput['revocations'];
+  readonly iat: number;
+  constructor(i: TenantAccountInput, iat: number) {
+    this.tenantUID = i.tenantUID;
+    this.tenantName = i.tenantName;
+    this.account = i.account;
+    this.palisadeAccount = i.palisadeAccount;
+    this.limits = i.limits;
+    this.revocations = i.revocations;
+    this.iat = iat;
+  }
+}
 
 const NO_REVOCATIONS: TenantAccountInput['revocations'] = Object.freeze({});
 /** Distinct limits shared at most: a platform sets a few; past that each account keeps its own. */
@@ -171,7 +190,7 @@ export class NatsService {
       if (this.sharedLimits.size < MAX_SHARED_LIMITS) this.sharedLimits.set(key, limits);
     }
     const revocations = Object.keys(input.revocations).length ? input.revocations : NO_REVOCATIONS;
-    this.accounts.set(input.account, { ...input, limits, revocations, iat });
+    this.accounts.set(input.account, new Registered({ ...input, limits, revocations }, iat));
   }
 
   /** Removes accounts from the resolver; their users are disconnected and refused from then on. */

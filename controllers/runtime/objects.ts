@@ -47,7 +47,7 @@ function digestOf(value: unknown): string {
  * a forgotten entry costs at most one write refused as stale (409, requeued), while one entry per object
  * ever written cost about 200 bytes per object held for good (two per tenant).
  */
-const MAX_WRITTEN = 4_096;
+const MAX_WRITTEN = 1_024;
 const written = new WeakMap<KubeApi, Map<string, WrittenStatus>>();
 
 /** Whether `status` differs from the status `obj` has (what {@link writeStatus} would write). */
