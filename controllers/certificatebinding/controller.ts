@@ -1,7 +1,7 @@
 import type { CertificateBinding, Tenant } from '../../crds/v1alpha1/index.ts';
 import { describeError } from '../runtime/errors.ts';
 import { watchMapped, type Watch } from '../runtime/controller.ts';
-import type { Informer } from '../runtime/informer.ts';
+import type { ObjectCache } from '../runtime/informer.ts';
 import type { KubeClient } from '../runtime/kube/client.ts';
 import type { ConfigMap, Secret } from '../runtime/kube/types.ts';
 import type { Manager } from '../runtime/manager.ts';
@@ -22,7 +22,7 @@ import { reconcilerFor } from '../runtime/reconciler.ts';
 const SECRET_INDEX = 'secret';
 const SOURCE_INDEX = 'source';
 /** Internal bindings by their namespace and by every namespace whose service names they ask for. */
-const NAMESPACES_INDEX = 'namespaces';
+export const NAMESPACES_INDEX = 'namespaces';
 
 /** `ns/name` of every Secret a binding reads: its target Secret, or its imported Secret and CA. */
 export function bindingSecrets(b: CertificateBinding): string[] {
@@ -41,7 +41,10 @@ export function policyNamespaces(b: CertificateBinding): string[] {
  * Tenant changes that move the name policy (the namespace a Tenant owns, its allowedDNSNames) enqueue the
  * internal bindings in, or naming, the namespaces concerned; other Tenant updates (status) enqueue nothing.
  */
-export function tenantPolicyWatch(tenants: Informer<Tenant>, bindings: Informer<CertificateBinding>): Watch {
+export function tenantPolicyWatch(
+  tenants: ObjectCache<Tenant>,
+  bindings: ObjectCache<CertificateBinding>,
+): Watch {
   const policyOf = (t: Tenant | undefined) =>
     t && {
       namespace: tenantNamespaceOf(t),
