@@ -20,7 +20,7 @@ import type { PeerCertificate } from 'node:tls';
 import { parseDuration, type ClusterAgent } from '../../crds/v1alpha1/index.ts';
 import { refreshDue } from '../clusteragent/pairing.ts';
 import { readAgentRecord, type AgentRecord } from '../clusteragent/record.ts';
-import { agentRecordName, EntryKind } from '../keystore/entries.ts';
+import { agentRecordName, IndexKey } from '../keystore/entries.ts';
 import { recordOf } from '../keystore/tenants.ts';
 import type { ReportedHealth } from '../nats/heartbeats.ts';
 import { isPublicKey } from '../nats/protocol/index.ts';
@@ -62,7 +62,7 @@ export function authorize(d: ChannelDeps, cert: PeerCertificate | undefined): Ca
   const id = identityFromSubjectAltName(cert.subjectaltname);
   if (!id || id.installationID !== installationID) return new RpcError(status.PERMISSION_DENIED, REFUSED);
   if (Date.parse(cert.valid_to) <= d.now().getTime()) return new RpcError(status.PERMISSION_DENIED, REFUSED);
-  const tenant = d.keystore.entriesOf(id.tenantUID, EntryKind.Tenant).map(recordOf)[0];
+  const tenant = d.keystore.find(IndexKey.tenantByUID(id.tenantUID)).map(recordOf)[0];
   if (!tenant || tenant.retained) return new RpcError(status.PERMISSION_DENIED, REFUSED);
   const agent = d.agents
     .byIndex(AGENT_UID_INDEX, id.clusterAgentUID)

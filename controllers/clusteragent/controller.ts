@@ -5,6 +5,7 @@ import {
   AGENT_LABEL,
   EntryKind,
   entryKind,
+  IndexKey,
   isKeystoreEntry,
   TENANT_NAMESPACE_LABEL,
 } from '../keystore/entries.ts';
@@ -127,7 +128,7 @@ export function setupClusterAgentController(mgr: Manager, o: AgentControllerOpti
   if (o.nats) o.nats.onConnected(() => beats.listening(o.env.now().getTime()));
   else beats.listening(o.env.now().getTime());
   beats.onChange((uid, agent) => {
-    for (const r of ks.entriesOf(uid, EntryKind.Tenant))
+    for (const r of ks.find(IndexKey.tenantByUID(uid)))
       controller.enqueue(`${recordOf(r).namespace}/${agent}`);
   });
   return controller;

@@ -8,6 +8,7 @@ import {
   keystoreRootIndex,
   keyVersionSlot,
   rewrapName,
+  slotLookup,
   ROOT_KEY_VERSION_LABEL,
   SLOT_LABEL,
   TENANT_NAMESPACE_LABEL,
@@ -32,11 +33,9 @@ describe('keystore/entries: only the keystore namespace counts', () => {
   const index = keystoreIndex(KS);
   const roots = keystoreRootIndex(KS);
 
-  it('indexes a key version in the keystore namespace by owner and tenant', () => {
-    assert.deepEqual(
-      index(keyVersion(KS)).sort(),
-      [IndexKey.key(UID, 'primary'), IndexKey.ofTenant(UID)].sort(),
-    );
+  it('indexes a key version in the keystore namespace by its TenantKey, where its slot is found', () => {
+    assert.deepEqual(index(keyVersion(KS)), [IndexKey.key(UID, 'primary')]);
+    assert.equal(slotLookup(keyVersion(KS)), IndexKey.key(UID, 'primary'));
     assert.deepEqual(roots(keyVersion(KS)), ['1']);
   });
 
@@ -48,10 +47,11 @@ describe('keystore/entries: only the keystore namespace counts', () => {
   it('counts only wrapped kinds as references of a root version', () => {
     const revocations = entry(KS, EntryKind.Revocations, { [ROOT_KEY_VERSION_LABEL]: '1' });
     assert.deepEqual(roots(revocations), []);
-    assert.deepEqual(index(revocations).sort(), [IndexKey.ofTenant(UID), IndexKey.revocations(UID)].sort());
+    assert.deepEqual(index(revocations), [IndexKey.revocations(UID)]);
+    assert.equal(slotLookup(revocations), undefined);
   });
 
-  it('finds a tenant record by namespace and by name (by UID among the entries of the tenant)', () => {
+  it('finds a tenant record by namespace, by name and by UID', () => {
     const rec = entry(KS, EntryKind.Tenant, {
       'palisade.dev/tenant': 'acme',
       [TENANT_NAMESPACE_LABEL]: 'tenant-acme',
@@ -59,9 +59,9 @@ describe('keystore/entries: only the keystore namespace counts', () => {
     assert.deepEqual(
       index(rec).sort(),
       [
-        IndexKey.ofTenant(UID),
         IndexKey.tenantByNamespace('tenant-acme'),
         IndexKey.tenantByName('acme'),
+        IndexKey.tenantByUID(UID),
       ].sort(),
     );
   });

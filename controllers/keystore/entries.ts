@@ -126,17 +126,17 @@ export const KEYSTORE_ROOT_INDEX = 'keystore-root-version';
 
 /**
  * Lookup keys of the keystore index: `IndexKey.key(uid, name)` lists every wrap of every version.
- * NB: what a tenant's few entries answer (its record by UID, its NATS account, a slot's wraps) is not
- * indexed apart: `Keystore.entriesOf(uid, kind)` picks it from `ofTenant`; each index value costs about
- * 100 bytes per tenant held for good.
+ * NB: a slot's wraps are not indexed apart (they are among its key's or account's entries, `slotLookup`):
+ * each index value costs about 100 bytes per entry held for good.
  */
 export const IndexKey = {
   tenantByNamespace: (ns: string) => `tenant-ns/${ns}`,
   tenantByName: (name: string) => `tenant-name/${name}`,
+  tenantByUID: (uid: string) => `tenant-uid/${uid}`,
   key: (uid: string, keyName: string) => `key/${uid}/${keyName}`,
+  account: (uid: string) => `account/${uid}`,
   agent: (uid: string, agent: string) => `agent/${uid}/${agent}`,
   revocations: (uid: string) => `revocations/${uid}`,
-  ofTenant: (uid: string) => `uid/${uid}`,
 } as const;
 
 /** The keystore index: only entries in `keystoreNamespace` are indexed at all. */
@@ -145,16 +145,20 @@ export function keystoreIndex(keystoreNamespace: string) {
     if (!isKeystoreEntry(s, keystoreNamespace)) return [];
     const l = s.metadata.labels ?? {};
     const uid = entryUID(s);
-    const out = [IndexKey.ofTenant(uid)];
+    const out: string[] = [];
     switch (entryKind(s)) {
       case EntryKind.Tenant:
         out.push(
           IndexKey.tenantByNamespace(l[TENANT_NAMESPACE_LABEL] ?? ''),
           IndexKey.tenantByName(l[TENANT_LABEL] ?? ''),
+          IndexKey.tenantByUID(uid),
         );
         break;
       case EntryKind.TenantKey:
         out.push(IndexKey.key(uid, l[TENANTKEY_LABEL] ?? ''));
+        break;
+      case EntryKind.NatsAccount:
+        out.push(IndexKey.account(uid));
         break;
       case EntryKind.Agent:
         out.push(IndexKey.agent(uid, l[AGENT_LABEL] ?? ''));
@@ -165,6 +169,23 @@ export function keystoreIndex(keystoreNamespace: string) {
     }
     return out;
   };
+}
+
+/**
+ * The index key under which a wrapped entry's slot-mates are found (its TenantKey's entries, or its NATS
+ * account's), or undefined for an entry without a slot.
+ */
+export function slotLookup(s: Secret): string | undefined {
+  const l = s.metadata.labels ?? {};
+  if (!l[SLOT_LABEL]) return undefined;
+  switch (entryKind(s)) {
+    case EntryKind.TenantKey:
+      return IndexKey.key(entryUID(s), l[TENANTKEY_LABEL] ?? '');
+    case EntryKind.NatsAccount:
+      return IndexKey.account(entryUID(s));
+    default:
+      return undefined;
+  }
 }
 
 /** The root-version index: wrapped keystore entries by the root version that wraps them. */

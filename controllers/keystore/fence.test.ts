@@ -13,6 +13,7 @@ import { FakeCache } from '../runtime/testing/cache.ts';
 import {
   accountSeedSlot,
   EntryKind,
+  IndexKey,
   keystoreLabels,
   keystoreSecret,
   ROOT_KEY_VERSION_LABEL,
@@ -186,7 +187,7 @@ describe('keystore writes against root retirement (a writer whose cache lags)', 
     );
     // The writer's cache knows versions 1 and 2 only; the server has 3, and 2 is retiring.
     const slot = accountSeedSlot(UID);
-    const cached = writer.wrapsOf(UID, slot);
+    const cached = writer.find(IndexKey.account(UID)).filter((s) => s.metadata.labels?.[SLOT_LABEL] === slot);
     assert.deepEqual(cached.map(wrappedByRootVersion), [1]);
     const writes = await writer.rewrapSlot(slot, cached);
     const wraps = await wrapsOnServer(w);

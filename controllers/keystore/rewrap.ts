@@ -8,6 +8,7 @@ import {
   EntryKind,
   entryKind,
   entryUID,
+  slotLookup,
   isKeystoreEntry,
   SLOT_LABEL,
   TENANT_NAMESPACE_LABEL,
@@ -32,9 +33,12 @@ export function setupKeystoreRewrap(
 ) {
   const ks = o.keystore;
   const slotOf = (s: Secret) => s.metadata.labels?.[SLOT_LABEL] ?? '';
-  // NB: a key names the tenant with the slot (`uid/slot`): its wraps are found among the tenant's few
-  // entries, with no index of slots.
-  const keyOf = (s: Secret) => `${entryUID(s)}/${slotOf(s)}`;
+  // NB: a key is the slot and where its wraps are found (`<slot> <index key>`, the index key of its
+  // TenantKey or NATS account), so no index of slots is kept.
+  const keyOf = (s: Secret) => {
+    const lookup = slotLookup(s);
+    return lookup && slotOf(s) ? `${slotOf(s)} ${lookup}` : undefined;
+  };
   /** The slots an older root version still wraps (an index lookup per old version, not a scan). */
   const staleSlots = (): string[] => {
     const roots = ks.rootKeys.versions();
@@ -44,12 +48,16 @@ export function setupKeystoreRewrap(
       if (r.version < active)
         for (const k of ks.referencesOf(r.version)) {
           const e = ks.get(k.slice(k.indexOf('/') + 1));
-          if (e) slots.add(keyOf(e));
+          const key = e && keyOf(e);
+          if (key) slots.add(key);
         }
     return [...slots];
   };
   const map = (s: Secret): string[] => {
-    if (isKeystoreEntry(s, ks.namespace) && WRAPPED_KINDS.has(entryKind(s)) && slotOf(s)) return [keyOf(s)];
+    if (isKeystoreEntry(s, ks.namespace) && WRAPPED_KINDS.has(entryKind(s))) {
+      const key = keyOf(s);
+      return key ? [key] : [];
+    }
     const isRoot =
       s.metadata.namespace === ks.namespace && s.metadata.labels?.[COMPONENT_LABEL] === Component.RootKey;
     return isRoot ? staleSlots() : [];
@@ -61,9 +69,8 @@ export function setupKeystoreRewrap(
     concurrency: o.concurrency ?? 8,
     watches: [watchMapped(o.secrets, map)],
     reconcile: async (key) => {
-      const uid = key.slice(0, key.indexOf('/'));
-      const slot = key.slice(key.indexOf('/') + 1);
-      const wraps = ks.wrapsOf(uid, slot);
+      const slot = key.slice(0, key.indexOf(' '));
+      const wraps = ks.find(key.slice(key.indexOf(' ') + 1)).filter((s) => slotOf(s) === slot);
       const newest = [...wraps].sort((a, b) => wrappedByRootVersion(b) - wrappedByRootVersion(a))[0];
       if (!newest) return;
       const before = wrappedByRootVersion(newest);

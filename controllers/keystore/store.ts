@@ -21,7 +21,6 @@ import {
   EntryKind,
   entryKind,
   entryUID,
-  IndexKey,
   KEY_UID_LABEL,
   KEYSTORE_INDEX,
   KEYSTORE_ROOT_INDEX,
@@ -160,17 +159,6 @@ export class Keystore {
       .byIndex(KEYSTORE_INDEX, indexKey)
       .map((k) => this.d.secrets.get(k.slice(k.indexOf('/') + 1), this.namespace))
       .filter((s): s is Secret => !!s);
-  }
-
-  /** A tenant's keystore entries, or those of one kind, from the cache (a tenant holds a few). */
-  entriesOf(uid: string, kind?: EntryKind): Secret[] {
-    const all = this.find(IndexKey.ofTenant(uid));
-    return kind === undefined ? all : all.filter((s) => entryKind(s) === kind);
-  }
-
-  /** Every wrap of one slot (one per root version while a rewrap is under way), from the cache. */
-  wrapsOf(uid: string, slot: string): Secret[] {
-    return this.entriesOf(uid).filter((s) => s.metadata.labels?.[SLOT_LABEL] === slot);
   }
 
   get(name: string): Secret | undefined {

@@ -66,5 +66,5 @@ export function tenantOfNamespace(ks: Keystore, namespace: string): TenantRecord
 
 /** True when some tenant record holds `uid`. */
 export function uidTaken(ks: Keystore, uid: string): boolean {
-  return ks.entriesOf(uid, EntryKind.Tenant).length > 0;
+  return ks.find(IndexKey.tenantByUID(uid)).length > 0;
 }

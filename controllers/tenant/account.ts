@@ -3,6 +3,7 @@ import type { RandomSource } from '../crypto/index.ts';
 import {
   accountSeedSlot,
   EntryKind,
+  IndexKey,
   keystoreLabels,
   keystoreSecret,
   PUBLIC_KEY_ANNOTATION,
@@ -145,9 +146,7 @@ function accountInput(tenant: Tenant, uid: string, publicKey: string, m: TenantM
 
 /** The account's current wrap in the keystore (the one under the newest root version), if any. */
 export function accountEntry(ks: Keystore, uid: string): Secret | undefined {
-  return ks
-    .entriesOf(uid, EntryKind.NatsAccount)
-    .sort((a, b) => wrappedByRootVersion(b) - wrappedByRootVersion(a))[0];
+  return ks.find(IndexKey.account(uid)).sort((a, b) => wrappedByRootVersion(b) - wrappedByRootVersion(a))[0];
 }
 
 /**

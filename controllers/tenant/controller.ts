@@ -1,5 +1,5 @@
 import type { Tenant, TenantKey } from '../../crds/v1alpha1/index.ts';
-import { EntryKind, entryKind, entryUID, isKeystoreEntry } from '../keystore/entries.ts';
+import { EntryKind, entryKind, entryUID, IndexKey, isKeystoreEntry } from '../keystore/entries.ts';
 import type { Keystore } from '../keystore/store.ts';
 import { recordOf, tenantOfNamespace } from '../keystore/tenants.ts';
 import { watchMapped } from '../runtime/controller.ts';
@@ -57,7 +57,7 @@ export function setupTenantController(
     const kind = entryKind(s);
     if (kind !== EntryKind.Tenant && kind !== EntryKind.Revocations && kind !== EntryKind.NatsAccount)
       return [];
-    return ks.entriesOf(entryUID(s), EntryKind.Tenant).map((r) => recordOf(r).tenant);
+    return ks.find(IndexKey.tenantByUID(entryUID(s))).map((r) => recordOf(r).tenant);
   };
   return mgr.addController({
     name: 'tenant',

@@ -2,7 +2,7 @@
 // the server (record, namespace, primary key, status), and what it refuses to touch.
 import assert from 'node:assert/strict';
 import type { Tenant, TenantKey } from '../../crds/v1alpha1/index.ts';
-import { EntryKind, RETAINED_LABEL } from '../keystore/entries.ts';
+import { IndexKey, RETAINED_LABEL } from '../keystore/entries.ts';
 import { recordOf } from '../keystore/tenants.ts';
 import { fakeInstallation, MANAGED_SELECTOR, OPERATOR_NAMESPACE } from '../keystore/testing/installation.ts';
 import { ApiError } from '../runtime/errors.ts';
@@ -250,7 +250,7 @@ describe('Tenant (reconcile driver, in-memory API server)', () => {
     assert.equal(await w.record('tenant-second'), undefined);
     assert.equal(await w.namespace('tenant-second'), undefined);
     assert.equal(
-      w.keystore.entriesOf(taken, EntryKind.Tenant).length,
+      w.keystore.find(IndexKey.tenantByUID(taken)).length,
       1,
       'the UID still has exactly one record',
     );
