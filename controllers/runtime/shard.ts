@@ -32,7 +32,6 @@ export class Shard {
   /** Undefined for the default shard. */
   readonly key: string | undefined;
   private sources: ShardSources | undefined;
-  private readonly owned = new Set<string>();
   private readonly movedIn: ((tenant: KubeObject) => void)[] = [];
 
   constructor(key?: string) {
@@ -48,19 +47,18 @@ export class Shard {
     return this.key ? `${LEASE}-${this.key}` : LEASE;
   }
 
-  /** Reads ownership from `sources` from now on, and follows Tenants moving in (O(1) per event). */
+  /**
+   * Reads ownership from `sources` from now on, and follows Tenants moving in (O(1) per event, from the
+   * cache's previous object: no copy of which Tenants are this shard's).
+   */
   bind(sources: ShardSources): void {
     this.sources = sources;
-    const follow = (t: KubeObject) => {
-      const mine = this.ownsTenant(t);
-      if (mine === this.owned.has(t.metadata.name)) return;
-      if (!mine) return void this.owned.delete(t.metadata.name);
-      this.owned.add(t.metadata.name);
+    const follow = (t: KubeObject, old: KubeObject | undefined) => {
+      if (!this.ownsTenant(t) || (old && this.ownsTenant(old))) return;
       for (const fn of this.movedIn) fn(t);
     };
-    sources.tenants.on('add', follow);
+    sources.tenants.on('add', (t) => follow(t, undefined));
     sources.tenants.on('update', follow);
-    sources.tenants.on('delete', (t) => this.owned.delete(t.metadata.name));
   }
 
   /** Calls `fn` with each Tenant that becomes this shard's (created, or relabelled into it). */
