@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CACHE_DICTIONARIES } from '../cachedictionaries.ts';
 import type { Secret } from './kube/types.ts';
@@ -31,6 +32,22 @@ describe('runtime/store: CompactStore keeps objects deflated against their kindâ
     assert.deepEqual(read, t);
     forgetDecoded();
     assert.deepEqual(store.list(), [t]);
+  });
+
+  it('gives back an object whose JSON and deflated form each span many zlib output chunks', () => {
+    const store = new CompactStore<Secret>(CACHE_DICTIONARIES.Secret ?? '');
+    // NB: random bytes do not deflate, so the packed form is as long as the data (zlib writes 2 KiB at a time).
+    const data = { blob: randomBytes(24 * 1024).toString('base64') };
+    const given: Secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'big', namespace: 'ns' },
+      data,
+    };
+    store.put(structuredClone(given));
+    assert.ok(store.heldLength() > 8 * 1024, `${store.heldLength()} bytes held`);
+    forgetDecoded();
+    assert.deepEqual(store.get('ns', 'big'), given);
   });
 
   it('holds a cached Tenant in under a fifth of its JSON, and its dictionary is what makes it so', () => {
