@@ -170,7 +170,14 @@ describe('Reference agent: heartbeats over TLS make a ClusterAgent Connected', f
         return Date.parse(a?.status?.lastHeartbeat ?? '') > restartedAt + 1_000 ? a : undefined;
       },
       30_000,
-    );
+    ).catch(async (e: unknown) => {
+      const tail = (text: string) => text.split('\n').slice(-40).join('\n');
+      const status = JSON.stringify((await getAgent())?.status);
+      throw new Error(
+        `${String(e)} (restarted at ${new Date(restartedAt).toISOString()})\nstatus: ${status}\n` +
+          `agent output:\n${tail(out)}\noperator output:\n${tail(env.op.output())}`,
+      );
+    });
     assert.equal(connected(beat)?.status, 'True');
     // A Tenant made now gets its NATS account through the operator's reconnected resolver connection.
     const later = uniqueName('hb');
