@@ -190,6 +190,11 @@ export function runAgent<C extends AgentConnection>(
   };
   void (async () => {
     for await (const s of nc.status()) {
+      // Dial failures while reconnecting are not reported one by one, so the pair of lines is what
+      // shows an agent that lost the server and has not got it back (say, a server certificate of a CA
+      // its ca.crt does not hold yet).
+      if (s.type === 'disconnect') log(`disconnected from ${s.server}; reconnecting`);
+      else if (s.type === 'reconnect') log(`reconnected to ${s.server}`);
       if (s.type !== 'error') continue;
       if (isCredentialsRefusal(s.error)) refused(s.error);
       else logOnce(`server error: ${s.error.message}`);

@@ -134,6 +134,7 @@ export class NatsService {
       }),
       onReport: (origin, data) => this.heartbeats.record(origin, data, this.o.now().getTime()),
       onReconnect: () => void this.repushAll('reconnected to nats-server'),
+      onDisconnect: (connection) => o.log.warn('disconnected from NATS; reconnecting', { connection }),
       onError: (what, err) => o.log.warn('NATS error', { what, error: describeError(err) }),
     });
     this.bus_.start().then(

@@ -39,6 +39,8 @@ export interface BusOptions {
   requestTimeoutMs?: number;
   onReport(origin: ReportOrigin, data: Uint8Array): void;
   onReconnect(): void;
+  /** The connection was lost; the client reconnects by itself (dial failures meanwhile are silent). */
+  onDisconnect?(connection: string): void;
   onError?(what: string, err: unknown): void;
 }
 
@@ -91,7 +93,8 @@ export class MessagingBus {
     this.sys = await connect(connectionOptions(servers, trust, this.o.system, 'palisade-resolver'));
     this.app = await connect(connectionOptions(servers, trust, this.o.palisade, 'palisade-reports'));
     this.app.subscribe(ALL_REPORTS_SUBJECT, { callback: (err, msg) => this.report(err, msg) });
-    void this.watch(this.sys);
+    void this.watch(this.sys, 'palisade-resolver');
+    void this.watch(this.app, 'palisade-reports');
   }
 
   isConnected(): boolean {
@@ -155,10 +158,13 @@ export class MessagingBus {
     if (origin) this.o.onReport(origin, msg.data);
   }
 
-  private async watch(nc: NatsConnection): Promise<void> {
+  private async watch(nc: NatsConnection, name: string): Promise<void> {
+    const resolver = nc === this.sys;
     for await (const s of nc.status()) {
-      if (s.type === 'reconnect') this.o.onReconnect();
-      else if (s.type === 'error') this.o.onError?.('connection', s.error);
+      // NB: the accounts are re-pushed once per reconnect, on the resolver's connection.
+      if (s.type === 'reconnect' && resolver) this.o.onReconnect();
+      else if (s.type === 'disconnect') this.o.onDisconnect?.(name);
+      else if (s.type === 'error') this.o.onError?.(name, s.error);
     }
   }
 }
