@@ -37,7 +37,8 @@ export function setupKeystoreRewrap(
   // TenantKey or NATS account), so no index of slots is kept.
   const keyOf = (s: Secret) => {
     const lookup = slotLookup(s);
-    return lookup && slotOf(s) ? `${slotOf(s)} ${lookup}` : undefined;
+    const slot = slotOf(s);
+    return lookup && slot ? `${slot} ${lookup}` : undefined;
   };
   /** The slots an older root version still wraps (an index lookup per old version, not a scan). */
   const staleSlots = (): string[] => {

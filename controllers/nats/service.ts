@@ -46,13 +46,18 @@ class Registered implements TenantAccountInput {
   readonly limits: TenantAccountInput['limits'];
   readonly revocations: TenantAccountInput['revocations'];
   readonly iat: number;
-  constructor(i: TenantAccountInput, iat: number) {
+  constructor(
+    i: TenantAccountInput,
+    iat: number,
+    limits: TenantAccountInput['limits'] = i.limits,
+    revocations: TenantAccountInput['revocations'] = i.revocations,
+  ) {
     this.tenantUID = i.tenantUID;
     this.tenantName = i.tenantName;
     this.account = i.account;
     this.palisadeAccount = i.palisadeAccount;
-    this.limits = i.limits;
-    this.revocations = i.revocations;
+    this.limits = limits;
+    this.revocations = revocations;
     this.iat = iat;
   }
 }
@@ -191,7 +196,7 @@ export class NatsService {
       if (this.sharedLimits.size < MAX_SHARED_LIMITS) this.sharedLimits.set(key, limits);
     }
     const revocations = Object.keys(input.revocations).length ? input.revocations : NO_REVOCATIONS;
-    this.accounts.set(input.account, new Registered({ ...input, limits, revocations }, iat));
+    this.accounts.set(input.account, new Registered(input, iat, limits, revocations));
   }
 
   /** Removes accounts from the resolver; their users are disconnected and refused from then on. */
