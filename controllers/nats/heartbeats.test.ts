@@ -109,4 +109,28 @@ describe('nats/heartbeats: reports in memory, notifications only when status may
       s.close();
     }
   });
+  it('wakes an agent again for a grant its reconcile did not use (a transition wrote status meanwhile)', () => {
+    const s = new HeartbeatStore(() => 0);
+    const woken: string[] = [];
+    s.onChange((uid, agent) => woken.push(`${uid}/${agent}`));
+    try {
+      s.report({ tenantUID: 'u', agent: 'a' }, {}, 0);
+      s.markReported('u', 'a', true, { lengthMs: 30_000, expiresAt: 30_000, refreshAt: 5_000 });
+      s.report({ tenantUID: 'u', agent: 'a' }, {}, 6_000);
+      woken.length = 0;
+      s.grantNext();
+      assert.deepEqual(woken, ['u/a'], 'granted');
+      // The reconcile it woke wrote a transition, which carries a fresh lastHeartbeat of its own, so it
+      // had no refresh to claim; the grant stays.
+      s.markReported('u', 'a', true, { lengthMs: 30_000, expiresAt: 37_000, refreshAt: 12_000 });
+      s.report({ tenantUID: 'u', agent: 'a' }, {}, 13_000);
+      assert.deepEqual(woken, ['u/a', 'u/a'], 'the next refresh due wakes it, with the grant it holds');
+      assert.equal(s.refreshesWaiting, 0, 'no second place in the queue');
+      assert.equal(s.claimRefresh('u', 'a'), true);
+      s.report({ tenantUID: 'u', agent: 'a' }, {}, 14_000);
+      assert.deepEqual(woken, ['u/a', 'u/a'], 'not again before the refresh it wrote is due');
+    } finally {
+      s.close();
+    }
+  });
 });

@@ -259,7 +259,13 @@ export class HeartbeatStore {
   }
 
   private queueRefresh(key: string): void {
-    if (this.waiting.has(key) || this.granted.has(key)) return;
+    if (this.waiting.has(key)) return;
+    if (this.granted.has(key)) {
+      // NB: a grant its reconcile had no use for (a transition wrote a fresh lastHeartbeat meanwhile) is
+      // still its own: wake the agent to use it, or no reconcile ever would and status would stay stale.
+      const slash = key.indexOf('/');
+      return this.notify(key.slice(0, slash), key.slice(slash + 1));
+    }
     this.waiting.add(key);
     this.startPump();
   }
