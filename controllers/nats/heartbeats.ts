@@ -191,8 +191,7 @@ export class HeartbeatStore {
       this.slots.delete(slot);
       for (const key of due) {
         this.deadlines.delete(key);
-        const slash = key.indexOf('/');
-        this.notify(key.slice(0, slash), key.slice(slash + 1));
+        this.wake(key);
       }
     }
     this.swept = last + 1;
@@ -263,8 +262,7 @@ export class HeartbeatStore {
     if (this.granted.has(key)) {
       // NB: a grant its reconcile had no use for (a transition wrote a fresh lastHeartbeat meanwhile) is
       // still its own: wake the agent to use it, or no reconcile ever would and status would stay stale.
-      const slash = key.indexOf('/');
-      return this.notify(key.slice(0, slash), key.slice(slash + 1));
+      return this.wake(key);
     }
     this.waiting.add(key);
     this.startPump();
@@ -286,6 +284,11 @@ export class HeartbeatStore {
     if (key === undefined) return this.stopPump();
     this.waiting.delete(key);
     this.granted.add(key);
+    this.wake(key);
+  }
+
+  /** Notifies the agent a `<tenant UID>/<agent>` key names. */
+  private wake(key: string): void {
     const slash = key.indexOf('/');
     this.notify(key.slice(0, slash), key.slice(slash + 1));
   }
