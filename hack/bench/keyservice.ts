@@ -8,9 +8,13 @@
  * asserts nothing about speed.
  *
  *   node hack/bench/keyservice.ts [--seconds 3] [--only REGEX] [--profile DIR] [--no-audit] [--client-v8-defaults]
+ *                                 [--shared-channel]
  *
  * `--only` runs the cases whose `name/clients` matches (the ceiling always runs); `--profile` writes the
- * server's CPU profile (`node --cpu-prof`) into DIR, for `node hack/bench/profile.ts`.
+ * server's CPU profile (`node --cpu-prof`) into DIR, for `node hack/bench/profile.ts`. By default each
+ * concurrent client has its own client object, so its own HTTP/2 connection (separate callers, as separate
+ * pods); `--shared-channel` has them all call through one (concurrent callers in one process, as ghz and
+ * grpc-go's benchmarks run by default).
  *
  * Every row also gives the garbage-collection pauses of both processes during the case (total ms and the
  * longest): a pause stops an event loop, and the calls in flight wait it out, so they are where the p99 of
@@ -54,6 +58,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
     // The clients' process with V8's defaults instead of the chart's flags (what its own GC adds).
     'client-v8-defaults': { type: 'boolean', default: false },
+    // All concurrent clients call through one client object (one HTTP/2 connection) instead of one each.
+    'shared-channel': { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -268,7 +274,7 @@ async function main(): Promise<void> {
     `node ${process.version}, ${os.cpus().length} cores, ${SECONDS}s per case; load average before: ${load()}`,
   );
   console.log(
-    `server: a child process (the chart's V8 flags: ${v8.join(' ') || 'none'}); clients: this process (V8 flags: ${process.execArgv.join(' ') || 'none'}); TLS 1.3, token auth, ${values['no-audit'] ? 'audit DROPPED (attribution run)' : 'audit to a file'}`,
+    `server: a child process (the chart's V8 flags: ${v8.join(' ') || 'none'}); clients: this process (V8 flags: ${process.execArgv.join(' ') || 'none'}), ${values['shared-channel'] ? 'all on one connection' : 'a connection each'}; TLS 1.3, token auth, ${values['no-audit'] ? 'audit DROPPED (attribution run)' : 'audit to a file'}`,
   );
   console.log(
     'case                         clients      ops/s    p50 ms    p99 ms  server µs/op  client µs/op  GC ms server / client (longest)  load',
@@ -285,7 +291,7 @@ async function main(): Promise<void> {
     );
   const rows: Record<string, number> = {};
   const all = Array.from(
-    { length: 64 },
+    { length: values['shared-channel'] ? 1 : 64 },
     () =>
       new KeyServiceClient({
         address: `127.0.0.1:${port}`,
@@ -295,7 +301,7 @@ async function main(): Promise<void> {
       }),
   );
   const box = (await (all[0] as KeyServiceClient).encrypt(KEY, plaintext)).ciphertext;
-  const c = (i: number) => all[i] as KeyServiceClient;
+  const c = (i: number) => all[i % all.length] as KeyServiceClient;
   const server: Server = {
     pid: child.pid,
     pauses: async () =>
@@ -303,8 +309,8 @@ async function main(): Promise<void> {
   };
   // Warm-up: every connection up, both sides' code optimised.
   await Promise.all(
-    all.map(async (x) => {
-      for (let i = 0; i < 50; i++) await x.decrypt(KEY, box);
+    Array.from({ length: 64 }, async (_, n) => {
+      for (let i = 0; i < 50; i++) await c(n).decrypt(KEY, box);
     }),
   );
   const cases: [string, number, (i: number) => Promise<unknown>, number][] = [];
