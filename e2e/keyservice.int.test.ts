@@ -5,8 +5,11 @@
  * rotation; destroyBelowVersion ends it with a clear error.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { status } from '@grpc/grpc-js';
 import type { KeyAccessPolicy, TenantKey } from '../crds/v1alpha1/index.ts';
 import { runCli } from '../controllers/cli.ts';
@@ -171,6 +174,27 @@ describe('Key service: tenant data through Palisade, allowed by KeyAccessPolicie
     assert.equal(code, 0);
     const sealed = new Uint8Array(Buffer.from(String(out).trim(), 'base64'));
     assert.equal(text((await reader.decrypt(dataKey, sealed, utf8('cli'))).plaintext), 'from the CLI');
+
+    // As an admin runs it: its own process, an IP address (a port-forward), and nothing on stderr but
+    // what it has to say (grpc-js names the IP as the TLS server name, which Node warns about).
+    await writeFile(path.join(dir, 'reader.token'), await token('reader'), { mode: 0o600 });
+    const run = promisify(execFile)(process.execPath, [
+      fileURLToPath(new URL('../controllers/cli.ts', import.meta.url)),
+      'data',
+      'decrypt',
+      `--kubeconfig=${testEnv().kubeconfig}`,
+      `--operator-namespace=${ns}`,
+      `--server=127.0.0.1:${port}`,
+      `--token-file=${path.join(dir, 'reader.token')}`,
+      `--tenant=${x}`,
+      '--key=data',
+      '--context=cli',
+      '--base64',
+    ]);
+    run.child.stdin?.end(String(out));
+    const decrypted = await run;
+    assert.equal(decrypted.stdout, 'from the CLI');
+    assert.equal(decrypted.stderr, '');
     const audit = env?.op.output() ?? '';
     assert.match(audit, /"action":"keyservice.Encrypt".*"actor":"system:serviceaccount:[^"]+:writer"/);
     assert.doesNotMatch(audit, /4111 1111|from the CLI/);
