@@ -20,6 +20,7 @@ import { CODE_OPTIONS, pairingInput, durationMs, STORE_OPTIONS, storeFrom, Usage
 import { PairingRefusedError, pairAgent } from './pair.ts';
 import { PinError } from './pin.ts';
 import { runChannels, type ChannelName } from './run.ts';
+import { withoutIpServerNameWarning } from '../controllers/runtime/warnings.ts';
 
 const EXIT_USAGE = 2;
 const EXIT_REFUSED = 3;
@@ -140,6 +141,7 @@ async function natsOnlyCommand(args: string[]): Promise<void> {
   onSignals(() => agent.stop());
 }
 
+withoutIpServerNameWarning();
 const [command, ...rest] = process.argv.slice(2);
 const commands: Record<string, (args: string[]) => Promise<void>> = { pair: pairCommand, run: runCommand };
 const chosen = command !== undefined ? commands[command] : undefined;

@@ -16,6 +16,7 @@ import {
   type CommandContext,
 } from './cli/commands.ts';
 import { agentPairingCode } from './cli/agent.ts';
+import { withoutIpServerNameWarning } from './runtime/warnings.ts';
 
 export const USAGE = `palisade <command> [flags]
 
@@ -107,19 +108,6 @@ async function readStdin(): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
   return new Uint8Array(Buffer.concat(chunks));
-}
-
-/**
- * grpc-js gives a server's IP address (`--server 127.0.0.1:8443`, through a port-forward) as the TLS server
- * name, and Node warns about that on every call (DEP0123); the certificate is still checked against the IP.
- * Every other warning is printed as Node prints it.
- */
-function withoutIpServerNameWarning(): void {
-  const print = process.listeners('warning');
-  process.removeAllListeners('warning');
-  process.on('warning', (w: Error & { code?: string }) => {
-    if (w.code !== 'DEP0123') for (const l of print) l(w);
-  });
 }
 
 if (import.meta.main) {

@@ -1,7 +1,8 @@
 /**
  * `make demo` shows everything working (issue 14): hack/demo.sh, from a clean state dir, brings every
- * object of examples/ (and each Tenant's primary TenantKey) to Ready=True; a second `up` is idempotent;
- * `down` leaves none of the processes it started behind. Runs the demo's own control plane, not the
+ * object of examples/ (and each Tenant's primary TenantKey) to Ready=True, with acme's agent (Secret mode)
+ * and globex's (paired with a one-time code) Connected; a second `up` is idempotent, and pairs the agent
+ * again when a new code was asked for; `down` leaves none of the processes it started behind. Runs the demo's own control plane, not the
  * shared one of the integration run.
  */
 import assert from 'node:assert/strict';
@@ -28,7 +29,7 @@ interface Obj {
   kind: string;
   metadata: { name: string; namespace?: string };
   spec?: { namespace?: string };
-  status?: { conditions?: Condition[] };
+  status?: { conditions?: Condition[]; pairing?: { state?: string; codeID?: string } };
 }
 
 const idOf = (o: Obj): string =>
@@ -71,22 +72,22 @@ async function demo(command: 'up' | 'down', state: string): Promise<string> {
   }
 }
 
-async function palisadeObjects(state: string): Promise<Obj[]> {
+async function kubectl(state: string, args: string[]): Promise<string> {
   const kubeconfig = path.join(state, 'kubeconfig');
-  const { stdout } = await promisify(execFile)(
-    (await binaries()).kubectl,
-    [
-      `--kubeconfig=${kubeconfig}`,
-      'get',
-      'palisade', // the category: every Palisade kind
-      '-A',
-      '-o',
-      'json',
-    ],
-    { maxBuffer: 64 << 20 },
-  );
+  const run = promisify(execFile)((await binaries()).kubectl, [`--kubeconfig=${kubeconfig}`, ...args], {
+    maxBuffer: 64 << 20,
+  });
+  return (await run).stdout;
+}
+
+async function palisadeObjects(state: string): Promise<Obj[]> {
+  // `palisade`: the category, every Palisade kind.
+  const stdout = await kubectl(state, ['get', 'palisade', '-A', '-o', 'json']);
   return (JSON.parse(stdout) as { items: Obj[] }).items;
 }
+
+const PAIRED_AGENT = 'ClusterAgent tenant-globex/trial';
+const AGENTS = ['ClusterAgent tenant-acme/prod-eu-west-1', PAIRED_AGENT];
 
 const condition = (o: Obj, type: string): Condition | undefined =>
   o.status?.conditions?.find((c) => c.type === type);
@@ -180,18 +181,51 @@ describe('make demo', function () {
     await rm(state, { recursive: true, force: true });
   });
 
-  it('brings every example object to Ready=True, and the agent it runs to Connected', async () => {
+  it('brings every example object to Ready=True, and the agents it runs (one paired) to Connected', async () => {
     await demo('up', state);
     const objects = await palisadeObjects(state);
     assert.deepEqual(objects.map(idOf).sort(), expectedObjects());
     assert.deepEqual(notTrue(objects, 'Ready'), []);
-    const agent = objects.filter((o) => idOf(o) === 'ClusterAgent tenant-acme/prod-eu-west-1');
-    assert.deepEqual(notTrue(agent, 'Connected'), []);
+    const agents = objects.filter((o) => AGENTS.includes(idOf(o)));
+    assert.equal(agents.length, 2);
+    assert.deepEqual(notTrue(agents, 'Connected'), []);
+    const paired = objects.find((o) => idOf(o) === PAIRED_AGENT);
+    assert.equal(paired?.status?.pairing?.state, 'Paired');
+    // Pairing mode: no credentials of this agent in the management cluster.
+    const secrets = await kubectl(state, ['-n', 'tenant-globex', 'get', 'secrets', '-o', 'name']);
+    assert.doesNotMatch(secrets, /trial-nats-creds|trial-pairing-code/);
   });
 
   it('says it is already running on a second up, and everything stays Ready', async () => {
     const out = await demo('up', state);
     assert.match(out, /already running/);
+    assert.deepEqual(notTrue(await palisadeObjects(state), 'Ready'), []);
+  });
+
+  it('pairs the trial agent again on the next up when a new code was asked for', async () => {
+    const before = (await palisadeObjects(state)).find((o) => idOf(o) === PAIRED_AGENT);
+    const agentPid = async () => Number(await readFile(path.join(state, 'agent-trial.pid'), 'utf8'));
+    const pidBefore = await agentPid();
+    await kubectl(state, [
+      '-n',
+      'tenant-globex',
+      'patch',
+      'clusteragent',
+      'trial',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { pairing: { requestedAt: new Date().toISOString() } } }),
+    ]);
+    await demo('up', state);
+    const after = (await palisadeObjects(state)).find((o) => idOf(o) === PAIRED_AGENT);
+    assert.ok(after, 'the trial ClusterAgent is gone');
+    assert.equal(after.status?.pairing?.state, 'Paired');
+    assert.notEqual(after.status?.pairing?.codeID, before?.status?.pairing?.codeID);
+    // The agent runs again, on the new credentials: the one on the superseded ones was stopped.
+    const pidAfter = await agentPid();
+    assert.notEqual(pidAfter, pidBefore);
+    assert.doesNotThrow(() => process.kill(pidAfter, 0), 'the re-paired agent is not running');
+    assert.deepEqual(notTrue([after], 'Connected'), []);
     assert.deepEqual(notTrue(await palisadeObjects(state), 'Ready'), []);
   });
 
@@ -205,6 +239,8 @@ describe('make demo', function () {
       'nats-server',
       'controllers/nats/cli.ts watch-tls',
       'controllers/main.ts',
+      'agent/main.ts --secret-dir',
+      'agent/main.ts run',
     ])
       assert.ok(names.includes(name), `${name} is not among the processes found:\n${names}`);
     started = found;

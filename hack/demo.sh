@@ -69,7 +69,7 @@ stop() {
 }
 
 down() {
-  stop agent nats-reload nats operator
+  stop agent agent-trial nats-reload nats operator
   node "$repo/hack/controlplane/cli.ts" down --state "$state"
   echo "stopped (state was in $state)"
 }
@@ -91,7 +91,8 @@ start_palisade() {
   echo "$keyservice_port" >"$state/keyservice.port"
   PALISADE_NATS_URL="127.0.0.1:$nats_port" PALISADE_NATS_AGENT_URL="tls://127.0.0.1:$nats_port" \
     start operator node "$repo/controllers/main.ts" --kubeconfig "$KUBECONFIG" --namespace "$operator_ns" \
-    --probe-address 127.0.0.1:0 --audit-log "$state/audit.log" --keyservice-address "127.0.0.1:$keyservice_port"
+    --probe-address 127.0.0.1:0 --audit-log "$state/audit.log" --keyservice-address "127.0.0.1:$keyservice_port" \
+    --agent-channel-address "127.0.0.1:$keyservice_port"
   node "$repo/controllers/nats/cli.ts" write-config --kubeconfig "$KUBECONFIG" --namespace "$operator_ns" \
     --dir "$state/nats" --wait "$wait_s" >/dev/null
   start nats "$bin/nats-server-$NATS_SERVER_VERSION" -c "$state/nats/nats.conf" -a 127.0.0.1 -p "$nats_port" \
@@ -142,6 +143,29 @@ start_agent() {
   start agent node "$repo/agent/main.ts" --secret-dir "$dir" --interval 5s
 }
 
+# The reference agent for globex's trial cluster, paired with the code Palisade shows once in the Secret
+# trial-pairing-code (`server` and `ca-pin` beside it), its keys and credentials in files of its own.
+# Paired once: later runs find the credentials (the code Secret is gone once used), or pair again when
+# the Secret shows a new code (`palisade agent pairing-code --new`).
+start_paired_agent() {
+  local dir="$state/agent-trial" log="$state/agent-trial-pair.log" pairing
+  if [ ! -e "$dir/code-id" ]; then
+    pairing=$(k -n tenant-globex get clusteragent trial -o jsonpath='{.status.pairing.state}')
+    # Paired by someone else, or the code expired unused: a new code for the demo's agent.
+    if [ "$pairing" = Paired ] || [ "$pairing" = Expired ]; then
+      k -n tenant-globex patch clusteragent trial --type=merge \
+        -p "{\"spec\":{\"pairing\":{\"requestedAt\":\"$(date -u +%FT%TZ)\"}}}" >/dev/null
+    fi
+    k -n tenant-globex wait --for=create secret/trial-pairing-code --timeout="${wait_s}s" >/dev/null
+  fi
+  node "$repo/agent/main.ts" pair --code-secret tenant-globex/trial-pairing-code --credentials-dir "$dir" \
+    --if-unpaired >"$log"
+  # Paired again: the running agent's credentials are superseded.
+  grep -q '^already paired' "$log" || stop agent-trial
+  ours agent-trial ||
+    start agent-trial node "$repo/agent/main.ts" run --credentials-dir "$dir" --channels grpc,nats --interval 5s
+}
+
 summary() {
   k get palisade -A
   cat <<MSG
@@ -158,8 +182,11 @@ Palisade runs on a local control plane; state, logs and pids are in $state. Try:
   kubectl -n tenant-acme get tenantkey payments         # CURRENT is now 2
   palisade data decrypt \$ks </tmp/sealed
   kubectl get certificatebindings -A -o wide            # from cert-manager, imported, internal CA
-  tail -f $state/operator.log $state/audit.log
-'make demo' again puts examples/ back as written (that rotates the key again); 'make down' stops it all.
+  # globex's trial agent paired with a one-time code (docs/agents.md); a new code, and how to redeem it
+  palisade agent pairing-code --namespace tenant-globex --agent trial --new
+  tail -f $state/operator.log $state/audit.log $state/agent-trial.log
+'make demo' again puts examples/ back as written (that rotates the key again) and pairs the trial agent
+again if there is a new code; 'make down' stops it all.
 MSG
 }
 
@@ -179,7 +206,7 @@ up() {
   if ours operator; then
     echo "the demo is already running (state in $state); 'make down' stops it"
   else
-    stop agent nats-reload nats # left from an interrupted start
+    stop agent agent-trial nats-reload nats # left from an interrupted start
     node "$repo/hack/controlplane/cli.ts" up --state "$state" --ttl "$ttl" --crds "$repo/crds" --cert-manager \
       >/dev/null
   fi
@@ -188,10 +215,12 @@ up() {
   ours operator || start_palisade
   apply_examples "$making" "$imported"
   start_agent
+  start_paired_agent
   k wait --for=condition=Ready tenantkeys,clusteragents,certificatebindings -A --all --timeout="${wait_s}s" \
     >/dev/null
   k -n tenant-acme wait --for=condition=Connected clusteragent/prod-eu-west-1 --timeout="${wait_s}s" \
     >/dev/null
+  k -n tenant-globex wait --for=condition=Connected clusteragent/trial --timeout="${wait_s}s" >/dev/null
   summary
 }
 
