@@ -9,6 +9,9 @@
  *
  * A refusal rejects with a {@link KeyServiceCallError}: its `code` is the gRPC status (`status` of
  * @grpc/grpc-js), its message the server's explanation.
+ *
+ * Make one client per process and share it: concurrent calls multiplex on one HTTP/2 connection. With
+ * `coalesce`, concurrent Encrypt/Decrypt/GenerateDataKey/Rewrap calls on one key go as one batch call.
  */
 import { createSecureContext } from 'node:tls';
 import {
@@ -19,6 +22,7 @@ import {
   type ServiceDefinition,
   type ServiceError,
 } from '@grpc/grpc-js';
+import { Coalescer } from './coalesce.ts';
 import { MAX_MESSAGE_BYTES } from './server.ts';
 import {
   identifiersService,
@@ -53,6 +57,14 @@ export interface KeyServiceClientOptions {
   clientCert?: { certPem: string; keyPem: string };
   /** Per-call deadline (default 30 s). */
   deadlineMs?: number;
+  /**
+   * Coalesce concurrent single calls: `encrypt`, `decrypt`, `generateDataKey` and `rewrap` calls on the
+   * same key made in the same event-loop turn go as one batch call (up to 256 items, 1 MiB), each caller
+   * still getting its own result or error. For a client shared by many concurrent callers: a batch item
+   * costs both sides a fraction of a call (docs/keyservice.md, Benchmark). The server audits the batch
+   * call (one record naming the item count), not each item.
+   */
+  coalesce?: boolean;
 }
 
 export class KeyServiceCallError extends Error {
@@ -69,13 +81,26 @@ export type KeyName = { tenant: string; key?: string };
 const ref = (k: KeyName): KeyRef => ({ tenant: k.tenant, key: k.key ?? '' });
 const EMPTY = new Uint8Array(0);
 
+type Sealed = { ciphertext: Uint8Array; context: Uint8Array };
+type Plain = { plaintext: Uint8Array; context: Uint8Array };
+
+/** The coalescers of one client, one per operation with a batch form. */
+interface Coalescers {
+  encrypt: Coalescer<KeyName, Plain, EncryptResponse>;
+  decrypt: Coalescer<KeyName, Sealed, DecryptResponse>;
+  generateDataKey: Coalescer<KeyName, Uint8Array, GenerateDataKeyResponse>;
+  rewrap: Coalescer<KeyName, Sealed, RewrapResponse>;
+}
+
 export class KeyServiceClient {
   private readonly client: Client;
   private readonly service: ServiceDefinition;
   private readonly o: KeyServiceClientOptions;
+  private readonly coalesced: Coalescers | undefined;
 
   constructor(o: KeyServiceClientOptions) {
     this.o = o;
+    this.coalesced = o.coalesce ? this.coalescers() : undefined;
     this.service = tenantDataService();
     const ctx = createSecureContext({
       ca: o.caPem,
@@ -92,18 +117,22 @@ export class KeyServiceClient {
   }
 
   encrypt(key: KeyName, plaintext: Uint8Array, context = EMPTY): Promise<EncryptResponse> {
+    if (this.coalesced) return this.coalesced.encrypt.call(key, { plaintext, context });
     return this.call('Encrypt', { key: ref(key), plaintext, context });
   }
 
   decrypt(key: KeyName, ciphertext: Uint8Array, context = EMPTY): Promise<DecryptResponse> {
+    if (this.coalesced) return this.coalesced.decrypt.call(key, { ciphertext, context });
     return this.call('Decrypt', { key: ref(key), ciphertext, context });
   }
 
   generateDataKey(key: KeyName, context = EMPTY): Promise<GenerateDataKeyResponse> {
+    if (this.coalesced) return this.coalesced.generateDataKey.call(key, context);
     return this.call('GenerateDataKey', { key: ref(key), context });
   }
 
   rewrap(key: KeyName, ciphertext: Uint8Array, context = EMPTY): Promise<RewrapResponse> {
+    if (this.coalesced) return this.coalesced.rewrap.call(key, { ciphertext, context });
     return this.call('Rewrap', { key: ref(key), ciphertext, context });
   }
 
@@ -225,6 +254,40 @@ export class KeyServiceClient {
 
   close(): void {
     this.client.close();
+  }
+
+  private coalescers(): Coalescers {
+    const common = {
+      keyOf: (k: KeyName) => `${k.tenant}/${k.key ?? ''}`,
+      itemError: (e: { code: number; message: string }) => new KeyServiceCallError(e.code, e.message),
+    };
+    const sealedSize = (i: Sealed) => i.ciphertext.byteLength + i.context.byteLength;
+    return {
+      encrypt: new Coalescer({
+        ...common,
+        sizeOf: (i) => i.plaintext.byteLength + i.context.byteLength,
+        single: (k, i) => this.call('Encrypt', { key: ref(k), ...i }),
+        batch: (k, items) => this.batchEncrypt(k, items),
+      }),
+      decrypt: new Coalescer({
+        ...common,
+        sizeOf: sealedSize,
+        single: (k, i) => this.call('Decrypt', { key: ref(k), ...i }),
+        batch: (k, items) => this.batchDecrypt(k, items),
+      }),
+      generateDataKey: new Coalescer({
+        ...common,
+        sizeOf: (c) => c.byteLength,
+        single: (k, context) => this.call('GenerateDataKey', { key: ref(k), context }),
+        batch: (k, contexts) => this.batchGenerateDataKey(k, contexts),
+      }),
+      rewrap: new Coalescer({
+        ...common,
+        sizeOf: sealedSize,
+        single: (k, i) => this.call('Rewrap', { key: ref(k), ...i }),
+        batch: (k, items) => this.batchRewrap(k, items),
+      }),
+    };
   }
 }
 

@@ -184,6 +184,65 @@ describe('key service (in-process server, fake keystore)', function () {
     assert.equal(keys.results.filter((r) => r.result === 'ok').length, 2);
   });
 
+  it('coalesces concurrent single calls of a shared client into batch calls, each caller with its own outcome', async () => {
+    const coalescingWriter = w.client({ token: 'sa:billing:api', coalesce: true });
+    const coalescingReader = w.client({ token: 'sa:billing:reports', coalesce: true });
+    w.audit.length = 0;
+    const words = ['alpha', 'beta', 'gamma', 'delta', 'epsilon'];
+    const boxes = await Promise.all(
+      words.map((word) => coalescingWriter.encrypt({ tenant: 'acme' }, utf8(word), utf8(`ctx/${word}`))),
+    );
+    assert.deepEqual(
+      w.audit.map((r) => [r.action, r.reason]),
+      [['keyservice.BatchEncrypt', '5 items, 0 failed']],
+    );
+    // Each caller got its own ciphertext: it opens, with its own context, through an ordinary client.
+    for (const [i, word] of words.entries()) {
+      const open = await reader.decrypt(
+        { tenant: 'acme' },
+        (boxes[i] as { ciphertext: Uint8Array }).ciphertext,
+        utf8(`ctx/${word}`),
+      );
+      assert.equal(text(open.plaintext), word);
+    }
+    // A bad item fails its own caller only, with the code the single call would give.
+    const outcomes = await Promise.allSettled([
+      coalescingReader.decrypt(
+        { tenant: 'acme' },
+        (boxes[0] as { ciphertext: Uint8Array }).ciphertext,
+        utf8('ctx/alpha'),
+      ),
+      coalescingReader.decrypt(
+        { tenant: 'acme' },
+        (boxes[1] as { ciphertext: Uint8Array }).ciphertext,
+        utf8('wrong'),
+      ),
+      coalescingReader.decrypt({ tenant: 'acme' }, utf8('not a ciphertext')),
+    ]);
+    assert.deepEqual(
+      outcomes.map((o) =>
+        o.status === 'fulfilled' ? text(o.value.plaintext) : (o.reason as { code: number }).code,
+      ),
+      ['alpha', status.INVALID_ARGUMENT, status.INVALID_ARGUMENT],
+    );
+    // A refusal of the whole call reaches every caller; a lone call goes as a single call.
+    const refused = await Promise.allSettled([
+      coalescingWriter.decrypt({ tenant: 'acme' }, (boxes[0] as { ciphertext: Uint8Array }).ciphertext),
+      coalescingWriter.decrypt({ tenant: 'acme' }, (boxes[1] as { ciphertext: Uint8Array }).ciphertext),
+    ]);
+    assert.deepEqual(
+      refused.map((o) => (o.status === 'rejected' ? (o.reason as { code: number }).code : 'ok')),
+      [status.PERMISSION_DENIED, status.PERMISSION_DENIED],
+    );
+    w.audit.length = 0;
+    const dk = await coalescingWriter.generateDataKey({ tenant: 'acme' }, utf8('bulk/2'));
+    assert.equal(dk.plaintextKey.length, 32);
+    assert.deepEqual(
+      w.audit.map((r) => r.action),
+      ['keyservice.GenerateDataKey'],
+    );
+  });
+
   it('audits every call with identity, tenant, operation, version and outcome, and never data', async () => {
     w.audit.length = 0;
     const box = await writer.encrypt({ tenant: 'acme' }, utf8('alice@example.com'));

@@ -14,7 +14,8 @@
  * server's CPU profile (`node --cpu-prof`) into DIR, for `node hack/bench/profile.ts`. By default each
  * concurrent client has its own client object, so its own HTTP/2 connection (separate callers, as separate
  * pods); `--shared-channel` has them all call through one (concurrent callers in one process, as ghz and
- * grpc-go's benchmarks run by default).
+ * grpc-go's benchmarks run by default). The "coalesced" cases are n callers sharing one client made with
+ * `coalesce: true`: their concurrent single calls go as batch calls (controllers/keyservice/coalesce.ts).
  *
  * Every row also gives the garbage-collection pauses of both processes during the case (total ms and the
  * longest): a pause stops an event loop, and the calls in flight wait it out, so they are where the p99 of
@@ -300,6 +301,13 @@ async function main(): Promise<void> {
         token: () => TOKEN,
       }),
   );
+  const coalescing = new KeyServiceClient({
+    address: `127.0.0.1:${port}`,
+    caPem: ca,
+    serverName: 'localhost',
+    token: () => TOKEN,
+    coalesce: true,
+  });
   const box = (await (all[0] as KeyServiceClient).encrypt(KEY, plaintext)).ciphertext;
   const c = (i: number) => all[i % all.length] as KeyServiceClient;
   const server: Server = {
@@ -311,6 +319,7 @@ async function main(): Promise<void> {
   await Promise.all(
     Array.from({ length: 64 }, async (_, n) => {
       for (let i = 0; i < 50; i++) await c(n).decrypt(KEY, box);
+      for (let i = 0; i < 50; i++) await coalescing.decrypt(KEY, box);
     }),
   );
   const cases: [string, number, (i: number) => Promise<unknown>, number][] = [];
@@ -320,6 +329,10 @@ async function main(): Promise<void> {
   for (const n of [1, 8, 64]) {
     cases.push([`encrypt 1 KiB`, n, (i) => c(i).encrypt(KEY, plaintext), 1]);
     cases.push([`decrypt 1 KiB`, n, (i) => c(i).decrypt(KEY, box), 1]);
+  }
+  for (const n of [8, 64]) {
+    cases.push([`coalesced encrypt 1 KiB`, n, () => coalescing.encrypt(KEY, plaintext), 1]);
+    cases.push([`coalesced decrypt 1 KiB`, n, () => coalescing.decrypt(KEY, box), 1]);
   }
   const batch = (k: number) => Array.from({ length: k }, () => ({ plaintext }));
   const boxes = Array.from({ length: 100 }, () => ({ ciphertext: box }));
@@ -342,7 +355,7 @@ async function main(): Promise<void> {
     const verify = () => jwtVerify(jwt, jwks, { audience: 'bench', typ: 'at+jwt', algorithms: ['EdDSA'] });
     row('verify access token (jose)', 'in-proc', await measure(1, verify));
   }
-  for (const x of all) x.close();
+  for (const x of [...all, coalescing]) x.close();
   child.stdin.end();
   await exited;
   const enc = ceiling('encrypt', plaintext);
@@ -360,8 +373,9 @@ async function main(): Promise<void> {
     );
   console.log(
     `  ratio service/ceiling: encrypt ${(best('encrypt') / enc).toFixed(3)} (best single calls), ` +
-      `${(best('batch encrypt') / enc).toFixed(3)} (batches); decrypt ${(best('decrypt') / dec).toFixed(3)}, ` +
-      `${(best('batch decrypt') / dec).toFixed(3)} (batches)`,
+      `${(best('coalesced encrypt') / enc).toFixed(3)} (coalesced), ${(best('batch encrypt') / enc).toFixed(3)} (batches); ` +
+      `decrypt ${(best('decrypt') / dec).toFixed(3)}, ${(best('coalesced decrypt') / dec).toFixed(3)}, ` +
+      `${(best('batch decrypt') / dec).toFixed(3)}`,
   );
   console.log(`load average after: ${load()}`);
 }

@@ -78,7 +78,7 @@ export interface World {
   /** Changes a TenantKey's spec (its version policy), as an edit would. */
   setSpec(tenant: string, key: string, spec: Partial<TenantKeySpec>): void;
   /** A client with a token (`sa:<ns>:<name>` tokens are known) or a client certificate of the CA. */
-  client(auth: { token?: string; cert?: IssuedPair }): KeyServiceClient;
+  client(auth: { token?: string; cert?: IssuedPair; coalesce?: boolean }): KeyServiceClient;
   leaf(dnsNames: string[]): Promise<IssuedPair>;
   grant(
     name: string,
@@ -287,6 +287,7 @@ export async function startWorld(o: {
         serverName: 'localhost',
         ...(auth.token ? { token: () => auth.token as string } : {}),
         ...(auth.cert ? { clientCert: auth.cert } : {}),
+        ...(auth.coalesce ? { coalesce: true } : {}),
       });
       clients.push(c);
       return c;
