@@ -8,7 +8,7 @@
  * asserts nothing about speed.
  *
  *   node hack/bench/keyservice.ts [--seconds 3] [--only REGEX] [--profile DIR] [--no-audit] [--client-v8-defaults]
- *                                 [--shared-channel]
+ *                                 [--shared-channel] [--server-v8 FLAGS]
  *
  * `--only` runs the cases whose `name/clients` matches (the ceiling always runs); `--profile` writes the
  * server's CPU profile (`node --cpu-prof`) into DIR, for `node hack/bench/profile.ts`. By default each
@@ -61,6 +61,9 @@ const { values } = parseArgs({
     'client-v8-defaults': { type: 'boolean', default: false },
     // All concurrent clients call through one client object (one HTTP/2 connection) instead of one each.
     'shared-channel': { type: 'boolean', default: false },
+    // The server's V8 flags instead of the chart's ('' for V8's defaults: operator.nodeOptions "" and
+    // operator.nodeArgs [], as a replica that mostly serves the key API may run).
+    'server-v8': { type: 'string' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -255,9 +258,14 @@ async function main(): Promise<void> {
   const v8 = chartNodeOptions();
   const rerun = await clientsWithChartFlags(v8);
   if (rerun !== undefined) process.exit(rerun);
-  const child = spawn(process.execPath, [...v8, ...profile, fileURLToPath(import.meta.url), ...serverArgs], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const serverV8 = values['server-v8'] === undefined ? v8 : values['server-v8'].split(/\s+/).filter(Boolean);
+  const child = spawn(
+    process.execPath,
+    [...serverV8, ...profile, fileURLToPath(import.meta.url), ...serverArgs],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const only = values.only === undefined ? undefined : new RegExp(values.only);
   const wanted = (name: string, clients: number | string) => !only || only.test(`${name}/${clients}`);
@@ -275,7 +283,7 @@ async function main(): Promise<void> {
     `node ${process.version}, ${os.cpus().length} cores, ${SECONDS}s per case; load average before: ${load()}`,
   );
   console.log(
-    `server: a child process (the chart's V8 flags: ${v8.join(' ') || 'none'}); clients: this process (V8 flags: ${process.execArgv.join(' ') || 'none'}), ${values['shared-channel'] ? 'all on one connection' : 'a connection each'}; TLS 1.3, token auth, ${values['no-audit'] ? 'audit DROPPED (attribution run)' : 'audit to a file'}`,
+    `server: a child process (V8 flags${values['server-v8'] === undefined ? ", the chart's" : ''}: ${serverV8.join(' ') || 'none'}); clients: this process (V8 flags: ${process.execArgv.join(' ') || 'none'}), ${values['shared-channel'] ? 'all on one connection' : 'a connection each'}; TLS 1.3, token auth, ${values['no-audit'] ? 'audit DROPPED (attribution run)' : 'audit to a file'}`,
   );
   console.log(
     'case                         clients      ops/s    p50 ms    p99 ms  server µs/op  client µs/op  GC ms server / client (longest)  load',
