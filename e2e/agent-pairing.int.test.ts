@@ -340,7 +340,6 @@ describe('palisade-agent: pair with a code, then report over gRPC and NATS (issu
       30_000,
     );
     assert.equal(text(shown, 'ca-pin'), spkiFingerprint(v1Pem), 'the pin of the CA the channel presents');
-    await kube().delete({ kind: 'ClusterAgent', name: 'edge-two', namespace: ns });
 
     // The servers move once the overlap (twice the agent certificate lifetime) has passed, not before.
     const moved = await eventually(
@@ -357,6 +356,18 @@ describe('palisade-agent: pair with a code, then report over gRPC and NATS (issu
       issuedAt >= v2Created + 2 * CERT_LIFETIME_MS - 1_000,
       `moved ${((issuedAt - v2Created) / 1000).toFixed(0)} s after the rotation, not after the overlap`,
     );
+    // The code shown before the move pins what the channel presents now, v2; the code is the same.
+    const v2Pin = spkiFingerprint(text(v2, 'tls.crt'));
+    const followed = await eventually(
+      'the second agent’s code Secret pinning CA v2',
+      async () => {
+        const s = await kube().get<Secret>({ kind: 'Secret', name: 'edge-two-pairing-code', namespace: ns });
+        return s && text(s, 'ca-pin') === v2Pin ? s : undefined;
+      },
+      30_000,
+    );
+    assert.equal(text(followed, 'code'), text(shown, 'code'));
+    await kube().delete({ kind: 'ClusterAgent', name: 'edge-two', namespace: ns });
     // A renewal over the channel now serving a certificate of v2: the agent trusts it.
     const renewals = () =>
       a

@@ -16,6 +16,7 @@ import type { NatsService } from '../nats/service.ts';
 import type { HeartbeatStore } from '../nats/heartbeats.ts';
 import { heartbeatsOf } from './deps.ts';
 import { caBundleInformer } from '../internalca/setup.ts';
+import { KEYSERVICE_TLS_SECRET } from '../keyservice/setup.ts';
 import { watchMapped } from '../runtime/controller.ts';
 import type { Manager } from '../runtime/manager.ts';
 import type { Secret } from '../runtime/kube/types.ts';
@@ -72,6 +73,13 @@ export function setupClusterAgentController(mgr: Manager, o: AgentControllerOpti
   const agentsOf = (namespace: string | undefined) =>
     namespace ? agents.list(namespace).map((a) => `${namespace}/${a.metadata.name}`) : [];
   const fromSecret = (s: Secret): string[] => {
+    // A new server certificate (from a new CA, after a rotation): a code shown meanwhile must pin that CA.
+    if (s.metadata.namespace === ks.namespace && s.metadata.name === KEYSERVICE_TLS_SECRET) {
+      return agents
+        .list()
+        .filter((a) => a.status?.pairing?.state === 'Pending')
+        .map((a) => `${a.metadata.namespace}/${a.metadata.name}`);
+    }
     if (isKeystoreEntry(s, ks.namespace)) {
       const ns = s.metadata.labels?.[TENANT_NAMESPACE_LABEL] ?? '';
       if (entryKind(s) === EntryKind.Agent) return [`${ns}/${s.metadata.labels?.[AGENT_LABEL] ?? ''}`];

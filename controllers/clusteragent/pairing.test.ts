@@ -52,6 +52,32 @@ describe('ClusterAgent pairing mode (reconcile driver, in-memory API server)', (
     );
   });
 
+  it('shows the pin of the CA the server presents now beside a code shown before a CA rotation, keeping the code', async () => {
+    let pin = PIN;
+    const w = await agentWorld({ pairing: { pepper: () => PEPPER, caPin: () => pin } });
+    await w.create('edge', { pairing: { ttl: '15m', uses: 1 } });
+    await w.reconcile('edge');
+    const before = (await w.secret('edge-pairing-code')) as Secret;
+    assert.equal(secretString(before, 'ca-pin'), PIN);
+
+    pin = `sha256:${'cd'.repeat(32)}`;
+    await w.reconcile('edge');
+    const after = (await w.secret('edge-pairing-code')) as Secret;
+    assert.equal(secretString(after, 'ca-pin'), pin);
+    assert.equal(secretString(after, 'code'), secretString(before, 'code'));
+    assert.equal(secretString(after, 'code-id'), secretString(before, 'code-id'));
+    assert.equal(after.metadata.uid, before.metadata.uid);
+    assert.ok(w.events.events.some((e) => e.reason === 'PairingCodeServerChanged'));
+
+    const writes = after.metadata.resourceVersion;
+    await w.reconcile('edge');
+    assert.equal(
+      (await w.secret('edge-pairing-code'))?.metadata.resourceVersion,
+      writes,
+      'no write when it matches',
+    );
+  });
+
   it('marks the code Expired and removes its Secret once the TTL has passed', async () => {
     const w = await pairingWorld();
     await w.create('edge', { pairing: { ttl: '1m', uses: 1 } });

@@ -8,7 +8,7 @@ import type { ClusterAgent, Tenant } from '../../crds/v1alpha1/index.ts';
 import type { ConditionInput } from '../runtime/conditions.ts';
 import { isAlreadyExists, isNotFound } from '../runtime/errors.ts';
 import type { Secret } from '../runtime/kube/types.ts';
-import { isControlledBy } from '../runtime/objects.ts';
+import { isControlledBy, secretString } from '../runtime/objects.ts';
 import { AgentCondition, AgentReason } from './conditions.ts';
 import type { AgentDeps } from './deps.ts';
 import {
@@ -81,6 +81,8 @@ export async function convergePairing(
     await mintCode(d, ctx, pepper, shownSecret);
   } else if (ctx.record?.pairing && codeSecretStale(shownSecret, agent, ctx.record.pairing, now.getTime())) {
     await deleteSecret(d, shownSecret as Secret);
+  } else if (shownSecret && isControlledBy(shownSecret, agent)) {
+    await followServer(d, agent, shownSecret);
   }
   await revoke(d, agent, ctx.uid, ctx.record, false, ctx.revoked);
   // NB: asked again on every pass until the agent renews (it may be offline now): a command is not stored.
@@ -99,6 +101,36 @@ export async function convergePairing(
     condition: pairingCondition(agent, ctx.record, now.getTime()),
     ...(waits.length ? { wakeInMs: Math.min(...waits) + 500 } : {}),
   };
+}
+
+/**
+ * A code shown before the server's certificate came from a new CA (an internal CA rotation) would pin
+ * the CA the agent no longer meets: its Secret gets the pin (and address) the server presents now. The
+ * code stays as shown.
+ */
+async function followServer(d: AgentDeps, agent: ClusterAgent, s: Secret): Promise<void> {
+  const now: Record<string, string | undefined> = {
+    'ca-pin': d.pairing?.caPin(),
+    server: d.pairing?.address,
+  };
+  const ops = Object.entries(now).flatMap(([key, value]) =>
+    value && secretString(s, key) !== value
+      ? [{ op: 'add', path: `/data/${key}`, value: Buffer.from(value).toString('base64') }]
+      : [],
+  );
+  if (ops.length === 0) return;
+  await d.client.jsonPatch({ kind: 'Secret', name: s.metadata.name, namespace: s.metadata.namespace ?? '' }, [
+    { op: 'test', path: '/metadata/uid', value: s.metadata.uid },
+    ...ops,
+  ]);
+  const what = ops.map((o) => o.path.slice('/data/'.length)).join(' and ');
+  d.events.record(
+    agent,
+    'Normal',
+    'PairingCodeServerChanged',
+    'Pair',
+    `the ${what} shown beside pairing code ${s.metadata.annotations?.[CODE_ID_ANNOTATION] ?? ''} now name${ops.length === 1 ? 's' : ''} the server as it is (its certificate changed CA, or its address); the code is unchanged`,
+  );
 }
 
 /** Whether the record's current code reached its Secret (or status): then it must not be replaced. */
