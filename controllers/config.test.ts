@@ -33,6 +33,18 @@ describe('parseConfig', () => {
     assert.equal(parseConfig([], { PALISADE_ROOT_RETIRE_GRACE_MS: '1000' }).rootRetireGraceMs, 1000);
   });
 
+  it('reconciles by default; --role=keyservice only serves, and only with a key service address', () => {
+    assert.equal(parseConfig([], {}).role, 'operator');
+    const c = parseConfig(['--role=keyservice', '--keyservice-address=0.0.0.0:8443'], {});
+    assert.equal(c.role, 'keyservice');
+    assert.equal(c.keyServiceAddress, '0.0.0.0:8443');
+    assert.throws(
+      () => parseConfig(['--role=keyservice'], {}),
+      /--role=keyservice needs --keyservice-address/,
+    );
+    assert.throws(() => parseConfig(['--role=leader'], {}), /--role must be operator or keyservice/);
+  });
+
   it('rejects an unknown flag or a bad value with the usage text', () => {
     assert.throws(() => parseConfig(['--nope'], {}), /Unknown option '--nope'[\s\S]*--kubeconfig/);
     assert.throws(() => parseConfig(['--leader-elect=maybe'], {}), /--leader-elect must be true or false/);

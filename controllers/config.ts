@@ -6,6 +6,12 @@ export interface OperatorConfig {
   kubeconfig?: string;
   namespace: string;
   leaderElection: boolean;
+  /**
+   * operator: reconciles (as leader) and serves the key API if asked; keyservice: only serves the key API
+   * (and the cluster channel on its port), never leads: replicas that can run with V8 flags for latency
+   * while the reconciling ones run with flags for memory.
+   */
+  role: 'operator' | 'keyservice';
   probeAddress: string;
   /** HTTPS listener for the probe endpoints, with the internal CA's certificate (off when absent). */
   secureAddress?: string;
@@ -49,6 +55,9 @@ const USAGE = `palisade operator
   --kubeconfig <path>        kubeconfig (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)
   --namespace <ns>           the operator's namespace: installation keys, leader lease (default $POD_NAMESPACE or palisade-system)
   --leader-elect <bool>      campaign for a Lease before reconciling (default true)
+  --role <role>              operator: reconcile (when leading) and serve; keyservice: only serve the key
+                             service from this replica's caches, never lead (needs --keyservice-address;
+                             the chart's keyService.replicas) (default operator)
   --probe-address <h:p>      /healthz, /readyz, /metrics (default 127.0.0.1:8080; the chart uses 0.0.0.0:8080)
   --secure-address <h:p>     the same endpoints over HTTPS (TLS 1.2+), with the certificate of the internal
                              CertificateBinding palisade-operator-tls (default: off; docs/certificates.md)
@@ -89,6 +98,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
         kubeconfig: { type: 'string' },
         namespace: { type: 'string' },
         'leader-elect': { type: 'string' },
+        role: { type: 'string' },
         'probe-address': { type: 'string' },
         'secure-address': { type: 'string' },
         'log-level': { type: 'string' },
@@ -116,6 +126,11 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   const leader = values['leader-elect'] ?? 'true';
   if (leader !== 'true' && leader !== 'false')
     throw new Error(`--leader-elect must be true or false\n\n${USAGE}`);
+  const role = values.role ?? 'operator';
+  if (role !== 'operator' && role !== 'keyservice')
+    throw new Error(`--role must be operator or keyservice\n\n${USAGE}`);
+  if (role === 'keyservice' && !values['keyservice-address'])
+    throw new Error(`--role=keyservice needs --keyservice-address (what it serves)\n\n${USAGE}`);
   const concurrency = Number(values.concurrency ?? '8');
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new Error(`--concurrency must be a positive integer\n\n${USAGE}`);
@@ -148,6 +163,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
     namespace: values.namespace ?? env.POD_NAMESPACE ?? 'palisade-system',
     leaderElection: leader === 'true',
+    role,
     probeAddress: values['probe-address'] ?? '127.0.0.1:8080',
     secureAddress: values['secure-address'],
     logLevel: values['log-level'] ?? 'info',

@@ -30,6 +30,7 @@ async function main(): Promise<void> {
   const config = parseConfig(process.argv.slice(2));
   const mgr = new Manager({
     ...config,
+    reconcile: config.role === 'operator',
     extraNamespaces: config.certificateNamespaces,
     cacheDictionaries: CACHE_DICTIONARIES,
     onFatal: (reason) => {

@@ -1,7 +1,7 @@
 /**
  * The key service, the operator as a process with messaging on: ServiceAccounts of another namespace
  * encrypt and decrypt tenant data through it (and the admin CLI does, with a token), only as far as
- * KeyAccessPolicies allow; a standby replica serves too; data survives a tenant-key rotation and a root
+ * KeyAccessPolicies allow; a standby replica serves too, and so does a key-API replica, which never leads; data survives a tenant-key rotation and a root
  * rotation; destroyBelowVersion ends it with a clear error.
  */
 import assert from 'node:assert/strict';
@@ -16,6 +16,7 @@ import { runCli } from '../controllers/cli.ts';
 import { rotateRootKey } from '../controllers/installation/rotation.ts';
 import { KeyServiceCallError, KeyServiceClient } from '../controllers/keyservice/client.ts';
 import type { ConfigMap, KubeObject } from '../controllers/runtime/kube/types.ts';
+import { MANAGED_BY, MANAGED_BY_LABEL } from '../controllers/runtime/objects.ts';
 import { testEnv } from '../hack/testenv/env.ts';
 import {
   ensureNamespace,
@@ -25,13 +26,19 @@ import {
   tenantManifest,
   uniqueName,
 } from './support/cluster.ts';
-import { eventually, freePort, startOperator, type OperatorProcess } from './support/operator.ts';
+import { eventually, freePort, probe, startOperator, type OperatorProcess } from './support/operator.ts';
 import { eventuallyKey, rand, ready, tenantKey } from './support/tenantkeys.ts';
 import { startMessaging, stopMessaging, type MessagingEnv } from './messaging.support.ts';
 import { scratchDir } from '../hack/controlplane/proc.ts';
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+async function gauge(port: number, name: string): Promise<number> {
+  const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = body.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.split(' ')[1]) : NaN;
+}
 
 async function refused(p: Promise<unknown>): Promise<KeyServiceCallError> {
   const e = await p.then(
@@ -260,6 +267,65 @@ describe('Key service: tenant data through Palisade, allowed by KeyAccessPolicie
     assert.ok(!standby.output().includes('controllers started'), 'the standby leads nothing');
     await standby.stop();
     standby = undefined;
+  });
+
+  it('is served by a key-API replica (--role=keyservice), which never campaigns for the Lease', async () => {
+    const apiPort = await freePort();
+    const args = [`--keyservice-address=127.0.0.1:${apiPort}`, '--role=keyservice'];
+    const keyApi = await startOperator({
+      kubeconfig: testEnv().kubeconfig,
+      namespace: ns,
+      identity: 'keys-api',
+      args,
+    });
+    // NB: a namespace with no operator in it: the Lease is free, so a replica that campaigned would take it.
+    const empty = uniqueName('palisade-keys-alone');
+    await ensureNamespace(empty);
+    const alone = await startOperator({
+      kubeconfig: testEnv().kubeconfig,
+      namespace: empty,
+      identity: 'keys-api-alone',
+      args: [`--keyservice-address=127.0.0.1:${await freePort()}`, '--role=keyservice'],
+    });
+    try {
+      const reader = client(await token('reader'), apiPort);
+      const open = await eventually(
+        'the key-API replica serving',
+        async () => reader.decrypt(dataKey, box, context).catch(() => undefined),
+        60_000,
+        500,
+      );
+      assert.equal(text(open.plaintext), '4111 1111 1111 1111');
+      assert.equal(await probe(keyApi.probePort, '/readyz'), 200);
+      assert.equal(await gauge(keyApi.probePort, 'palisade_leader'), 0);
+      await eventually(
+        'the lone replica up',
+        async () => (await probe(alone.probePort, '/healthz')) === 200,
+        30_000,
+      );
+      // NB: a replica that campaigns tries for the Lease as soon as its probes listen.
+      await new Promise((r) => setTimeout(r, 3_000));
+      const leases = await testEnv().kubectl(['get', 'leases', '-n', empty, '-o', 'name']);
+      assert.equal(leases.stdout.trim(), '', 'no Lease taken where nobody else campaigns');
+      for (const op of [keyApi, alone]) {
+        assert.ok(!op.output().includes('controllers started'), `${op.identity} reconciles nothing`);
+        assert.ok(op.output().includes('serving only'), `${op.identity} says it only serves`);
+      }
+      const made = await testEnv().kubectl([
+        'get',
+        'secrets',
+        '-n',
+        empty,
+        '-l',
+        `${MANAGED_BY_LABEL}=${MANAGED_BY}`,
+        '-o',
+        'name',
+      ]);
+      assert.equal(made.stdout.trim(), '', 'no installation key made where it only serves');
+    } finally {
+      await Promise.all([keyApi.stop(), alone.stop()]);
+      await testEnv().kubectl(['delete', 'namespace', empty, '--wait=false']);
+    }
   });
 
   it('decrypts data from before a tenant-key rotation and a root rotation; destroyBelowVersion ends it clearly', async () => {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { REPO_ROOT } from './controlplane/binaries.ts';
 import { helm } from './helm.ts';
+import { parseConfig } from '../controllers/config.ts';
 import { testEnv } from './testenv/env.ts';
 import { ensureNamespace, uniqueName } from '../e2e/support/cluster.ts';
 
@@ -44,7 +45,8 @@ podDisruptionBudget: { enabled: false }
 metrics: { service: { enabled: false } }
 nodeSelector: { kubernetes.io/os: linux }
 nats: { enabled: false, externalUrl: "nats.example.com:4222", agentUrl: "tls://nats.example.com:4222" }
-keyService: { port: 9443, agentChannelAddress: "palisade.example.com:443", networkPolicy: { enabled: true } }
+keyService:
+  { port: 9443, replicas: 2, agentChannelAddress: "palisade.example.com:443", networkPolicy: { enabled: true } }
 `;
 
 async function render(namespace: string, valuesFile?: string): Promise<string> {
@@ -115,6 +117,60 @@ describe('Helm chart', function () {
     // Off by default: a plain install needs neither Grafana nor the Prometheus operator.
     const plain = await helm(['template', 'palisade', CHART]);
     assert.doesNotMatch(plain, /PrometheusRule|grafana_dashboard/);
+  });
+
+  it('renders key-API replicas that only serve, with their own V8 flags, and sends the key API to them', async function () {
+    const objects = parseAllDocuments(
+      await helm(['template', 'palisade', CHART, '-n', 'ps', '--set', 'keyService.replicas=3']),
+    )
+      .map((d) => d.toJS() as Rendered | null)
+      .filter((d): d is Rendered => !!d?.kind);
+    type PodTemplate = {
+      replicas: number;
+      template: {
+        metadata: { labels: Record<string, string> };
+        spec: { containers: { args: string[]; env: { name: string; value?: string }[] }[] };
+      };
+    };
+    const deployments = new Map(
+      objects.filter((o) => o.kind === 'Deployment').map((o) => [o.metadata.name, o.spec as PodTemplate]),
+    );
+    const keyApi = deployments.get('palisade-keyservice');
+    const operator = deployments.get('palisade');
+    assert.ok(keyApi && operator, [...deployments.keys()].join(','));
+    assert.equal(keyApi.replicas, 3);
+    const [api] = keyApi.template.spec.containers;
+    const [op] = operator.template.spec.containers;
+    // What the process makes of the chart's arguments (the script's path first).
+    const config = parseConfig(api?.args.slice(api.args.indexOf('dist/controllers/main.js') + 1) ?? [], {});
+    assert.equal(config.role, 'keyservice');
+    assert.equal(config.keyServiceAddress, '0.0.0.0:8443');
+    assert.equal(
+      parseConfig(op?.args.slice(op.args.indexOf('dist/controllers/main.js') + 1) ?? [], {}).role,
+      'operator',
+    );
+    // V8's defaults on the key-API replicas; the operator keeps its memory flags.
+    assert.ok(!api?.env.some((e) => e.name === 'NODE_OPTIONS'), 'no NODE_OPTIONS on key-API replicas');
+    assert.ok(!api?.args.includes('--optimize-for-size'));
+    assert.ok(op?.args.includes('--optimize-for-size'));
+    const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'palisade-keyservice');
+    const selector = (service?.spec as { selector: Record<string, string> }).selector;
+    for (const [k, v] of Object.entries(selector))
+      assert.equal(keyApi.template.metadata.labels[k], v, `the Service selects key-API pods (${k})`);
+    assert.notEqual(
+      operator.template.metadata.labels['app.kubernetes.io/component'],
+      selector['app.kubernetes.io/component'],
+    );
+    // A second PodDisruptionBudget keeps one key-API replica through a drain; it selects no operator pod.
+    const pdb = objects.find(
+      (o) => o.kind === 'PodDisruptionBudget' && o.metadata.name === 'palisade-keyservice',
+    );
+    assert.equal(
+      (pdb?.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels[
+        'app.kubernetes.io/component'
+      ],
+      'keyservice',
+    );
   });
 
   it('refuses values the schema does not allow, saying which', async function () {

@@ -21,6 +21,12 @@ export interface ManagerOptions {
   extraNamespaces?: readonly string[];
   identity: string;
   leaderElection: boolean;
+  /**
+   * false: a replica that only serves from its {@link Manager.runOnEveryReplica} caches (the key API),
+   * never campaigns for the Lease and never runs start-up tasks or controllers: a standby for good, so
+   * it can run with other V8 flags than the replicas that reconcile (default true).
+   */
+  reconcile?: boolean;
   probeAddress: string;
   logLevel?: string;
   auditFile?: string;
@@ -216,9 +222,13 @@ export class Manager {
     else this.unready.set(source, detail);
   }
 
-  /** What /readyz answers: ready once controllers run, or as a standby replica; never while held unready. */
+  /**
+   * What /readyz answers: ready once controllers run, as a standby replica, or as a replica that only
+   * serves; never while held unready.
+   */
   readiness(): { ok: boolean; detail: string } {
     if (this.unready.size) return { ok: false, detail: [...this.unready.values()].join('\n') };
+    if (!this.reconciles) return { ok: true, detail: 'serving only' };
     return this.running || (this.o.leaderElection && !this.elector?.isLeader())
       ? { ok: true, detail: this.running ? 'ok' : 'standby' }
       : { ok: false, detail: 'starting' };
@@ -226,6 +236,11 @@ export class Manager {
 
   isRunning(): boolean {
     return this.running;
+  }
+
+  /** Whether this replica reconciles (as leader, or alone) or only serves (ManagerOptions.reconcile). */
+  get reconciles(): boolean {
+    return this.o.reconcile !== false;
   }
 
   /**
@@ -269,6 +284,12 @@ export class Manager {
     });
     this.log.info('probe server listening', { address: this.o.probeAddress, port: this.probes.port });
     void this.startInformers([...this.everyReplica]);
+    if (!this.reconciles) {
+      this.log.info('serving only: no leader election, start-up tasks or controllers', {
+        caches: [...this.everyReplica].map((i) => i.kind),
+      });
+      return;
+    }
     if (!this.o.leaderElection) return this.runControllers();
     this.elector = new LeaderElector({
       client: this.client,

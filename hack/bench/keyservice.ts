@@ -7,8 +7,8 @@
  * and verified by a relying party with jose against the JWKS (in-process, one thread). Prints figures;
  * asserts nothing about speed.
  *
- *   node hack/bench/keyservice.ts [--seconds 3] [--only REGEX] [--profile DIR] [--no-audit] [--client-v8-defaults]
- *                                 [--shared-channel] [--server-v8 FLAGS]
+ *   node hack/bench/keyservice.ts [--as operator|keyservice] [--seconds 3] [--only REGEX] [--profile DIR]
+ *                                 [--no-audit] [--client-v8-defaults] [--shared-channel] [--server-v8 FLAGS]
  *
  * `--only` runs the cases whose `name/clients` matches (the ceiling always runs); `--profile` writes the
  * server's CPU profile (`node --cpu-prof`) into DIR, for `node hack/bench/profile.ts`. By default each
@@ -21,8 +21,9 @@
  * longest): a pause stops an event loop, and the calls in flight wait it out, so they are where the p99 of
  * single calls goes. The clients run with the same V8 flags as the server (`--client-v8-defaults`: V8's).
  *
- * The server is the real one (controllers/keyservice/) in a child process with the chart's V8 flags
- * (`operator.nodeOptions`, `operator.nodeArgs`), over an in-memory keystore
+ * The server is the real one (controllers/keyservice/) in a child process with the chart's V8 flags for
+ * the operator's replicas (`operator.nodeOptions`, `operator.nodeArgs`) or, `--as keyservice`, for the
+ * key-API replicas (`keyService.nodeOptions`, `keyService.nodeArgs`), over an in-memory keystore
  * (controllers/keyservice/testdata/world.ts): token verdicts are cached as in production, so what is
  * measured is the per-call path, not TokenReview round trips to an API server.
  */
@@ -61,8 +62,11 @@ const { values } = parseArgs({
     'client-v8-defaults': { type: 'boolean', default: false },
     // All concurrent clients call through one client object (one HTTP/2 connection) instead of one each.
     'shared-channel': { type: 'boolean', default: false },
-    // The server's V8 flags instead of the chart's ('' for V8's defaults: operator.nodeOptions "" and
-    // operator.nodeArgs [], as a replica that mostly serves the key API may run).
+    // Whose V8 flags in the chart the server (and the clients) run with: the operator's replicas
+    // (operator.nodeOptions, operator.nodeArgs) or the key-API replicas (keyService.nodeOptions,
+    // keyService.nodeArgs; the chart's keyService.replicas).
+    as: { type: 'string', default: 'operator' },
+    // The server's V8 flags instead of the chart's ('' for V8's defaults).
     'server-v8': { type: 'string' },
   },
 });
@@ -208,15 +212,16 @@ interface Server {
 const clientPauses = values.serve ? undefined : gcPauses();
 
 /**
- * The operator's V8 flags as the chart sets them (`operator.nodeOptions` and `operator.nodeArgs`): the
- * server runs as deployed.
+ * The V8 flags the chart sets for the operator's replicas (`operator.nodeOptions`, `operator.nodeArgs`)
+ * or for the key-API replicas (`keyService.nodeOptions`, `keyService.nodeArgs`): the server runs as deployed.
  */
-function chartNodeOptions(): string[] {
+function chartNodeOptions(as: string): string[] {
+  if (as !== 'operator' && as !== 'keyservice') throw new Error('--as must be operator or keyservice');
   const chart = fileURLToPath(new URL('../../charts/palisade/values.yaml', import.meta.url));
-  const v = parse(readFileSync(chart, 'utf8')) as {
-    operator?: { nodeOptions?: string; nodeArgs?: string[] };
-  };
-  return [...(v.operator?.nodeOptions ?? '').split(/\s+/).filter(Boolean), ...(v.operator?.nodeArgs ?? [])];
+  type Flags = { nodeOptions?: string; nodeArgs?: string[] };
+  const v = parse(readFileSync(chart, 'utf8')) as { operator?: Flags; keyService?: Flags };
+  const f = (as === 'operator' ? v.operator : v.keyService) ?? {};
+  return [...(f.nodeOptions ?? '').split(/\s+/).filter(Boolean), ...(f.nodeArgs ?? [])];
 }
 
 /** The AEAD work of one call, as the service does it (a PreparedKey, as TenantDataKeys holds), no RPC. */
@@ -255,7 +260,7 @@ async function clientsWithChartFlags(v8: string[]): Promise<number | undefined> 
 async function main(): Promise<void> {
   const serverArgs = ['--serve', ...(values['no-audit'] ? ['--no-audit'] : [])];
   const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [];
-  const v8 = chartNodeOptions();
+  const v8 = chartNodeOptions(values.as);
   const rerun = await clientsWithChartFlags(v8);
   if (rerun !== undefined) process.exit(rerun);
   const serverV8 = values['server-v8'] === undefined ? v8 : values['server-v8'].split(/\s+/).filter(Boolean);
@@ -283,7 +288,7 @@ async function main(): Promise<void> {
     `node ${process.version}, ${os.cpus().length} cores, ${SECONDS}s per case; load average before: ${load()}`,
   );
   console.log(
-    `server: a child process (V8 flags${values['server-v8'] === undefined ? ", the chart's" : ''}: ${serverV8.join(' ') || 'none'}); clients: this process (V8 flags: ${process.execArgv.join(' ') || 'none'}), ${values['shared-channel'] ? 'all on one connection' : 'a connection each'}; TLS 1.3, token auth, ${values['no-audit'] ? 'audit DROPPED (attribution run)' : 'audit to a file'}`,
+    `server: a child process (V8 flags${values['server-v8'] === undefined ? ` of the chart's ${values.as === 'operator' ? "operator's replicas" : 'key-API replicas'}` : ''}: ${serverV8.join(' ') || 'none'}); clients: this process (V8 flags: ${process.execArgv.join(' ') || 'none'}), ${values['shared-channel'] ? 'all on one connection' : 'a connection each'}; TLS 1.3, token auth, ${values['no-audit'] ? 'audit DROPPED (attribution run)' : 'audit to a file'}`,
   );
   console.log(
     'case                         clients      ops/s    p50 ms    p99 ms  server µs/op  client µs/op  GC ms server / client (longest)  load',
