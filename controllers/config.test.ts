@@ -45,6 +45,19 @@ describe('parseConfig', () => {
     assert.throws(() => parseConfig(['--role=leader'], {}), /--role must be operator or keyservice/);
   });
 
+  it("advertises the pod's IP (else the loopback) with the key service's port, unless told", () => {
+    assert.equal(parseConfig([], {}).advertiseAddress, undefined);
+    const listen = '--keyservice-address=0.0.0.0:8443';
+    assert.equal(parseConfig([listen], {}).advertiseAddress, '127.0.0.1:8443');
+    assert.equal(parseConfig([listen], { POD_IP: '10.1.2.3' }).advertiseAddress, '10.1.2.3:8443');
+    assert.equal(parseConfig([listen], { POD_IP: 'fd00::7' }).advertiseAddress, '[fd00::7]:8443');
+    assert.equal(
+      parseConfig([listen, '--advertise-address=op-0.palisade:8443'], { POD_IP: '10.1.2.3' })
+        .advertiseAddress,
+      'op-0.palisade:8443',
+    );
+  });
+
   it('rejects an unknown flag or a bad value with the usage text', () => {
     assert.throws(() => parseConfig(['--nope'], {}), /Unknown option '--nope'[\s\S]*--kubeconfig/);
     assert.throws(() => parseConfig(['--leader-elect=maybe'], {}), /--leader-elect must be true or false/);

@@ -34,6 +34,11 @@ export interface OperatorConfig {
   certificateNamespaces: string[];
   /** The key service's gRPC listener (off when absent). */
   keyServiceAddress?: string;
+  /**
+   * Where the other replicas reach this one's key service port while it leads (`host:port`): they relay
+   * agents' reports to it (agentchannel/relay.ts). Default: $POD_IP, else the loopback, with that port.
+   */
+  advertiseAddress?: string;
   /** Where remote agents reach the cluster channel (`host:port`), written beside each pairing code. */
   agentChannelAddress?: string;
   /** Audiences a ServiceAccount token for the key service must carry. */
@@ -78,6 +83,9 @@ const USAGE = `palisade operator
                              is granted by the chart); tenant namespaces need not be listed
   --keyservice-address <h:p> serve the key service (gRPC, TLS 1.2+, on every replica) here (default: off;
                              docs/keyservice.md)
+  --advertise-address <h:p>  where the other replicas reach this one's key service port while it leads, to
+                             relay the reports agents send them (default $POD_IP, else 127.0.0.1, with
+                             the port of --keyservice-address)
   --agent-channel-address <h:p>
                              where remote agents reach the cluster channel (the key service's port as
                              exposed outside the cluster), written beside each pairing code (default
@@ -87,6 +95,13 @@ const USAGE = `palisade operator
   --token-issuer <url>       the iss claim of the key service's access tokens (default
                              https://palisade-keyservice.<namespace>.svc)
 `;
+
+/** This replica's address for the others: the pod's IP (or the loopback) with the listener's port. */
+function advertised(listen: string, podIP: string | undefined): string {
+  const port = listen.slice(listen.lastIndexOf(':') + 1);
+  const host = podIP || '127.0.0.1';
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
 
 /** Flags first, then environment, then defaults. Throws with the usage text on a bad flag. */
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): OperatorConfig {
@@ -113,6 +128,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
         'certificate-namespaces': { type: 'string' },
         'keyservice-address': { type: 'string' },
         'agent-channel-address': { type: 'string' },
+        'advertise-address': { type: 'string' },
         'keyservice-audiences': { type: 'string' },
         'token-issuer': { type: 'string' },
         help: { type: 'boolean' },
@@ -149,6 +165,12 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     ...(namespaceRole ? { namespaceRole, serviceAccount } : {}),
     certificateNamespaces: (values['certificate-namespaces'] ?? '').split(',').filter(Boolean),
     ...(values['keyservice-address'] ? { keyServiceAddress: values['keyservice-address'] } : {}),
+    ...(values['keyservice-address']
+      ? {
+          advertiseAddress:
+            values['advertise-address'] ?? advertised(values['keyservice-address'], env.POD_IP),
+        }
+      : {}),
     ...((values['agent-channel-address'] ?? env.PALISADE_AGENT_CHANNEL_ADDRESS)
       ? { agentChannelAddress: values['agent-channel-address'] ?? env.PALISADE_AGENT_CHANNEL_ADDRESS }
       : {}),

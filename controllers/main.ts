@@ -23,6 +23,7 @@ import { startSecureEndpoint } from './serving/https.ts';
 import { probeHandler } from './runtime/server.ts';
 import { setupKeyService } from './keyservice/setup.ts';
 import { DEFAULT_CERTIFICATE_LIFETIME_MS, setupAgentChannel } from './agentchannel/setup.ts';
+import { ADVERTISE_ANNOTATION, advertisement } from './agentchannel/relay.ts';
 
 const rand = (n: number) => new Uint8Array(randomBytes(n));
 
@@ -31,6 +32,14 @@ async function main(): Promise<void> {
   const mgr = new Manager({
     ...config,
     reconcile: config.role === 'operator',
+    // NB: where the replicas that do not lead relay agents' reports (agentchannel/relay.ts).
+    ...(config.advertiseAddress
+      ? {
+          leaseAnnotations: {
+            [ADVERTISE_ANNOTATION]: advertisement(config.identity, config.advertiseAddress),
+          },
+        }
+      : {}),
     extraNamespaces: config.certificateNamespaces,
     cacheDictionaries: CACHE_DICTIONARIES,
     onFatal: (reason) => {
@@ -156,6 +165,7 @@ async function main(): Promise<void> {
     stopping = true;
     mgr.log.info('shutting down', { signal });
     agentChannel?.channel.close();
+    agentChannel?.relay.close();
     Promise.all([keyService?.close(), mgr.stop()]).then(
       () => process.exit(0),
       () => process.exit(1),

@@ -28,7 +28,7 @@ import {
   uniqueName,
 } from './support/cluster.ts';
 import { dumpOnFailure } from './support/certificates.ts';
-import { eventually, freePort } from './support/operator.ts';
+import { eventually, freePort, probe, startOperator } from './support/operator.ts';
 import { startMessaging, stopMessaging, type MessagingEnv } from './messaging.support.ts';
 
 const MAIN = fileURLToPath(new URL('../agent/main.ts', import.meta.url));
@@ -69,6 +69,15 @@ async function renderChart(namespace: string, values: string[]) {
     pairArgs: args(pod.initContainers[0]?.args ?? []),
     runArgs: args(pod.containers[0]?.args ?? []),
   };
+}
+
+/** Reports a replica relayed to the leader (its metrics). */
+async function relayedSent(probePort: number): Promise<number> {
+  const body = await (await fetch(`http://127.0.0.1:${probePort}/metrics`)).text();
+  const line = body
+    .split('\n')
+    .find((l) => l.startsWith('palisade_clusterchannel_relayed_reports_total{outcome="sent"}'));
+  return line ? Number(line.split(' ').at(-1)) : 0;
 }
 
 /** The agent as a process: its output, and its exit code once it exits. */
@@ -233,6 +242,60 @@ describe('palisade-agent: pair with a code, then report over gRPC and NATS (issu
       await stopAgent(a);
     });
   }
+
+  it('reaches Connected and gets commands through a replica that does not lead (a key-API replica relays)', async function () {
+    // NB: the key-API replica never leads, so the ClusterAgent controller hears its agents only by relay.
+    const apiAddress = `127.0.0.1:${await freePort()}`;
+    const keyApi = await startOperator({
+      kubeconfig: testEnv().kubeconfig,
+      namespace: env.operatorNs,
+      identity: 'agent-pairing-key-api',
+      // NB: as the chart starts it: the operator's messaging settings too, for the NATS JWT of a renewal.
+      args: [`--keyservice-address=${apiAddress}`, '--role=keyservice', `--nats-url=${env.server}`],
+      env: { PALISADE_AGENT_CERT_LIFETIME_MS: String(CERT_LIFETIME_MS) },
+    });
+    try {
+      await eventually(
+        'not Connected (no agent running)',
+        async () => (await connected()) !== 'True',
+        30_000,
+      );
+      const before = await store().load();
+      assert.ok(before);
+      await store().save({ ...before, server: apiAddress });
+      await eventually(
+        'the key-API replica ready',
+        async () => (await probe(keyApi.probePort, '/readyz')) === 200,
+        60_000,
+      );
+      const a = run('grpc');
+      await eventually('Connected=True', async () => (await connected()) === 'True', 30_000);
+      assert.ok((await relayedSent(keyApi.probePort)) > 0, 'the reports went by relay');
+      assert.equal((await getAgent())?.status?.health, 'Healthy');
+      // The leader's command reaches the agent's stream on the other replica.
+      await kube().apply({
+        apiVersion: 'palisade.dev/v1alpha1',
+        kind: 'ClusterAgent',
+        metadata: { name: 'edge', namespace: ns },
+        spec: { ...AGENT_SPEC, credentialRotationTrigger: 'rotate-relayed' },
+      } as KubeObject);
+      await eventually(
+        'the relayed command',
+        async () => /^command refresh-credentials/m.test(a.output()),
+        30_000,
+      );
+      await eventually(
+        'renewed credentials stored',
+        async () => (await store().load())?.certPem !== before.certPem,
+        30_000,
+      );
+      await stopAgent(a);
+    } finally {
+      await keyApi.stop();
+      const now = await store().load();
+      if (now) await store().save({ ...now, server: address });
+    }
+  });
 
   it('renews its credentials while reporting on both channels, without a dropped report', async function () {
     // The stored renew-after comes due a few reports into the run (as if 16 of the 24 hours had passed).

@@ -2,7 +2,7 @@ import type { ClusterAgent, Tenant } from '../../crds/v1alpha1/index.ts';
 import { PAIRING_LOOKUP_LABEL } from '../clusteragent/record.ts';
 import { isKeystoreEntry } from '../keystore/entries.ts';
 import type { Keystore } from '../keystore/store.ts';
-import type { HeartbeatStore } from '../nats/heartbeats.ts';
+import type { ReportContent, ReportSender } from '../nats/heartbeats.ts';
 import type { NKeyPair } from '../nats/protocol/index.ts';
 import type { IssuedPair, RandomSource } from '../pki/index.ts';
 import type { ObjectCache } from '../runtime/informer.ts';
@@ -33,7 +33,8 @@ export interface ChannelDeps {
   ca(): { pair: IssuedPair; bundle: string } | undefined;
   /** NATS, when messaging is on: the tenant account's signing key and the URL agents dial. */
   nats?: { accountKey(tenantUID: string): NKeyPair | undefined; url?: string };
-  heartbeats: HeartbeatStore;
+  /** Where agents' reports go: the leader's store, or the relay to the leader (relay.ts). */
+  heartbeats: { report(who: ReportSender, content: ReportContent, now: number): void };
   limiter: AttemptLimiter;
   /** Lifetime of agent client certificates and NATS user JWTs (default 24 h). */
   certificateLifetimeMs: number;

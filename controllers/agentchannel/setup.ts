@@ -1,8 +1,9 @@
 /**
- * Wires pairing and the cluster channel: two gRPC services for the key service's server (same port,
+ * Wires pairing and the cluster channel: gRPC services for the key service's server (same port,
  * TLS, CA — KeyServiceOptions.services), the pairing deps the ClusterAgent controller uses to make
  * codes, and the caches both read. Like the key service, every replica serves: the informers run on
- * every replica; any replica's write to an agent record is conditional, so replicas never race a code.
+ * every replica; any replica's write to an agent record is conditional, so replicas never race a code;
+ * the reports a replica that does not lead receives go to the leader (relay.ts).
  */
 import { Counter, Gauge } from 'prom-client';
 import type { ClusterAgent, Tenant } from '../../crds/v1alpha1/index.ts';
@@ -33,6 +34,7 @@ import {
 } from './deps.ts';
 import { spkiFingerprint } from './identity.ts';
 import { pairingHandlers } from './pairing.ts';
+import { ReplicaRelay, replicaRelayService } from './relay.ts';
 import { clusterChannelService, pairingService } from './proto.ts';
 import { AttemptLimiter, DEFAULT_PAIRING_LIMITS, type RateLimitOptions } from './ratelimit.ts';
 
@@ -57,6 +59,7 @@ export interface AgentChannel {
   pairing: PairingDeps;
   heartbeats: HeartbeatStore;
   channel: ClusterChannel;
+  relay: ReplicaRelay;
 }
 
 export function setupAgentChannel(mgr: Manager, o: AgentChannelOptions): AgentChannel {
@@ -98,6 +101,25 @@ export function setupAgentChannel(mgr: Manager, o: AgentChannelOptions): AgentCh
     return s ? secretBytes(s, 'salt') : undefined;
   };
   const heartbeats = o.nats?.heartbeats ?? new HeartbeatStore();
+  // NB: the channel needs the relay (its deps) and the relay delivers to the channel: set once both exist.
+  const streams: { channel?: ClusterChannel } = {};
+  // NB: the leader's reports go into its store; every other replica's go to the leader.
+  const relay = new ReplicaRelay({
+    client: mgr.client,
+    namespace: ns,
+    leaseName: mgr.shard.leaseName,
+    leading: () => mgr.leads(),
+    store: heartbeats,
+    tls: () => {
+      const s = o.secrets.get(KEYSERVICE_TLS_SECRET, ns);
+      const [cert, key, ca] = ['tls.crt', 'tls.key', 'ca.crt'].map((k) => (s ? secretString(s, k) : ''));
+      return cert && key && ca ? { cert, key, ca } : undefined;
+    },
+    deliver: (uid, agent, verb) => streams.channel?.send(uid, agent, verb),
+    now: () => mgr.clock.now(),
+    log: mgr.log,
+    registry: mgr.metrics.registry,
+  });
   const deps: ChannelDeps = {
     client: mgr.client,
     keystore: o.keystore,
@@ -128,7 +150,7 @@ export function setupAgentChannel(mgr: Manager, o: AgentChannelOptions): AgentCh
           },
         }
       : {}),
-    heartbeats,
+    heartbeats: relay,
     limiter: new AttemptLimiter(o.limits ?? DEFAULT_PAIRING_LIMITS, mgr.clock.now()),
     certificateLifetimeMs: o.certificateLifetimeMs ?? DEFAULT_CERTIFICATE_LIFETIME_MS,
     written: new Map(),
@@ -141,6 +163,7 @@ export function setupAgentChannel(mgr: Manager, o: AgentChannelOptions): AgentCh
   });
   deps.countAttempt = (outcome) => attempts.inc({ outcome });
   const channel = new ClusterChannel(deps);
+  streams.channel = channel;
   new Gauge({
     name: 'palisade_clusterchannel_streams',
     help: 'Open ClusterChannel Commands streams on this replica (one per connected gRPC agent).',
@@ -150,11 +173,15 @@ export function setupAgentChannel(mgr: Manager, o: AgentChannelOptions): AgentCh
     },
   });
   // Reports can arrive once the server serves: silence means something from then on.
-  void mgr.everyReplicaSynced().then(() => heartbeats.listening(mgr.clock.now()));
+  void mgr.everyReplicaSynced().then(() => {
+    heartbeats.listening(mgr.clock.now());
+    relay.start();
+  });
   return {
     services: [
       { definition: pairingService(), handlers: pairingHandlers(deps) },
       { definition: clusterChannelService(), handlers: channel.handlers() },
+      { definition: replicaRelayService(), handlers: relay.handlers() },
     ],
     pairing: {
       pepper,
@@ -168,6 +195,7 @@ export function setupAgentChannel(mgr: Manager, o: AgentChannelOptions): AgentCh
       ...(o.address ? { address: o.address } : {}),
       command: (uid, agent, verb) => {
         channel.send(uid, agent, verb);
+        relay.broadcast(uid, agent, verb);
         try {
           o.nats?.publishCommand(uid, agent, verb, '');
         } catch {
@@ -177,6 +205,7 @@ export function setupAgentChannel(mgr: Manager, o: AgentChannelOptions): AgentCh
     },
     heartbeats,
     channel,
+    relay,
   };
 }
 

@@ -21,6 +21,8 @@ export interface LeaderElectionOptions {
   namespace: string;
   name: string;
   identity: string;
+  /** Written on the Lease with every acquire and renew, while this replica holds it (e.g. where to reach it). */
+  annotations?: Record<string, string>;
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
@@ -44,7 +46,13 @@ export class LeaderElector {
   private stopped = false;
 
   constructor(opts: LeaderElectionOptions) {
-    this.o = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, ...opts };
+    this.o = {
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000,
+      annotations: {},
+      ...opts,
+    };
   }
 
   isLeader(): boolean {
@@ -105,7 +113,11 @@ export class LeaderElector {
       const fresh: Lease = {
         apiVersion: 'coordination.k8s.io/v1',
         kind: 'Lease',
-        metadata: { name, namespace },
+        metadata: {
+          name,
+          namespace,
+          ...(Object.keys(this.o.annotations).length ? { annotations: this.o.annotations } : {}),
+        },
         spec: {
           holderIdentity: identity,
           leaseDurationSeconds: durationSeconds,
@@ -128,6 +140,8 @@ export class LeaderElector {
     const heldByOther = holder !== '' && holder !== identity;
     const leaseMs = (spec.leaseDurationSeconds ?? durationSeconds) * 1000;
     if (heldByOther && now - this.observed.at < leaseMs) return false;
+    if (Object.keys(this.o.annotations).length)
+      lease.metadata.annotations = { ...lease.metadata.annotations, ...this.o.annotations };
     lease.spec = {
       ...spec,
       holderIdentity: identity,

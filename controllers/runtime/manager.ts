@@ -27,6 +27,8 @@ export interface ManagerOptions {
    * it can run with other V8 flags than the replicas that reconcile (default true).
    */
   reconcile?: boolean;
+  /** Written on the Lease while this replica leads it (LeaderElectionOptions.annotations). */
+  leaseAnnotations?: Record<string, string>;
   probeAddress: string;
   logLevel?: string;
   auditFile?: string;
@@ -238,6 +240,11 @@ export class Manager {
     return this.running;
   }
 
+  /** Whether this replica leads now: it reconciles, alone or as the Lease's holder. */
+  leads(): boolean {
+    return this.reconciles && (!this.o.leaderElection || !!this.elector?.isLeader());
+  }
+
   /** Whether this replica reconciles (as leader, or alone) or only serves (ManagerOptions.reconcile). */
   get reconciles(): boolean {
     return this.o.reconcile !== false;
@@ -298,6 +305,7 @@ export class Manager {
       namespace: this.namespace,
       name: this.shard.leaseName,
       identity: this.o.identity,
+      ...(this.o.leaseAnnotations ? { annotations: this.o.leaseAnnotations } : {}),
     });
     this.elector.run({
       onStartedLeading: () => {
