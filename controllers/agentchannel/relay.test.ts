@@ -11,7 +11,7 @@ import { startKeyServer, type KeyServer } from '../keyservice/server.ts';
 import type { ReportContent, ReportSender } from '../nats/heartbeats.ts';
 import { createCA, issueLeaf, type IssuedPair } from '../pki/index.ts';
 import type { KubeApi } from '../runtime/kube/api.ts';
-import { createLogger } from '../runtime/log.ts';
+import { createLogger, type AuditRecord } from '../runtime/log.ts';
 import {
   ADVERTISE_ANNOTATION,
   advertisedAddress,
@@ -51,12 +51,19 @@ interface Replica {
   relay: ReplicaRelay;
   reports: { who: ReportSender; content: ReportContent }[];
   delivered: string[];
+  audited: AuditRecord[];
   registry: Registry;
   leading: boolean;
 }
 
 function replica(tls: ReplicaTls, leaseOf: () => unknown): Replica {
-  const r = { reports: [], delivered: [], registry: new Registry(), leading: false } as unknown as Replica;
+  const r = {
+    reports: [],
+    delivered: [],
+    audited: [],
+    registry: new Registry(),
+    leading: false,
+  } as unknown as Replica;
   r.relay = new ReplicaRelay({
     client: { get: async () => leaseOf() } as unknown as KubeApi,
     namespace: 'palisade-system',
@@ -67,6 +74,7 @@ function replica(tls: ReplicaTls, leaseOf: () => unknown): Replica {
     deliver: (uid, agent, verb) => r.delivered.push(`${uid}/${agent}:${verb}`),
     now: () => Date.now(),
     log,
+    audit: { record: (e) => r.audited.push(e) },
     registry: r.registry,
     flushMs: 10,
   });
@@ -207,6 +215,10 @@ describe('ReplicaRelay', function () {
     client.close();
     assert.equal(err?.code, status.PERMISSION_DENIED);
     assert.equal(leader.reports.length, 0);
+    const [refused] = leader.audited;
+    assert.equal(refused?.action, 'replica-relay.Report');
+    assert.equal(refused?.outcome, 'Failure');
+    assert.match(refused?.actor ?? '', /^source .*127\.0\.0\.1.*, certificate [0-9A-F:]+…$/);
   });
 
   it('does not send to a peer that is not the key service (an impostor leader), and counts the failure', async () => {

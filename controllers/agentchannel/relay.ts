@@ -36,7 +36,7 @@ import type { ReportContent, ReportedHealth, ReportSender } from '../nats/heartb
 import { describeError } from '../runtime/errors.ts';
 import type { KubeApi } from '../runtime/kube/api.ts';
 import type { KubeObject } from '../runtime/kube/types.ts';
-import type { Logger } from '../runtime/log.ts';
+import type { AuditLog, Logger } from '../runtime/log.ts';
 import { cleanStatistics } from './channel.ts';
 import { LOADER_OPTIONS } from './proto.ts';
 
@@ -173,6 +173,8 @@ export interface ReplicaRelayOptions {
   deliver(tenantUID: string, agent: string, verb: string): void;
   now(): number;
   log: Logger;
+  /** Refused calls are audited (someone not a replica probing the relay). */
+  audit?: AuditLog;
   registry?: Registry;
   /** How long reports gather before a batch goes (default 100 ms). */
   flushMs?: number;
@@ -256,7 +258,7 @@ export class ReplicaRelay {
         call: ServerUnaryCall<RelayedReports, RelayedReportsResponse>,
         cb: sendUnaryData<RelayedReportsResponse>,
       ) => {
-        const refusal = this.refusal(call.getAuthContext().sslPeerCertificate);
+        const refusal = this.refusal(call.getAuthContext().sslPeerCertificate, call.getPeer(), 'Report');
         if (refusal) return cb(refusal);
         if (!this.o.leading())
           return cb({ code: status.FAILED_PRECONDITION, details: 'this replica does not lead' });
@@ -276,7 +278,7 @@ export class ReplicaRelay {
         cb(null, { accepted });
       },
       Commands: (call: ServerWritableStream<RelayCommandsRequest, RelayedCommand>) => {
-        const refusal = this.refusal(call.getAuthContext().sslPeerCertificate);
+        const refusal = this.refusal(call.getAuthContext().sslPeerCertificate, call.getPeer(), 'Commands');
         if (refusal) {
           call.emit('error', refusal);
           return;
@@ -290,18 +292,25 @@ export class ReplicaRelay {
     };
   }
 
-  private refusal(cert: PeerCertificate | undefined): { code: status; details: string } | undefined {
-    if (!cert?.raw)
-      return {
-        code: status.UNAUTHENTICATED,
-        details: "the replica relay needs the key service's certificate",
-      };
-    if (!this.isReplicaCertificate(cert.raw))
-      return {
-        code: status.PERMISSION_DENIED,
-        details: "only Palisade's replicas may use the replica relay",
-      };
-    return undefined;
+  private refusal(
+    cert: PeerCertificate | undefined,
+    peer: string,
+    method: string,
+  ): { code: status; details: string } | undefined {
+    const refused = !cert?.raw
+      ? { code: status.UNAUTHENTICATED, details: "the replica relay needs the key service's certificate" }
+      : !this.isReplicaCertificate(cert.raw)
+        ? { code: status.PERMISSION_DENIED, details: "only Palisade's replicas may use the replica relay" }
+        : undefined;
+    if (refused)
+      this.o.audit?.record({
+        action: `replica-relay.${method}`,
+        outcome: 'Failure',
+        actor: `source ${peer}${cert?.fingerprint256 ? `, certificate ${cert.fingerprint256.slice(0, 23)}…` : ''}`,
+        resource: { kind: 'Lease', name: this.o.leaseName, namespace: this.o.namespace },
+        reason: refused.details,
+      });
+    return refused;
   }
 
   private isReplicaCertificate(raw: Buffer): boolean {

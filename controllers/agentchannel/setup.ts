@@ -118,6 +118,7 @@ export function setupAgentChannel(mgr: Manager, o: AgentChannelOptions): AgentCh
     deliver: (uid, agent, verb) => streams.channel?.send(uid, agent, verb),
     now: () => mgr.clock.now(),
     log: mgr.log,
+    audit: mgr.audit,
     registry: mgr.metrics.registry,
   });
   const deps: ChannelDeps = {
