@@ -185,6 +185,16 @@ describe('ReplicaRelay', function () {
     await until('two counted sent', async () => (await relayed(f, 'sent')) === 2);
   });
 
+  it('keeps what waited in its own store when it becomes the leader before the batch goes', async () => {
+    const f = follower();
+    f.relay.report({ tenantUID: 'u-3', agent: 'edge-c' }, { health: 'Healthy' }, Date.now());
+    f.leading = true;
+    await until('the report in its own store', () => f.reports.length === 1);
+    assert.deepEqual(f.reports[0]?.who, { tenantUID: 'u-3', agent: 'edge-c' });
+    assert.equal(await relayed(f, 'sent'), 0);
+    assert.equal(leader.reports.length, 0);
+  });
+
   it('delivers the leader’s commands to a standby that follows it', async () => {
     const f = follower();
     f.relay.start();
