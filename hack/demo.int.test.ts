@@ -181,7 +181,7 @@ describe('make demo', function () {
     await rm(state, { recursive: true, force: true });
   });
 
-  it('brings every example object to Ready=True, and the agents it runs (one paired) to Connected', async () => {
+  it('brings every example object to Ready=True, and the agents it runs (one paired, on the key-API replica) to Connected', async () => {
     await demo('up', state);
     const objects = await palisadeObjects(state);
     assert.deepEqual(objects.map(idOf).sort(), expectedObjects());
@@ -194,6 +194,11 @@ describe('make demo', function () {
     // Pairing mode: no credentials of this agent in the management cluster.
     const secrets = await kubectl(state, ['-n', 'tenant-globex', 'get', 'secrets', '-o', 'name']);
     assert.doesNotMatch(secrets, /trial-nats-creds|trial-pairing-code/);
+    // It reports to the key-API replica, which never leads: Connected above came by its relay.
+    const server = await readFile(path.join(state, 'agent-trial', 'server'), 'utf8');
+    const keyApiPort = (await readFile(path.join(state, 'keyapi.port'), 'utf8')).trim();
+    assert.equal(server.trim(), `127.0.0.1:${keyApiPort}`);
+    assert.match(await readFile(path.join(state, 'keyapi.log'), 'utf8'), /serving only/);
   });
 
   it('says it is already running on a second up, and everything stays Ready', async () => {
@@ -239,6 +244,7 @@ describe('make demo', function () {
       'nats-server',
       'controllers/nats/cli.ts watch-tls',
       'controllers/main.ts',
+      '--role keyservice',
       'agent/main.ts --secret-dir',
       'agent/main.ts run',
     ])

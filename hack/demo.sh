@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make demo / make down: a local control plane with the cert-manager controller (hack/controlplane), the
-# operator, a nats-server in operator mode and the reference agent as background processes, and every
-# example applied and Ready. Everything stops on `make down` or after PALISADE_DEMO_TTL (default 8h).
+# operator, a key-API replica, a nats-server in operator mode and the reference agent as background
+# processes, and every example applied and Ready. Everything stops on `make down` or after PALISADE_DEMO_TTL (default 8h).
 #
 #   hack/demo.sh up <state-dir>     on a running demo: re-applies the examples and waits for them again
 #   hack/demo.sh down <state-dir>   stops every process `up` started (their pids are in <state-dir>)
@@ -69,7 +69,7 @@ stop() {
 }
 
 down() {
-  stop agent agent-trial nats-reload nats operator
+  stop agent agent-trial keyapi nats-reload nats operator
   node "$repo/hack/controlplane/cli.ts" down --state "$state"
   echo "stopped (state was in $state)"
 }
@@ -87,12 +87,16 @@ operator_on_nats() {
 start_palisade() {
   local nats_port monitor_port keyservice_port i
   read -r nats_port monitor_port < <(free_ports)
-  read -r keyservice_port _ < <(free_ports)
+  read -r keyservice_port keyapi_port < <(free_ports)
   echo "$keyservice_port" >"$state/keyservice.port"
+  echo "$keyapi_port" >"$state/keyapi.port"
+  echo "127.0.0.1:$nats_port" >"$state/nats.address"
+  # NB: agents are told the key-API replica's address, as the chart's Service sends them to key-API replicas.
   PALISADE_NATS_URL="127.0.0.1:$nats_port" PALISADE_NATS_AGENT_URL="tls://127.0.0.1:$nats_port" \
     start operator node "$repo/controllers/main.ts" --kubeconfig "$KUBECONFIG" --namespace "$operator_ns" \
     --probe-address 127.0.0.1:0 --audit-log "$state/audit.log" --keyservice-address "127.0.0.1:$keyservice_port" \
-    --agent-channel-address "127.0.0.1:$keyservice_port"
+    --agent-channel-address "127.0.0.1:$keyapi_port"
+  start_key_api
   node "$repo/controllers/nats/cli.ts" write-config --kubeconfig "$KUBECONFIG" --namespace "$operator_ns" \
     --dir "$state/nats" --wait "$wait_s" >/dev/null
   start nats "$bin/nats-server-$NATS_SERVER_VERSION" -c "$state/nats/nats.conf" -a 127.0.0.1 -p "$nats_port" \
@@ -107,6 +111,21 @@ start_palisade() {
     sleep 0.1
   done
   echo "NATS (operator mode, TLS) on 127.0.0.1:$nats_port"
+}
+
+# A key-API replica (--role keyservice, the chart's keyService.replicas): it serves the key API and the
+# agents' channel from its own caches, never leads, and relays the reports of the agents connected to it
+# to the operator, which leads.
+start_key_api() {
+  local nats
+  ours keyapi && return 0
+  # NB: a demo started before key-API replicas has none: its agents use the operator's port.
+  [ -e "$state/keyapi.port" ] || return 0
+  nats=$(cat "$state/nats.address")
+  PALISADE_NATS_URL="$nats" PALISADE_NATS_AGENT_URL="tls://$nats" \
+    start keyapi node "$repo/controllers/main.ts" --kubeconfig "$KUBECONFIG" --namespace "$operator_ns" \
+    --role keyservice --identity demo-key-api --probe-address 127.0.0.1:0 --audit-log "$state/keyapi-audit.log" \
+    --keyservice-address "127.0.0.1:$(cat "$state/keyapi.port")"
 }
 
 # The examples, with what they need: for `portal` the demo's ClusterIssuers (applied earlier: the CA
@@ -148,7 +167,7 @@ start_agent() {
 # Paired once: later runs find the credentials (the code Secret is gone once used), or pair again when
 # the Secret shows a new code (`palisade agent pairing-code --new`).
 start_paired_agent() {
-  local dir="$state/agent-trial" log="$state/agent-trial-pair.log" pairing
+  local dir="$state/agent-trial" log="$state/agent-trial-pair.log" pairing i
   if [ ! -e "$dir/code-id" ]; then
     pairing=$(k -n tenant-globex get clusteragent trial -o jsonpath='{.status.pairing.state}')
     # Paired by someone else, or the code expired unused: a new code for the demo's agent.
@@ -158,6 +177,11 @@ start_paired_agent() {
     fi
     k -n tenant-globex wait --for=create secret/trial-pairing-code --timeout="${wait_s}s" >/dev/null
   fi
+  # The code Secret names the key-API replica's address: pair once it listens.
+  for i in $(seq $((wait_s * 10))); do
+    ! ours keyapi || grep -q 'key service listening' "$state/keyapi.log" && break
+    sleep 0.1
+  done
   node "$repo/agent/main.ts" pair --code-secret tenant-globex/trial-pairing-code --credentials-dir "$dir" \
     --if-unpaired >"$log"
   # Paired again: the running agent's credentials are superseded.
@@ -173,18 +197,20 @@ summary() {
 Palisade runs on a local control plane; state, logs and pids are in $state. Try:
   export KUBECONFIG=$state/kubeconfig; alias kubectl=$kubectl
   alias palisade="$(command -v node) $repo/controllers/cli.ts"
-  # encrypt with acme's payments key, rotate the key, and decrypt the old ciphertext
-  # as acme's billing ServiceAccount, which examples/keyaccess.yaml allows (docs/keyservice.md)
+  # encrypt with acme's payments key, rotate the key, and decrypt the old ciphertext, through the
+  # key-API replica (--role keyservice), as acme's billing ServiceAccount, which examples/keyaccess.yaml
+  # allows (docs/keyservice.md)
   kubectl -n tenant-acme create token billing --audience palisade-keyservice >$state/billing.token
-  ks="--tenant acme --key payments --token-file $state/billing.token --server 127.0.0.1:$(cat "$state/keyservice.port") --base64"
+  ks="--tenant acme --key payments --token-file $state/billing.token --server 127.0.0.1:$(cat "$state/keyapi.port") --base64"
   echo hello | palisade data encrypt \$ks >/tmp/sealed
   kubectl -n tenant-acme patch tenantkey payments --type=merge -p '{"spec":{"rotationTrigger":"try-1"}}'
   kubectl -n tenant-acme get tenantkey payments         # CURRENT is now 2
   palisade data decrypt \$ks </tmp/sealed
   kubectl get certificatebindings -A -o wide            # from cert-manager, imported, internal CA
-  # globex's trial agent paired with a one-time code (docs/agents.md); a new code, and how to redeem it
+  # globex's trial agent paired with a one-time code and reports through the key-API replica, which relays
+  # to the operator (docs/agents.md); a new code, and how to redeem it
   palisade agent pairing-code --namespace tenant-globex --agent trial --new
-  tail -f $state/operator.log $state/audit.log $state/agent-trial.log
+  tail -f $state/operator.log $state/keyapi.log $state/audit.log $state/agent-trial.log
 'make demo' again puts examples/ back as written (that rotates the key again) and pairs the trial agent
 again if there is a new code; 'make down' stops it all.
 MSG
@@ -206,13 +232,13 @@ up() {
   if ours operator; then
     echo "the demo is already running (state in $state); 'make down' stops it"
   else
-    stop agent agent-trial nats-reload nats # left from an interrupted start
+    stop agent agent-trial keyapi nats-reload nats # left from an interrupted start
     node "$repo/hack/controlplane/cli.ts" up --state "$state" --ttl "$ttl" --crds "$repo/crds" --cert-manager \
       >/dev/null
   fi
   printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n' "$operator_ns" |
     apply -f - -f "$repo/hack/demo/cluster-issuers.yaml"
-  ours operator || start_palisade
+  if ours operator; then start_key_api; else start_palisade; fi
   apply_examples "$making" "$imported"
   start_agent
   start_paired_agent
