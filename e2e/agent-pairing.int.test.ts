@@ -28,7 +28,7 @@ import {
   uniqueName,
 } from './support/cluster.ts';
 import { dumpOnFailure } from './support/certificates.ts';
-import { eventually, freePort, probe, startOperator } from './support/operator.ts';
+import { eventually, freePort, metricValue, probe, startOperator } from './support/operator.ts';
 import { startMessaging, stopMessaging, type MessagingEnv } from './messaging.support.ts';
 
 const MAIN = fileURLToPath(new URL('../agent/main.ts', import.meta.url));
@@ -71,14 +71,7 @@ async function renderChart(namespace: string, values: string[]) {
   };
 }
 
-/** Reports a replica relayed to the leader (its metrics). */
-async function relayedSent(probePort: number): Promise<number> {
-  const body = await (await fetch(`http://127.0.0.1:${probePort}/metrics`)).text();
-  const line = body
-    .split('\n')
-    .find((l) => l.startsWith('palisade_clusterchannel_relayed_reports_total{outcome="sent"}'));
-  return line ? Number(line.split(' ').at(-1)) : 0;
-}
+const RELAYED_SENT = 'palisade_clusterchannel_relayed_reports_total{outcome="sent"}';
 
 /** The agent as a process: its output, and its exit code once it exits. */
 interface AgentProcess {
@@ -270,7 +263,7 @@ describe('palisade-agent: pair with a code, then report over gRPC and NATS (issu
       );
       const a = run('grpc');
       await eventually('Connected=True', async () => (await connected()) === 'True', 30_000);
-      assert.ok((await relayedSent(keyApi.probePort)) > 0, 'the reports went by relay');
+      assert.ok((await metricValue(keyApi.probePort, RELAYED_SENT)) > 0, 'the reports went by relay');
       assert.equal((await getAgent())?.status?.health, 'Healthy');
       // The leader's command reaches the agent's stream on the other replica.
       await kube().apply({

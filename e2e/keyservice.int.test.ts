@@ -26,19 +26,20 @@ import {
   tenantManifest,
   uniqueName,
 } from './support/cluster.ts';
-import { eventually, freePort, probe, startOperator, type OperatorProcess } from './support/operator.ts';
+import {
+  eventually,
+  freePort,
+  metricValue,
+  probe,
+  startOperator,
+  type OperatorProcess,
+} from './support/operator.ts';
 import { eventuallyKey, rand, ready, tenantKey } from './support/tenantkeys.ts';
 import { startMessaging, stopMessaging, type MessagingEnv } from './messaging.support.ts';
 import { scratchDir } from '../hack/controlplane/proc.ts';
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
-
-async function gauge(port: number, name: string): Promise<number> {
-  const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const line = body.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.split(' ')[1]) : NaN;
-}
 
 async function refused(p: Promise<unknown>): Promise<KeyServiceCallError> {
   const e = await p.then(
@@ -297,7 +298,7 @@ describe('Key service: tenant data through Palisade, allowed by KeyAccessPolicie
       );
       assert.equal(text(open.plaintext), '4111 1111 1111 1111');
       assert.equal(await probe(keyApi.probePort, '/readyz'), 200);
-      assert.equal(await gauge(keyApi.probePort, 'palisade_leader'), 0);
+      assert.equal(await metricValue(keyApi.probePort, 'palisade_leader'), 0);
       await eventually(
         'the lone replica up',
         async () => (await probe(alone.probePort, '/healthz')) === 200,

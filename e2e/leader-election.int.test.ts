@@ -8,14 +8,7 @@ import {
   tenantManifest,
   uniqueName,
 } from './support/cluster.ts';
-import { eventually, probe, startOperator, type OperatorProcess } from './support/operator.ts';
-
-async function metric(op: OperatorProcess, name: string): Promise<number> {
-  const res = await fetch(`http://127.0.0.1:${op.probePort}/metrics`);
-  const text = await res.text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.split(' ')[1]) : NaN;
-}
+import { eventually, metricValue, probe, startOperator, type OperatorProcess } from './support/operator.ts';
 
 describe('Leader election', function () {
   const ns = uniqueName('palisade-leader');
@@ -33,7 +26,7 @@ describe('Leader election', function () {
       ),
     );
     const leaders = await eventually('a leader', async () => {
-      const flags = await Promise.all(ops.map((op) => metric(op, 'palisade_leader')));
+      const flags = await Promise.all(ops.map((op) => metricValue(op.probePort, 'palisade_leader')));
       return flags.filter((f) => f === 1).length === 1 ? flags : undefined;
     });
     const leader = ops[leaders.indexOf(1)] as OperatorProcess;
@@ -42,7 +35,7 @@ describe('Leader election', function () {
     const name = uniqueName('le');
     await kube().apply(tenantManifest(name));
     await eventually('Ready', async () => readyStatus(await getTenant(name))?.status === 'True');
-    assert.equal(await metric(standby, 'palisade_leader'), 0);
+    assert.equal(await metricValue(standby.probePort, 'palisade_leader'), 0);
     assert.ok(!standby.output().includes('controllers started'), 'the standby never started its controllers');
     assert.ok(leader.output().includes('controllers started'));
 
@@ -50,7 +43,7 @@ describe('Leader election', function () {
     const killedAt = Date.now();
     await eventually(
       'the standby to lead',
-      async () => (await metric(standby, 'palisade_leader')) === 1,
+      async () => (await metricValue(standby.probePort, 'palisade_leader')) === 1,
       20_000,
     );
     const second = uniqueName('le');

@@ -152,6 +152,13 @@ export async function eventually<T>(
   }
 }
 
+/** A series' value on an operator's /metrics (`name` or `name{labels}` as printed); NaN when absent. */
+export async function metricValue(port: number, series: string): Promise<number> {
+  const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = body.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : NaN;
+}
+
 export async function probe(port: number, path: string): Promise<number> {
   try {
     const res = await fetch(`http://127.0.0.1:${port}${path}`);
