@@ -219,7 +219,10 @@ export class ReplicaRelay {
     }
     // NB: reports merge as the store merges them: absent health or statistics keep the earlier ones.
     this.pending.set(key, { who, content: { ...prev?.content, ...content } });
-    this.flushTimer ??= setTimeout(() => void this.flush(), this.o.flushMs ?? 100);
+    this.flushTimer ??= setTimeout(
+      () => void this.flush().catch((e: unknown) => this.failed(e)),
+      this.o.flushMs ?? 100,
+    );
     this.flushTimer.unref();
   }
 
@@ -236,9 +239,10 @@ export class ReplicaRelay {
   /** Keeps a Commands stream open to the leader while this replica does not lead. */
   start(): void {
     if (this.stopped || this.followTimer) return;
-    this.followTimer = setInterval(() => void this.follow(), FOLLOW_RETRY_MS);
+    const follow = () => void this.follow().catch((e: unknown) => this.failed(e));
+    this.followTimer = setInterval(follow, FOLLOW_RETRY_MS);
     this.followTimer.unref();
-    void this.follow();
+    follow();
   }
 
   close(): void {
@@ -422,6 +426,12 @@ export class ReplicaRelay {
       this.logFailure('reading the leader Lease failed', e);
     }
     return this.leader?.address;
+  }
+
+  /** Whatever else went wrong (e.g. a key service Secret that does not parse): logged, and tried again. */
+  private failed(e: unknown): void {
+    this.leader = undefined;
+    this.logFailure('the replica relay failed; trying again', e);
   }
 
   private logFailure(message: string, e: unknown): void {
