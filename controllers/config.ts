@@ -164,9 +164,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     natsAgentUrl: values['nats-agent-url'] ?? env.PALISADE_NATS_AGENT_URL,
     ...(namespaceRole ? { namespaceRole, serviceAccount } : {}),
     certificateNamespaces: (values['certificate-namespaces'] ?? '').split(',').filter(Boolean),
-    ...(values['keyservice-address'] ? { keyServiceAddress: values['keyservice-address'] } : {}),
     ...(values['keyservice-address']
       ? {
+          keyServiceAddress: values['keyservice-address'],
           advertiseAddress:
             values['advertise-address'] ?? advertised(values['keyservice-address'], env.POD_IP),
         }

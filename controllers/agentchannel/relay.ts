@@ -37,6 +37,7 @@ import { describeError } from '../runtime/errors.ts';
 import type { KubeApi } from '../runtime/kube/api.ts';
 import type { KubeObject } from '../runtime/kube/types.ts';
 import type { AuditLog, Logger } from '../runtime/log.ts';
+import type { ServerTls } from '../keyservice/server.ts';
 import { cleanStatistics } from './channel.ts';
 import { LOADER_OPTIONS } from './proto.ts';
 
@@ -153,11 +154,7 @@ export function advertisedAddress(lease: Lease | undefined): string | undefined 
 }
 
 /** The key service's certificate, key and CA bundle, as this replica serves them now. */
-export interface ReplicaTls {
-  cert: string;
-  key: string;
-  ca: string;
-}
+export type ReplicaTls = ServerTls;
 
 export interface ReplicaRelayOptions {
   client: KubeApi;
@@ -189,6 +186,7 @@ export class ReplicaRelay {
   private readonly followers = new Set<ServerWritableStream<RelayCommandsRequest, RelayedCommand>>();
   /** The DER of every key service certificate this replica has held (current and earlier, a few). */
   private readonly ownCertificates: string[] = [];
+  private parsedPem: string | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private followTimer: NodeJS.Timeout | undefined;
   private leader: { address: string; readAt: number } | undefined;
@@ -326,12 +324,15 @@ export class ReplicaRelay {
   private currentTls(): ReplicaTls | undefined {
     const tls = this.o.tls();
     if (!tls) return undefined;
+    // NB: parsed once per certificate, not per call.
+    if (tls.cert === this.parsedPem) return tls;
     let der: string;
     try {
       der = new X509Certificate(tls.cert).raw.toString('base64');
     } catch {
       return undefined;
     }
+    this.parsedPem = tls.cert;
     if (!this.ownCertificates.includes(der)) {
       this.ownCertificates.push(der);
       if (this.ownCertificates.length > 3) this.ownCertificates.shift();

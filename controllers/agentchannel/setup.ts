@@ -12,7 +12,7 @@ import { Component, secretBytes, secretName } from '../installation/secrets.ts';
 import { RECORD_CONFIGMAP, parseRecord, RECORD_KEY } from '../installation/record.ts';
 import { caSecretsIn, caVersions, issuingCA } from '../internalca/ca.ts';
 import { CA_ID_LABEL } from '../internalca/leaf.ts';
-import { KEYSERVICE_TLS_SECRET } from '../keyservice/setup.ts';
+import { KEYSERVICE_TLS_SECRET, keyServiceTls } from '../keyservice/setup.ts';
 import type { GrpcService } from '../keyservice/server.ts';
 import type { Keystore } from '../keystore/store.ts';
 import { HeartbeatStore } from '../nats/heartbeats.ts';
@@ -110,11 +110,7 @@ export function setupAgentChannel(mgr: Manager, o: AgentChannelOptions): AgentCh
     leaseName: mgr.shard.leaseName,
     leading: () => mgr.leads(),
     store: heartbeats,
-    tls: () => {
-      const s = o.secrets.get(KEYSERVICE_TLS_SECRET, ns);
-      const [cert, key, ca] = ['tls.crt', 'tls.key', 'ca.crt'].map((k) => (s ? secretString(s, k) : ''));
-      return cert && key && ca ? { cert, key, ca } : undefined;
-    },
+    tls: () => keyServiceTls(o.secrets.get(KEYSERVICE_TLS_SECRET, ns)),
     deliver: (uid, agent, verb) => streams.channel?.send(uid, agent, verb),
     now: () => mgr.clock.now(),
     log: mgr.log,

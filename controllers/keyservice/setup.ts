@@ -34,6 +34,14 @@ import { identifiersService, tenantDataService, tokensService } from './proto.ts
 import { apiTokenReviewer } from './tokenreview.ts';
 
 export const KEYSERVICE_TLS_SECRET = 'palisade-keyservice-tls';
+
+/** The certificate, key and CA bundle a key service Secret holds, once all three are there. */
+export function keyServiceTls(s: Secret | undefined): ServerTls | undefined {
+  const cert = s && secretText(s, 'tls.crt');
+  const key = s && secretText(s, 'tls.key');
+  const ca = s && secretText(s, 'ca.crt');
+  return cert && key && ca ? { cert, key, ca } : undefined;
+}
 const JWT_INDEX = 'keyservice-jwt-signing-key';
 /** The chart's Service: the names the certificate carries besides loopback. */
 export const KEYSERVICE_SERVICE = 'palisade-keyservice';
@@ -157,15 +165,9 @@ export function setupKeyService(mgr: Manager, o: KeyServiceOptions): KeyService 
   let starting: Promise<void> | undefined;
   let loaded: string | undefined;
   let closed = false;
-  const tlsOf = (s: Secret | undefined): ServerTls | undefined => {
-    const cert = s && secretText(s, 'tls.crt');
-    const key = s && secretText(s, 'tls.key');
-    const ca = s && secretText(s, 'ca.crt');
-    return cert && key && ca ? { cert, key, ca } : undefined;
-  };
   const follow = () => {
     const s = o.secrets.get(KEYSERVICE_TLS_SECRET, ns);
-    const tls = tlsOf(s);
+    const tls = keyServiceTls(s);
     if (!s || !tls || closed || s.metadata.resourceVersion === loaded || starting) return;
     loaded = s.metadata.resourceVersion;
     if (server) {
